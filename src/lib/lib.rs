@@ -1,0 +1,27 @@
+//! sqmail: the shared library of the s/qmail programs.
+//!
+//! A newcomer goes man page → `src/bin/<prog>.rs` → the one module it names.
+//! Leaf modules first; no cycles.
+
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)]
+pub mod sys;
+
+pub mod auto;
+pub mod cdb;
+pub mod control;
+pub mod date;
+pub mod envelope;
+pub mod exit;
+pub mod fsutil;
+pub mod home;
+pub mod passwd;
+pub mod qq;
+pub mod queue;
+pub mod timeoutio;
+
+// Local delivery: qmail-local's logic (run in-process by qmail-lspawn) and
+// the user database (users/assign, users/cdb, qmail-getpw's rules).
+pub mod local;
+pub mod users;

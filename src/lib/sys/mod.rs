@@ -1,0 +1,23 @@
+//! The few system calls std does not offer. All of sqmail's `unsafe` lives
+//! below this module; every block says why it is sound.
+//!
+//! Each concern has its own file. A helper that needs another call adds it to
+//! the file of its concern (or a new file here), never `unsafe` elsewhere.
+
+mod fd;
+mod proc;
+mod signal;
+
+pub use fd::*;
+pub use proc::*;
+pub use signal::*;
+
+/// The calling thread's errno as an `io::Error`.
+pub(crate) fn last_err() -> std::io::Error {
+    std::io::Error::last_os_error()
+}
+
+/// Turns a C-style `-1 means error` return into a `Result`.
+pub(crate) fn check(r: libc::c_int) -> std::io::Result<libc::c_int> {
+    if r == -1 { Err(last_err()) } else { Ok(r) }
+}
