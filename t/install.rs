@@ -23,10 +23,18 @@ fn mode(p: &std::path::Path) -> u32 {
 fn install_twice_keeps_controls_and_sets_modes() {
     let prefix = fresh_dir("install");
     let out = install(&prefix);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let version = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/conf-files/version")).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let version =
+        fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/conf-files/version")).unwrap();
     let pkg = prefix.join("package/mail/sqmail");
-    assert_eq!(fs::read_link(pkg.join("sqmail")).unwrap().to_str().unwrap(), format!("sqmail-{}", version.trim()));
+    assert_eq!(
+        fs::read_link(pkg.join("sqmail")).unwrap().to_str().unwrap(),
+        format!("sqmail-{}", version.trim())
+    );
     let cmd = pkg.join("sqmail/command");
     assert_eq!(mode(&cmd.join("qmail-showctl")), 0o755);
     let home = prefix.join("var/qmail");
@@ -34,20 +42,41 @@ fn install_twice_keeps_controls_and_sets_modes() {
     assert_eq!(mode(&home.join("queue/intd/0")), 0o700);
     assert!(home.join("queue/mess/22").is_dir());
     assert_eq!(mode(&home.join("queue/lock/trigger")), 0o622);
-    assert!(fs::metadata(home.join("queue/lock/trigger")).unwrap().file_type().is_fifo());
-    assert_eq!(fs::metadata(home.join("queue/lock/tcpto")).unwrap().len(), 1024);
+    assert!(
+        fs::metadata(home.join("queue/lock/trigger"))
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert_eq!(
+        fs::metadata(home.join("queue/lock/tcpto")).unwrap().len(),
+        1024
+    );
     assert_eq!(mode(&home.join("alias")), 0o2755);
     assert_eq!(
-        fs::read_link(home.join("bin/qmail-showctl")).unwrap().to_str().unwrap(),
+        fs::read_link(home.join("bin/qmail-showctl"))
+            .unwrap()
+            .to_str()
+            .unwrap(),
         "/package/mail/sqmail/sqmail/command/qmail-showctl"
     );
-    assert_eq!(fs::read_to_string(home.join("control/tlsdestinations")).unwrap(), "*:\n");
+    assert_eq!(
+        fs::read_to_string(home.join("control/tlsdestinations")).unwrap(),
+        "*:\n"
+    );
     assert!(prefix.join("usr/local/man/man8/qmail-showctl.8").is_file());
 
     fs::write(home.join("control/me"), "kept.example\n").unwrap();
     let out = install(&prefix);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(fs::read_to_string(home.join("control/me")).unwrap(), "kept.example\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fs::read_to_string(home.join("control/me")).unwrap(),
+        "kept.example\n"
+    );
 }
 
 #[test]
