@@ -5,3 +5,5 @@ mod common;
 
 mod home_setup;
 mod install;
+mod qmail_send;
+mod send_util;

@@ -722,6 +722,7 @@ impl Send {
             libc::SIGTERM if !self.exiting => {
                 self.exiting = true;
                 self.todo_send(b'X');
+                self.status();
             }
             libc::SIGALRM => {
                 for ch in &mut self.chans {
