@@ -236,3 +236,12 @@ pub fn queue_empty(h: &QmailHome) -> bool {
         .all(|d| queue_count(h, d) == 0)
         && list(&h.path("queue/bounce")).is_empty()
 }
+
+/// True when nothing is left to do: no todo/intd/info/local/remote/bounce
+/// (leftover mess files without info are the cleanup's business).
+pub fn queue_drained(h: &QmailHome) -> bool {
+    ["intd", "todo", "info", "local", "remote"]
+        .iter()
+        .all(|d| queue_count(h, d) == 0)
+        && list(&h.path("queue/bounce")).is_empty()
+}
