@@ -19,6 +19,7 @@ pub mod home;
 pub mod passwd;
 pub mod qq;
 pub mod queue;
+pub mod queuecheck;
 pub mod queuewrite;
 pub mod timeoutio;
 
