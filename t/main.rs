@@ -5,3 +5,5 @@ mod common;
 
 mod home_setup;
 mod install;
+mod qmail_queue;
+mod queue_tools;

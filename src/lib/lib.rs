@@ -19,6 +19,8 @@ pub mod home;
 pub mod passwd;
 pub mod qq;
 pub mod queue;
+pub mod queuecheck;
+pub mod queuewrite;
 pub mod timeoutio;
 
 // Local delivery: qmail-local's logic (run in-process by qmail-lspawn) and
