@@ -2,14 +2,14 @@
 //! to all forward addresses, through qmail-queue.
 
 use std::fs::File;
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use crate::envelope::Envelope;
 use crate::qq::{QqError, QueueClient};
 
-/// Queues `dtline` + `message` (from its start) for `recipients` with
+/// Queues `dtline` + `message` (from where it stands) for `recipients` with
 /// envelope sender `sender`. Returns qmail-queue's pid (the "qp").
 ///
 /// qmail-queue reads a pipe: we write DTLINE into it, then the kernel
@@ -23,7 +23,6 @@ pub fn forward(
     recipients: Vec<Vec<u8>>,
 ) -> Result<u32, QqError> {
     let unable = |_| QqError("Zunable to fork (#4.3.0)".into());
-    message.seek(SeekFrom::Start(0)).map_err(|_| read_error())?;
     let (r, mut w) = io::pipe().map_err(unable)?;
     let client =
         QueueClient::start_with_file(home, File::from(OwnedFd::from(r))).map_err(unable)?;

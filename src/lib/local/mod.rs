@@ -5,8 +5,9 @@
 //! exec), the `qmail-local` binary from `main`. Reports go straight to fds
 //! 1 and 2 (no std buffers a forked child could inherit half-full).
 
+pub mod command;
 mod dotqmail;
-mod forward;
+pub mod forward;
 pub mod lines;
 pub mod maildir;
 pub mod mbox;
@@ -366,6 +367,7 @@ fn deliver(args: &[OsString]) -> Result<(), Die> {
     let mut qp = None;
     if !recipients.is_empty() {
         let home = crate::home::home();
+        rewind(message)?;
         qp = Some(
             forward::forward(&home, &dtline, message, &newsender, recipients).map_err(|e| {
                 Die::new(
