@@ -5,3 +5,4 @@ mod common;
 
 mod home_setup;
 mod qmail_local;
+mod users;
