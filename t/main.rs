@@ -4,5 +4,6 @@
 mod common;
 
 mod home_setup;
+mod local_tools;
 mod qmail_local;
 mod users;
