@@ -7,3 +7,6 @@ mod home_setup;
 mod install;
 mod qmail_queue;
 mod queue_tools;
+mod local_tools;
+mod qmail_local;
+mod users;
