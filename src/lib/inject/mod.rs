@@ -525,7 +525,10 @@ mod tests {
     use super::*;
 
     fn home() -> PathBuf {
-        let d = std::env::temp_dir().join(format!("sqmail-inject-{}", std::process::id()));
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let d = std::env::temp_dir().join(format!("sqmail-inject-{}-{n}", std::process::id()));
         std::fs::create_dir_all(d.join("control")).unwrap();
         std::fs::write(d.join("control/defaulthost"), "dh\n").unwrap();
         std::fs::write(d.join("control/defaultdomain"), "dom.example\n").unwrap();
