@@ -10,3 +10,4 @@ mod queue_tools;
 mod local_tools;
 mod qmail_local;
 mod users;
+mod qmail_inject;
