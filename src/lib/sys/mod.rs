@@ -6,11 +6,13 @@
 
 mod fd;
 mod poll;
+mod lock;
 mod proc;
 mod signal;
 
 pub use fd::*;
 pub use poll::*;
+pub use lock::*;
 pub use proc::*;
 pub use signal::*;
 
