@@ -288,3 +288,64 @@ fn crash_safety_sigkill_while_mail_flows() {
         assert!(o.status.success(), "qmail-qmaint: {}", String::from_utf8_lossy(&o.stdout));
     }
 }
+
+/// The end-to-end test: 1,000 messages queued by qmail-queue while
+/// qmail-send runs all arrive in the Maildir, byte-identical, exactly once.
+#[test]
+fn thousand_messages_queue_to_maildir() {
+    let h = QmailHome::new("send-1000");
+    let user = user_name();
+    let d = Daemon::start(&h);
+    let n = 1000;
+    let rcpt = format!("{user}@localhost");
+    let start = std::time::Instant::now();
+    for i in 0..n {
+        assert_eq!(qmail_queue(&h, "me@here.example", &[&rcpt], &body(i)), 0);
+    }
+    let md = maildir_new(&h);
+    assert!(
+        wait_until(300, || list(&md).len() >= n && queue_drained(&h)),
+        "{} of {n} delivered; log tail:\n{}",
+        list(&md).len(),
+        d.log_text().lines().rev().take(30).collect::<Vec<_>>().join("\n")
+    );
+    let secs = start.elapsed().as_secs_f64();
+    let mut seen = vec![0u32; n];
+    for f in list(&md) {
+        let b = fs::read(md.join(&f)).unwrap();
+        let (i, exact) = delivered_index(&b, body).expect("a test message");
+        assert!(exact, "message {i} differs");
+        seen[i] += 1;
+    }
+    assert!(seen.iter().all(|&c| c == 1), "each message exactly once");
+    eprintln!("1000 messages queue→Maildir in {secs:.2}s ({:.0} msg/s)", n as f64 / secs);
+    assert_eq!(d.stop(), 0);
+    assert_eq!(queue_count(&h, "mess"), 0);
+}
+
+/// A message to an unknown local user comes back to its sender.
+#[test]
+fn unknown_local_user_bounces_to_sender() {
+    let h = QmailHome::new("send-nouser");
+    let out = fake_remote(&h);
+    let d = Daemon::start(&h);
+    assert_eq!(
+        qmail_queue(&h, "joe@far.example", &["nosuchuser@localhost"], b"Subject: hi\n\nbody\n"),
+        0
+    );
+    assert!(
+        wait_until(30, || remote_got(&out).len() == 1 && queue_drained(&h)),
+        "{}",
+        d.log_text()
+    );
+    let (name, b) = &remote_got(&out)[0];
+    assert!(name.starts_with("joe@far.example."), "{name}");
+    let t = String::from_utf8_lossy(b);
+    assert!(t.contains("\nSubject: failure notice\n"), "{t}");
+    assert!(t.contains("<nosuchuser@localhost>:\nSorry, no mailbox here by that name. (#5.1.1)\n"), "{t}");
+    assert!(t.contains("Return-Path: <joe@far.example>\nReceived: (qmail "), "{t}");
+    assert!(t.ends_with("Subject: hi\n\nbody\n"), "{t}");
+    let log = d.log_text();
+    assert!(log.contains("to local nosuchuser@localhost"), "{log}");
+    assert!(log.contains(": failure: Sorry,_no_mailbox_here_by_that_name._(#5.1.1)/"), "{log}");
+}

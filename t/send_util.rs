@@ -245,3 +245,18 @@ pub fn queue_drained(h: &QmailHome) -> bool {
         .all(|d| queue_count(h, d) == 0)
         && list(&h.path("queue/bounce")).is_empty()
 }
+
+/// The invoking user's Maildir/new in a home made by package/home.
+pub fn maildir_new(h: &QmailHome) -> PathBuf {
+    h.path(&format!("home/{}/Maildir/new", user_name()))
+}
+
+/// The index `i` of a delivered test message ("Subject: test i"), and
+/// whether the file ends with exactly that message's body.
+pub fn delivered_index(bytes: &[u8], body: impl Fn(usize) -> Vec<u8>) -> Option<(usize, bool)> {
+    let pos = bytes.windows(14).position(|w| w == b"Subject: test ")?;
+    let rest = &bytes[pos + 14..];
+    let end = rest.iter().position(|&b| b == b'\n')?;
+    let i: usize = std::str::from_utf8(&rest[..end]).ok()?.parse().ok()?;
+    Some((i, bytes[pos..] == body(i)[..]))
+}
