@@ -118,6 +118,7 @@ fn delivers_remote_mail_and_empties_queue() {
         assert_eq!(bytes, want, "message {i}");
     }
     assert_eq!(list(&out.join("new")).len(), n, "each exactly once");
+    assert!(wait_until(10, || d.log_text().matches("end msg ").count() >= n));
     let log = d.log_text();
     assert_eq!(log.matches("new msg ").count(), n);
     assert_eq!(log.matches("end msg ").count(), n);
@@ -145,6 +146,7 @@ fn deferral_then_retry_on_alrm() {
         d.log_text()
     );
     assert_eq!(remote_got(&out).len(), 1);
+    assert!(wait_until(10, || d.log_text().contains("end msg ")));
     assert!(d.log_text().contains("success: defer1@far.example"));
 }
 
@@ -212,7 +214,7 @@ fn bounces_and_double_bounces() {
     let t = bounce_text(&got[0].1);
     assert!(t.starts_with("\n"), "bounce sender is <>: {t}");
     assert!(t.contains("From: MAILER-DAEMON@bounce.example\nTo: joe@far.example\nSubject: failure notice\n\nHi. This is the qmail-send program at bounce.example.\nI'm afraid I wasn't able to deliver your message to the following addresses.\nThis is a permanent error; I've given up. Sorry it didn't work out.\n\n<nobody@far2.example>:\nSorry, no mailbox here by that name. (#5.1.1)\n\n--- Below this line is a copy of the message.\n\nReturn-Path: <joe@far.example>\nSubject: hi\n\noriginal\n"), "{t}");
-    assert!(d.log_text().contains("bounce msg "));
+    assert!(wait_until(10, || d.log_text().contains("bounce msg ")));
     // The sender's host refuses the bounce too: double bounce.
     enqueue(&h, "nobody2@far.example", &["nobody@far2.example"], b"second\n");
     assert!(wait_until(30, || remote_got(&out).len() == 2 && queue_empty(&h)), "{}", d.log_text());
@@ -345,6 +347,7 @@ fn unknown_local_user_bounces_to_sender() {
     assert!(t.contains("<nosuchuser@localhost>:\nSorry, no mailbox here by that name. (#5.1.1)\n"), "{t}");
     assert!(t.contains("Return-Path: <joe@far.example>\nReceived: (qmail "), "{t}");
     assert!(t.ends_with("Subject: hi\n\nbody\n"), "{t}");
+    assert!(wait_until(10, || d.log_text().contains("end msg ")));
     let log = d.log_text();
     assert!(log.contains("to local nosuchuser@localhost"), "{log}");
     assert!(log.contains(": failure: Sorry,_no_mailbox_here_by_that_name._(#5.1.1)/"), "{log}");
