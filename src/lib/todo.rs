@@ -11,6 +11,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::exit::Die;
 use crate::fsutil;
@@ -337,6 +338,10 @@ pub fn fast_cap(c: &Controls) -> usize {
     2 * (c.concurrency[LOCAL] + c.concurrency[REMOTE]).min(1000) as usize
 }
 
+/// How long a waiting message waits for room on the fast path before it
+/// is preprocessed the plain way (so a slow channel never holds up mail).
+pub const FULL_WAIT: Duration = Duration::from_millis(1000);
+
 /// What qmail-send said on fd 0.
 enum Cmd {
     None,
@@ -430,12 +435,22 @@ pub fn serve(home: &Path) -> Result<(), Die> {
     let mut trigger = open_trigger();
     let mut next_scan = 0i64;
     let mut pending: std::collections::VecDeque<u64> = Default::default();
+    // Since when the fast path has been full while messages wait.
+    let mut full_since: Option<Instant> = None;
     loop {
         let now = crate::date::now_secs();
-        let timeout = if !pending.is_empty() || next_scan <= now {
-            0
-        } else {
-            ((next_scan - now) * 1000).min(i64::from(i32::MAX)) as i32
+        let full = !pending.is_empty() && t.inflight.len() >= fast_cap(&t.c);
+        if !full {
+            full_since = None;
+        }
+        let wait_full = full.then(|| {
+            let since = *full_since.get_or_insert_with(Instant::now);
+            FULL_WAIT.saturating_sub(since.elapsed())
+        });
+        let timeout = match wait_full {
+            Some(d) if !d.is_zero() => d.as_millis() as i32 + 1,
+            _ if !pending.is_empty() || next_scan <= now => 0,
+            _ => ((next_scan - now) * 1000).min(i64::from(i32::MAX)) as i32,
         };
         let mut fds = vec![PollFd::read(0)];
         if let Some(tr) = trigger.as_ref() {
@@ -455,7 +470,14 @@ pub fn serve(home: &Path) -> Result<(), Die> {
             next_scan = crate::date::now_secs() + SLEEP_TODO;
             pending = t.scan().into();
         }
-        while let Some(id) = pending.pop_front() {
+        while let Some(&id) = pending.front() {
+            if t.inflight.len() >= fast_cap(&t.c) {
+                let since = *full_since.get_or_insert_with(Instant::now);
+                if since.elapsed() < FULL_WAIT {
+                    break; // wait for qmail-send to finish some
+                }
+            }
+            pending.pop_front();
             if let Some(kind) = t.process(id) {
                 let mut v = vec![b'D', kind];
                 v.extend_from_slice(id.to_string().as_bytes());
