@@ -33,7 +33,8 @@ const MAX_REPORT: usize = 10_000;
 
 const CHAN_DIR: [&str; 2] = ["local", "remote"];
 const CHAN_NAME: [&str; 2] = ["local", "remote"];
-const TOO_LONG: &[u8] = b"I'm not going to try again; this message has been in the queue too long.\n";
+const TOO_LONG: &[u8] =
+    b"I'm not going to try again; this message has been in the queue too long.\n";
 
 fn now() -> i64 {
     crate::date::now_secs()
@@ -194,7 +195,8 @@ impl Send {
     }
 
     fn warn(&mut self, what: &str, file: &str, tail: &str) {
-        self.log.line(&[Part::Text(what), Part::Text(file), Part::Text(tail)]);
+        self.log
+            .line(&[Part::Text(what), Part::Text(file), Part::Text(tail)]);
     }
 
     // ---- scanning and scheduling ------------------------------------------
@@ -239,7 +241,9 @@ impl Send {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(_) => {
                     any = true;
-                    self.chans[c].queue.push(Reverse((now() + SLEEP_SYSFAIL, id)));
+                    self.chans[c]
+                        .queue
+                        .push(Reverse((now() + SLEEP_SYSFAIL, id)));
                 }
             }
         }
@@ -377,7 +381,8 @@ impl Send {
         let sender = verp(sender, recip);
         let ch = &mut self.chans[c];
         ch.wbuf.push(slot as u8);
-        ch.wbuf.extend_from_slice(format!("{}/{id}", Queue::split_of(id)).as_bytes());
+        ch.wbuf
+            .extend_from_slice(format!("{}/{id}", Queue::split_of(id)).as_bytes());
         ch.wbuf.push(0);
         ch.wbuf.extend_from_slice(&sender);
         ch.wbuf.push(0);
@@ -421,7 +426,8 @@ impl Send {
     }
 
     fn spawn_lost(&mut self) -> ! {
-        self.log.text("alert: oh no! lost spawn connection! dying...");
+        self.log
+            .text("alert: oh no! lost spawn connection! dying...");
         self.log.flush();
         sys::exit_now(111)
     }
@@ -453,7 +459,8 @@ impl Send {
 
     fn del_done(&mut self, c: usize, slot: usize, status: u8, text: &[u8]) {
         let Some(d) = self.chans[c].slots.get_mut(slot).and_then(Option::take) else {
-            self.log.text("warning: internal error: delivery report out of range");
+            self.log
+                .text("warning: internal error: delivery report out of range");
             return;
         };
         self.chans[c].used -= 1;
@@ -470,15 +477,18 @@ impl Send {
         let head = |what: &str| format!("delivery {}: {what}", d.delid);
         let done = match status {
             b'K' => {
-                self.log.line(&[Part::Text(&head("success: ")), Part::Safe(&text)]);
+                self.log
+                    .line(&[Part::Text(&head("success: ")), Part::Safe(&text)]);
                 true
             }
             b'Z' => {
-                self.log.line(&[Part::Text(&head("deferral: ")), Part::Safe(&text)]);
+                self.log
+                    .line(&[Part::Text(&head("deferral: ")), Part::Safe(&text)]);
                 false
             }
             b'D' => {
-                self.log.line(&[Part::Text(&head("failure: ")), Part::Safe(&text)]);
+                self.log
+                    .line(&[Part::Text(&head("failure: ")), Part::Safe(&text)]);
                 let r = bounce::strip_virtual(&d.recip, &self.c.vdoms);
                 let e = bounce::entry(r, &text);
                 match d.origin {
@@ -542,7 +552,8 @@ impl Send {
             if ok {
                 return;
             }
-            self.log.text("alert: unable to append to bounce message; HELP! sleeping...");
+            self.log
+                .text("alert: unable to append to bounce message; HELP! sleeping...");
             self.log.flush();
             std::thread::sleep(Duration::from_secs(10));
         }
@@ -554,7 +565,9 @@ impl Send {
         if job.refs > 0 {
             return;
         }
-        let Some(job) = self.jobs[j].take() else { return };
+        let Some(job) = self.jobs[j].take() else {
+            return;
+        };
         let (c, id) = (job.chan, job.id);
         let mut due = job.retry;
         if job.hiteof && job.numtodo == 0 {
@@ -632,7 +645,9 @@ impl Send {
     /// plain qmail way (info, local/remote with what is left, bounce) and
     /// let the scheduler take over.
     fn fast_finish(&mut self, m: usize) {
-        let Some(f) = self.fasts[m].take() else { return };
+        let Some(f) = self.fasts[m].take() else {
+            return;
+        };
         for q in &mut self.fastq {
             q.retain(|&(k, _)| k != m);
         }
@@ -651,7 +666,10 @@ impl Send {
         if left.iter().all(Vec::is_empty) && f.bounce.is_empty() {
             self.log.line(&[Part::Text("end msg "), Part::Num(id)]);
             if self.clean(&Queue::rel("todo", id)) != b'+' {
-                let line = format!("warning: qmail-clean unable to clean up {}", Queue::rel("todo", id));
+                let line = format!(
+                    "warning: qmail-clean unable to clean up {}",
+                    Queue::rel("todo", id)
+                );
                 self.log.text(&line);
                 return self.todo_release(id);
             }
@@ -661,7 +679,11 @@ impl Send {
             }
             return self.todo_release(id);
         }
-        if self.exiting && left.iter().any(|l| !l.is_empty()) && f.recips.iter().all(|r| r.2 != RState::Done) && f.bounce.is_empty() {
+        if self.exiting
+            && left.iter().any(|l| !l.is_empty())
+            && f.recips.iter().all(|r| r.2 != RState::Done)
+            && f.bounce.is_empty()
+        {
             // Nothing happened yet: leave it in todo/ for the next start.
             return self.todo_release(id);
         }
@@ -673,7 +695,10 @@ impl Send {
             return self.todo_release(id);
         }
         if self.clean(&Queue::rel("todo", id)) != b'+' {
-            let line = format!("warning: qmail-clean unable to clean up {}", Queue::rel("todo", id));
+            let line = format!(
+                "warning: qmail-clean unable to clean up {}",
+                Queue::rel("todo", id)
+            );
             self.log.text(&line);
         }
         self.todo_release(id);
@@ -682,7 +707,11 @@ impl Send {
         for c in [LOCAL, REMOTE] {
             if !left[c].is_empty() {
                 any = true;
-                let due = if self.exiting { t } else { retry::next_retry(f.birth, t, c) };
+                let due = if self.exiting {
+                    t
+                } else {
+                    retry::next_retry(f.birth, t, c)
+                };
                 self.chans[c].queue.push(Reverse((due, id)));
             }
         }
@@ -776,7 +805,8 @@ impl Send {
         msg.extend_from_slice(req.as_bytes());
         msg.push(0);
         if w.write_all(&msg).is_err() || sys::borrow_fd(6).read_exact(&mut a).is_err() {
-            self.log.text("alert: oh no! lost qmail-clean connection! dying...");
+            self.log
+                .text("alert: oh no! lost qmail-clean connection! dying...");
             self.log.flush();
             sys::exit_now(111);
         }
@@ -794,7 +824,11 @@ impl Send {
         let plan = bounce::plan(&sender, &self.c.doublebounceto, &self.c.doublebouncehost);
         let (bsender, brecip, double) = match plan {
             bounce::Plan::Triple | bounce::Plan::DoubleDiscard => {
-                let which = if plan == bounce::Plan::Triple { "triple" } else { "double" };
+                let which = if plan == bounce::Plan::Triple {
+                    "triple"
+                } else {
+                    "double"
+                };
                 let line = format!("{which} bounce: discarding bounce/{id}");
                 self.log.text(&line);
                 return fs::remove_file(bpath).is_ok();
@@ -819,7 +853,8 @@ impl Send {
             orig,
         );
         let Ok(mut qq) = crate::qq::QueueClient::start(&self.home) else {
-            self.log.text("warning: unable to start qmail-queue, will try later");
+            self.log
+                .text("warning: unable to start qmail-queue, will try later");
             return false;
         };
         let pid = qq.pid();
@@ -827,10 +862,7 @@ impl Send {
         let max = self.c.bouncemaxbytes;
         let mut copied = 0u64;
         let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let Ok(n) = mess.read(&mut buf) else {
-                break;
-            };
+        while let Ok(n) = mess.read(&mut buf) {
             if n == 0 {
                 break;
             }
@@ -845,7 +877,8 @@ impl Send {
         let mut env = crate::envelope::Envelope::new(bsender);
         env.recipients.push(brecip);
         if qq.finish(&env).is_err() {
-            self.log.text("warning: trouble injecting bounce message, will try later");
+            self.log
+                .text("warning: trouble injecting bounce message, will try later");
             return false;
         }
         let line = format!("bounce msg {id} qp {pid}");
@@ -892,7 +925,8 @@ impl Send {
             Ok(0) => {
                 self.todo_alive = false;
                 if !self.exiting {
-                    self.log.text("alert: oh no! lost qmail-todo connection! dying...");
+                    self.log
+                        .text("alert: oh no! lost qmail-todo connection! dying...");
                     self.log.flush();
                     sys::exit_now(111);
                 }
@@ -978,7 +1012,11 @@ impl Send {
             }
             libc::SIGALRM => {
                 for ch in &mut self.chans {
-                    let all: Vec<_> = ch.queue.drain().map(|Reverse((_, id))| Reverse((0, id))).collect();
+                    let all: Vec<_> = ch
+                        .queue
+                        .drain()
+                        .map(|Reverse((_, id))| Reverse((0, id)))
+                        .collect();
                     ch.queue.extend(all);
                 }
             }
@@ -1006,15 +1044,15 @@ impl Send {
                     .write(true)
                     .open(&p)
                     .and_then(|f| f.set_modified(when));
-                if let Err(e) = ok {
-                    if e.kind() != io::ErrorKind::NotFound {
-                        let rel = Queue::rel(CHAN_DIR[c], id);
-                        self.warn(
-                            "warning: unable to utime ",
-                            &rel,
-                            "; message will be retried too soon",
-                        );
-                    }
+                if let Err(e) = ok
+                    && e.kind() != io::ErrorKind::NotFound
+                {
+                    let rel = Queue::rel(CHAN_DIR[c], id);
+                    self.warn(
+                        "warning: unable to utime ",
+                        &rel,
+                        "; message will be retried too soon",
+                    );
                 }
             }
         }
@@ -1025,10 +1063,10 @@ impl Send {
         let mut wake = self.next_cleanup;
         if !self.exiting {
             for c in [LOCAL, REMOTE] {
-                if self.avail(c) {
-                    if let Some(Reverse((due, _))) = self.chans[c].queue.peek() {
-                        wake = wake.min(*due);
-                    }
+                if self.avail(c)
+                    && let Some(Reverse((due, _))) = self.chans[c].queue.peek()
+                {
+                    wake = wake.min(*due);
                 }
             }
             if let Some(Reverse((due, _))) = self.done.peek() {
@@ -1044,10 +1082,7 @@ impl Send {
     fn run(&mut self, sigfd: i32) -> Result<(), Die> {
         let mut fds: Vec<PollFd> = Vec::with_capacity(8);
         loop {
-            if self.exiting
-                && self.chans.iter().all(|c| c.used == 0)
-                && !self.todo_alive
-            {
+            if self.exiting && self.chans.iter().all(|c| c.used == 0) && !self.todo_alive {
                 self.save_schedule();
                 self.log.text("status: exiting");
                 self.log.flush();
@@ -1200,8 +1235,14 @@ mod tests {
 
     #[test]
     fn verp_expansion() {
-        assert_eq!(verp(b"list-@example.org-@[]", b"joe@x.net"), b"list-joe=x.net@example.org");
+        assert_eq!(
+            verp(b"list-@example.org-@[]", b"joe@x.net"),
+            b"list-joe=x.net@example.org"
+        );
         assert_eq!(verp(b"a@b", b"joe@x.net"), b"a@b");
-        assert_eq!(verp(b"list-@example.org-@[]", b"nohost"), b"list-@example.org-@[]");
+        assert_eq!(
+            verp(b"list-@example.org-@[]", b"nohost"),
+            b"list-@example.org-@[]"
+        );
     }
 }
