@@ -509,3 +509,79 @@ fn unknown_local_user_bounces_to_sender() {
         "{log}"
     );
 }
+
+/// Past queuelifetime a temporary failure becomes permanent and bounces
+/// with qmail's sentence.
+#[test]
+fn queuelifetime_turns_deferral_into_bounce() {
+    let h = QmailHome::new("send-lifetime");
+    if !h.path("bin/qmail-queue").exists() {
+        return;
+    }
+    h.control("queuelifetime", "0\n");
+    let out = fake_remote(&h);
+    let d = Daemon::start(&h);
+    let id = enqueue(&h, "joe@far.example", &["defer-old@far2.example"], b"old\n");
+    let info = h.path(&format!("queue/info/{}/{id}", id % 23));
+    assert!(wait_until(20, || d
+        .log_text()
+        .contains("deferral: greylisted")
+        && info.exists()));
+    // The message was born 10 s ago (info's mtime) and defers again.
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
+    fs::File::options()
+        .write(true)
+        .open(&info)
+        .unwrap()
+        .set_modified(past)
+        .unwrap();
+    fs::remove_file(out.join("tried.defer-old@far2.example")).unwrap();
+    let mut tick = 0;
+    assert!(
+        wait_until(30, || {
+            tick += 1;
+            if tick % 50 == 0 {
+                d.signal(libc::SIGALRM);
+            }
+            d.log_text().contains("failure: greylisted,_try_again.I'm_not_going_to_try_again;_this_message_has_been_in_the_queue_too_long./")
+        }),
+        "{}",
+        d.log_text()
+    );
+    assert!(wait_until(20, || remote_got(&out).len() == 1 && queue_drained(&h)));
+    let (name, b) = &remote_got(&out)[0];
+    assert!(name.starts_with("joe@far.example."));
+    assert!(String::from_utf8_lossy(b).contains(
+        "<defer-old@far2.example>:\ngreylisted, try again.I'm not going to try again; this message has been in the queue too long.\n\n"
+    ));
+}
+
+/// At start qmail-send removes leftovers older than 36 hours: a mess file
+/// without info or todo (state S2).
+#[test]
+fn ossified_leftovers_are_cleaned_at_start() {
+    let h = QmailHome::new("send-ossified");
+    let id = enqueue(&h, "a@b", &["c@d"], b"x\n");
+    let d23 = id % 23;
+    for dir in ["todo", "intd"] {
+        fs::remove_file(h.path(&format!("queue/{dir}/{d23}/{id}"))).unwrap();
+    }
+    let fresh = enqueue(&h, "a@b", &["c@d"], b"y\n");
+    fs::remove_file(h.path(&format!("queue/todo/{}/{fresh}", fresh % 23))).unwrap();
+    fs::remove_file(h.path(&format!("queue/intd/{}/{fresh}", fresh % 23))).unwrap();
+    let mess = h.path(&format!("queue/mess/{d23}/{id}"));
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(200_000);
+    fs::File::options()
+        .write(true)
+        .open(&mess)
+        .unwrap()
+        .set_times(fs::FileTimes::new().set_accessed(old).set_modified(old))
+        .unwrap();
+    let d = Daemon::start(&h);
+    assert!(wait_until(20, || !mess.exists()), "{}", d.log_text());
+    assert!(
+        h.path(&format!("queue/mess/{}/{fresh}", fresh % 23))
+            .exists(),
+        "a young leftover stays"
+    );
+}

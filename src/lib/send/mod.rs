@@ -1216,7 +1216,8 @@ pub fn main() -> Result<(), Die> {
         exiting: false,
         todo_alive: true,
         todo_buf: Vec::new(),
-        next_cleanup: now() + SLEEP_CLEANUP,
+        // The first sweep right at start (as qmail), then every SLEEP_CLEANUP.
+        next_cleanup: now(),
         fasts: Vec::new(),
         fastq: [VecDeque::new(), VecDeque::new()],
         incoming: None,
