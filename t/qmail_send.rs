@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 
 use crate::common::*;
@@ -584,4 +585,27 @@ fn ossified_leftovers_are_cleaned_at_start() {
             .exists(),
         "a young leftover stays"
     );
+}
+
+/// With a logger, qmail-send's record goes to the logger's stdin.
+#[test]
+fn start_with_logger() {
+    let h = QmailHome::new("send-logger");
+    let log = h.dir.parent().unwrap().join("logger.out");
+    let mut child = h
+        .cmd("qmail-start")
+        .arg("./Maildir/")
+        .arg("sh")
+        .arg("-c")
+        .arg(format!("exec cat > {}", log.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let text = || fs::read_to_string(&log).unwrap_or_default();
+    assert!(wait_until(10, || text().contains("status: local 0/10 remote 0/20\n")));
+    sqmail::sys::kill(child.id() as i32, libc::SIGTERM).unwrap();
+    assert_eq!(wait_child(&mut child, 20), Some(0));
+    assert!(wait_until(10, || text().ends_with("status: exiting\n")), "{}", text());
 }
