@@ -293,6 +293,8 @@ fn deliver(args: &[OsString]) -> Result<(), Die> {
 
     let (mut files, mut forwards, mut programs) = (0u64, 0u64, 0u64);
     let mut recipients: Vec<Vec<u8>> = Vec::new();
+    // RPLINE + DTLINE in one buffer: one write per Maildir delivery.
+    let mut maildir_head: Option<Vec<u8>> = None;
     let body = text.strip_suffix(b"\n").unwrap_or(&text);
     for (n, line) in body.split(|&b| b == b'\n').enumerate() {
         if n == 0 && dotqmail::is_blank(line) {
@@ -315,10 +317,10 @@ fn deliver(args: &[OsString]) -> Result<(), Die> {
                     say("maildir ", dir);
                     continue;
                 }
-                rewind(message)?;
+                let head = maildir_head.get_or_insert_with(|| [&rpline[..], &dtline].concat());
                 maildir::deliver(
                     std::path::Path::new(OsStr::from_bytes(dir)),
-                    &[&rpline, &dtline],
+                    &[head],
                     message,
                 )
                 .map_err(|e| Die::temp(e.text()))?;
