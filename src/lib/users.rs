@@ -176,9 +176,12 @@ pub fn getpw(qmail_home: &Path, local: &str) -> Result<Assignment, i32> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormatError(pub String);
 
+/// One users/cdb record: key and data.
+pub type Record = (Vec<u8>, Vec<u8>);
+
 /// The cdb records of a users/assign file, in file order, the wildchars
 /// record (empty key) last.
-pub fn parse_assign(text: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, FormatError> {
+pub fn parse_assign(text: &[u8]) -> Result<Vec<Record>, FormatError> {
     let mut out = Vec::new();
     let mut wildchars = Vec::new();
     let mut rest = text;

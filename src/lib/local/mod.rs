@@ -52,6 +52,12 @@ pub fn run(args: &[OsString]) -> i32 {
     }
 }
 
+/// Work that every delivery would repeat (the host name for Maildir file
+/// names): a spawner calls this once before it forks its children.
+pub fn prepare() {
+    maildir::prepare();
+}
+
 /// Writes to fd 1 or 2 without buffering.
 fn say_fd(fd: i32, data: &[u8]) {
     let _ = (&*sys::borrow_fd(fd)).write_all(data);
@@ -231,6 +237,9 @@ fn new_sender(a: &Args, safeext: &[u8]) -> Result<Vec<u8>, Die> {
 fn deliver(args: &[OsString]) -> Result<(), Die> {
     sys::umask(0o077);
     let _ = sys::ignore_signal(libc::SIGPIPE);
+    // A spawner's SIGCHLD handler (inherited across its fork) must not see
+    // our own children.
+    let _ = sys::default_signal(libc::SIGCHLD);
     let a = parse_args(args)?;
     std::env::set_current_dir(OsStr::from_bytes(a.homedir)).map_err(|e| {
         Die::temp(format!(
