@@ -620,3 +620,96 @@ fn missing_maildir_defers() {
         "Unable to chdir to maildir. (#4.2.1)\n"
     );
 }
+
+#[test]
+fn forward_failure_codes() {
+    let h = QmailHome::new("local-fwfail");
+    for (i, (qq_code, code, err)) in [
+        (
+            31,
+            100,
+            "Unable to forward message: mail server permanently rejected message (#5.3.0).\n",
+        ),
+        (
+            71,
+            111,
+            "Unable to forward message: mail server temporarily rejected message (#4.3.0).\n",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let f = Fixture::new(&h, &format!("row{i}"));
+        let qq = f.dir.join("fake-qq");
+        let script = fs::read_to_string(&qq)
+            .unwrap()
+            .replace("exit 0", &format!("exit {qq_code}"));
+        fs::write(&qq, script).unwrap();
+        f.file(".qmail", "fwd@example.net\n", 0o644);
+        let o = f.run(&[], "", "", MSG);
+        assert_eq!(o.status.code(), Some(code));
+        assert_eq!(String::from_utf8_lossy(&o.stderr), err);
+        assert!(o.stdout.is_empty(), "no did line on failure");
+    }
+}
+
+#[test]
+fn large_message_intact_in_maildir_and_mbox() {
+    let h = QmailHome::new("local-large");
+    let f = Fixture::new(&h, "row");
+    f.file(".qmail", "./Maildir/\n./mbox\n", 0o644);
+    let mut msg = String::from("Subject: big\n\n");
+    for i in 0..40_000 {
+        msg.push_str(&format!("line {i} of a long message, From somewhere\n"));
+    }
+    let o = f.run(&[], "", "", &msg);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let m = f.maildir();
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0], format!("Return-Path: <{SENDER}>\n{}{msg}", dt("u")));
+    let mbox = f.read("mbox").unwrap();
+    assert!(mbox.ends_with(&format!("{}\n", &msg[msg.len() - 200..])));
+}
+
+/// mbox delivery waits for a lock another process holds, then appends.
+#[test]
+fn mbox_waits_for_lock() {
+    let h = QmailHome::new("local-lock");
+    let f = Fixture::new(&h, "row");
+    f.file(".qmail", "./mbox\n", 0o644);
+    fs::write(f.user.join("mbox"), "").unwrap();
+    // This process holds the fcntl lock (qmail-local, another process, must
+    // wait). Closing any descriptor of the file here would drop the lock:
+    // only metadata is looked at until the lock is released.
+    let lock = fs::OpenOptions::new()
+        .append(true)
+        .open(f.user.join("mbox"))
+        .unwrap();
+    sqmail::sys::lock_fcntl_exclusive(&lock).unwrap();
+    let mpath = f.dir.join("message");
+    fs::write(&mpath, MSG).unwrap();
+    let mut c = f.h.cmd("qmail-local");
+    c.args(["--", "u", f.user.to_str().unwrap(), "u", "", ""])
+        .args(["example.com", SENDER, "./Maildir/"])
+        .stdin(Stdio::from(fs::File::open(&mpath).unwrap()))
+        .stdout(Stdio::piped());
+    let mut local = c.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    while std::time::Instant::now() < deadline {
+        assert!(
+            local.try_wait().unwrap().is_none(),
+            "delivered through a held lock"
+        );
+        std::thread::yield_now();
+    }
+    assert_eq!(fs::metadata(f.user.join("mbox")).unwrap().len(), 0);
+    drop(lock);
+    let out = local.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(f.read("mbox").unwrap().contains("\nSubject: hi\n"));
+}
