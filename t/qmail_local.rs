@@ -713,3 +713,70 @@ fn mbox_waits_for_lock() {
     assert_eq!(out.status.code(), Some(0));
     assert!(f.read("mbox").unwrap().contains("\nSubject: hi\n"));
 }
+
+/// A file-size limit (a full disk in small) defers cleanly: no partial
+/// Maildir file, the mbox cut back to its old end.
+#[test]
+fn file_size_limit_defers_without_partial_files() {
+    let h = QmailHome::new("local-fsize");
+    let big = format!("Subject: big\n\n{}", "x".repeat(200_000));
+    for (i, (qmail, err)) in [
+        (
+            "./Maildir/\n",
+            "Temporary error on maildir delivery. (#4.3.0)\n",
+        ),
+        (
+            "./mbox\n",
+            "Unable to write ./mbox: File too large. (#4.3.0)\n",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let f = Fixture::new(&h, &format!("row{i}"));
+        f.file(".qmail", qmail, 0o644);
+        fs::write(f.user.join("mbox"), "old\n\n").unwrap();
+        let mpath = f.dir.join("message");
+        fs::write(&mpath, &big).unwrap();
+        let mut c = std::process::Command::new("/bin/sh");
+        c.env_clear()
+            .env("QMAILHOME", &h.dir)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin_dir().display()))
+            .arg("-c")
+            .arg("ulimit -f 64; exec qmail-local \"$@\"")
+            .arg("sh")
+            .args(["--", "u", f.user.to_str().unwrap(), "u", "", ""])
+            .args(["example.com", SENDER, "./Maildir/"])
+            .stdin(Stdio::from(fs::File::open(&mpath).unwrap()));
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(111), "{qmail}");
+        assert_eq!(String::from_utf8_lossy(&o.stderr), err);
+        assert!(list(&f.user.join("Maildir/new")).is_empty());
+        assert!(
+            list(&f.user.join("Maildir/tmp")).is_empty(),
+            "tmp file left"
+        );
+        assert_eq!(f.read("mbox").unwrap(), "old\n\n");
+    }
+}
+
+/// DEFAULT from qmail-local's own environment never leaks to programs of
+/// a file that is not a -default file.
+#[test]
+fn stale_default_is_removed() {
+    let h = QmailHome::new("local-default");
+    let f = Fixture::new(&h, "row");
+    f.file(".qmail-x", "|printf %s \"${DEFAULT-unset}\" > d\n", 0o644);
+    let mpath = f.dir.join("message");
+    fs::write(&mpath, MSG).unwrap();
+    let o =
+        f.h.cmd("qmail-local")
+            .env("DEFAULT", "stale")
+            .args(["--", "u", f.user.to_str().unwrap(), "u-x", "-", "x"])
+            .args(["example.com", SENDER, "./Maildir/"])
+            .stdin(Stdio::from(fs::File::open(&mpath).unwrap()))
+            .output()
+            .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(f.read("d").unwrap(), "unset");
+}

@@ -80,6 +80,10 @@ fn deliver(args: &[OsString]) -> Result<(), Die> {
     // A spawner's SIGCHLD handler (inherited across its fork) must not see
     // our own children.
     let _ = sys::default_signal(libc::SIGCHLD);
+    // A file-size limit makes a write fail (EFBIG: a clean deferral that
+    // removes the tmp file) instead of killing us. Programs get the default
+    // back (program::run).
+    let _ = sys::ignore_signal(libc::SIGXFSZ);
     let a = parse_args(args)?;
     std::env::set_current_dir(OsStr::from_bytes(a.homedir)).map_err(|e| {
         Die::temp(format!(
