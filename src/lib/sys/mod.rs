@@ -4,11 +4,13 @@
 //! Each concern has its own file. A helper that needs another call adds it to
 //! the file of its concern (or a new file here), never `unsafe` elsewhere.
 
+mod copy;
 mod fd;
 mod lock;
 mod proc;
 mod signal;
 
+pub use copy::*;
 pub use fd::*;
 pub use lock::*;
 pub use proc::*;
