@@ -119,6 +119,22 @@ const fn row(name: &'static str, files: &'static [(&'static str, &'static str, u
     }
 }
 
+/// A `.qmail` lookup row: which file `-n` reports for `u-ext`.
+const fn lookup(
+    name: &'static str,
+    ext: &'static str,
+    out: &'static str,
+    files: &'static [(&'static str, &'static str, u32)],
+) -> Row {
+    Row {
+        dash: "-",
+        ext,
+        out,
+        opts: &["-n"],
+        ..row(name, files)
+    }
+}
+
 fn dt(local: &str) -> String {
     format!("Delivered-To: {local}@example.com\n")
 }
@@ -365,53 +381,46 @@ fn rows() -> Vec<Row> {
                 ],
             )
         },
-        Row {
-            dash: "-",
-            ext: "foo-bar",
-            out: "program exact\ndid 0+0+1\n",
-            opts: &["-n"],
-            ..row(
-                ".qmail-ext beats -default",
-                &[
-                    (".qmail-foo-bar", "|exact\n", 0o644),
-                    (".qmail-foo-default", "|foodefault\n", 0o644),
-                    (".qmail-default", "|default\n", 0o644),
-                ],
-            )
-        },
-        Row {
-            dash: "-",
-            ext: "Foo-Bar",
-            out: "program foodefault\ndid 0+0+1\n",
-            opts: &["-n"],
-            ..row(
-                "longest -default wins, ext lower-cased",
-                &[
-                    (".qmail-foo-default", "|foodefault\n", 0o644),
-                    (".qmail-default", "|default\n", 0o644),
-                ],
-            )
-        },
-        Row {
-            dash: "-",
-            ext: "foo-bar",
-            out: "program default\ndid 0+0+1\n",
-            opts: &["-n"],
-            ..row(
-                ".qmail-default last",
-                &[(".qmail-default", "|default\n", 0o644)],
-            )
-        },
-        Row {
-            dash: "-",
-            ext: "a.b",
-            out: "program dots\ndid 0+0+1\n",
-            opts: &["-n"],
-            ..row(
-                "dots in ext become colons",
-                &[(".qmail-a:b", "|dots\n", 0o644)],
-            )
-        },
+        lookup(
+            ".qmail-ext beats -default",
+            "foo-bar",
+            "program exact\ndid 0+0+1\n",
+            &[
+                (".qmail-foo-bar", "|exact\n", 0o644),
+                (".qmail-foo-default", "|foodefault\n", 0o644),
+                (".qmail-default", "|default\n", 0o644),
+            ],
+        ),
+        lookup(
+            "longest -default wins, ext lower-cased",
+            "Foo-Bar",
+            "program foodefault\ndid 0+0+1\n",
+            &[
+                (".qmail-foo-default", "|foodefault\n", 0o644),
+                (".qmail-default", "|default\n", 0o644),
+            ],
+        ),
+        lookup(
+            "a trailing dash is a prefix too",
+            "a-b-",
+            "program abdefault\ndid 0+0+1\n",
+            &[
+                (".qmail-a-b-default", "|abdefault\n", 0o644),
+                (".qmail-a-default", "|adefault\n", 0o644),
+            ],
+        ),
+        lookup(
+            ".qmail-default last",
+            "foo-bar",
+            "program default\ndid 0+0+1\n",
+            &[(".qmail-default", "|default\n", 0o644)],
+        ),
+        lookup(
+            "dots in ext become colons",
+            "a.b",
+            "program dots\ndid 0+0+1\n",
+            &[(".qmail-a:b", "|dots\n", 0o644)],
+        ),
         Row {
             dash: "-",
             ext: "nobody",
