@@ -409,6 +409,25 @@ fn rows() -> Vec<Row> {
                 (".qmail-a-default", "|adefault\n", 0o644),
             ],
         ),
+        Row {
+            dash: "-",
+            ext: "Foo-Default",
+            out: "did 0+0+1\n",
+            check: |f, _| assert_eq!(f.read("d").unwrap(), "Default"),
+            ..row(
+                "an exact name ending in default: DEFAULT is that tail",
+                &[(".qmail-foo-default", "|printf %s \"$DEFAULT\" > d\n", 0o644)],
+            )
+        },
+        Row {
+            ext: "",
+            out: "did 0+0+1\n",
+            check: |f, _| assert_eq!(f.read("d").unwrap(), "unset"),
+            ..row(
+                "no extension: .qmail, DEFAULT unset",
+                &[(".qmail", "|printf %s \"${DEFAULT-unset}\" > d\n", 0o644)],
+            )
+        },
         lookup(
             ".qmail-default last",
             "foo-bar",
