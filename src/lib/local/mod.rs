@@ -115,14 +115,12 @@ fn deliver(args: &[OsString]) -> Result<(), Die> {
         return Err(Die::perm("Sorry, no mailbox here by that name. (#5.1.1)"));
     }
     let newsender = new_sender(&a, &safeext)?;
-    let (mut text, mut forward_only, default) = match found {
-        Some(f) => (f.text, f.forward_only, f.default),
-        None => (Vec::new(), false, None),
+    // An empty or (without dash) missing file means the default delivery.
+    let (text, forward_only, default) = match &found {
+        Some(f) if !f.text.is_empty() => (&f.text[..], f.forward_only, f.default.as_deref()),
+        Some(f) => (a.aliasempty, false, f.default.as_deref()),
+        None => (a.aliasempty, false, None),
     };
-    if text.is_empty() {
-        text = a.aliasempty.to_vec();
-        forward_only = false;
-    }
 
     let env: [(&str, &[u8]); 17] = [
         ("HOST", a.host),
@@ -146,28 +144,18 @@ fn deliver(args: &[OsString]) -> Result<(), Die> {
 
     let lines = Lines {
         env: &env,
-        default: default.as_deref(),
+        default,
         dtline: &dtline,
         ufline: &ufline,
         rpline: &rpline,
         maildir_head: None,
     };
-    let done = execute(&text, forward_only, a.doit, lines, message)?;
-    let mut qp = None;
-    if !done.recipients.is_empty() {
-        rewind(message)?;
-        let home = crate::home::home();
-        qp = Some(
-            forward::forward(&home, &dtline, message, &newsender, done.recipients).map_err(
-                |e| {
-                    Die::new(
-                        if e.0.starts_with('D') { 100 } else { 111 },
-                        format!("Unable to forward message: {}.", e.text()),
-                    )
-                },
-            )?,
-        );
-    }
+    let done = execute(text, forward_only, a.doit, lines, message)?;
+    let qp = if done.recipients.is_empty() {
+        None
+    } else {
+        Some(forward_all(message, &dtline, &newsender, done.recipients)?)
+    };
     let [f, w, p] = done.counts;
     let mut report = format!("did {f}+{w}+{p}\n");
     if let Some(qp) = qp {
@@ -175,6 +163,22 @@ fn deliver(args: &[OsString]) -> Result<(), Die> {
     }
     say_fd(1, report.as_bytes());
     Ok(())
+}
+
+/// Sends the collected forwards as one message; returns the qp.
+fn forward_all(
+    message: &File,
+    dtline: &[u8],
+    newsender: &[u8],
+    recipients: Vec<Vec<u8>>,
+) -> Result<u32, Die> {
+    rewind(message)?;
+    forward::forward(&crate::home::home(), dtline, message, newsender, recipients).map_err(|e| {
+        Die::new(
+            if e.0.starts_with('D') { 100 } else { 111 },
+            format!("Unable to forward message: {}.", e.text()),
+        )
+    })
 }
 
 /// What the instructions need besides themselves.
