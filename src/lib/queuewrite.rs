@@ -227,7 +227,7 @@ pub fn main() -> Result<(), Fail> {
     };
     let stdin = sys::borrow_fd(0);
     let stdout = sys::borrow_fd(1);
-    queue(&job, &*stdin, &*stdout)
+    queue(&job, &stdin, &stdout)
 }
 
 /// qmail's signal set-up: SIGPIPE, SIGXFSZ (a full RLIMIT_FSIZE becomes a
@@ -307,10 +307,8 @@ fn queue_steps(job: &Job, message: &File, envelope: &File, made: &mut Made) -> R
         end: 0,
     };
     let scan = copy_envelope(&mut input, &mut out)?;
-    if scan {
-        if let Some(s) = &job.scanner {
-            s.scan(&mess, size)?;
-        }
+    if let (true, Some(s)) = (scan, &job.scanner) {
+        s.scan(&mess, size)?;
     }
     out.flush()?;
     intdf.sync_all().map_err(|_| code::WRITE)?;
