@@ -2,9 +2,10 @@
 //! the queue, crash-safely, and say how it went as an exit code.
 //!
 //! Order of events, each step durable before the next one that depends on
-//! it: `pid/` file → link to `mess/D/id` → message written and fsynced →
-//! `mess/D` fsynced → `intd/D/id` written and fsynced → link to `todo/D/id`
-//! (the commit point) → `todo/D` fsynced → trigger pulled → exit 0.
+//! it: `pid/` file → link to `mess/D/id` → message written → `intd/D/id`
+//! written; the message file, `mess/D` and `intd/D/id` fsynced (at the same
+//! time, by two helper threads and the main one) → link to `todo/D/id` (the
+//! commit point) → `todo/D` fsynced → trigger pulled → exit 0.
 //! Nothing is acknowledged before the last fsync, so a crash (or kill -9)
 //! at any point leaves either a complete `todo` entry for an acknowledged
 //! message or leftovers that qmail-send's cleanup removes after 36 hours.
