@@ -8,6 +8,7 @@
 #[allow(unsafe_code)]
 pub mod sys;
 
+pub mod address;
 pub mod auto;
 pub mod cdb;
 pub mod control;
@@ -15,6 +16,7 @@ pub mod date;
 pub mod envelope;
 pub mod exit;
 pub mod fsutil;
+pub mod inject;
 pub mod home;
 pub mod passwd;
 pub mod qq;

@@ -5,10 +5,12 @@
 //! the file of its concern (or a new file here), never `unsafe` elsewhere.
 
 mod fd;
+mod lock;
 mod proc;
 mod signal;
 
 pub use fd::*;
+pub use lock::*;
 pub use proc::*;
 pub use signal::*;
 
