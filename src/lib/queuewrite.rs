@@ -269,12 +269,18 @@ pub fn queue(job: &Job, message: &File, envelope: &File) -> Result<(), Fail> {
 
 fn queue_steps(job: &Job, message: &File, envelope: &File, made: &mut Made) -> Result<(), Fail> {
     let (pidfn, pidf) = pid_open(job)?;
-    let id = pidf.metadata().map_err(|_| code::PID)?.ino();
-    let mess = Queue::rel("mess", id);
-    if fs::hard_link(&pidfn, &mess).is_err() {
+    let linked = match pidf.metadata() {
+        Ok(m) => {
+            let mess = Queue::rel("mess", m.ino());
+            fs::hard_link(&pidfn, &mess)
+                .map(|_| (m.ino(), mess))
+                .map_err(|_| code::MESS)
+        }
+        Err(_) => Err(code::PID),
+    };
+    let (id, mess) = linked.inspect_err(|_| {
         let _ = fs::remove_file(&pidfn);
-        return Err(code::MESS);
-    }
+    })?;
     made.mess = Some((mess.clone(), pidf));
     fs::remove_file(&pidfn).map_err(|_| code::PID)?;
 
