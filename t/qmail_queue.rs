@@ -431,3 +431,23 @@ fn completed_run_survives_kill_afterwards() {
     assert_eq!(todo.len(), 1);
     assert!(fs::read(&todo[0].1).unwrap().ends_with(b"\0Fa\0Tb\0"));
 }
+
+/// Installed set-uid, qmail-queue must not trust QMAILHOME: a caller could
+/// otherwise point it at a queue of its own making. Needs root to make a
+/// set-uid copy owned by another user; as non-root there is nothing to see.
+#[test]
+fn setuid_ignores_qmailhome() {
+    if sqmail::sys::getuid() != 0 {
+        return;
+    }
+    let h = QmailHome::new("qq-setuid");
+    let copy = h.dir.parent().unwrap().join("qmail-queue-setuid");
+    fs::copy(bin("qmail-queue"), &copy).unwrap();
+    std::os::unix::fs::chown(&copy, Some(65534), None).unwrap();
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o4755)).unwrap();
+    let mut c = Command::new(&copy);
+    c.env_clear().env("QMAILHOME", &h.dir);
+    let r = run_qq(&h, &mut c, b"x\n", b"Fa\0Tb\0\0");
+    assert!(matches!(r.code, Some(61..=66)), "{:?}", r.code);
+    assert_queue_empty(&h);
+}
