@@ -118,12 +118,7 @@ impl Rewriter {
             && t.text.last() == Some(&b'+')
         {
             t.text.pop();
-            a.extend(self.suffix(
-                |r| &mut r.plusdomain,
-                "plusdomain",
-                "QMAILPLUSDOMAIN",
-                b'.',
-            )?);
+            a.extend(self.suffix(|r| &mut r.plusdomain, "plusdomain", "QMAILPLUSDOMAIN", b'.')?);
         }
         let host = a
             .iter()
