@@ -8,6 +8,8 @@ mod install;
 mod local_tools;
 mod qmail_inject;
 mod qmail_local;
+mod qmail_send;
+mod send_util;
 mod qmail_queue;
 mod queue_tools;
 mod users;

@@ -5,11 +5,13 @@
 //! the file of its concern (or a new file here), never `unsafe` elsewhere.
 
 mod fd;
+mod poll;
 mod lock;
 mod proc;
 mod signal;
 
 pub use fd::*;
+pub use poll::*;
 pub use lock::*;
 pub use proc::*;
 pub use signal::*;
