@@ -51,7 +51,8 @@ fn rspawn_protocol_and_missing_remote() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].1, b"a@b.example\nhello\n");
     // Bad requests are answered at once.
-    w.write_all(format!("\x04{rel}\0a@b\0nohost\0").as_bytes()).unwrap();
+    w.write_all(format!("\x04{rel}\0a@b\0nohost\0").as_bytes())
+        .unwrap();
     w.write_all(b"\x05../x\0a@b\0c@d\0").unwrap();
     w.flush().unwrap();
     let mut buf = vec![0u8; 0];
@@ -103,7 +104,12 @@ fn delivers_remote_mail_and_empties_queue() {
     let d = Daemon::start(&h);
     let n = 60;
     for i in 0..n {
-        enqueue(&h, "me@here.example", &[&format!("u{i}@far.example")], &body(i));
+        enqueue(
+            &h,
+            "me@here.example",
+            &[&format!("u{i}@far.example")],
+            &body(i),
+        );
     }
     assert!(
         wait_until(60, || list(&out.join("new")).len() >= n && queue_empty(&h)),
@@ -121,7 +127,10 @@ fn delivers_remote_mail_and_empties_queue() {
     let log = d.log_text();
     assert_eq!(log.matches("new msg ").count(), n);
     assert_eq!(log.matches("end msg ").count(), n);
-    assert!(log.contains(": success: u0@far.example_accepted_message.\n"), "{log}");
+    assert!(
+        log.contains(": success: u0@far.example_accepted_message.\n"),
+        "{log}"
+    );
     assert!(log.contains("info msg "), "{log}");
     assert_eq!(d.stop(), 0);
     let log = fs::read_to_string(h.dir.parent().unwrap().join("send.log")).unwrap();
@@ -135,7 +144,9 @@ fn deferral_then_retry_on_alrm() {
     let out = fake_remote(&h);
     let d = Daemon::start(&h);
     let id = enqueue(&h, "me@here.example", &["defer1@far.example"], b"x\n");
-    assert!(wait_until(20, || d.log_text().contains("deferral: greylisted")));
+    assert!(wait_until(20, || d
+        .log_text()
+        .contains("deferral: greylisted")));
     assert!(h.path(&format!("queue/remote/{}/{id}", id % 23)).exists());
     assert!(remote_got(&out).is_empty());
     d.signal(libc::SIGALRM);
@@ -156,9 +167,15 @@ fn term_finishes_deliveries_in_flight() {
     let out = fake_remote(&h);
     let d = Daemon::start(&h);
     enqueue(&h, "me@here.example", &["slow@far.example"], b"x\n");
-    assert!(wait_until(20, || d.log_text().contains("starting delivery 1:")));
+    assert!(wait_until(20, || d
+        .log_text()
+        .contains("starting delivery 1:")));
     d.signal(libc::SIGTERM);
-    assert!(wait_until(20, || d.log_text().contains(" exitasap")), "{}", d.log_text());
+    assert!(
+        wait_until(20, || d.log_text().contains(" exitasap")),
+        "{}",
+        d.log_text()
+    );
     fs::write(out.join("go"), "").unwrap();
     let log = d.log.clone();
     assert_eq!(d.stop(), 0);
@@ -205,8 +222,17 @@ fn bounces_and_double_bounces() {
     h.control("bouncehost", "bounce.example\n");
     let out = fake_remote(&h);
     let d = Daemon::start(&h);
-    enqueue(&h, "joe@far.example", &["nobody@far2.example"], b"Subject: hi\n\noriginal\n");
-    assert!(wait_until(30, || remote_got(&out).len() == 1 && queue_empty(&h)), "{}", d.log_text());
+    enqueue(
+        &h,
+        "joe@far.example",
+        &["nobody@far2.example"],
+        b"Subject: hi\n\noriginal\n",
+    );
+    assert!(
+        wait_until(30, || remote_got(&out).len() == 1 && queue_empty(&h)),
+        "{}",
+        d.log_text()
+    );
     let got = remote_got(&out);
     assert!(got[0].0.starts_with("joe@far.example."));
     let t = bounce_text(&got[0].1);
@@ -214,21 +240,42 @@ fn bounces_and_double_bounces() {
     assert!(t.contains("From: MAILER-DAEMON@bounce.example\nTo: joe@far.example\nSubject: failure notice\n\nHi. This is the qmail-send program at bounce.example.\nI'm afraid I wasn't able to deliver your message to the following addresses.\nThis is a permanent error; I've given up. Sorry it didn't work out.\n\n<nobody@far2.example>:\nSorry, no mailbox here by that name. (#5.1.1)\n\n--- Below this line is a copy of the message.\n\nReturn-Path: <joe@far.example>\nSubject: hi\n\noriginal\n"), "{t}");
     assert!(d.log_text().contains("bounce msg "));
     // The sender's host refuses the bounce too: double bounce.
-    enqueue(&h, "nobody2@far.example", &["nobody@far2.example"], b"second\n");
-    assert!(wait_until(30, || remote_got(&out).len() == 2 && queue_empty(&h)), "{}", d.log_text());
-    let dbl = remote_got(&out).into_iter().find(|(n, _)| n.starts_with("dbl@far3.example.")).expect("double bounce");
+    enqueue(
+        &h,
+        "nobody2@far.example",
+        &["nobody@far2.example"],
+        b"second\n",
+    );
+    assert!(
+        wait_until(30, || remote_got(&out).len() == 2 && queue_empty(&h)),
+        "{}",
+        d.log_text()
+    );
+    let dbl = remote_got(&out)
+        .into_iter()
+        .find(|(n, _)| n.starts_with("dbl@far3.example."))
+        .expect("double bounce");
     let t = bounce_text(&dbl.1);
     assert!(t.starts_with("#@[]\n"), "{t}");
     assert!(t.contains("To: dbl@far3.example\n"));
     assert!(t.contains("I tried to deliver a bounce message to this address, but the bounce bounced!\n\n<nobody2@far.example>:\n"), "{t}");
-    assert!(t.contains("--- Below this line is the original bounce.\n\nReturn-Path: <>\n"), "{t}");
+    assert!(
+        t.contains("--- Below this line is the original bounce.\n\nReturn-Path: <>\n"),
+        "{t}"
+    );
     // A message from <> that fails, with doublebounceto "@": discarded.
     h.control("doublebounceto", "@\n");
     d.signal(libc::SIGHUP);
     drop(d);
     let d = Daemon::start(&h);
     enqueue(&h, "", &["nobody@far2.example"], b"third\n");
-    assert!(wait_until(30, || d.log_text().contains("double bounce: discarding bounce/")), "{}", d.log_text());
+    assert!(
+        wait_until(30, || d
+            .log_text()
+            .contains("double bounce: discarding bounce/")),
+        "{}",
+        d.log_text()
+    );
     assert!(wait_until(10, || queue_empty(&h)));
     assert_eq!(remote_got(&out).len(), 2);
 }
@@ -249,19 +296,27 @@ fn crash_safety_sigkill_while_mail_flows() {
         let before = d.log_text().matches("starting delivery").count();
         for k in 0..per_round {
             let i = round * per_round + k;
-            enqueue(&h, "me@here.example", &[&format!("u{i}@far.example")], &body(i));
+            enqueue(
+                &h,
+                "me@here.example",
+                &[&format!("u{i}@far.example")],
+                &body(i),
+            );
             acked += 1;
         }
         // Kill at a different point of the flow each round.
         let target = before + 1 + (round * 7) % per_round;
-        wait_until(20, || d.log_text().matches("starting delivery").count() >= target);
+        wait_until(20, || {
+            d.log_text().matches("starting delivery").count() >= target
+        });
         d.kill_all();
     }
     let d = Daemon::start(&h);
     // A kill between "end msg" and qmail-clean's removal leaves the mess
     // file alone (state S2); qmail-send's cleanup removes it after 36 h.
     assert!(
-        wait_until(120, || queue_drained(&h) && list(&out.join("new")).len() >= acked),
+        wait_until(120, || queue_drained(&h)
+            && list(&out.join("new")).len() >= acked),
         "queue did not drain; log:\n{}",
         d.log_text()
     );
@@ -278,14 +333,21 @@ fn crash_safety_sigkill_while_mail_flows() {
         seen[i] += 1;
     }
     let missing: Vec<usize> = (0..acked).filter(|&i| seen[i] == 0).collect();
-    assert!(missing.is_empty(), "lost acknowledged messages: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "lost acknowledged messages: {missing:?}"
+    );
     let dups: usize = seen.iter().map(|&c| c.saturating_sub(1)).sum();
     eprintln!(
         "crash safety: {acked} messages, {rounds} kills, {dups} duplicate deliveries, {orphans} mess files left for the cleanup"
     );
     if h.path("bin/qmail-qmaint").exists() {
         let o = h.run("qmail-qmaint", &[] as &[&str], b"");
-        assert!(o.status.success(), "qmail-qmaint: {}", String::from_utf8_lossy(&o.stdout));
+        assert!(
+            o.status.success(),
+            "qmail-qmaint: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
     }
 }
 
@@ -307,7 +369,12 @@ fn thousand_messages_queue_to_maildir() {
         wait_until(300, || list(&md).len() >= n && queue_drained(&h)),
         "{} of {n} delivered; log tail:\n{}",
         list(&md).len(),
-        d.log_text().lines().rev().take(30).collect::<Vec<_>>().join("\n")
+        d.log_text()
+            .lines()
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     let secs = start.elapsed().as_secs_f64();
     let mut seen = vec![0u32; n];
@@ -318,7 +385,10 @@ fn thousand_messages_queue_to_maildir() {
         seen[i] += 1;
     }
     assert!(seen.iter().all(|&c| c == 1), "each message exactly once");
-    eprintln!("1000 messages queue→Maildir in {secs:.2}s ({:.0} msg/s)", n as f64 / secs);
+    eprintln!(
+        "1000 messages queue→Maildir in {secs:.2}s ({:.0} msg/s)",
+        n as f64 / secs
+    );
     assert_eq!(d.stop(), 0);
     assert_eq!(queue_count(&h, "mess"), 0);
 }
@@ -330,7 +400,12 @@ fn unknown_local_user_bounces_to_sender() {
     let out = fake_remote(&h);
     let d = Daemon::start(&h);
     assert_eq!(
-        qmail_queue(&h, "joe@far.example", &["nosuchuser@localhost"], b"Subject: hi\n\nbody\n"),
+        qmail_queue(
+            &h,
+            "joe@far.example",
+            &["nosuchuser@localhost"],
+            b"Subject: hi\n\nbody\n"
+        ),
         0
     );
     assert!(
@@ -342,10 +417,19 @@ fn unknown_local_user_bounces_to_sender() {
     assert!(name.starts_with("joe@far.example."), "{name}");
     let t = String::from_utf8_lossy(b);
     assert!(t.contains("\nSubject: failure notice\n"), "{t}");
-    assert!(t.contains("<nosuchuser@localhost>:\nSorry, no mailbox here by that name. (#5.1.1)\n"), "{t}");
-    assert!(t.contains("Return-Path: <joe@far.example>\nReceived: (qmail "), "{t}");
+    assert!(
+        t.contains("<nosuchuser@localhost>:\nSorry, no mailbox here by that name. (#5.1.1)\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Return-Path: <joe@far.example>\nReceived: (qmail "),
+        "{t}"
+    );
     assert!(t.ends_with("Subject: hi\n\nbody\n"), "{t}");
     let log = d.log_text();
     assert!(log.contains("to local nosuchuser@localhost"), "{log}");
-    assert!(log.contains(": failure: Sorry,_no_mailbox_here_by_that_name._(#5.1.1)/"), "{log}");
+    assert!(
+        log.contains(": failure: Sorry,_no_mailbox_here_by_that_name._(#5.1.1)/"),
+        "{log}"
+    );
 }

@@ -50,7 +50,10 @@ pub fn enqueue(h: &QmailHome, sender: &str, recips: &[&str], body: &[u8]) -> u64
     f.write_all(&env).unwrap();
     f.sync_all().unwrap();
     fs::hard_link(&intd, q.join(format!("todo/{d}/{id}"))).unwrap();
-    File::open(q.join(format!("todo/{d}"))).unwrap().sync_all().unwrap();
+    File::open(q.join(format!("todo/{d}")))
+        .unwrap()
+        .sync_all()
+        .unwrap();
     pull_trigger(h);
     id
 }

@@ -2,5 +2,8 @@
 #![forbid(unsafe_code)]
 
 fn main() {
-    sqmail::exit::run("qmail-clean", || sqmail::clean::serve(&sqmail::home::home()))
+    sqmail::exit::run(
+        "qmail-clean",
+        || sqmail::clean::serve(&sqmail::home::home()),
+    )
 }

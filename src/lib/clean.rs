@@ -65,7 +65,11 @@ pub fn sweep_pid(q: &Queue) {
 /// The program: serve requests until EOF.
 pub fn serve(home: &Path) -> Result<(), Die> {
     let q = Queue::new(home);
-    let mut input = BufReader::new(crate::sys::borrow_fd(0).try_clone().map_err(|e| Die::sys("dup fd 0", e))?);
+    let mut input = BufReader::new(
+        crate::sys::borrow_fd(0)
+            .try_clone()
+            .map_err(|e| Die::sys("dup fd 0", e))?,
+    );
     let mut out = crate::sys::borrow_fd(1);
     let mut req = Vec::with_capacity(128);
     let mut count = 0u32;

@@ -6,9 +6,9 @@
 
 use std::fs::File;
 
+use std::ffi::{OsStr, OsString};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -521,14 +521,20 @@ mod tests {
 
     #[test]
     fn remote_translation() {
-        assert_eq!(remote(0, b"K1.2.3.4 accepted message.\0"), b"K1.2.3.4 accepted message.");
+        assert_eq!(
+            remote(0, b"K1.2.3.4 accepted message.\0"),
+            b"K1.2.3.4 accepted message."
+        );
         assert_eq!(
             remote(0, b"rok\0Kdone\0"),
             b"Kokdone",
             "result K after an r report: both texts"
         );
         assert_eq!(remote(0, b"Zbusy\0"), b"Zbusy");
-        assert_eq!(remote(0, b"hno such user\0Dgiving up\0"), b"Dno such usergiving up");
+        assert_eq!(
+            remote(0, b"hno such user\0Dgiving up\0"),
+            b"Dno such usergiving up"
+        );
         assert_eq!(remote(0, b"sdeferred\0Kbut ok\0"), b"Zdeferred");
         assert_eq!(remote(0, b""), b"Zqmail-remote produced no output.\n");
         assert_eq!(remote(111, b"x"), b"ZUnable to run qmail-remote.\n");

@@ -82,7 +82,10 @@ pub fn main() -> Result<(), Die> {
     for fd in 2..=8 {
         sys::dup2(0, fd).map_err(fail)?;
     }
-    let default_delivery = args.first().cloned().unwrap_or_else(|| crate::auto::DELIVERY.into());
+    let default_delivery = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| crate::auto::DELIVERY.into());
     let log_fd = if args.len() > 1 {
         let (r, w) = pipe().map_err(fail)?;
         spawn(
@@ -97,15 +100,36 @@ pub fn main() -> Result<(), Die> {
     } else {
         sys::borrow_fd(1).try_clone().map_err(fail)?.into()
     };
-    let p: Vec<(OwnedFd, OwnedFd)> = (0..10).map(|_| pipe()).collect::<io::Result<_>>().map_err(fail)?;
+    let p: Vec<(OwnedFd, OwnedFd)> = (0..10)
+        .map(|_| pipe())
+        .collect::<io::Result<_>>()
+        .map_err(fail)?;
     let rd = |i: usize| p[i].0.as_raw_fd();
     let wr = |i: usize| p[i].1.as_raw_fd();
     // p[0] send→lspawn, p[1] lspawn→send, p[2] send→rspawn, p[3] rspawn→send,
     // p[4] send→clean, p[5] clean→send, p[6] send→todo, p[7] todo→send,
     // p[8] todo→clean2, p[9] clean2→todo.
-    spawn(home, &[(rd(0), 0), (wr(1), 1)], None, "qmail-lspawn", &[default_delivery])?;
-    spawn(home, &[(rd(2), 0), (wr(3), 1)], as_user(ids.qmailr, ids.gid_qmail), "qmail-rspawn", &[])?;
-    spawn(home, &[(rd(4), 0), (wr(5), 1)], as_user(ids.qmailq, ids.gid_qmail), "qmail-clean", &[])?;
+    spawn(
+        home,
+        &[(rd(0), 0), (wr(1), 1)],
+        None,
+        "qmail-lspawn",
+        &[default_delivery],
+    )?;
+    spawn(
+        home,
+        &[(rd(2), 0), (wr(3), 1)],
+        as_user(ids.qmailr, ids.gid_qmail),
+        "qmail-rspawn",
+        &[],
+    )?;
+    spawn(
+        home,
+        &[(rd(4), 0), (wr(5), 1)],
+        as_user(ids.qmailq, ids.gid_qmail),
+        "qmail-clean",
+        &[],
+    )?;
     spawn(
         home,
         &[(rd(6), 0), (wr(7), 1), (wr(8), 2), (rd(9), 3)],
@@ -113,7 +137,13 @@ pub fn main() -> Result<(), Die> {
         "qmail-todo",
         &[],
     )?;
-    spawn(home, &[(rd(8), 0), (wr(9), 1)], as_user(ids.qmailq, ids.gid_qmail), "qmail-clean", &[])?;
+    spawn(
+        home,
+        &[(rd(8), 0), (wr(9), 1)],
+        as_user(ids.qmailq, ids.gid_qmail),
+        "qmail-clean",
+        &[],
+    )?;
     become_prog(
         home,
         &[

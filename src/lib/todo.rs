@@ -246,17 +246,23 @@ impl Todo {
             ]);
             return None;
         }
-        Some(match (s.chan[LOCAL].is_empty(), s.chan[REMOTE].is_empty()) {
-            (false, false) => b'B',
-            (false, true) => b'L',
-            (true, false) => b'R',
-            (true, true) => b'X',
-        })
+        Some(
+            match (s.chan[LOCAL].is_empty(), s.chan[REMOTE].is_empty()) {
+                (false, false) => b'B',
+                (false, true) => b'L',
+                (true, false) => b'R',
+                (true, true) => b'X',
+            },
+        )
     }
 
     fn warn(&mut self, what: &str, dir: &str, id: u64) -> Option<u8> {
         let f = Queue::rel(dir, id);
-        self.log(&[Part::Text("warning: qmail-todo: "), Part::Text(what), Part::Text(&f)]);
+        self.log(&[
+            Part::Text("warning: qmail-todo: "),
+            Part::Text(what),
+            Part::Text(&f),
+        ]);
         None
     }
 
@@ -267,7 +273,10 @@ impl Todo {
             let Ok(rd) = fs::read_dir(self.q.root().join("todo").join(d.to_string())) else {
                 continue;
             };
-            ids.extend(rd.flatten().filter_map(|e| parse_id(e.file_name().to_str()?)));
+            ids.extend(
+                rd.flatten()
+                    .filter_map(|e| parse_id(e.file_name().to_str()?)),
+            );
         }
         ids
     }
@@ -298,9 +307,7 @@ fn read_cmds(t: &mut Todo) -> Cmd {
                     b'H' => {
                         let home = t.home.clone();
                         if t.c.reread_todo(&home).is_err() {
-                            t.log(&[Part::Text(
-                                "alert: qmail-todo: unable to reread controls",
-                            )]);
+                            t.log(&[Part::Text("alert: qmail-todo: unable to reread controls")]);
                         }
                     }
                     b'X' => return Cmd::Stop,
@@ -323,7 +330,10 @@ fn fd0_ready() -> bool {
 pub fn serve(home: &Path) -> Result<(), Die> {
     let start_alert = |what: &str| {
         let mut l = Log::default();
-        l.line(&[Part::Text("alert: qmail-todo: cannot start: "), Part::Text(what)]);
+        l.line(&[
+            Part::Text("alert: qmail-todo: cannot start: "),
+            Part::Text(what),
+        ]);
         let mut v = vec![b'L'];
         v.extend_from_slice(&l.take());
         v.push(0);
@@ -337,7 +347,11 @@ pub fn serve(home: &Path) -> Result<(), Die> {
         .map_err(|_| start_alert("unable to switch to queue directory"))?;
     sys::ignore_signal(libc::SIGPIPE).map_err(|e| Die::sys("ignore SIGPIPE", e))?;
     sys::umask(0o077);
-    let dup = |fd| sys::borrow_fd(fd).try_clone().map_err(|e| Die::sys("dup", e));
+    let dup = |fd| {
+        sys::borrow_fd(fd)
+            .try_clone()
+            .map_err(|e| Die::sys("dup", e))
+    };
     let mut t = Todo {
         home: home.to_path_buf(),
         c,
@@ -451,11 +465,20 @@ mod tests {
         };
         assert_eq!(r("u@here.example"), (LOCAL, "u@here.example".into()));
         assert_eq!(r("u"), (REMOTE, "u@envhost".into()));
-        assert_eq!(r("bob@virt.example"), (LOCAL, "joe-bob@virt.example".into()));
+        assert_eq!(
+            r("bob@virt.example"),
+            (LOCAL, "joe-bob@virt.example".into())
+        );
         assert_eq!(r("a@b.sub.example"), (LOCAL, "sub-a@b.sub.example".into()));
         assert_eq!(r("x@notvirt.example"), (REMOTE, "x@notvirt.example".into()));
-        assert_eq!(r("y@notvirt.example"), (LOCAL, "nv-y@notvirt.example".into()));
-        assert_eq!(r("a%localhost@relay.example"), (LOCAL, "a@localhost".into()));
+        assert_eq!(
+            r("y@notvirt.example"),
+            (LOCAL, "nv-y@notvirt.example".into())
+        );
+        assert_eq!(
+            r("a%localhost@relay.example"),
+            (LOCAL, "a@localhost".into())
+        );
         assert_eq!(r("a@far.example"), (REMOTE, "a@far.example".into()));
     }
 

@@ -189,7 +189,10 @@ mod tests {
         let m = ConstMap::from_lines(&["v.example:joe".into()]);
         assert_eq!(strip_virtual(b"joe-bob@v.example", &m), b"bob@v.example");
         assert_eq!(strip_virtual(b"bob@v.example", &m), b"bob@v.example");
-        assert_eq!(strip_virtual(b"joe-bob@w.example", &m), b"joe-bob@w.example");
+        assert_eq!(
+            strip_virtual(b"joe-bob@w.example", &m),
+            b"joe-bob@w.example"
+        );
     }
 
     #[test]
@@ -217,9 +220,19 @@ mod tests {
 
     #[test]
     fn message_head() {
-        let h = head("1 Jan 2024 00:00:00 -0000", "MAILER-DAEMON", "h.example", b"a@b", false, b"<u@h>:\nno.\n\n", b"a@b");
+        let h = head(
+            "1 Jan 2024 00:00:00 -0000",
+            "MAILER-DAEMON",
+            "h.example",
+            b"a@b",
+            false,
+            b"<u@h>:\nno.\n\n",
+            b"a@b",
+        );
         let t = String::from_utf8(h).unwrap();
         assert!(t.starts_with("Date: 1 Jan 2024 00:00:00 -0000\nFrom: MAILER-DAEMON@h.example\nTo: a@b\nSubject: failure notice\n\nHi. This is the qmail-send program at h.example.\nI'm afraid"));
-        assert!(t.ends_with("<u@h>:\nno.\n\n--- Below this line is a copy of the message.\n\nReturn-Path: <a@b>\n"));
+        assert!(t.ends_with(
+            "<u@h>:\nno.\n\n--- Below this line is a copy of the message.\n\nReturn-Path: <a@b>\n"
+        ));
     }
 }

@@ -49,7 +49,10 @@ impl Controls {
             vdoms: read_vdoms(&c)?,
             percenthack: ConstMap::from_set(&c.list("percenthack")?.unwrap_or_default()),
             envnoathost: c.line_or_me("envnoathost", me, "envnoathost")?,
-            concurrency: [c.int("concurrencylocal", 10)?, c.int("concurrencyremote", 20)?],
+            concurrency: [
+                c.int("concurrencylocal", 10)?,
+                c.int("concurrencyremote", 20)?,
+            ],
             queuelifetime: c.int("queuelifetime", 604_800)?,
             bouncefrom: c.line_or("bouncefrom", "MAILER-DAEMON")?,
             bouncehost: c.line_or_me("bouncehost", me, "bouncehost")?,
@@ -66,7 +69,10 @@ impl Controls {
         let me = c.line("me")?;
         let locals = read_locals(&c, me.as_deref())?;
         let vdoms = read_vdoms(&c)?;
-        let conc = [c.int("concurrencylocal", 10)?, c.int("concurrencyremote", 20)?];
+        let conc = [
+            c.int("concurrencylocal", 10)?,
+            c.int("concurrencyremote", 20)?,
+        ];
         let life = c.int("queuelifetime", 604_800)?;
         self.locals = locals;
         self.vdoms = vdoms;

@@ -33,7 +33,8 @@ const MAX_REPORT: usize = 10_000;
 
 const CHAN_DIR: [&str; 2] = ["local", "remote"];
 const CHAN_NAME: [&str; 2] = ["local", "remote"];
-const TOO_LONG: &[u8] = b"I'm not going to try again; this message has been in the queue too long.\n";
+const TOO_LONG: &[u8] =
+    b"I'm not going to try again; this message has been in the queue too long.\n";
 
 fn now() -> i64 {
     crate::date::now_secs()
@@ -159,7 +160,8 @@ impl Send {
     }
 
     fn warn(&mut self, what: &str, file: &str, tail: &str) {
-        self.log.line(&[Part::Text(what), Part::Text(file), Part::Text(tail)]);
+        self.log
+            .line(&[Part::Text(what), Part::Text(file), Part::Text(tail)]);
     }
 
     // ---- scanning and scheduling ------------------------------------------
@@ -204,7 +206,9 @@ impl Send {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(_) => {
                     any = true;
-                    self.chans[c].queue.push(Reverse((now() + SLEEP_SYSFAIL, id)));
+                    self.chans[c]
+                        .queue
+                        .push(Reverse((now() + SLEEP_SYSFAIL, id)));
                 }
             }
         }
@@ -342,7 +346,8 @@ impl Send {
         let sender = verp(&job.sender, recip);
         let ch = &mut self.chans[c];
         ch.wbuf.push(slot as u8);
-        ch.wbuf.extend_from_slice(format!("{}/{id}", Queue::split_of(id)).as_bytes());
+        ch.wbuf
+            .extend_from_slice(format!("{}/{id}", Queue::split_of(id)).as_bytes());
         ch.wbuf.push(0);
         ch.wbuf.extend_from_slice(&sender);
         ch.wbuf.push(0);
@@ -386,7 +391,8 @@ impl Send {
     }
 
     fn spawn_lost(&mut self) -> ! {
-        self.log.text("alert: oh no! lost spawn connection! dying...");
+        self.log
+            .text("alert: oh no! lost spawn connection! dying...");
         self.log.flush();
         sys::exit_now(111)
     }
@@ -418,7 +424,8 @@ impl Send {
 
     fn del_done(&mut self, c: usize, slot: usize, status: u8, text: &[u8]) {
         let Some(d) = self.chans[c].slots.get_mut(slot).and_then(Option::take) else {
-            self.log.text("warning: internal error: delivery report out of range");
+            self.log
+                .text("warning: internal error: delivery report out of range");
             return;
         };
         self.chans[c].used -= 1;
@@ -432,14 +439,17 @@ impl Send {
         let head = |what: &str| format!("delivery {}: {what}", d.delid);
         match status {
             b'K' => {
-                self.log.line(&[Part::Text(&head("success: ")), Part::Safe(&text)]);
+                self.log
+                    .line(&[Part::Text(&head("success: ")), Part::Safe(&text)]);
                 self.mark_done(c, j, d.mpos);
             }
             b'Z' => {
-                self.log.line(&[Part::Text(&head("deferral: ")), Part::Safe(&text)]);
+                self.log
+                    .line(&[Part::Text(&head("deferral: ")), Part::Safe(&text)]);
             }
             b'D' => {
-                self.log.line(&[Part::Text(&head("failure: ")), Part::Safe(&text)]);
+                self.log
+                    .line(&[Part::Text(&head("failure: ")), Part::Safe(&text)]);
                 let id = self.job_mut(j).id;
                 self.add_bounce(id, &d.recip, &text);
                 self.mark_done(c, j, d.mpos);
@@ -485,7 +495,8 @@ impl Send {
             if ok {
                 return;
             }
-            self.log.text("alert: unable to append to bounce message; HELP! sleeping...");
+            self.log
+                .text("alert: unable to append to bounce message; HELP! sleeping...");
             self.log.flush();
             std::thread::sleep(Duration::from_secs(10));
         }
@@ -497,7 +508,9 @@ impl Send {
         if job.refs > 0 {
             return;
         }
-        let Some(job) = self.jobs[j].take() else { return };
+        let Some(job) = self.jobs[j].take() else {
+            return;
+        };
         let (c, id) = (job.chan, job.id);
         let mut due = job.retry;
         if job.hiteof && job.numtodo == 0 {
@@ -563,7 +576,8 @@ impl Send {
         msg.extend_from_slice(req.as_bytes());
         msg.push(0);
         if w.write_all(&msg).is_err() || sys::borrow_fd(6).read_exact(&mut a).is_err() {
-            self.log.text("alert: oh no! lost qmail-clean connection! dying...");
+            self.log
+                .text("alert: oh no! lost qmail-clean connection! dying...");
             self.log.flush();
             sys::exit_now(111);
         }
@@ -581,7 +595,11 @@ impl Send {
         let plan = bounce::plan(&sender, &self.c.doublebounceto, &self.c.doublebouncehost);
         let (bsender, brecip, double) = match plan {
             bounce::Plan::Triple | bounce::Plan::DoubleDiscard => {
-                let which = if plan == bounce::Plan::Triple { "triple" } else { "double" };
+                let which = if plan == bounce::Plan::Triple {
+                    "triple"
+                } else {
+                    "double"
+                };
                 let line = format!("{which} bounce: discarding bounce/{id}");
                 self.log.text(&line);
                 return fs::remove_file(bpath).is_ok();
@@ -606,7 +624,8 @@ impl Send {
             orig,
         );
         let Ok(mut qq) = crate::qq::QueueClient::start(&self.home) else {
-            self.log.text("warning: unable to start qmail-queue, will try later");
+            self.log
+                .text("warning: unable to start qmail-queue, will try later");
             return false;
         };
         let pid = qq.pid();
@@ -632,7 +651,8 @@ impl Send {
         let mut env = crate::envelope::Envelope::new(bsender);
         env.recipients.push(brecip);
         if qq.finish(&env).is_err() {
-            self.log.text("warning: trouble injecting bounce message, will try later");
+            self.log
+                .text("warning: trouble injecting bounce message, will try later");
             return false;
         }
         let line = format!("bounce msg {id} qp {pid}");
@@ -679,7 +699,8 @@ impl Send {
             Ok(0) => {
                 self.todo_alive = false;
                 if !self.exiting {
-                    self.log.text("alert: oh no! lost qmail-todo connection! dying...");
+                    self.log
+                        .text("alert: oh no! lost qmail-todo connection! dying...");
                     self.log.flush();
                     sys::exit_now(111);
                 }
@@ -726,7 +747,11 @@ impl Send {
             }
             libc::SIGALRM => {
                 for ch in &mut self.chans {
-                    let all: Vec<_> = ch.queue.drain().map(|Reverse((_, id))| Reverse((0, id))).collect();
+                    let all: Vec<_> = ch
+                        .queue
+                        .drain()
+                        .map(|Reverse((_, id))| Reverse((0, id)))
+                        .collect();
                     ch.queue.extend(all);
                 }
             }
@@ -792,10 +817,7 @@ impl Send {
     fn run(&mut self, sigfd: i32) -> Result<(), Die> {
         let mut fds: Vec<PollFd> = Vec::with_capacity(8);
         loop {
-            if self.exiting
-                && self.chans.iter().all(|c| c.used == 0)
-                && !self.todo_alive
-            {
+            if self.exiting && self.chans.iter().all(|c| c.used == 0) && !self.todo_alive {
                 self.save_schedule();
                 self.log.text("status: exiting");
                 self.log.flush();
@@ -944,8 +966,14 @@ mod tests {
 
     #[test]
     fn verp_expansion() {
-        assert_eq!(verp(b"list-@example.org-@[]", b"joe@x.net"), b"list-joe=x.net@example.org");
+        assert_eq!(
+            verp(b"list-@example.org-@[]", b"joe@x.net"),
+            b"list-joe=x.net@example.org"
+        );
         assert_eq!(verp(b"a@b", b"joe@x.net"), b"a@b");
-        assert_eq!(verp(b"list-@example.org-@[]", b"nohost"), b"list-@example.org-@[]");
+        assert_eq!(
+            verp(b"list-@example.org-@[]", b"nohost"),
+            b"list-@example.org-@[]"
+        );
     }
 }
