@@ -385,7 +385,7 @@ impl<'a> Check<'a> {
     }
 
     /// The entries of a split directory as (subdir, name, id).
-    fn entries(&mut self, top: &str) -> Vec<(u32, String, Option<u64>)> {
+    fn entries(&self, top: &str) -> Vec<(u32, String, Option<u64>)> {
         let mut v = Vec::new();
         for d in 0..auto::SPLIT {
             let Ok(rd) = fs::read_dir(format!("{top}/{d}")) else {
