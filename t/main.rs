@@ -4,4 +4,12 @@
 mod common;
 
 mod home_setup;
+mod install;
+mod local_tools;
 mod qmail_inject;
+mod qmail_local;
+mod qmail_queue;
+mod qmail_send;
+mod queue_tools;
+mod send_util;
+mod users;

@@ -21,9 +21,19 @@ pub mod inject;
 pub mod passwd;
 pub mod qq;
 pub mod queue;
+pub mod queuecheck;
+pub mod queuewrite;
 pub mod timeoutio;
 
 // Local delivery: qmail-local's logic (run in-process by qmail-lspawn) and
 // the user database (users/assign, users/cdb, qmail-getpw's rules).
 pub mod local;
 pub mod users;
+
+// The delivery daemons: qmail-send's scheduler, qmail-todo's preprocessing,
+// qmail-clean, the spawn engine of qmail-lspawn/qmail-rspawn, qmail-start.
+pub mod clean;
+pub mod send;
+pub mod spawn;
+pub mod start;
+pub mod todo;

@@ -5,10 +5,14 @@
 //! the file of its concern (or a new file here), never `unsafe` elsewhere.
 
 mod fd;
+mod lock;
+mod poll;
 mod proc;
 mod signal;
 
 pub use fd::*;
+pub use lock::*;
+pub use poll::*;
 pub use proc::*;
 pub use signal::*;
 
