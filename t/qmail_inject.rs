@@ -601,3 +601,38 @@ fn body_memory_is_bounded() {
     assert_eq!(size, input.len());
     assert_eq!(f.env(), "Fs@x.example|Tr@x.example||");
 }
+
+#[test]
+fn real_qmail_queue_gets_message_and_envelope() {
+    let h = QmailHome::new("inject-real-queue");
+    h.control("me", "me.example\n");
+    let input = format!("{FIXED}From: a@b.example\nTo: Fred <fred>\n\nhello\n");
+    let o = run_with_input(
+        h.cmd("sendmail").args(["-t", "-f", "s@x.example"]),
+        input.as_bytes(),
+    );
+    ok(&o);
+    let only = |dir: &str| {
+        let top = h.path("queue").join(dir);
+        let mut files = Vec::new();
+        for d in list(&top) {
+            for f in list(&top.join(&d)) {
+                files.push(top.join(&d).join(f));
+            }
+        }
+        assert_eq!(files.len(), 1, "{dir}: {files:?}");
+        fs::read(&files[0]).unwrap()
+    };
+    let mess = String::from_utf8(only("mess")).unwrap();
+    let (received, rest) = mess.split_once('\n').unwrap();
+    assert!(received.starts_with("Received: (qmail "), "{received}");
+    assert_eq!(
+        rest,
+        format!("{FIXED}From: a@b.example\nTo: Fred <fred@me.example>\n\nhello\n")
+    );
+    let todo = String::from_utf8(only("todo")).unwrap();
+    assert!(
+        todo.ends_with("\0Fs@x.example\0Tfred@me.example\0"),
+        "{todo:?}"
+    );
+}
