@@ -9,5 +9,7 @@ mod local_tools;
 mod qmail_inject;
 mod qmail_local;
 mod qmail_queue;
+mod qmail_send;
 mod queue_tools;
+mod send_util;
 mod users;

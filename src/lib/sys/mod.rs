@@ -7,12 +7,14 @@
 mod copy;
 mod fd;
 mod lock;
+mod poll;
 mod proc;
 mod signal;
 
 pub use copy::*;
 pub use fd::*;
 pub use lock::*;
+pub use poll::*;
 pub use proc::*;
 pub use signal::*;
 
