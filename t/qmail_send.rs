@@ -124,6 +124,7 @@ fn delivers_remote_mail_and_empties_queue() {
         assert_eq!(bytes, want, "message {i}");
     }
     assert_eq!(list(&out.join("new")).len(), n, "each exactly once");
+    assert!(wait_until(10, || d.log_text().matches("end msg ").count() >= n));
     let log = d.log_text();
     assert_eq!(log.matches("new msg ").count(), n);
     assert_eq!(log.matches("end msg ").count(), n);
@@ -156,6 +157,7 @@ fn deferral_then_retry_on_alrm() {
         d.log_text()
     );
     assert_eq!(remote_got(&out).len(), 1);
+    assert!(wait_until(10, || d.log_text().contains("end msg ")));
     assert!(d.log_text().contains("success: defer1@far.example"));
 }
 
@@ -238,7 +240,7 @@ fn bounces_and_double_bounces() {
     let t = bounce_text(&got[0].1);
     assert!(t.starts_with("\n"), "bounce sender is <>: {t}");
     assert!(t.contains("From: MAILER-DAEMON@bounce.example\nTo: joe@far.example\nSubject: failure notice\n\nHi. This is the qmail-send program at bounce.example.\nI'm afraid I wasn't able to deliver your message to the following addresses.\nThis is a permanent error; I've given up. Sorry it didn't work out.\n\n<nobody@far2.example>:\nSorry, no mailbox here by that name. (#5.1.1)\n\n--- Below this line is a copy of the message.\n\nReturn-Path: <joe@far.example>\nSubject: hi\n\noriginal\n"), "{t}");
-    assert!(d.log_text().contains("bounce msg "));
+    assert!(wait_until(10, || d.log_text().contains("bounce msg ")));
     // The sender's host refuses the bounce too: double bounce.
     enqueue(
         &h,
@@ -280,28 +282,31 @@ fn bounces_and_double_bounces() {
     assert_eq!(remote_got(&out).len(), 2);
 }
 
-/// SIGKILL qmail-send and all its helpers at many points while mail flows;
-/// after a restart every acknowledged message is delivered (complete) at
-/// least once, and the queue drains. Duplicates (a kill between delivery
-/// and the done mark) are qmail's documented behaviour: counted, reported.
+/// SIGKILL qmail-send and all its helpers at many points while mail flows
+/// (remote successes, deferrals that go through the written-out path, and
+/// local Maildir deliveries); after a restart every acknowledged message is
+/// delivered (complete) at least once and the queue drains. Duplicates (a
+/// kill between a delivery and its done mark) are qmail's documented
+/// behaviour: counted and reported.
 #[test]
 fn crash_safety_sigkill_while_mail_flows() {
     let h = QmailHome::new("send-crash");
     let out = fake_remote(&h);
+    let local = format!("{}@localhost", user_name());
     let mut acked = 0usize;
     let rounds = 8;
     let per_round = 25;
+    let remote_rcpt = |i: usize| {
+        if i % 5 == 0 { format!("defer{i}@far.example") } else { format!("u{i}@far.example") }
+    };
     for round in 0..rounds {
         let d = Daemon::start(&h);
         let before = d.log_text().matches("starting delivery").count();
         for k in 0..per_round {
             let i = round * per_round + k;
-            enqueue(
-                &h,
-                "me@here.example",
-                &[&format!("u{i}@far.example")],
-                &body(i),
-            );
+            let r = remote_rcpt(i);
+            let rcpts: Vec<&str> = if i % 3 == 0 { vec![&r, &local] } else { vec![&r] };
+            enqueue(&h, "me@here.example", &rcpts, &body(i));
             acked += 1;
         }
         // Kill at a different point of the flow each round.
@@ -312,43 +317,78 @@ fn crash_safety_sigkill_while_mail_flows() {
         d.kill_all();
     }
     let d = Daemon::start(&h);
-    // A kill between "end msg" and qmail-clean's removal leaves the mess
-    // file alone (state S2); qmail-send's cleanup removes it after 36 h.
+    // Deferred deliveries are retried at once on ALRM.
+    let mut tick = 0;
     assert!(
-        wait_until(120, || queue_drained(&h)
-            && list(&out.join("new")).len() >= acked),
+        wait_until(120, || {
+            tick += 1;
+            if tick % 20 == 0 {
+                d.signal(libc::SIGALRM);
+            }
+            queue_drained(&h) && list(&out.join("new")).len() >= acked
+        }),
         "queue did not drain; log:\n{}",
         d.log_text()
     );
     assert_eq!(d.stop(), 0);
+    // A kill between "end msg" and qmail-clean's removal leaves the mess
+    // file alone (state S2); qmail-send's cleanup removes it after 36 h.
     let orphans = queue_count(&h, "mess");
     assert!(orphans <= rounds, "{orphans} mess files left");
-    let got = remote_got(&out);
     let mut seen = vec![0usize; acked];
-    for (name, bytes) in &got {
-        let i: usize = name[1..name.find('@').unwrap()].parse().unwrap();
+    for (name, bytes) in remote_got(&out) {
+        let digits: String = name.chars().skip_while(|c| !c.is_ascii_digit()).take_while(char::is_ascii_digit).collect();
+        let i: usize = digits.parse().unwrap();
         let mut want = b"me@here.example\n".to_vec();
         want.extend_from_slice(&body(i));
-        assert_eq!(bytes, &want, "message {i} delivered incomplete");
+        assert_eq!(bytes, want, "message {i} delivered incomplete");
         seen[i] += 1;
     }
+    let md = maildir_new(&h);
+    let mut seen_local = vec![0usize; acked];
+    for f in list(&md) {
+        let b = fs::read(md.join(&f)).unwrap();
+        let (i, exact) = delivered_index(&b, body).expect("a test message");
+        assert!(exact, "local copy of {i} incomplete");
+        seen_local[i] += 1;
+    }
     let missing: Vec<usize> = (0..acked).filter(|&i| seen[i] == 0).collect();
-    assert!(
-        missing.is_empty(),
-        "lost acknowledged messages: {missing:?}"
-    );
-    let dups: usize = seen.iter().map(|&c| c.saturating_sub(1)).sum();
+    assert!(missing.is_empty(), "lost acknowledged messages: {missing:?}");
+    let missing_local: Vec<usize> = (0..acked).filter(|&i| i % 3 == 0 && seen_local[i] == 0).collect();
+    assert!(missing_local.is_empty(), "lost local deliveries: {missing_local:?}");
+    let dups: usize = seen.iter().chain(&seen_local).map(|&c| c.saturating_sub(1)).sum();
     eprintln!(
         "crash safety: {acked} messages, {rounds} kills, {dups} duplicate deliveries, {orphans} mess files left for the cleanup"
     );
-    if h.path("bin/qmail-qmaint").exists() {
-        let o = h.run("qmail-qmaint", &[] as &[&str], b"");
-        assert!(
-            o.status.success(),
-            "qmail-qmaint: {}",
-            String::from_utf8_lossy(&o.stdout)
-        );
-    }
+    let o = h.run("qmail-qmaint", &[] as &[&str], b"");
+    assert!(
+        o.status.success(),
+        "qmail-qmaint: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// With no delivery slots qmail-todo preprocesses the plain qmail way
+/// (info and local files); a HUP with a concurrency delivers them.
+#[test]
+fn plain_preprocessing_when_held_then_hup() {
+    let h = QmailHome::new("send-held");
+    h.control("concurrencylocal", "0\n");
+    h.control("concurrencyremote", "0\n");
+    let d = Daemon::start(&h);
+    let rcpt = format!("{}@localhost", user_name());
+    let id = enqueue(&h, "me@here.example", &[&rcpt], &body(3));
+    let local = h.path(&format!("queue/local/{}/{id}", id % 23));
+    assert!(wait_until(20, || local.exists() && queue_count(&h, "todo") == 0), "{}", d.log_text());
+    assert_eq!(fs::read(&local).unwrap(), format!("T{rcpt}\0").into_bytes());
+    let info = h.path(&format!("queue/info/{}/{id}", id % 23));
+    assert_eq!(fs::read(info).unwrap(), b"Fme@here.example\0");
+    h.control("concurrencylocal", "3\n");
+    d.signal(libc::SIGHUP);
+    d.signal(libc::SIGALRM);
+    assert!(wait_until(20, || list(&maildir_new(&h)).len() == 1 && queue_drained(&h)), "{}", d.log_text());
+    assert!(wait_until(10, || d.log_text().contains("status: local 0/3 remote 0/0")));
 }
 
 /// The end-to-end test: 1,000 messages queued by qmail-queue while
@@ -426,6 +466,7 @@ fn unknown_local_user_bounces_to_sender() {
         "{t}"
     );
     assert!(t.ends_with("Subject: hi\n\nbody\n"), "{t}");
+    assert!(wait_until(10, || d.log_text().contains("end msg ")));
     let log = d.log_text();
     assert!(log.contains("to local nosuchuser@localhost"), "{log}");
     assert!(
