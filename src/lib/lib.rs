@@ -21,6 +21,10 @@ pub mod qq;
 pub mod queue;
 pub mod timeoutio;
 
+// The UCSPI network toolkit (tcpserver, tcprules, sslserver, ...) and TLS.
+pub mod tls;
+pub mod ucspi;
+
 // Local delivery: qmail-local's logic (run in-process by qmail-lspawn) and
 // the user database (users/assign, users/cdb, qmail-getpw's rules).
 pub mod local;
