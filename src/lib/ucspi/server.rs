@@ -235,6 +235,9 @@ pub fn serve(
     if drop_in_parent {
         o.drop_privileges()?;
     }
+    sys::ignore_signal(libc::SIGPIPE).map_err(|e| Die::sys("set signals", e))?;
+    let sigfd = sys::signal_pipe(&[libc::SIGCHLD, libc::SIGTERM])
+        .map_err(|e| Die::sys("create self-pipe", e))?;
     if o.print_local {
         let local = sys::local_addr(lfd).map_err(|e| Die::sys("get local address", e))?;
         let line = format!("{} : {}\n", super::ip_text(local.ip()), local.port());
@@ -242,9 +245,6 @@ pub fn serve(
         let _ = std::io::stdout().flush();
     }
     null_stdio();
-    sys::ignore_signal(libc::SIGPIPE).map_err(|e| Die::sys("set signals", e))?;
-    let sigfd = sys::signal_pipe(&[libc::SIGCHLD, libc::SIGTERM])
-        .map_err(|e| Die::sys("create self-pipe", e))?;
     sys::set_nonblock(lfd, true).map_err(|e| Die::sys("set non-blocking", e))?;
     let mut children = 0usize;
     let mut per_ip: HashMap<IpAddr, usize> = HashMap::new();
