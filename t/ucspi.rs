@@ -475,3 +475,42 @@ fn cdb_interoperates_with_tinycdb() {
     let c = sqmail::cdb::Cdb::open(&theirs).unwrap();
     assert_eq!(c.get(b"key1").unwrap().unwrap(), b"one");
 }
+
+#[test]
+fn tcpclient_talks_to_tcpserver() {
+    let dir = fresh_dir("ucspi-client");
+    let s = tcpserver(
+        &["-H", "-l", "0"],
+        "127.0.0.1",
+        &["sh", "-c", "echo from-server:$TCPREMOTEPORT"],
+        &dir,
+    )
+    .unwrap();
+    let out = prog("tcpclient")
+        .args(["-RHl", "me", "127.0.0.1", &s.port.to_string()])
+        .args(["sh", "-c", "env; cat <&6"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let env = env_map(&text);
+    assert_eq!(env["PROTO"], "TCP");
+    assert_eq!(env["TCPREMOTEIP"], "127.0.0.1");
+    assert_eq!(env["TCPREMOTEPORT"], s.port.to_string());
+    assert_eq!(env["TCPLOCALHOST"], "me");
+    assert!(
+        text.ends_with(&format!("from-server:{}\n", env["TCPLOCALPORT"])),
+        "{text}"
+    );
+    // Nobody listening: 111 and the address in the message.
+    drop(s);
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    let out = prog("tcpclient")
+        .args(["-RH", "127.0.0.1", &port.to_string(), "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(111));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unable to connect to: 127.0.0.1"));
+}

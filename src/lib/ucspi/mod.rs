@@ -2,6 +2,7 @@
 //! connection environment (tcp-environ(5)), log lines, name lookups, the
 //! server loop of tcpserver/sslserver and the TLS relay.
 
+pub mod client;
 pub mod dns;
 pub mod ident;
 
