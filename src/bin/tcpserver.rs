@@ -14,7 +14,7 @@ const USAGE: &str = "tcpserver [ -146UXpPhHrRoOdDqQv ] [ -c limit ] [ -C perip ]
 fn main() {
     run("tcpserver", || {
         let args: Vec<_> = std::env::args_os().skip(1).collect();
-        let (o, _) = Options::parse("tcpserver", &args, "", "", USAGE)?;
+        let (o, _) = Options::parse("tcpserver", &args, "", "", USAGE, false)?;
         let listen = o.listen()?;
         server::serve(
             &o,

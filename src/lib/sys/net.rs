@@ -236,13 +236,14 @@ pub fn chroot(dir: &Path) -> io::Result<()> {
     std::env::set_current_dir("/")
 }
 
-/// Poll for several descriptors with separate read/write interest.
-/// Returns the `revents` per entry; EINTR gives all zero.
+/// Poll for several descriptors with separate read/write interest (a
+/// negative fd is skipped; with no interest errors and hang-ups still
+/// show). Returns the `revents` per entry; EINTR gives all zero.
 pub fn poll_events(fds: &[(RawFd, bool, bool)], timeout_ms: i32) -> io::Result<Vec<i16>> {
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
         .map(|&(fd, r, w)| libc::pollfd {
-            fd: if r || w { fd } else { -1 },
+            fd,
             events: (if r { libc::POLLIN } else { 0 }) | (if w { libc::POLLOUT } else { 0 }),
             revents: 0,
         })

@@ -6,8 +6,10 @@ pub mod client;
 pub mod dns;
 pub mod ident;
 
+pub mod relay;
 pub mod rules;
 pub mod server;
+pub mod ssl;
 
 use std::ffi::OsString;
 use std::io::Write;

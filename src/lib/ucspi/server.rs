@@ -57,6 +57,7 @@ impl Options {
         extra_flags: &str,
         extra_valued: &str,
         usage: &str,
+        nodelay: bool,
     ) -> Result<(Options, Vec<(char, String)>), Die> {
         let flags = format!("{FLAGS}{extra_flags}");
         let valued = format!("{VALUED}{extra_valued}");
@@ -80,7 +81,7 @@ impl Options {
             local_name: None,
             ident: false,
             ident_secs: 26,
-            nodelay: false,
+            nodelay,
             keep_ip_options: false,
             print_local: false,
             family: None,
