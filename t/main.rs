@@ -5,3 +5,4 @@ mod common;
 
 mod home_setup;
 mod ucspi;
+mod ucspi_tls;

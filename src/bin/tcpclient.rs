@@ -16,7 +16,7 @@ const USAGE: &str = "tcpclient [ -46hHrRdDqQv ] [ -i localip ] [ -p localport ] 
 fn main() {
     run("tcpclient", || {
         let args: Vec<_> = std::env::args_os().skip(1).collect();
-        let (o, _) = Options::parse("tcpclient", &args, "", "", USAGE)?;
+        let (o, _) = Options::parse("tcpclient", &args, "", "", USAGE, true)?;
         let (fd, conn) = o.connect()?;
         let wire =
             |to| sys::dup2(fd.as_raw_fd(), to).map_err(|e| Die::sys("set up descriptors", e));

@@ -33,13 +33,15 @@ pub struct Options {
 }
 
 impl Options {
-    /// Parses the common options; returns the ones it does not know.
+    /// Parses the common options (`ident`: the IDENT default, on for
+    /// tcpclient, off for sslclient); returns the ones it does not know.
     pub fn parse(
         prog: &'static str,
         args: &[OsString],
         extra_flags: &str,
         extra_valued: &str,
         usage: &str,
+        ident: bool,
     ) -> Result<(Options, Vec<(char, String)>), Die> {
         let flags = format!("{FLAGS}{extra_flags}");
         let valued = format!("{VALUED}{extra_valued}");
@@ -55,7 +57,7 @@ impl Options {
             timeout: (2, 58),
             lookup_remote: true,
             local_name: None,
-            ident: true,
+            ident,
             ident_secs: 26,
             nodelay: false,
             verbosity: 1,
