@@ -221,9 +221,16 @@ impl ServerFiles {
             }
         };
         let cert = certs[0].clone();
-        let config = builder
+        let mut config = builder
             .with_single_cert(certs, key)
             .map_err(|e| format!("key does not match certificate: {e}"))?;
+        // Connections are handled by forked processes: a session cache in
+        // one of them helps nobody, stateless tickets (one key, made here
+        // before the fork) let every process resume every session.
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.ticketer = rustls::crypto::ring::Ticketer::new()
+            .map_err(|e| format!("unable to create SSL context: {e}"))?;
+        config.send_tls13_tickets = 1;
         Ok(ServerContext {
             config: Arc::new(config),
             cert,
@@ -346,6 +353,15 @@ impl ServerCertVerifier for Lenient {
     }
 }
 
+/// `TLSv1.3` or `TLSv1.2`, as OpenSSL names the protocol.
+pub fn protocol_name(conn: &rustls::CommonState) -> &'static str {
+    match conn.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+        _ => "unknown",
+    }
+}
+
 /// The variables describing a finished handshake, in ucspi-ssl's order:
 /// protocol, cipher, key sizes, versions, then the server's and (only if
 /// verified) the client's certificate.
@@ -355,12 +371,7 @@ pub fn session_env(
     client_cert: Option<&[CertificateDer<'_>]>,
 ) -> Vec<(String, String)> {
     let mut env = Vec::new();
-    let proto = match conn.protocol_version() {
-        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
-        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
-        _ => "unknown",
-    };
-    env.push(("SSL_PROTOCOL".into(), proto.into()));
+    env.push(("SSL_PROTOCOL".into(), protocol_name(conn).into()));
     let (name, bits) = conn
         .negotiated_cipher_suite()
         .map_or(("NONE", 0), suite_name);

@@ -288,45 +288,49 @@ pub fn serve(
         if ready.get(1) != Some(&true) {
             continue;
         }
-        let (conn, remote) = match sys::tcp_accept(lfd) {
-            Ok(c) => c,
-            Err(_) => continue,
-        };
-        let rip = super::unmap(remote.ip());
-        if o.per_ip > 0 && per_ip.get(&rip).copied().unwrap_or(0) >= o.per_ip {
-            if o.verbosity >= 1 {
-                log(
-                    o.prog,
-                    format_args!("warning: dropping connection from {rip}: per-IP limit reached"),
-                );
-            }
-            continue;
-        }
-        before_fork();
-        children += 1;
-        status(children);
-        match sys::fork() {
-            Ok(sys::Fork::Child) => {
-                drop(listen);
-                sys::close_fd(sigfd);
-                let _ = sys::default_signal(libc::SIGTERM);
-                let _ = sys::default_signal(libc::SIGCHLD);
-                let d = child(conn, remote);
-                if o.verbosity >= 1 && !d.text.is_empty() {
-                    log(o.prog, format_args!("{}", d.text));
-                }
-                sys::exit_now(d.code);
-            }
-            Ok(sys::Fork::Parent(pid)) => {
-                if o.per_ip > 0 {
-                    *per_ip.entry(rip).or_insert(0) += 1;
-                    pids.insert(pid, rip);
-                }
-            }
-            Err(_) => {
-                children -= 1;
+        // Take every waiting connection (up to the limit) per wake-up.
+        while children < o.limit {
+            let Ok((conn, remote)) = sys::tcp_accept(lfd) else {
+                break;
+            };
+            let rip = super::unmap(remote.ip());
+            if o.per_ip > 0 && per_ip.get(&rip).copied().unwrap_or(0) >= o.per_ip {
                 if o.verbosity >= 1 {
-                    log(o.prog, format_args!("fatal: unable to fork"));
+                    log(
+                        o.prog,
+                        format_args!(
+                            "warning: dropping connection from {rip}: per-IP limit reached"
+                        ),
+                    );
+                }
+                continue;
+            }
+            before_fork();
+            children += 1;
+            status(children);
+            match sys::fork() {
+                Ok(sys::Fork::Child) => {
+                    drop(listen);
+                    sys::close_fd(sigfd);
+                    let _ = sys::default_signal(libc::SIGTERM);
+                    let _ = sys::default_signal(libc::SIGCHLD);
+                    let d = child(conn, remote);
+                    if o.verbosity >= 1 && !d.text.is_empty() {
+                        log(o.prog, format_args!("{}", d.text));
+                    }
+                    sys::exit_now(d.code);
+                }
+                Ok(sys::Fork::Parent(pid)) => {
+                    if o.per_ip > 0 {
+                        *per_ip.entry(rip).or_insert(0) += 1;
+                        pids.insert(pid, rip);
+                    }
+                }
+                Err(_) => {
+                    children -= 1;
+                    if o.verbosity >= 1 {
+                        log(o.prog, format_args!("fatal: unable to fork"));
+                    }
                 }
             }
         }

@@ -275,26 +275,19 @@ fn tls_process(
             ));
         }
     }
-    let env = tls::session_env(&conn, Some(&ctx.cert), peer.as_deref());
     if so.log_tls {
-        let get = |k: &str| {
-            env.iter()
-                .find(|(n, _)| n == k)
-                .map_or("", |(_, v)| v.as_str())
-        };
+        let proto = tls::protocol_name(&conn);
+        let cipher = conn
+            .negotiated_cipher_suite()
+            .map_or("NONE", |s| tls::suite_name(s).0);
         log(
             "sslserver",
-            format_args!(
-                "ssl {} accept {}:{}",
-                sys::getpid(),
-                get("SSL_PROTOCOL"),
-                get("SSL_CIPHER")
-            ),
+            format_args!("ssl {} accept {proto}:{cipher}", sys::getpid()),
         );
     }
     if cmd[0] == b'Y' {
         let mut block = Vec::new();
-        for (k, v) in &env {
+        for (k, v) in tls::session_env(&conn, Some(&ctx.cert), peer.as_deref()) {
             block.extend_from_slice(format!("{k}={v}").as_bytes());
             block.push(0);
         }
