@@ -38,10 +38,12 @@ fn main() {
                 let text = String::from_utf8_lossy(line.trim_ascii_end());
                 Die::new(101, format!("{}: {text} (line {n})", e.0))
             })?;
-            for key in rule.iter().flat_map(|r| r.keys.iter()) {
-                maker
-                    .add(key, &rule.as_ref().map_or(&[][..], |r| &r.data))
-                    .map_err(|e| Die::sys(format_args!("write to: {}", tmp.display()), e))?;
+            if let Some(rule) = rule {
+                for key in &rule.keys {
+                    maker
+                        .add(key, &rule.data)
+                        .map_err(|e| Die::sys(format_args!("write to: {}", tmp.display()), e))?;
+                }
             }
         }
         maker.finish().map_err(|e| {

@@ -42,7 +42,7 @@ impl Options {
         extra_valued: &str,
         usage: &str,
         ident: bool,
-    ) -> Result<(Options, Vec<(char, String)>), Die> {
+    ) -> Result<(Options, super::OptList), Die> {
         let flags = format!("{FLAGS}{extra_flags}");
         let valued = format!("{VALUED}{extra_valued}");
         let (opts, rest) = super::getopt(args, &flags, &valued, usage)?;

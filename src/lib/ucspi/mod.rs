@@ -18,6 +18,9 @@ use std::os::unix::ffi::OsStringExt;
 
 use crate::exit::Die;
 
+/// Parsed options in command-line order: letter and value (empty for flags).
+pub type OptList = Vec<(char, String)>;
+
 /// djb-style option parsing: grouped flags, values glued or in the next
 /// argument, stop at the first operand or `--`. `valued` lists the letters
 /// that take a value. Returns the options in order and the operands.
@@ -26,7 +29,7 @@ pub fn getopt(
     flags: &str,
     valued: &str,
     usage: &str,
-) -> Result<(Vec<(char, String)>, Vec<OsString>), Die> {
+) -> Result<(OptList, Vec<OsString>), Die> {
     let mut opts = Vec::new();
     let mut i = 0;
     while i < args.len() {

@@ -157,23 +157,23 @@ pub fn relay(
                 }
             }
         }
-        if ev[2] != 0 {
-            if let Some(f) = &to_prog {
-                match sys::borrow_fd(f.as_raw_fd()).write(&pending) {
-                    Ok(n) => {
-                        pending.drain(..n);
-                    }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                        ) => {}
-                    Err(_) => {
-                        // The program stopped reading: nothing more to deliver.
-                        pending.clear();
-                        sock_open = false;
-                        to_prog = None;
-                    }
+        if ev[2] != 0
+            && let Some(f) = &to_prog
+        {
+            match sys::borrow_fd(f.as_raw_fd()).write(&pending) {
+                Ok(n) => {
+                    pending.drain(..n);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(_) => {
+                    // The program stopped reading: nothing more to deliver.
+                    pending.clear();
+                    sock_open = false;
+                    to_prog = None;
                 }
             }
         }
