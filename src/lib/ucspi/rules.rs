@@ -42,10 +42,10 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Rule>, SyntaxError> {
     };
     let (address, instr) = (&line[..colon], &line[colon + 1..comma]);
     let mut data = Vec::new();
-    if instr.starts_with(b"deny") {
-        data.extend_from_slice(b"D\0");
-    } else if !instr.starts_with(b"allow") {
-        return Err(BAD_LINE);
+    match instr {
+        b"deny" => data.extend_from_slice(b"D\0"),
+        b"allow" => {}
+        _ => return Err(BAD_LINE),
     }
     let mut rest = &line[comma..];
     while let Some(item) = rest.strip_prefix(b",") {
@@ -116,47 +116,43 @@ pub fn address_keys(addr: &[u8]) -> Result<Vec<Vec<u8>>, SyntaxError> {
         let ip = parse_v6(addr).ok_or(BAD_V6)?;
         return Ok(vec![v6_key(&ip)]);
     }
-    Ok(v4_range(addr).unwrap_or_else(|| vec![addr.to_vec()]))
+    v4_range(addr).unwrap_or_else(|| Ok(vec![addr.to_vec()]))
 }
 
 fn parse_v6(s: &[u8]) -> Option<Ipv6Addr> {
     std::str::from_utf8(s).ok()?.parse().ok()
 }
 
-/// `a.b.c.L-R` or `a.L-R.`: one key per value from L to R (R capped at 255).
-fn v4_range(addr: &[u8]) -> Option<Vec<Vec<u8>>> {
+/// `a.b.c.L-R` or `a.L-R.`: one key per value from L to R (R capped at
+/// 255). `None` without a `-`; both bounds must be decimal numbers.
+fn v4_range(addr: &[u8]) -> Option<Result<Vec<Vec<u8>>, SyntaxError>> {
     let dash = addr.iter().position(|&b| b == b'-')?;
     let start = addr[..dash]
         .iter()
         .rposition(|&b| b == b'.')
         .map_or(0, |d| d + 1);
-    let digits = |s: &[u8]| s.iter().take_while(|b| b.is_ascii_digit()).count();
-    let ld = digits(&addr[start..dash]);
-    if ld == 0 || start + ld != dash {
-        return None;
-    }
-    let left: u32 = std::str::from_utf8(&addr[start..dash]).ok()?.parse().ok()?;
-    let after = &addr[dash + 1..];
-    let rd = digits(after);
-    if rd == 0 {
-        return None;
-    }
-    let right: u32 = std::str::from_utf8(&after[..rd])
-        .ok()?
-        .parse::<u32>()
-        .ok()?
-        .min(255);
-    let suffix = &after[rd..];
-    Some(
+    let end = addr[dash + 1..]
+        .iter()
+        .position(|&b| b == b'.')
+        .map_or(addr.len(), |d| dash + 1 + d);
+    let number = |s: &[u8]| -> Result<u64, SyntaxError> {
+        if s.is_empty() || !s.iter().all(u8::is_ascii_digit) || s.len() > 9 {
+            return Err(BAD_LINE);
+        }
+        Ok(s.iter().fold(0, |n, &d| n * 10 + u64::from(d - b'0')))
+    };
+    let bounds =
+        number(&addr[start..dash]).and_then(|l| Ok((l, number(&addr[dash + 1..end])?.min(255))));
+    Some(bounds.map(|(left, right)| {
         (left..=right)
             .map(|v| {
                 let mut k = addr[..start].to_vec();
                 k.extend_from_slice(v.to_string().as_bytes());
-                k.extend_from_slice(suffix);
+                k.extend_from_slice(&addr[end..]);
                 k
             })
-            .collect(),
-    )
+            .collect()
+    }))
 }
 
 /// Fully expanded upper-case IPv6 text, 39 bytes.
@@ -342,6 +338,8 @@ mod tests {
             vec![Vec::<u8>::new()]
         );
         assert_eq!(parse_line(b"1.2.3.4:maybe"), Err(BAD_LINE));
+        assert_eq!(parse_line(b"1.2.3.4:denyx"), Err(BAD_LINE));
+        assert_eq!(parse_line(b"1.2.3.1-2x:deny"), Err(BAD_LINE));
         assert_eq!(parse_line(b"1.2.3.4:allow,X=\"open"), Err(BAD_LINE));
         assert_eq!(parse_line(b"1.2.3.4:allow,X=\"a\"b"), Err(BAD_LINE));
         assert_eq!(parse_line(b"1.2.3.4:allow,X"), Err(BAD_LINE));
