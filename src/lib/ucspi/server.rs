@@ -155,13 +155,6 @@ impl Options {
     /// The address to bind: `0` means all IPv4 addresses (all IPv6 with
     /// `-6`), `:0` and `::` IPv6 (`:0` dual stack); else a literal or name.
     fn bind_addr(&self) -> Result<(IpAddr, bool), Die> {
-        let port = super::port(&self.port).ok_or_else(|| {
-            Die::temp(format!(
-                "unable to figure out port number for: {}",
-                self.port
-            ))
-        })?;
-        let _ = port;
         match self.host.as_str() {
             "" => Err(Die::usage("empty host")),
             ":0" => Ok((IpAddr::V6(Ipv6Addr::UNSPECIFIED), false)),
@@ -180,8 +173,13 @@ impl Options {
 
     /// Binds and listens as the options say.
     pub fn listen(&self) -> Result<OwnedFd, Die> {
+        let port = super::port(&self.port).ok_or_else(|| {
+            Die::temp(format!(
+                "unable to figure out port number for: {}",
+                self.port
+            ))
+        })?;
         let (ip, v6only) = self.bind_addr()?;
-        let port = super::port(&self.port).unwrap_or(0);
         let scope = match (&self.interface, ip) {
             (Some(name), IpAddr::V6(_)) => interface_index(name)
                 .ok_or_else(|| Die::temp(format!("unable to find interface: {name}")))?,
