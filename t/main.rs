@@ -13,3 +13,5 @@ mod qmail_send;
 mod queue_tools;
 mod send_util;
 mod users;
+mod ucspi;
+mod ucspi_tls;

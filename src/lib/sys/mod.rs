@@ -8,6 +8,7 @@ mod copy;
 mod fd;
 mod lock;
 mod poll;
+mod net;
 mod proc;
 mod signal;
 
@@ -15,6 +16,7 @@ pub use copy::*;
 pub use fd::*;
 pub use lock::*;
 pub use poll::*;
+pub use net::*;
 pub use proc::*;
 pub use signal::*;
 
