@@ -19,6 +19,7 @@ pub mod home;
 pub mod passwd;
 pub mod qq;
 pub mod queue;
+pub mod smtpd;
 pub mod timeoutio;
 
 // Local delivery: qmail-local's logic (run in-process by qmail-lspawn) and

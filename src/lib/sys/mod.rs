@@ -4,10 +4,12 @@
 //! Each concern has its own file. A helper that needs another call adds it to
 //! the file of its concern (or a new file here), never `unsafe` elsewhere.
 
+mod environ;
 mod fd;
 mod proc;
 mod signal;
 
+pub use environ::*;
 pub use fd::*;
 pub use proc::*;
 pub use signal::*;
