@@ -7,7 +7,6 @@
 
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
@@ -16,6 +15,7 @@ use sqmail::control::Control;
 use sqmail::exit::Die;
 use sqmail::qq::QueueClient;
 use sqmail::smtpd::auth::AuthMode;
+use sqmail::smtpd::child::{Fd3Error, run_with_fd3};
 use sqmail::smtpd::data::{self, DataFilter, Feed, ScanConfig};
 use sqmail::smtpd::filter::List;
 use sqmail::smtpd::input::{InBuf, Line};
@@ -154,18 +154,14 @@ fn scan_config(c: &Control) -> Result<ScanConfig, Die> {
     Ok(s)
 }
 
-/// Runs `cmd` with `block` on a pipe at fd 3. `Err` names the 454 text.
+/// Runs `cmd` with `block` on fd 3. `Err` is the 454 text.
 fn run_fd3(cmd: &mut Command, block: &[u8]) -> Result<ExitStatus, &'static str> {
-    let (rd, mut wr) = io::pipe().map_err(|_| r::AUTH_CHILD_PIPE)?;
-    sys::move_fd(OwnedFd::from(rd), 3).map_err(|_| r::AUTH_CHILD_PIPE)?;
-    let spawned = cmd.spawn();
-    sys::close_fd(3);
-    let mut child = spawned.map_err(|_| r::AUTH_CHILD_FORK)?;
-    let wrote = wr.write_all(block);
-    drop(wr);
-    let status = child.wait().map_err(|_| r::AUTH_CHILD_CRASHED)?;
-    wrote.map_err(|_| r::AUTH_CHILD_WRITE)?;
-    Ok(status)
+    run_with_fd3(cmd, block).map_err(|e| match e {
+        Fd3Error::Pipe => r::AUTH_CHILD_PIPE,
+        Fd3Error::Spawn => r::AUTH_CHILD_FORK,
+        Fd3Error::Write => r::AUTH_CHILD_WRITE,
+        Fd3Error::Wait => r::AUTH_CHILD_CRASHED,
+    })
 }
 
 struct RealHost {

@@ -5,6 +5,9 @@
 
 pub mod addr;
 pub mod auth;
+pub mod authuser;
+pub mod cdbmake;
+pub mod child;
 pub mod data;
 pub mod filter;
 pub mod input;

@@ -4,11 +4,13 @@
 //! Each concern has its own file. A helper that needs another call adds it to
 //! the file of its concern (or a new file here), never `unsafe` elsewhere.
 
+mod crypt;
 mod environ;
 mod fd;
 mod proc;
 mod signal;
 
+pub use crypt::*;
 pub use environ::*;
 pub use fd::*;
 pub use proc::*;
