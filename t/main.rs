@@ -4,3 +4,4 @@
 mod common;
 
 mod home_setup;
+mod qmail_smtpd;
