@@ -4,4 +4,11 @@
 mod common;
 
 mod home_setup;
+mod install;
+mod qmail_queue;
+mod queue_tools;
+mod local_tools;
+mod qmail_local;
+mod users;
+mod qmail_inject;
 mod qmail_smtpd;

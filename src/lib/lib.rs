@@ -8,6 +8,7 @@
 #[allow(unsafe_code)]
 pub mod sys;
 
+pub mod address;
 pub mod auto;
 pub mod cdb;
 pub mod control;
@@ -15,10 +16,13 @@ pub mod date;
 pub mod envelope;
 pub mod exit;
 pub mod fsutil;
+pub mod inject;
 pub mod home;
 pub mod passwd;
 pub mod qq;
 pub mod queue;
+pub mod queuecheck;
+pub mod queuewrite;
 pub mod smtpd;
 pub mod timeoutio;
 

@@ -7,12 +7,14 @@
 mod crypt;
 mod environ;
 mod fd;
+mod lock;
 mod proc;
 mod signal;
 
 pub use crypt::*;
 pub use environ::*;
 pub use fd::*;
+pub use lock::*;
 pub use proc::*;
 pub use signal::*;
 
