@@ -5,10 +5,10 @@ mod common;
 
 mod home_setup;
 mod install;
-mod qmail_queue;
-mod queue_tools;
 mod local_tools;
-mod qmail_local;
-mod users;
 mod qmail_inject;
+mod qmail_local;
+mod qmail_queue;
 mod qmail_smtpd;
+mod queue_tools;
+mod users;

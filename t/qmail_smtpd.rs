@@ -986,3 +986,60 @@ fn streams_100_mb_in_bounded_memory() {
 pub fn home_dir(s: &Smtpd) -> PathBuf {
     s.h.dir.clone()
 }
+
+fn queued(h: &QmailHome) -> usize {
+    crate::qmail_queue::queue_files(h, "mess").len()
+}
+
+fn assert_nothing_half_queued(h: &QmailHome) {
+    for d in ["mess", "intd", "todo"] {
+        assert!(
+            crate::qmail_queue::queue_files(h, d).is_empty(),
+            "{d} not empty"
+        );
+    }
+}
+
+#[test]
+fn real_queue_whole_or_nothing() {
+    let s = Smtpd::new("smtpd-realqq");
+    let real = |input: &[u8]| {
+        let mut c = s.cmd(&[]);
+        c.env_remove("QMAILQUEUE");
+        run_with_input(&mut c, input)
+    };
+    // Aborted: disconnect mid-DATA, bare LF, over databytes.
+    let out = real(&[TXN, b"DATA\r\nSubject: x\r\n\r\npartial"].concat());
+    check(&out, &[GREETING, "250 ok", "250 ok", "354 go ahead"]);
+    let out = real(&[TXN, b"DATA\r\nbare\nlf\r\n.\r\n"].concat());
+    assert_eq!(out.status.code(), Some(1));
+    s.h.control("databytes", "5\n");
+    let out = real(&[TXN, b"DATA\r\n123456\r\n.\r\n"].concat());
+    assert!(lines(&out.stdout).last().unwrap().starts_with("552 "));
+    // Let the aborted qmail-queues finish cleaning up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while queued(&s.h) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_nothing_half_queued(&s.h);
+    fs::remove_file(s.h.path("control/databytes")).unwrap();
+    let out = real(&[TXN, b"DATA\r\nSubject: whole\r\n\r\nbody\r\n.\r\n"].concat());
+    check(
+        &out,
+        &[
+            GREETING,
+            "250 ok",
+            "250 ok",
+            "354 go ahead",
+            "250 ok * qp *",
+        ],
+    );
+    let mess = crate::qmail_queue::queue_files(&s.h, "mess");
+    assert_eq!(mess.len(), 1);
+    let text = fs::read_to_string(&mess[0].1).unwrap();
+    assert!(
+        text.contains("Received: from unknown (HELO ) (192.0.2.7)\n  by mx.example with ESMTP; "),
+        "{text}"
+    );
+    assert!(text.ends_with("Subject: whole\n\nbody\n"), "{text}");
+}

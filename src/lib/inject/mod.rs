@@ -561,7 +561,11 @@ mod tests {
         let mut check = |input: &str, want: &str| {
             let mut t = address::parse(input.as_bytes()).unwrap();
             rw.rewrite(&mut t).unwrap();
-            assert_eq!(String::from_utf8(address::unquote(&t)).unwrap(), want, "{input}");
+            assert_eq!(
+                String::from_utf8(address::unquote(&t)).unwrap(),
+                want,
+                "{input}"
+            );
         };
         check("fred", "fred@dh.dom.example");
         check("fred@host", "fred@host.dom.example");
@@ -595,7 +599,11 @@ mod tests {
         assert_eq!(
             env.recipients,
             // Each field is walked right to left, as qmail does.
-            vec![b"b@x.y".to_vec(), b"a@dh.dom.example".to_vec(), b"c@dh.dom.example".to_vec()]
+            vec![
+                b"b@x.y".to_vec(),
+                b"a@dh.dom.example".to_vec(),
+                b"c@dh.dom.example".to_vec()
+            ]
         );
     }
 
@@ -616,8 +624,16 @@ mod tests {
     #[test]
     fn body_starts() {
         let (out, _) = run(ident(), b"To: a@b.c\nnot a header\nmore");
-        assert!(String::from_utf8(out).unwrap().ends_with("To: a@b.c\n\nnot a header\nmore\n"));
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .ends_with("To: a@b.c\n\nnot a header\nmore\n")
+        );
         let (out, _) = run(ident(), b"From me\nTo: a@b.c\n\nx\n");
-        assert!(String::from_utf8(out).unwrap().contains("MBOX-Line: From me\nTo: a@b.c\n\nx\n"));
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .contains("MBOX-Line: From me\nTo: a@b.c\n\nx\n")
+        );
     }
 }

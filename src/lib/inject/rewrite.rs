@@ -82,7 +82,11 @@ impl Rewriter {
         }
         // <user@[]>: qmail-send's VERP marker, left alone.
         let n = a.len();
-        if n >= 2 && a[n - 2].kind == Kind::At && a[n - 1].kind == Kind::Literal && a[n - 1].text.is_empty() {
+        if n >= 2
+            && a[n - 2].kind == Kind::At
+            && a[n - 1].kind == Kind::Literal
+            && a[n - 1].text.is_empty()
+        {
             return Ok(());
         }
         // A source route: drop everything through the first colon.
@@ -102,12 +106,22 @@ impl Rewriter {
             }
         }
         if !a.iter().any(|t| t.kind == Kind::At) {
-            a.extend(self.suffix(|r| &mut r.defaulthost, "defaulthost", "QMAILDEFAULTHOST", b'@')?);
+            a.extend(self.suffix(
+                |r| &mut r.defaulthost,
+                "defaulthost",
+                "QMAILDEFAULTHOST",
+                b'@',
+            )?);
         }
         if let Some(t) = a.last_mut() {
             if t.kind == Kind::Atom && t.text.last() == Some(&b'+') {
                 t.text.pop();
-                a.extend(self.suffix(|r| &mut r.plusdomain, "plusdomain", "QMAILPLUSDOMAIN", b'.')?);
+                a.extend(self.suffix(
+                    |r| &mut r.plusdomain,
+                    "plusdomain",
+                    "QMAILPLUSDOMAIN",
+                    b'.',
+                )?);
             }
         }
         let host = a
