@@ -11,4 +11,5 @@ mod qmail_local;
 mod qmail_queue;
 mod qmail_smtpd;
 mod queue_tools;
+mod smtpd_policy;
 mod users;
