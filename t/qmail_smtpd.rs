@@ -5,7 +5,7 @@
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 use crate::common::{QmailHome, run_with_input};
@@ -195,9 +195,9 @@ fn whole_transaction_pipelined() {
         b"Fa@b.org\0Tjoe@example.com\0Tann@x.sub.example.net\0\0"
     );
     let log = stderr(&out);
-    assert!(log.contains(&format!(
+    assert!(log.contains(
         "Accept::RCPT::Rcpthosts_Rcptto P:ESMTP S:192.0.2.7:client.example H:client.example F:a@b.org T:joe@example.com\n"
-    )), "{log}");
+    ), "{log}");
 }
 
 #[test]
@@ -981,10 +981,6 @@ fn streams_100_mb_in_bounded_memory() {
     drop(stdin);
     c.wait().unwrap();
     assert!(hwm < 2048, "peak RSS {hwm} KiB");
-}
-
-pub fn home_dir(s: &Smtpd) -> PathBuf {
-    s.h.dir.clone()
 }
 
 fn queued(h: &QmailHome) -> usize {

@@ -233,11 +233,11 @@ impl<'a> DataFilter<'a> {
             Mime::Expect if line.is_empty() => self.mime = Mime::First,
             Mime::First if line.len() > 9 => {
                 self.saw_base64 = true;
-                if let Some(keys) = &self.scan.mime_keys {
-                    if keys.contains(&line[..9]) {
-                        let info = String::from_utf8_lossy(&line[..9]).into_owned();
-                        self.refuse(Refusal::Mime(info));
-                    }
+                if let Some(keys) = &self.scan.mime_keys
+                    && keys.contains(&line[..9])
+                {
+                    let info = String::from_utf8_lossy(&line[..9]).into_owned();
+                    self.refuse(Refusal::Mime(info));
                 }
                 self.encoded_line(&line);
                 self.mime = Mime::Body;
@@ -249,12 +249,12 @@ impl<'a> DataFilter<'a> {
     }
 
     fn encoded_line(&mut self, line: &[u8]) {
-        if self.scan.whitespace {
-            if let Some(p) = memchr::memchr2(b' ', b'\t', line) {
-                let from = p.saturating_sub(4);
-                let info = String::from_utf8_lossy(&line[from..(from + 9).min(line.len())]);
-                self.refuse(Refusal::Mime(info.into_owned()));
-            }
+        if self.scan.whitespace
+            && let Some(p) = memchr::memchr2(b' ', b'\t', line)
+        {
+            let from = p.saturating_sub(4);
+            let info = String::from_utf8_lossy(&line[from..(from + 9).min(line.len())]);
+            self.refuse(Refusal::Mime(info.into_owned()));
         }
         let Some(keys) = &self.scan.loader_keys else {
             return;

@@ -91,10 +91,10 @@ pub fn badrcptto(l: &List, rcpt: &[u8]) -> bool {
     if l.has(&r) {
         return true;
     }
-    if let Some(at) = r.rfind('@') {
-        if l.has(&r[at..]) {
-            return true;
-        }
+    if let Some(at) = r.rfind('@')
+        && l.has(&r[at..])
+    {
+        return true;
     }
     l.wild(rcpt)
 }

@@ -73,30 +73,28 @@ impl InBuf {
 
     /// The next complete line, if one is buffered.
     pub fn next_line(&mut self) -> Option<Line<'_>> {
-        {
-            let pending = &self.buf[self.start..self.end];
-            match memchr::memchr(b'\n', pending) {
-                Some(i) if self.skipping => {
-                    self.start += i + 1;
-                    self.skipping = false;
-                    return Some(Line::TooLong);
-                }
-                Some(i) if i > MAX_LINE => {
-                    self.start += i + 1;
-                    return Some(Line::TooLong);
-                }
-                Some(i) => {
-                    let s = self.start;
-                    self.start += i + 1;
-                    return Some(Line::Ok(&self.buf[s..s + i]));
-                }
-                None if self.skipping || pending.len() > MAX_LINE => {
-                    self.skipping = true;
-                    self.start = self.end;
-                    return None;
-                }
-                None => return None,
+        let pending = &self.buf[self.start..self.end];
+        match memchr::memchr(b'\n', pending) {
+            Some(i) if self.skipping => {
+                self.start += i + 1;
+                self.skipping = false;
+                Some(Line::TooLong)
             }
+            Some(i) if i > MAX_LINE => {
+                self.start += i + 1;
+                Some(Line::TooLong)
+            }
+            Some(i) => {
+                let s = self.start;
+                self.start += i + 1;
+                Some(Line::Ok(&self.buf[s..s + i]))
+            }
+            None if self.skipping || pending.len() > MAX_LINE => {
+                self.skipping = true;
+                self.start = self.end;
+                None
+            }
+            None => None,
         }
     }
 }

@@ -161,7 +161,7 @@ mod tests {
             check(&pass, b"a@b", h, '-', &mut run),
             RcptCheck::Accept("Rcpthosts_Rcptto")
         );
-        drop(run);
+        let _ = &mut run;
         assert_eq!(seen[0].0, "bin/pam arg");
         std::fs::remove_dir_all(&d).unwrap();
     }

@@ -401,7 +401,7 @@ impl Session {
         self.cfg.auth.enabled()
             && self.cfg.checkprogram
             && self.authed == 0
-            && !(self.cfg.tls.required() && !self.tls_active)
+            && (!self.cfg.tls.required() || self.tls_active)
     }
 
     fn helo(&mut self, arg: &[u8], ehlo: bool, host: &mut dyn Host) {
