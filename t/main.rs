@@ -12,4 +12,7 @@ mod qmail_queue;
 mod qmail_smtpd;
 mod queue_tools;
 mod smtpd_policy;
+mod qmail_send;
+mod queue_tools;
+mod send_util;
 mod users;

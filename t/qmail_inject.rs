@@ -510,22 +510,21 @@ fn sendmail_modes_and_errors() {
         format!("qmail-smtpd {home} 0 -\n")
     );
 
-    // Called as mailq.
-    let mailq = f.h.path("mailq");
-    std::os::unix::fs::symlink(bin("sendmail"), &mailq).unwrap();
-    let mut c = std::process::Command::new(&mailq);
-    c.env("QMAILHOME", &f.h.dir);
-    let o = run_with_input(&mut c, b"");
+    // Called as mailq or newaliases.
+    let called = |name: &str| {
+        let link = f.h.path(name);
+        std::os::unix::fs::symlink(bin("sendmail"), &link).unwrap();
+        let mut c = std::process::Command::new(&link);
+        c.env("QMAILHOME", &f.h.dir);
+        run_with_input(&mut c, b"")
+    };
+    let o = called("mailq");
     assert_eq!(
         String::from_utf8(o.stdout).unwrap(),
         format!("qmail-qread {home} 0 -\n")
     );
 
-    let newaliases = f.h.path("newaliases");
-    std::os::unix::fs::symlink(bin("sendmail"), &newaliases).unwrap();
-    let mut c = std::process::Command::new(&newaliases);
-    c.env("QMAILHOME", &f.h.dir);
-    let o = run_with_input(&mut c, b"");
+    let o = called("newaliases");
     assert_eq!(o.status.code(), Some(100));
     assert_eq!(
         err(&o),

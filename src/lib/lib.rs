@@ -30,3 +30,11 @@ pub mod timeoutio;
 // the user database (users/assign, users/cdb, qmail-getpw's rules).
 pub mod local;
 pub mod users;
+
+// The delivery daemons: qmail-send's scheduler, qmail-todo's preprocessing,
+// qmail-clean, the spawn engine of qmail-lspawn/qmail-rspawn, qmail-start.
+pub mod clean;
+pub mod send;
+pub mod spawn;
+pub mod start;
+pub mod todo;

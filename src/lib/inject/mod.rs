@@ -546,18 +546,21 @@ mod tests {
     }
 
     fn run(id: Identity, input: &[u8]) -> (Vec<u8>, Envelope) {
-        let mut inj = Inject::new(&home(), id, 1704272707, 42);
+        let dir = home();
+        let mut inj = Inject::new(&dir, id, 1704272707, 42);
         let mut r = input;
         let start = inj.read_header(&mut r).unwrap();
         let mut out = inj.finish_header(false).unwrap();
         out.extend(start);
         copy_body(&mut r, |b| out.extend_from_slice(b)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
         (out, inj.envelope(true))
     }
 
     #[test]
     fn rewriting() {
-        let mut rw = Rewriter::new(&home());
+        let dir = home();
+        let mut rw = Rewriter::new(&dir);
         let mut check = |input: &str, want: &str| {
             let mut t = address::parse(input.as_bytes()).unwrap();
             rw.rewrite(&mut t).unwrap();
@@ -578,6 +581,7 @@ mod tests {
         check("fred-@[]", "fred-@[]");
         check("@route", "");
         check("", "");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

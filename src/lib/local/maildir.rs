@@ -43,6 +43,11 @@ fn host() -> &'static str {
     })
 }
 
+/// Computes the cached host name now (before a spawner forks).
+pub fn prepare() {
+    host();
+}
+
 /// Delivers `prefix` followed by the whole of `message` (read from its
 /// start) into the Maildir `dir`. Returns the path of the file in new/.
 pub fn deliver(dir: &Path, prefix: &[&[u8]], message: &File) -> Result<PathBuf, MaildirError> {

@@ -52,6 +52,12 @@ pub fn run(args: &[OsString]) -> i32 {
     }
 }
 
+/// Work that every delivery would repeat (the host name for Maildir file
+/// names): a spawner calls this once before it forks its children.
+pub fn prepare() {
+    maildir::prepare();
+}
+
 /// Writes to fd 1 or 2 without buffering.
 fn say_fd(fd: i32, data: &[u8]) {
     let _ = (&*sys::borrow_fd(fd)).write_all(data);
@@ -231,6 +237,9 @@ fn new_sender(a: &Args, safeext: &[u8]) -> Result<Vec<u8>, Die> {
 fn deliver(args: &[OsString]) -> Result<(), Die> {
     sys::umask(0o077);
     let _ = sys::ignore_signal(libc::SIGPIPE);
+    // A spawner's SIGCHLD handler (inherited across its fork) must not see
+    // our own children.
+    let _ = sys::default_signal(libc::SIGCHLD);
     let a = parse_args(args)?;
     std::env::set_current_dir(OsStr::from_bytes(a.homedir)).map_err(|e| {
         Die::temp(format!(
@@ -291,96 +300,122 @@ fn deliver(args: &[OsString]) -> Result<(), Die> {
         ("NEWSENDER", &newsender),
     ];
 
-    let (mut files, mut forwards, mut programs) = (0u64, 0u64, 0u64);
-    let mut recipients: Vec<Vec<u8>> = Vec::new();
-    let body = text.strip_suffix(b"\n").unwrap_or(&text);
+    let lines = Lines {
+        env: &env,
+        default: default.as_deref(),
+        dtline: &dtline,
+        ufline: &ufline,
+        rpline: &rpline,
+        maildir_head: None,
+    };
+    let done = execute(&text, forward_only, a.doit, lines, message)?;
+    let mut qp = None;
+    if !done.recipients.is_empty() {
+        rewind(message)?;
+        let home = crate::home::home();
+        qp = Some(
+            forward::forward(&home, &dtline, message, &newsender, done.recipients).map_err(
+                |e| {
+                    Die::new(
+                        if e.0.starts_with('D') { 100 } else { 111 },
+                        format!("Unable to forward message: {}.", e.text()),
+                    )
+                },
+            )?,
+        );
+    }
+    let [f, w, p] = done.counts;
+    let mut report = format!("did {f}+{w}+{p}\n");
+    if let Some(qp) = qp {
+        report.push_str(&format!("qp {qp}\n"));
+    }
+    say_fd(1, report.as_bytes());
+    Ok(())
+}
+
+/// What the instructions need besides themselves.
+struct Lines<'a> {
+    env: &'a [(&'a str, &'a [u8])],
+    default: Option<&'a [u8]>,
+    dtline: &'a [u8],
+    ufline: &'a [u8],
+    rpline: &'a [u8],
+    /// RPLINE + DTLINE in one buffer (one write per Maildir delivery),
+    /// made at the first Maildir line.
+    maildir_head: Option<Vec<u8>>,
+}
+
+/// The outcome of the instructions: counts of files, forwards and
+/// programs, and the forward addresses collected.
+struct Done {
+    counts: [u64; 3],
+    recipients: Vec<Vec<u8>>,
+}
+
+/// Runs (or with `doit` false, prints) the instructions of `text` in
+/// order; stops at the first failure, or after a program's exit 99.
+fn execute(
+    text: &[u8],
+    mut forward_only: bool,
+    doit: bool,
+    mut l: Lines,
+    message: &File,
+) -> Result<Done, Die> {
+    let mut done = Done {
+        counts: [0; 3],
+        recipients: Vec::new(),
+    };
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
     for (n, line) in body.split(|&b| b == b'\n').enumerate() {
         if n == 0 && dotqmail::is_blank(line) {
             return Err(Die::temp(
                 "Uh-oh: first line of .qmail file is blank. (#4.2.1)",
             ));
         }
-        let mut stop = false;
-        match parse_line(line) {
-            Instr::Skip => {}
-            Instr::ForwardOnly => forward_only = true,
-            Instr::Maildir(_) | Instr::Mbox(_) if forward_only => {
-                return Err(Die::temp(
-                    "Uh-oh: .qmail has file delivery but has x bit set. (#4.7.0)",
-                ));
+        let instr = parse_line(line);
+        let (slot, label, what) = match instr {
+            Instr::Skip => continue,
+            Instr::ForwardOnly => {
+                forward_only = true;
+                continue;
             }
-            Instr::Maildir(dir) => {
-                files += 1;
-                if !a.doit {
-                    say("maildir ", dir);
-                    continue;
-                }
-                rewind(message)?;
-                maildir::deliver(
-                    std::path::Path::new(OsStr::from_bytes(dir)),
-                    &[&rpline, &dtline],
-                    message,
-                )
-                .map_err(|e| Die::temp(e.text()))?;
-            }
-            Instr::Mbox(file) => {
-                files += 1;
-                if !a.doit {
-                    say("mbox ", file);
-                    continue;
-                }
-                mbox::deliver(
-                    std::path::Path::new(OsStr::from_bytes(file)),
-                    &String::from_utf8_lossy(file),
-                    &[&ufline, &rpline, &dtline],
-                    message,
-                )?;
-            }
-            Instr::Program(_) if forward_only => {
-                return Err(Die::temp(
-                    "Uh-oh: .qmail has prog delivery but has x bit set. (#4.7.0)",
-                ));
-            }
-            Instr::Program(cmd) => {
-                programs += 1;
-                if !a.doit {
-                    say("program ", cmd);
-                    continue;
-                }
-                rewind(message)?;
-                stop = program::run(cmd, &env, default.as_deref())? == Outcome::Stop;
-            }
-            Instr::Forward(addr) => {
-                forwards += 1;
-                if !a.doit {
-                    say("forward ", addr);
-                    continue;
-                }
-                recipients.push(addr.to_vec());
-            }
+            Instr::Maildir(x) => (0, "maildir ", x),
+            Instr::Mbox(x) => (0, "mbox ", x),
+            Instr::Forward(x) => (1, "forward ", x),
+            Instr::Program(x) => (2, "program ", x),
+        };
+        done.counts[slot] += 1;
+        if forward_only && slot != 1 {
+            return Err(Die::temp(if slot == 0 {
+                "Uh-oh: .qmail has file delivery but has x bit set. (#4.7.0)"
+            } else {
+                "Uh-oh: .qmail has prog delivery but has x bit set. (#4.7.0)"
+            }));
         }
-        if stop {
-            break;
+        if !doit {
+            say(label, what);
+            continue;
+        }
+        let path = std::path::Path::new(OsStr::from_bytes(what));
+        match instr {
+            Instr::Maildir(_) => {
+                let head = l
+                    .maildir_head
+                    .get_or_insert_with(|| [l.rpline, l.dtline].concat());
+                maildir::deliver(path, &[head], message).map_err(|e| Die::temp(e.text()))?;
+            }
+            Instr::Mbox(_) => {
+                let name = String::from_utf8_lossy(what);
+                mbox::deliver(path, &name, &[l.ufline, l.rpline, l.dtline], message)?;
+            }
+            Instr::Program(_) => {
+                rewind(message)?;
+                if program::run(what, l.env, l.default)? == Outcome::Stop {
+                    break;
+                }
+            }
+            _ => done.recipients.push(what.to_vec()),
         }
     }
-
-    let mut qp = None;
-    if !recipients.is_empty() {
-        let home = crate::home::home();
-        rewind(message)?;
-        qp = Some(
-            forward::forward(&home, &dtline, message, &newsender, recipients).map_err(|e| {
-                Die::new(
-                    if e.0.starts_with('D') { 100 } else { 111 },
-                    format!("Unable to forward message: {}.", e.text()),
-                )
-            })?,
-        );
-    }
-    let mut report = format!("did {files}+{forwards}+{programs}\n");
-    if let Some(qp) = qp {
-        report.push_str(&format!("qp {qp}\n"));
-    }
-    say_fd(1, report.as_bytes());
-    Ok(())
+    Ok(done)
 }

@@ -8,6 +8,7 @@ mod crypt;
 mod environ;
 mod fd;
 mod lock;
+mod poll;
 mod proc;
 mod signal;
 
@@ -15,6 +16,7 @@ pub use crypt::*;
 pub use environ::*;
 pub use fd::*;
 pub use lock::*;
+pub use poll::*;
 pub use proc::*;
 pub use signal::*;
 
