@@ -381,6 +381,11 @@ impl Conn {
         c.write_all(b"Y")?;
         sys::dup2(rd, 0)?;
         sys::dup2(wr, 1)?;
+        for fd in [rd, wr] {
+            if fd > 2 && fd != ctl {
+                sys::close_fd(fd);
+            }
+        }
         let mut block = Vec::new();
         let mut buf = [0u8; 4096];
         while !(block.len() >= 2 && block.ends_with(b"\0\0")) && block != b"\0" {
@@ -409,6 +414,16 @@ fn smtpd() -> Result<(), Die> {
     let home = sqmail::home::home();
     if std::env::set_current_dir(&home).is_err() {
         return Err(die_with(r::CONTROLS));
+    }
+    // Children (qmail-queue, the auth child, PAMs) must not hold the
+    // UCSPI-TLS descriptors; ours keep working, dup2 clears the flag.
+    for name in ["SSLCTLFD", "SSLREADFD", "SSLWRITEFD"] {
+        if let Some(fd) = var(name)
+            .and_then(|v| v.parse::<i32>().ok())
+            .filter(|&fd| fd > 2)
+        {
+            let _ = sys::set_cloexec(fd, true);
+        }
     }
     let checkprogram: Vec<OsString> = std::env::args_os().skip(1).collect();
     let pid = std::process::id();

@@ -4,13 +4,20 @@
 //! (the queue, the auth child, STARTTLS) is returned as an `Action`, and
 //! lookups and sleeps go through the `Host` trait.
 
-use super::addr;
-use super::auth::{self, AuthMode, Mech};
-use super::data::{Refusal, ScanConfig};
-use super::filter::{self, List, MailFrom};
-use super::reply as r;
+mod auth;
+#[cfg(test)]
+mod tests;
+
+use auth::AuthStep;
+pub use auth::{AuthOutcome, AuthRequest};
+
 use crate::envelope::Envelope;
 use crate::qq::QqError;
+use crate::smtpd::addr;
+use crate::smtpd::auth::{AuthMode, Mech};
+use crate::smtpd::data::{Refusal, ScanConfig};
+use crate::smtpd::filter::{self, List, MailFrom};
+use crate::smtpd::reply as r;
 
 /// Envelope bound: recipients' bytes per message (CVE-2005-1513 family).
 pub const MAX_ENVELOPE: usize = 512 * 1024;
@@ -143,51 +150,6 @@ pub enum Action {
     Quit,
     /// Flush and exit 1.
     Close,
-}
-
-/// Credentials for the checkprogram; the secret is zeroed on drop.
-#[derive(Debug, PartialEq, Eq)]
-pub struct AuthRequest {
-    pub mech: Mech,
-    pub user: Vec<u8>,
-    pub secret: Vec<u8>,
-    pub challenge: Vec<u8>,
-}
-
-impl AuthRequest {
-    /// The fd-3 block: `user\0secret\0challenge\0`.
-    pub fn block(&self) -> Vec<u8> {
-        let mut b =
-            Vec::with_capacity(self.user.len() + self.secret.len() + self.challenge.len() + 3);
-        for f in [&self.user, &self.secret, &self.challenge] {
-            b.extend_from_slice(f);
-            b.push(0);
-        }
-        b
-    }
-}
-
-impl Drop for AuthRequest {
-    fn drop(&mut self) {
-        self.secret.iter_mut().for_each(|b| *b = 0);
-    }
-}
-
-/// The checkprogram's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthOutcome {
-    Ok,
-    Failed,
-    /// A child problem: the 454 text.
-    Trouble(&'static str),
-}
-
-#[derive(Debug)]
-enum AuthStep {
-    LoginUser,
-    LoginPass(Vec<u8>),
-    Plain,
-    Cram(Vec<u8>),
 }
 
 pub struct Session {
@@ -824,143 +786,6 @@ impl Session {
         }
     }
 
-    fn auth(&mut self, arg: &[u8]) -> Action {
-        if !self.cfg.auth.enabled() || !self.cfg.checkprogram {
-            self.reply(r::AUTH_UNAVAILABLE);
-            return Action::Continue;
-        }
-        if self.cfg.tls.required() && !self.tls_active {
-            self.reply(r::TLS_REQUIRED);
-            return Action::Continue;
-        }
-        if self.authed > 0 {
-            self.reply(r::AUTH_ALREADY);
-            return Action::Continue;
-        }
-        if self.seenmail {
-            self.reply(r::AUTH_IN_MAIL);
-            return Action::Continue;
-        }
-        let (word, initial) = match memchr::memchr(b' ', arg) {
-            Some(sp) => (&arg[..sp], Some(arg[sp..].trim_ascii())),
-            None => (arg, None),
-        };
-        let Some(mech) = Mech::parse(word) else {
-            self.reply(r::AUTH_TYPE);
-            return Action::Continue;
-        };
-        if !self.cfg.auth.allows(mech) {
-            if mech == Mech::CramMd5 {
-                self.reply(r::AUTH_TYPE);
-            } else {
-                self.reply(r::AUTH_FAILED);
-                self.log_line("Reject::AUTH::Auth_Meth", None, " ?~ 'none'");
-            }
-            return Action::Continue;
-        }
-        let initial = initial.filter(|i| !i.is_empty());
-        match (mech, initial) {
-            (Mech::Login, None) => {
-                self.auth_step = Some((mech, AuthStep::LoginUser));
-                self.reply(r::LOGIN_USER);
-            }
-            (Mech::Plain, None) => {
-                self.auth_step = Some((mech, AuthStep::Plain));
-                self.reply(r::PLAIN_PROMPT);
-            }
-            (Mech::CramMd5, _) => {
-                let ch = format!(
-                    "<{}.{}@{}>",
-                    self.cfg.pid,
-                    crate::date::now_secs(),
-                    self.cfg.local_host
-                );
-                let t = format!("334 {}", auth::b64_encode(ch.as_bytes()));
-                self.reply(&t);
-                self.auth_step = Some((mech, AuthStep::Cram(ch.into_bytes())));
-            }
-            (Mech::Login, Some(i)) => {
-                self.auth_step = Some((mech, AuthStep::LoginUser));
-                return self.auth_continue(i);
-            }
-            (Mech::Plain, Some(i)) => {
-                self.auth_step = Some((mech, AuthStep::Plain));
-                return self.auth_continue(i);
-            }
-        }
-        Action::Continue
-    }
-
-    fn auth_continue(&mut self, line: &[u8]) -> Action {
-        let Some((mech, step)) = self.auth_step.take() else {
-            return Action::Continue;
-        };
-        if line == b"*" {
-            self.reply(r::AUTH_CANCELED);
-            return Action::Continue;
-        }
-        let Some(dec) = auth::b64_decode(line).filter(|d| !d.is_empty()) else {
-            self.reply(r::AUTH_MALFORMED);
-            return Action::Continue;
-        };
-        let (user, secret, challenge) = match step {
-            AuthStep::LoginUser => {
-                self.auth_step = Some((mech, AuthStep::LoginPass(dec)));
-                self.reply(r::LOGIN_PASS);
-                return Action::Continue;
-            }
-            AuthStep::LoginPass(user) => (user, dec, Vec::new()),
-            AuthStep::Plain => match auth::split_plain(&dec) {
-                Some((u, p)) => (u, p, Vec::new()),
-                None => (Vec::new(), Vec::new(), Vec::new()),
-            },
-            AuthStep::Cram(ch) => match auth::split_cram(&dec) {
-                Some((u, d)) => (u, d, ch),
-                None => (Vec::new(), Vec::new(), Vec::new()),
-            },
-        };
-        if user.is_empty() || secret.is_empty() {
-            self.reply(r::AUTH_MALFORMED);
-            return Action::Continue;
-        }
-        Action::Auth(AuthRequest {
-            mech,
-            user,
-            secret,
-            challenge,
-        })
-    }
-
-    /// The checkprogram has answered (after its 5-second pause on failure).
-    pub fn auth_finished(
-        &mut self,
-        mech: Mech,
-        user: &[u8],
-        outcome: AuthOutcome,
-        host: &mut dyn Host,
-    ) {
-        let user = lossy(user);
-        match outcome {
-            AuthOutcome::Ok => {
-                self.authed = 1;
-                self.auth_mech = Some(mech);
-                self.auth_user = user.clone();
-                self.relay = Some(String::new());
-                self.remote_info = Some(user.clone());
-                host.export("AUTHUSER", &user);
-                host.export("AUTHPROTOCOL", mech.name());
-                host.export("TCPREMOTEINFO", &user);
-                self.reply(r::AUTH_OK);
-            }
-            AuthOutcome::Failed => {
-                self.reply(r::AUTH_FAILED);
-                let what = format!("Reject::AUTH::{}", mech.name());
-                self.log_line(&what, None, &format!(" ?~ '{user}'"));
-            }
-            AuthOutcome::Trouble(t) => self.reply(t),
-        }
-    }
-
     /// TLS is up (STARTTLS): the variables from sslserver, and the reset
     /// RFC 3207 asks for.
     pub fn tls_started(&mut self, vars: &[(String, String)], host: &mut dyn Host) {
@@ -1003,150 +828,5 @@ impl Session {
                 self.remote_info = Some(get("SSL_CLIENT_S_DN_CN").unwrap_or(dn).to_string());
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Default)]
-    struct FakeHost {
-        exported: Vec<(String, String)>,
-        slept: u64,
-    }
-
-    impl Host for FakeHost {
-        fn more_rcpthosts(&mut self, key: &str) -> bool {
-            key == ".more.example"
-        }
-        fn recipient(&mut self, addr: &[u8]) -> RcptCheck {
-            match addr {
-                b"nobody@example.com" => RcptCheck::Reject,
-                _ => RcptCheck::Accept("Recipients_Cdb"),
-            }
-        }
-        fn mailfromrules(&mut self, _: &str, _: Option<&str>, _: &str, _: &str) -> Option<bool> {
-            None
-        }
-        fn sleep(&mut self, secs: u64) {
-            self.slept += secs;
-        }
-        fn export(&mut self, name: &str, value: &str) {
-            self.exported.push((name.into(), value.into()));
-        }
-    }
-
-    fn config() -> Config {
-        Config {
-            pid: 42,
-            greeting: "mx.example".into(),
-            remote_ip: "192.0.2.7".into(),
-            local_host: "mx.example".into(),
-            rcpthosts: Some(List::new(vec!["example.com".into()])),
-            ..Config::default()
-        }
-    }
-
-    /// Sends `line`, expects the reply text to start with `want`.
-    fn cmd(s: &mut Session, h: &mut FakeHost, line: &str, want: &str) -> Action {
-        s.out.clear();
-        let a = s.line(line.as_bytes(), h);
-        let got = String::from_utf8_lossy(&s.out).into_owned();
-        assert!(got.starts_with(want), "{line}: got {got:?}, want {want:?}");
-        a
-    }
-
-    #[test]
-    fn dialogue() {
-        let mut s = Session::new(config());
-        let h = &mut FakeHost::default();
-        s.greet();
-        assert_eq!(s.out, b"220 mx.example ESMTP\r\n");
-        cmd(&mut s, h, "helo client\r", "250 mx.example\r\n");
-        cmd(&mut s, h, "RCPT TO:<a@example.com>", "503 MAIL first");
-        cmd(&mut s, h, "MAIL FROM:<a@b>", "250 ok\r\n");
-        cmd(&mut s, h, "RCPT TO:<a@example.com>", "250 ok");
-        cmd(&mut s, h, "RCPT TO:<a@x.more.example>", "250 ok");
-        cmd(
-            &mut s,
-            h,
-            "RCPT TO:<nobody@example.com>",
-            "550 sorry, no mailbox by that name  (#5.7.1)",
-        );
-        cmd(&mut s, h, "RCPT TO:<a@elsewhere>", "553 ");
-        assert_eq!(cmd(&mut s, h, "DATA", ""), Action::Data);
-        let hdr = String::from_utf8(s.data_started(0)).unwrap();
-        assert_eq!(
-            hdr,
-            "Received: from unknown (HELO client) (192.0.2.7)\n  by mx.example with ESMTP; 1 Jan 1970 00:00:00 -0000\n"
-        );
-        assert!(s.out.ends_with(b"354 go ahead\r\n"));
-        s.out.clear();
-        s.data_finished(Ok(3), Some(Ok(())), 77, 1000);
-        assert_eq!(s.out, b"250 ok 1000 qp 77\r\n");
-        cmd(&mut s, h, "DATA", "503 MAIL first");
-        assert_eq!(cmd(&mut s, h, "QUIT", "221 mx.example\r\n"), Action::Quit);
-        assert!(
-            h.exported
-                .iter()
-                .any(|(k, v)| k == "MAILFROM" && v == "a@b")
-        );
-        let log = String::from_utf8(s.log.clone()).unwrap();
-        assert!(log.contains("qmail-smtpd: pid 42 Reject::RCPT::Failed_Rcptto P:ESMTP S:192.0.2.7:unknown H:client F:a@b T:nobody@example.com\n"));
-    }
-
-    #[test]
-    fn auth_exchange_and_tls_reset() {
-        let mut c = config();
-        c.auth = AuthMode::from_env(Some("+cram"));
-        c.checkprogram = true;
-        c.tls = TlsMode::Offered;
-        let mut s = Session::new(c);
-        let h = &mut FakeHost::default();
-        cmd(&mut s, h, "AUTH LOGIN", "334 VXNlcm5hbWU6");
-        cmd(&mut s, h, "am9l", "334 UGFzc3dvcmQ6");
-        match cmd(&mut s, h, "cHc=", "") {
-            Action::Auth(r) => {
-                assert_eq!(r.block(), b"joe\0pw\0\0");
-                s.auth_finished(r.mech, &r.user, AuthOutcome::Ok, h);
-            }
-            a => panic!("{a:?}"),
-        }
-        assert!(s.out.ends_with(b"235 ok, go ahead (#2.0.0)\r\n"));
-        assert_eq!(s.protocol(), "ESMTPA");
-        cmd(&mut s, h, "MAIL FROM:<joe@example.com> SMTPUTF8", "250 ok");
-        assert_eq!(s.protocol(), "UTF8ESMTPA");
-        cmd(&mut s, h, "RCPT TO:<x@anywhere>", "250 ok");
-        assert_eq!(cmd(&mut s, h, "STARTTLS", "220 Ready"), Action::StartTls);
-        s.tls_started(&[("SSL_PROTOCOL".into(), "TLSv1.3".into())], h);
-        assert_eq!(s.protocol(), "ESMTPS");
-        cmd(&mut s, h, "STARTTLS", "500 unimplemented");
-        cmd(&mut s, h, "RCPT TO:<x@anywhere>", "503 MAIL first");
-        cmd(&mut s, h, "MAIL FROM:<joe@example.com>", "250 ok");
-        cmd(&mut s, h, "RCPT TO:<x@anywhere>", "553 ");
-        cmd(&mut s, h, "RSET", "250 flushed");
-        cmd(
-            &mut s,
-            h,
-            "AUTH PLAIN AGpvZQA=",
-            "501 malformed auth input (#5.5.4)",
-        );
-        cmd(&mut s, h, "AUTH CRAM-MD5", "334 ");
-        cmd(&mut s, h, "*", "501 auth exchange canceled (#5.0.0)");
-    }
-
-    #[test]
-    fn tarpit_sleeps() {
-        let mut c = config();
-        c.tarpitcount = 2;
-        c.tarpitdelay = 3;
-        let mut s = Session::new(c);
-        let h = &mut FakeHost::default();
-        cmd(&mut s, h, "MAIL FROM:<a@b>", "250");
-        for _ in 0..4 {
-            cmd(&mut s, h, "RCPT TO:<a@example.com>", "250 ok");
-        }
-        assert_eq!(h.slept, 6);
     }
 }
