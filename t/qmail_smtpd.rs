@@ -967,3 +967,80 @@ fn real_queue_whole_or_nothing() {
     );
     assert!(text.ends_with("Subject: whole\n\nbody\n"), "{text}");
 }
+
+#[test]
+fn auth_child_trouble() {
+    let s = Smtpd::new("smtpd-authchild");
+    let plain = format!("AUTH PLAIN {}\r\n", b64(b"\0joe\0pw"));
+    let out = run_with_input(
+        s.cmd(&[("SMTPAUTH", "")]).arg("/nonexistent/checkpassword"),
+        plain.as_bytes(),
+    );
+    check(
+        &out,
+        &[GREETING, "454 child won't start and I can't auth (#4.3.0)"],
+    );
+    let out = run_with_input(
+        s.cmd(&[("SMTPAUTH", "")])
+            .args(["/bin/sh", "-c", "kill -9 $$"]),
+        plain.as_bytes(),
+    );
+    check(
+        &out,
+        &[GREETING, "454 problem with child and I can't auth (#4.3.0)"],
+    );
+    // The checkprogram sees AUTHUSER and the three fields on fd 3.
+    let got = s.h.path("fd3.got");
+    let prog = format!("cat <&3 > {}; test \"$AUTHUSER\" = joe", got.display());
+    let out = run_with_input(
+        s.cmd(&[("SMTPAUTH", "")]).args(["/bin/sh", "-c", &prog]),
+        plain.as_bytes(),
+    );
+    check(&out, &[GREETING, "235 ok, go ahead (#2.0.0)"]);
+    assert_eq!(fs::read(&got).unwrap(), b"joe\0pw\0\0");
+}
+
+#[test]
+fn helo_equals_remote_host_and_identity_params() {
+    let s = Smtpd::new("smtpd-helo-eq");
+    let out = s.run(
+        &[("HELOCHECK", "="), ("TCPREMOTEHOST", "mail.client.example")],
+        b"HELO liar.example\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<joe@example.com>\r\nHELO MAIL.client.example\r\nMAIL FROM:<a@b.org> AUTH=<evil@x>\r\nRCPT TO:<joe@example.com>\r\nDATA\r\nx\r\n.\r\n",
+    );
+    check(
+        &out,
+        &[
+            GREETING,
+            "250 mx.example",
+            "250 ok",
+            "550 sorry, invalid HELO/EHLO greeting  (#5.7.1)",
+            "250 mx.example",
+            "250 ok",
+            "250 ok",
+            "354 go ahead",
+            "250 ok * qp *",
+        ],
+    );
+    assert!(stderr(&out).contains("Reject::SNDR::DNS_Helo") && stderr(&out).contains("'='"));
+    // AUTH= from an unauthenticated client plants no identity.
+    let msg = s.msg().unwrap();
+    assert!(
+        msg.starts_with("Received: from mail.client.example (192.0.2.7)\n"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn certificate_identity() {
+    let s = Smtpd::new("smtpd-certid");
+    let (got, err) = tls_session(
+        &s,
+        &[("UCSPITLS", "@")],
+        "SSL_PROTOCOL=TLSv1.3,SSL_CIPHER=X,SSL_CLIENT_S_DN=/CN=client.example,SSL_CLIENT_S_DN_CN=client.example",
+        b"STARTTLS\r\n",
+        b"MAIL FROM:<a@b.org>\r\nRCPT TO:<x@elsewhere.org>\r\nDATA\r\nhi\r\n.\r\n",
+    );
+    assert!(got.last().unwrap().starts_with("250 ok "), "{got:?}\n{err}");
+    let msg = s.msg().unwrap();
+    assert!(msg.starts_with("Received: from unknown (HELO ) (client.example@192.0.2.7)\n  de/crypted with TLSv1.3: X [unknown/unknown] DN=/CN=client.example\n  by mx.example with ESMTPSA; "), "{msg}");
+}
