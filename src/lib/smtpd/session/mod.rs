@@ -806,6 +806,9 @@ impl Session {
             self.remote_info = self.cfg.remote_info.clone();
         }
         self.tls_identity(vars);
+        if self.authed == 2 && self.cfg.tls == TlsMode::CertIdentity {
+            host.export("AUTHPROTOCOL", "cert");
+        }
     }
 
     fn tls_identity(&mut self, vars: &[(String, String)]) {
