@@ -21,7 +21,9 @@ use sqmail::smtpd::filter::List;
 use sqmail::smtpd::input::{InBuf, Line};
 use sqmail::smtpd::reply as r;
 use sqmail::smtpd::session::{AuthRequest, Replies};
-use sqmail::smtpd::{Action, AuthOutcome, Config, Host, RcptCheck, Session, TlsMode, recipients};
+use sqmail::smtpd::{
+    Action, AuthOutcome, Config, Dns, Host, RcptCheck, Session, TlsMode, recipients,
+};
 use sqmail::timeoutio::TimeoutFd;
 use sqmail::{auto, date, sys};
 
@@ -115,6 +117,7 @@ fn config(home: &Path, pid: u32, checkprogram: bool) -> Result<Config, Die> {
         tls_active: smtps,
         helocheck,
         localmfcheck: var("LOCALMFCHECK"),
+        mfdnscheck: var("MFDNSCHECK").is_some(),
         maxrecipients: var("MAXRECIPIENTS")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
@@ -130,6 +133,7 @@ fn config(home: &Path, pid: u32, checkprogram: bool) -> Result<Config, Die> {
             badrcptto: reply("REPLY_BADRCPTTO"),
             nogateway: reply("REPLY_NOGATEWAY"),
             senderinvalid: reply("REPLY_SENDERINVALID"),
+            senderexist: reply("REPLY_SENDEREXIST"),
             content: reply("REPLY_CONTENT"),
         },
         scan,
@@ -172,6 +176,12 @@ struct RealHost {
 }
 
 impl Host for RealHost {
+    /// No resolver in this build yet (it comes with qmail-remote's
+    /// `sqmail::dns`): names count as existing, and start-up warns.
+    fn dns(&mut self, _name: &str, _mx: bool) -> Dns {
+        Dns::Found
+    }
+
     fn more_rcpthosts(&mut self, key: &str) -> bool {
         self.more
             .as_ref()
@@ -447,6 +457,13 @@ fn smtpd() -> Result<(), Die> {
         None
     };
     let recipients = c.list("recipients").map_err(|_| die_with(r::CONTROLS))?;
+    let dns_helo = matches!(cfg.helocheck.as_deref(), Some("A" | "M"));
+    if cfg.mfdnscheck || dns_helo {
+        sqmail::exit::warn(
+            "qmail-smtpd",
+            "no DNS resolver in this build: MFDNSCHECK and HELOCHECK A/M accept every name",
+        );
+    }
     if cfg.rcpthosts.is_none() && !relay {
         sqmail::exit::warn(
             "qmail-smtpd",

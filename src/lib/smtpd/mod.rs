@@ -17,4 +17,4 @@ pub mod reply;
 pub mod session;
 pub mod wildmat;
 
-pub use session::{Action, AuthOutcome, Config, Host, RcptCheck, Session, TlsMode};
+pub use session::{Action, AuthOutcome, Config, Dns, Host, RcptCheck, Session, TlsMode};

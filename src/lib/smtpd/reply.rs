@@ -13,6 +13,7 @@ pub const MY_IPS: &str = "421 unable to figure out my IP addresses (#4.3.0)";
 pub const CHECK_RCPTS: &str = "421 unable to check recipients (#4.3.0)";
 pub const MAILBOX_450: &str = "450 sorry, mailbox currently unavailable (#4.2.1)";
 pub const TIMEOUT: &str = "451 timeout (#4.4.2)";
+pub const DNS_TEMP: &str = "451 DNS temporary failure (#4.3.0)";
 pub const QQT: &str = "451 qqt failure (#4.3.0)";
 pub const BARE_LF: &str =
     "451 Bare Line Feeds (LF) are not accepted in SMTP; CRLF is required according to RFC 2822.";
@@ -78,6 +79,13 @@ pub fn no_gateway(extra: &str) -> String {
 pub fn sender_invalid(extra: &str) -> String {
     custom(
         "553 sorry, invalid sender address specified",
+        extra,
+        "#5.7.1",
+    )
+}
+pub fn sender_exist(extra: &str) -> String {
+    custom(
+        "553 sorry, your envelope sender must exist",
         extra,
         "#5.7.1",
     )

@@ -62,6 +62,7 @@ pub struct Replies {
     pub badrcptto: String,
     pub nogateway: String,
     pub senderinvalid: String,
+    pub senderexist: String,
     pub content: String,
 }
 
@@ -92,6 +93,8 @@ pub struct Config {
     pub tls_active: bool,
     pub helocheck: Option<String>,
     pub localmfcheck: Option<String>,
+    /// `MFDNSCHECK`: the sender's domain must exist (MX or A).
+    pub mfdnscheck: bool,
     pub maxrecipients: u64,
     pub tarpitcount: u64,
     pub tarpitdelay: u64,
@@ -117,8 +120,20 @@ pub enum RcptCheck {
     Temp,
 }
 
+/// A DNS answer for the HELO and sender checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dns {
+    Found,
+    /// The name does not exist (or has no such record).
+    NotFound,
+    Temp,
+}
+
 /// The outside world as the session sees it.
 pub trait Host {
+    /// Whether `name` resolves: with `mx`, MX records with qmail's
+    /// fallback to A; else an address.
+    fn dns(&mut self, name: &str, mx: bool) -> Dns;
     /// `morercpthosts.cdb` has `key`.
     fn more_rcpthosts(&mut self, key: &str) -> bool;
     /// Recipient verification (`control/recipients`).
@@ -158,6 +173,8 @@ pub struct Session {
     helohost: Vec<u8>,
     helo_bad: Option<char>,
     helo_dns: Option<char>,
+    helo_dns_temp: bool,
+    mf_dns_bad: bool,
     seenmail: bool,
     sender: Vec<u8>,
     rcpts: Vec<Vec<u8>>,
@@ -219,6 +236,8 @@ impl Session {
             helohost: Vec::new(),
             helo_bad: None,
             helo_dns: None,
+            helo_dns_temp: false,
+            mf_dns_bad: false,
             seenmail: false,
             sender: Vec::new(),
             rcpts: Vec::new(),
@@ -355,6 +374,7 @@ impl Session {
         self.rcpts.clear();
         self.env_bytes = 0;
         self.too_big = false;
+        self.mf_dns_bad = false;
         self.smtputf8 = false;
         self.mav = 0;
     }
@@ -372,7 +392,7 @@ impl Session {
         self.seenhelo = true;
         self.helohost = arg.to_vec();
         host.export("HELOHOST", &lossy(arg));
-        self.helo_verdict();
+        self.helo_verdict(host);
         if !ehlo {
             let g = format!("250 {}", self.cfg.greeting);
             self.reply(&g);
@@ -393,9 +413,10 @@ impl Session {
         self.reply(&t);
     }
 
-    fn helo_verdict(&mut self) {
+    fn helo_verdict(&mut self, host: &mut dyn Host) {
         self.helo_bad = None;
         self.helo_dns = None;
+        self.helo_dns_temp = false;
         let Some(hc) = self.cfg.helocheck.as_deref() else {
             return;
         };
@@ -417,6 +438,13 @@ impl Session {
             let remote = self.cfg.remote_host.as_deref().unwrap_or("unknown");
             if !self.helohost.eq_ignore_ascii_case(remote.as_bytes()) {
                 self.helo_dns = Some('=');
+            }
+        }
+        if matches!(mode, b'A' | b'M') && !good && self.helo_bad.is_none() && self.relay.is_none() {
+            match host.dns(&lossy(&self.helohost), mode == b'M') {
+                Dns::Found => {}
+                Dns::NotFound => self.helo_dns = Some(char::from(mode)),
+                Dns::Temp => self.helo_dns_temp = true,
             }
         }
     }
@@ -457,6 +485,22 @@ impl Session {
             ),
             None => MailFrom::Clean,
         };
+        let dom = lossy(addr::domain(&self.sender));
+        if self.cfg.mfdnscheck
+            && self.relay.is_none()
+            && !dom.is_empty()
+            && self.mailfrom != MailFrom::Whitelisted
+        {
+            match host.dns(&dom, true) {
+                Dns::Found => {}
+                Dns::NotFound => self.mf_dns_bad = true,
+                Dns::Temp => {
+                    self.seenmail = false;
+                    self.reply(r::DNS_TEMP);
+                    return;
+                }
+            }
+        }
         self.reply(r::NOOP_OK);
     }
 
@@ -593,6 +637,16 @@ impl Session {
             let t = r::bad_helo(&self.cfg.replies.helo);
             self.reply(&t);
             self.log_info(what, a, &info.to_string());
+            return Err(Action::Continue);
+        }
+        if self.helo_dns_temp {
+            self.reply(r::DNS_TEMP);
+            return Err(Action::Continue);
+        }
+        if self.mf_dns_bad {
+            let t = r::sender_exist(&self.cfg.replies.senderexist);
+            self.reply(&t);
+            self.log_line("Reject::ORIG::DNS_MF", Some(a), "");
             return Err(Action::Continue);
         }
         if memchr::memchr(b'@', a).is_some() {

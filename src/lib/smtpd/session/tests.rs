@@ -8,6 +8,13 @@ struct FakeHost {
 }
 
 impl Host for FakeHost {
+    fn dns(&mut self, name: &str, _mx: bool) -> Dns {
+        match name {
+            "nx.example" => Dns::NotFound,
+            "slow.example" => Dns::Temp,
+            _ => Dns::Found,
+        }
+    }
     fn more_rcpthosts(&mut self, key: &str) -> bool {
         key == ".more.example"
     }
@@ -139,4 +146,52 @@ fn tarpit_sleeps() {
         cmd(&mut s, h, "RCPT TO:<a@example.com>", "250 ok");
     }
     assert_eq!(h.slept, 6);
+}
+
+#[test]
+fn dns_checks() {
+    let mut c = config();
+    c.mfdnscheck = true;
+    c.helocheck = Some("A".into());
+    let mut s = Session::new(c);
+    let h = &mut FakeHost::default();
+    cmd(&mut s, h, "HELO ok.example", "250 mx.example");
+    cmd(
+        &mut s,
+        h,
+        "MAIL FROM:<a@slow.example>",
+        "451 DNS temporary failure (#4.3.0)",
+    );
+    cmd(&mut s, h, "RCPT TO:<a@example.com>", "503 MAIL first");
+    cmd(&mut s, h, "MAIL FROM:<a@nx.example>", "250 ok");
+    cmd(
+        &mut s,
+        h,
+        "RCPT TO:<a@example.com>",
+        "553 sorry, your envelope sender must exist  (#5.7.1)",
+    );
+    cmd(&mut s, h, "MAIL FROM:<>", "250 ok");
+    cmd(&mut s, h, "RCPT TO:<a@example.com>", "250 ok");
+    cmd(&mut s, h, "HELO nx.example", "250 mx.example");
+    cmd(&mut s, h, "MAIL FROM:<a@b.example>", "250 ok");
+    cmd(
+        &mut s,
+        h,
+        "RCPT TO:<a@example.com>",
+        "550 sorry, invalid HELO/EHLO greeting  (#5.7.1)",
+    );
+    cmd(&mut s, h, "HELO slow.example", "250 mx.example");
+    cmd(&mut s, h, "MAIL FROM:<a@b.example>", "250 ok");
+    cmd(
+        &mut s,
+        h,
+        "RCPT TO:<a@example.com>",
+        "451 DNS temporary failure (#4.3.0)",
+    );
+    let log = String::from_utf8(s.log.clone()).unwrap();
+    assert!(
+        log.contains("Reject::ORIG::DNS_MF")
+            && log.contains("Reject::SNDR::DNS_Helo")
+            && log.contains("'A'")
+    );
 }
