@@ -6,6 +6,7 @@
 
 mod crypt;
 mod environ;
+mod copy;
 mod fd;
 mod lock;
 mod poll;
@@ -14,6 +15,7 @@ mod signal;
 
 pub use crypt::*;
 pub use environ::*;
+pub use copy::*;
 pub use fd::*;
 pub use lock::*;
 pub use poll::*;
