@@ -378,4 +378,50 @@ mod tests {
         };
         assert!(matches!(run(ws, 0, &w).3, Err(Refusal::Mime(_))));
     }
+
+    /// Any split of the input gives the same stored bytes and verdict.
+    #[test]
+    fn chunking_does_not_matter() {
+        let s = ScanConfig::default();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2000 {
+            let len = (next() % 40) as usize;
+            let input: Vec<u8> = (0..len).map(|_| b".\r\na"[(next() % 4) as usize]).collect();
+            let whole = {
+                let mut f = DataFilter::new(0, &s);
+                let mut out = Vec::new();
+                let (n, r) = f.feed(&input, &mut |c| out.extend_from_slice(c));
+                (out, n, r)
+            };
+            let mut f = DataFilter::new(0, &s);
+            let mut out = Vec::new();
+            let mut pos = 0;
+            let mut res = (0, Feed::More);
+            while pos < input.len() {
+                let end = (pos + 1 + (next() % 5) as usize).min(input.len());
+                let (n, r) = f.feed(&input[pos..end], &mut |c| out.extend_from_slice(c));
+                pos += n;
+                res = (pos, r);
+                if r != Feed::More {
+                    break;
+                }
+                assert_eq!(n, end - (pos - n));
+            }
+            if input.is_empty() {
+                res = (0, Feed::More);
+            }
+            assert_eq!(
+                (out, res.0, res.1),
+                whole,
+                "{:?}",
+                String::from_utf8_lossy(&input)
+            );
+        }
+    }
 }
