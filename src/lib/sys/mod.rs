@@ -4,6 +4,8 @@
 //! Each concern has its own file. A helper that needs another call adds it to
 //! the file of its concern (or a new file here), never `unsafe` elsewhere.
 
+mod crypt;
+mod environ;
 mod copy;
 mod fd;
 mod lock;
@@ -12,6 +14,8 @@ mod net;
 mod proc;
 mod signal;
 
+pub use crypt::*;
+pub use environ::*;
 pub use copy::*;
 pub use fd::*;
 pub use lock::*;
