@@ -12,6 +12,7 @@ pub mod auto;
 pub mod cdb;
 pub mod control;
 pub mod date;
+pub mod dns;
 pub mod envelope;
 pub mod exit;
 pub mod fsutil;
