@@ -20,6 +20,7 @@ pub mod home;
 pub mod passwd;
 pub mod qq;
 pub mod queue;
+pub mod remote;
 pub mod timeoutio;
 
 // Local delivery: qmail-local's logic (run in-process by qmail-lspawn) and

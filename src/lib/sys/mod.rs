@@ -5,10 +5,12 @@
 //! the file of its concern (or a new file here), never `unsafe` elsewhere.
 
 mod fd;
+mod net;
 mod proc;
 mod signal;
 
 pub use fd::*;
+pub use net::*;
 pub use proc::*;
 pub use signal::*;
 
