@@ -4,3 +4,5 @@
 mod common;
 
 mod home_setup;
+mod qmail_remote;
+mod remote_util;

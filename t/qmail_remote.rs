@@ -1,0 +1,497 @@
+//! qmail-remote against a test DNS server and scripted SMTP sinks on
+//! 127.0.0.x / ::1 (remote.md §2–§7).
+
+use std::fs;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::common::QmailHome;
+use crate::remote_util::*;
+
+const MSG: &[u8] = b"Subject: hi\n\nline one\n.dotted\n..two\nend\n";
+
+fn remote(h: &QmailHome, dns: &Dns, args: &[&str], msg: &[u8]) -> Vec<String> {
+    let p = h.path("msg");
+    fs::write(&p, msg).unwrap();
+    let out = h
+        .cmd("qmail-remote")
+        .args(args)
+        .env("DNSCACHEIP", dns.env())
+        .stdin(fs::File::open(&p).unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "exit {:?}", out.status);
+    reports(&out.stdout)
+}
+
+fn home(name: &str) -> QmailHome {
+    let h = QmailHome::new(name);
+    h.control("helohost", "client.test\n");
+    h
+}
+
+fn ok_report(ip: &str) -> String {
+    format!("K{ip} accepted message.\nRemote host said: 250 ok 1700000000 qp 4242\n")
+}
+
+/// Two MXes (10 → 127.0.0.2, 20 → 127.0.0.3) for example.test.
+fn two_mx() -> Dns {
+    Dns::start(vec![
+        mx("example.test", 20, "mx2.example.test"),
+        mx("example.test", 10, "mx1.example.test"),
+        a("mx1.example.test", "127.0.0.2"),
+        a("mx2.example.test", "127.0.0.3"),
+    ])
+}
+
+#[test]
+fn delivers_to_best_mx_with_crlf_and_dot_stuffing() {
+    let h = home("remote-best");
+    let dns = two_mx();
+    let [l1, l2]: [_; 2] = same_port(&["127.0.0.2", "127.0.0.3"]).try_into().unwrap();
+    let port = l1.local_addr().unwrap().port();
+    let s1 = Sink::start_on(l1, Script::default());
+    let s2 = Sink::start_on(l2, Script::default());
+    h.control("smtproutes", &format!("example.test:;{port}\n"));
+    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    assert_eq!(r, vec!["r".to_string(), ok_report("127.0.0.2")]);
+    let log = s1.log();
+    assert!(log.contains(&"EHLO client.test".to_string()), "{log:?}");
+    assert!(log.contains(&"MAIL FROM:<a@client.test>".to_string()), "{log:?}");
+    assert!(log.contains(&"RCPT TO:<b@example.test>".to_string()));
+    assert!(log.contains(&"BODY:Subject: hi\n\nline one\n..dotted\n...two\nend\n".to_string()));
+    assert!(s2.log().is_empty(), "second MX not contacted");
+}
+
+#[test]
+fn falls_back_on_refusal_and_greeting_4xx() {
+    let h = home("remote-fallback");
+    let dns = two_mx();
+    // mx1 refuses the connection.
+    let [l1, l2]: [_; 2] = same_port(&["127.0.0.2", "127.0.0.3"]).try_into().unwrap();
+    let port = l1.local_addr().unwrap().port();
+    drop(l1);
+    let s2 = Sink::start_on(l2, Script::default());
+    h.control("smtproutes", &format!("example.test:;{port}\n"));
+    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    assert_eq!(r, vec!["r".to_string(), ok_report("127.0.0.3")]);
+    assert!(s2.wait_for("BODY:"));
+    // The refusal was counted in the tcpto table.
+    let out = h.cmd("qmail-tcpto").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("127.0.0.2 timed out ") && text.ends_with("; # recent timeouts: 1\n"),
+        "{text:?}"
+    );
+    assert!(h.cmd("qmail-tcpok").status().unwrap().success());
+    assert!(h.cmd("qmail-tcpto").output().unwrap().stdout.is_empty());
+
+    // mx1 greets with 451: next MX.
+    let [l1, l2]: [_; 2] = same_port(&["127.0.0.2", "127.0.0.3"]).try_into().unwrap();
+    let port = l1.local_addr().unwrap().port();
+    let busy = Script {
+        greeting: "451 busy".into(),
+        ..Script::default()
+    };
+    let s1 = Sink::start_on(l1, busy);
+    let s2 = Sink::start_on(l2, Script::default());
+    h.control("smtproutes", &format!("example.test:;{port}\n"));
+    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    assert_eq!(r, vec!["r".to_string(), ok_report("127.0.0.3")]);
+    assert_eq!(s1.log(), vec!["CONNECT"]);
+    assert!(s2.wait_for("BODY:"));
+}
+
+/// One sink on 127.0.0.2 reached through a literal route.
+fn one(h: &QmailHome, script: Script) -> Sink {
+    let s = Sink::start("127.0.0.2", script);
+    h.control(
+        "smtproutes",
+        &format!("example.test:[127.0.0.2];{}\n", s.addr.port()),
+    );
+    s
+}
+
+fn run1(name: &str, script: Script, recips: &[&str], msg: &[u8]) -> (Vec<String>, Sink) {
+    let h = home(name);
+    let dns = Dns::start(vec![]);
+    let s = one(&h, script);
+    let mut args = vec!["example.test", "a@client.test"];
+    args.extend_from_slice(recips);
+    (remote(&h, &dns, &args, msg), s)
+}
+
+#[test]
+fn reply_classification() {
+    let (r, _) = run1(
+        "remote-grey",
+        Script {
+            greeting: "421 busy".into(),
+            ..Script::default()
+        },
+        &["b@example.test"],
+        MSG,
+    );
+    assert_eq!(
+        r,
+        ["ZConnected to 127.0.0.2 but greylisted.\nRemote host said: 421 busy\n"]
+    );
+    let (r, _) = run1(
+        "remote-g5",
+        Script {
+            greeting: "554 go away".into(),
+            ..Script::default()
+        },
+        &["b@example.test"],
+        MSG,
+    );
+    assert_eq!(
+        r,
+        ["DConnected to 127.0.0.2 but sender was rejected.\nRemote host said: 554 go away\n"]
+    );
+    let (r, _) = run1(
+        "remote-mail5",
+        Script {
+            mail: "553 no such sender".into(),
+            ..Script::default()
+        },
+        &["b@example.test"],
+        MSG,
+    );
+    assert_eq!(
+        r,
+        ["DConnected to 127.0.0.2 but sender was rejected.\nRemote host said: 553 no such sender\n"]
+    );
+    let rcpt = Script {
+        rcpt: Arc::new(|a: &str| match a {
+            "bad@example.test" => "550 no such user".into(),
+            "later@example.test" => "450 try later".into(),
+            _ => "250 ok".into(),
+        }),
+        ..Script::default()
+    };
+    let (r, s) = run1(
+        "remote-rcpt",
+        rcpt.clone(),
+        &["bad@example.test", "later@example.test", "b@example.test"],
+        MSG,
+    );
+    assert_eq!(
+        r,
+        [
+            "h127.0.0.2 does not like recipient.\nRemote host said: 550 no such user\n",
+            "s127.0.0.2 probably greylisting.\nRemote host said: 450 try later\n",
+            "r",
+            &ok_report("127.0.0.2"),
+        ]
+    );
+    assert!(s.wait_for("BODY:"));
+    let (r, _) = run1("remote-rcpt5", rcpt, &["bad@example.test"], MSG);
+    assert_eq!(
+        r,
+        [
+            "h127.0.0.2 does not like recipient.\nRemote host said: 550 no such user\n",
+            "DGiving up on 127.0.0.2.\n",
+        ]
+    );
+    let (r, _) = run1(
+        "remote-final4",
+        Script {
+            final_reply: "452 disk full".into(),
+            ..Script::default()
+        },
+        &["b@example.test"],
+        MSG,
+    );
+    assert_eq!(
+        r,
+        [
+            "r",
+            "Z127.0.0.2 failed after I sent the message.\nRemote host said: 452 disk full\n"
+        ]
+    );
+    let (r, _) = run1(
+        "remote-data5",
+        Script {
+            data: "554 no data".into(),
+            ehlo: "250 sink.test".into(),
+            ..Script::default()
+        },
+        &["b@example.test"],
+        MSG,
+    );
+    assert_eq!(
+        r,
+        [
+            "r",
+            "D127.0.0.2 failed on DATA command.\nRemote host said: 554 no data\n"
+        ]
+    );
+}
+
+#[test]
+fn dropped_connections_and_timeouts() {
+    let (r, _) = run1(
+        "remote-drop",
+        Script {
+            drop_at: Some("RCPT".into()),
+            ..Script::default()
+        },
+        &["b@example.test"],
+        MSG,
+    );
+    assert_eq!(r, ["ZConnected to 127.0.0.2 but connection died. (#4.4.2)\n"]);
+    let (r, _) = run1(
+        "remote-dropdot",
+        Script {
+            drop_at: Some("DOT".into()),
+            ..Script::default()
+        },
+        &["b@example.test"],
+        MSG,
+    );
+    assert_eq!(
+        r,
+        [
+            "r",
+            "ZConnected to 127.0.0.2 but connection died. Possible duplicate! (#4.4.2)\n"
+        ]
+    );
+    // A slow greeting within timeoutremote is waited for...
+    let (r, _) = run1(
+        "remote-slow",
+        Script {
+            greeting_delay: Duration::from_millis(1500),
+            ..Script::default()
+        },
+        &["b@example.test"],
+        MSG,
+    );
+    assert_eq!(r, ["r".to_string(), ok_report("127.0.0.2")]);
+    // ...but not beyond it.
+    let h = home("remote-timeout");
+    h.control("timeoutremote", "1\n");
+    let dns = Dns::start(vec![]);
+    one(
+        &h,
+        Script {
+            greeting_delay: Duration::from_secs(3),
+            ..Script::default()
+        },
+    );
+    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    assert_eq!(r, ["ZConnected to 127.0.0.2 but connection died. (#4.4.2)\n"]);
+}
+
+#[test]
+fn helo_fallback_size_and_partial_line() {
+    let (r, s) = run1(
+        "remote-helo",
+        Script {
+            ehlo: "502 what".into(),
+            ..Script::default()
+        },
+        &["b@example.test"],
+        MSG,
+    );
+    assert_eq!(r, ["r".to_string(), ok_report("127.0.0.2")]);
+    assert!(s.log().contains(&"HELO client.test".to_string()));
+    let (r, s) = run1(
+        "remote-size",
+        Script {
+            ehlo: "250-sink.test\r\n250-SIZE 1000000\r\n250 8BITMIME".into(),
+            ..Script::default()
+        },
+        &["b@example.test"],
+        "Subject: caf\u{e9}\n\nx\n".as_bytes(),
+    );
+    assert_eq!(r, ["r".to_string(), ok_report("127.0.0.2")]);
+    assert!(
+        s.log()
+            .contains(&"MAIL FROM:<a@client.test> SIZE=18 BODY=8BITMIME".to_string()),
+        "{:?}",
+        s.log()
+    );
+    let (r, s) = run1(
+        "remote-toobig",
+        Script {
+            ehlo: "250-sink.test\r\n250 SIZE 10".into(),
+            ..Script::default()
+        },
+        &["b@example.test"],
+        MSG,
+    );
+    assert_eq!(
+        r,
+        ["DConnected to 127.0.0.2 but the message is larger than its limit of 10 bytes. (#5.3.4)\n"]
+    );
+    assert!(!s.log().iter().any(|l| l.starts_with("MAIL")));
+    let (r, _) = run1("remote-partial", Script::default(), &["b@example.test"], b"no newline");
+    assert_eq!(
+        r,
+        ["r", "DSMTP cannot transfer messages with partial final lines. (#5.6.2)\n"]
+    );
+}
+
+#[test]
+fn dns_failures_usage_and_implicit_mx() {
+    let h = home("remote-dns");
+    let dns = Dns::start_with(
+        vec![a("plain.test", "127.0.0.2")],
+        DnsOpts {
+            servfail: vec!["broken.test".into()],
+            ..DnsOpts::default()
+        },
+    );
+    let r = remote(&h, &dns, &["nx.test", "a@client.test", "b@nx.test"], MSG);
+    assert_eq!(r, ["DSorry, I couldn't find any host named nx.test. (#5.1.2)\n"]);
+    let r = remote(&h, &dns, &["broken.test", "a@client.test", "b@broken.test"], MSG);
+    assert_eq!(r, ["ZSorry, I couldn't find any host named: broken.test. (#4.1.2)\n"]);
+    let r = remote(&h, &dns, &["plain.test", "a@client.test"], MSG);
+    assert_eq!(r, ["Dqmail-remote was invoked improperly. (#5.3.5)\n"]);
+    // No MX: the domain's own address (implicit MX).
+    let s = Sink::start("127.0.0.2", Script::default());
+    h.control("smtproutes", &format!("plain.test:;{}\n", s.addr.port()));
+    let r = remote(&h, &dns, &["plain.test", "a@client.test", "b@plain.test"], MSG);
+    assert_eq!(r, ["r".to_string(), ok_report("127.0.0.2")]);
+    // An MX that is this host (127.0.0.1): cut off, nothing left.
+    let dns = Dns::start(vec![mx("self.test", 10, "me.test"), a("me.test", "127.0.0.1")]);
+    let r = remote(&h, &dns, &["self.test", "a@client.test", "b@self.test"], MSG);
+    assert!(r[0].starts_with("DSorry. Although I'm listed as a best-preference MX"), "{r:?}");
+}
+
+#[test]
+fn ipv6_relay_and_auth() {
+    let h = home("remote-v6");
+    let dns = Dns::start(vec![]);
+    let Ok(l) = std::net::TcpListener::bind("[::1]:0") else {
+        return; // no IPv6 loopback here
+    };
+    let s = Sink::start_on(
+        l,
+        Script {
+            auth: Some(("joe".into(), "secret".into())),
+            ..Script::default()
+        },
+    );
+    let port = s.addr.port();
+    h.control("smtproutes", &format!(":[::1];{port}|joe|secret\n"));
+    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    assert_eq!(r, ["r".to_string(), ok_report("::1")]);
+    assert!(s.log().contains(&"AUTH LOGIN".to_string()));
+    assert!(s.log().contains(&"MAIL FROM:<a@client.test> AUTH=joe".to_string()));
+    h.control("smtproutes", &format!(":[::1];{port}|joe|wrong\n"));
+    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    assert_eq!(
+        r,
+        ["ZConnected to ::1 but authentication was rejected (login).\nRemote host said: 535 no\n"]
+    );
+}
+
+fn tls_script(cfg: Arc<rustls::ServerConfig>) -> Script {
+    Script {
+        tls: Some(cfg),
+        ..Script::default()
+    }
+}
+
+fn tls_ok(ip: &str) -> String {
+    format!("K{ip} TLS transmitted message accepted.\nRemote host said: 250 ok 1700000000 qp 4242\n")
+}
+
+#[test]
+fn starttls_opportunistic_and_required() {
+    let (_ck, cfg) = self_signed(&["example.test"]);
+    let (r, s) = run1("remote-tls", tls_script(cfg.clone()), &["b@example.test"], MSG);
+    assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")]);
+    let log = s.log();
+    let tls_at = log.iter().position(|l| l == "TLS").expect("STARTTLS done");
+    assert_eq!(log[tls_at + 1], "EHLO client.test", "EHLO again after TLS");
+
+    // Required and verified against the Mozilla roots: a self-signed peer
+    // fails. The rule names the host after routing (the relay).
+    let h = home("remote-tlsreq");
+    let dns = Dns::start(vec![a("relay.test", "127.0.0.2")]);
+    let relay = |h: &QmailHome, script: Script| {
+        let s = Sink::start("127.0.0.2", script);
+        h.control(
+            "smtproutes",
+            &format!("example.test:relay.test;{}\n", s.addr.port()),
+        );
+        s
+    };
+    let s = relay(&h, tls_script(cfg.clone()));
+    h.control("tlsdestinations", "relay.test:\n");
+    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    assert_eq!(r, ["Z Unable to verify X.500 certificate from: relay.test. (#4.4.1)\n"]);
+    assert!(!s.log().iter().any(|l| l.starts_with("MAIL")));
+
+    // Required: a peer without STARTTLS is not used.
+    relay(&h, Script::default());
+    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    assert_eq!(
+        r,
+        ["Z I wasn't able to negotiate a TLS connection with: relay.test. (#4.4.1)\n"]
+    );
+
+    // Verified with our own CA: delivered; an exact-name rule for a name the
+    // certificate lacks (mode 6) is not.
+    let (ca_pem, cfg) = ca_signed("relay.test");
+    fs::write(h.path("control/ca.pem"), ca_pem).unwrap();
+    relay(&h, tls_script(cfg.clone()));
+    let ca = h.path("control/ca.pem");
+    h.control("tlsdestinations", &format!("relay.test:{}\n", ca.display()));
+    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")]);
+    let dns = Dns::start(vec![a("other.test", "127.0.0.2")]);
+    let s = Sink::start("127.0.0.2", tls_script(cfg));
+    h.control("smtproutes", &format!("example.test:other.test;{}\n", s.addr.port()));
+    h.control("tlsdestinations", &format!("=other.test:{}\n", ca.display()));
+    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    assert_eq!(
+        r,
+        ["Z Unable to validate X.500 certificate Subject for: other.test. (#4.4.1)\n"]
+    );
+}
+
+/// A CA (PEM) and a server config with a certificate it issued for `name`.
+fn ca_signed(name: &str) -> (String, Arc<rustls::ServerConfig>) {
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca = p.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(p, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec![name.to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let cfg = server_config(vec![leaf.der().clone(), ca.der().clone()], &leaf_key);
+    (ca.pem(), cfg)
+}
+
+#[test]
+fn implicit_tls_route() {
+    // Port 465 is privileged: this runs only where it can be bound (root).
+    let Ok(l) = std::net::TcpListener::bind("127.0.0.2:465") else {
+        return;
+    };
+    let (_ck, cfg) = self_signed(&["example.test"]);
+    let h = home("remote-smtps");
+    let dns = Dns::start(vec![]);
+    let s = Sink::start_on(
+        l,
+        Script {
+            tls: Some(cfg),
+            implicit_tls: true,
+            ..Script::default()
+        },
+    );
+    h.control("smtproutes", "example.test:[127.0.0.2];465\n");
+    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")]);
+    assert!(!s.log().contains(&"STARTTLS".to_string()));
+}
