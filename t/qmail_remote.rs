@@ -495,3 +495,95 @@ fn implicit_tls_route() {
     assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")]);
     assert!(!s.log().contains(&"STARTTLS".to_string()));
 }
+
+/// Zone `test.` (the trust anchor) delegating securely to `dane.test.`,
+/// whose MX `mx.dane.test` (127.0.0.2) has the TLSA records `tlsa`
+/// (signed by `signer`, the child key unless a test wants a bad one).
+fn dane_zone(port: u16, tlsa_rrs: Vec<(u8, u8, u8, Vec<u8>)>, bad_sig: bool) -> (Dns, String) {
+    let root = ZoneKey::new("test");
+    let child = ZoneKey::new("dane.test");
+    let mut recs = Vec::new();
+    recs.extend(signed(&root, vec![root.dnskey_record()]));
+    recs.extend(signed(&root, vec![child.ds_record()]));
+    recs.extend(signed(&child, vec![child.dnskey_record()]));
+    recs.push(mx("dane.test", 10, "mx.dane.test"));
+    recs.push(a("mx.dane.test", "127.0.0.2"));
+    let owner = format!("_{port}._tcp.mx.dane.test");
+    let set: Vec<_> = tlsa_rrs
+        .into_iter()
+        .map(|(u, s, m, d)| tlsa(&owner, u, s, m, d))
+        .collect();
+    let signer = if bad_sig { ZoneKey::new("dane.test") } else { child };
+    recs.extend(signed(&signer, set));
+    (Dns::start(recs), root.anchor_line())
+}
+
+fn sha256(d: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, d).as_ref().to_vec()
+}
+
+#[test]
+fn dane_match_mismatch_and_bogus() {
+    let (ck, cfg) = self_signed(&["unrelated.example"]);
+    let spki = sqmail::remote::dane::spki(ck.cert.der()).unwrap().to_vec();
+    assert_eq!(spki, rcgen::PublicKeyData::subject_public_key_info(&ck.signing_key));
+    let cases = [
+        ("dane-ee", vec![(3, 1, 1, sha256(&spki))], false, true),
+        ("dane-ee-full", vec![(3, 0, 0, ck.cert.der().to_vec())], false, true),
+        ("dane-mismatch", vec![(3, 1, 1, vec![7; 32])], false, false),
+        ("dane-bogus", vec![(3, 1, 1, sha256(&spki))], true, false),
+    ];
+    for (label, recs, bad, ok) in cases {
+        let h = home(label);
+        let s = Sink::start("127.0.0.2", tls_script(cfg.clone()));
+        let port = s.addr.port();
+        let (dns, anchor) = dane_zone(port, recs, bad);
+        h.control("smtproutes", &format!("dane.test:;{port}\n"));
+        h.control("trustanchors", &anchor);
+        let r = remote(&h, &dns, &["dane.test", "a@client.test", "b@dane.test"], MSG);
+        if ok {
+            assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")], "{label}");
+        } else {
+            assert_eq!(
+                r,
+                ["Z No TLSA record matches the X.509 certificate of: mx.dane.test. (#4.4.1)\n"],
+                "{label}"
+            );
+            assert!(!s.log().iter().any(|l| l.starts_with("MAIL")), "{label}");
+        }
+    }
+}
+
+#[test]
+fn dane_ta_and_no_anchor() {
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca = p.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(p, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["mx.dane.test".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let cfg = server_config(vec![leaf.der().clone(), ca.der().clone()], &leaf_key);
+    let h = home("dane-ta");
+    let s = Sink::start("127.0.0.2", tls_script(cfg.clone()));
+    let port = s.addr.port();
+    let (dns, anchor) = dane_zone(port, vec![(2, 0, 1, sha256(ca.der()))], false);
+    h.control("smtproutes", &format!("dane.test:;{port}\n"));
+    h.control("trustanchors", &anchor);
+    let r = remote(&h, &dns, &["dane.test", "a@client.test", "b@dane.test"], MSG);
+    assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")]);
+
+    // Without a trust anchor the TLSA records are not looked up at all,
+    // and a mismatching record does not matter.
+    let h = home("dane-off");
+    let s = Sink::start("127.0.0.2", tls_script(cfg));
+    let port = s.addr.port();
+    let (dns, _) = dane_zone(port, vec![(3, 1, 1, vec![7; 32])], false);
+    h.control("smtproutes", &format!("dane.test:;{port}\n"));
+    let r = remote(&h, &dns, &["dane.test", "a@client.test", "b@dane.test"], MSG);
+    assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")]);
+    assert!(!dns.queries.lock().unwrap().iter().any(|q| q.contains("TLSA")));
+}

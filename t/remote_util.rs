@@ -454,3 +454,97 @@ pub fn reports(out: &[u8]) -> Vec<String> {
     assert_eq!(v.pop().as_deref(), Some(""), "output ends with NUL: {s:?}");
     v
 }
+
+// ---- DNSSEC: signed test zones ----
+
+use hickory_proto::dnssec::crypto::EcdsaSigningKey;
+use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS, RRSIG, SigInput};
+use hickory_proto::dnssec::{Algorithm, DigestType, SigningKey, TBS};
+use hickory_proto::rr::{DNSClass, SerialNumber};
+
+/// A zone signing key (ECDSA P-256, flags 257).
+pub struct ZoneKey {
+    pub zone: Name,
+    pub key: EcdsaSigningKey,
+    pub dnskey: DNSKEY,
+}
+
+impl ZoneKey {
+    pub fn new(zone: &str) -> ZoneKey {
+        let alg = Algorithm::ECDSAP256SHA256;
+        let pk8 = EcdsaSigningKey::generate_pkcs8(alg).unwrap();
+        let key = EcdsaSigningKey::from_pkcs8(&pk8, alg).unwrap();
+        let dnskey = DNSKEY::new(true, true, false, key.to_public_key().unwrap());
+        ZoneKey {
+            zone: name(zone),
+            key,
+            dnskey,
+        }
+    }
+
+    pub fn dnskey_record(&self) -> Record {
+        Record::from_rdata(
+            self.zone.clone(),
+            300,
+            RData::DNSSEC(DNSSECRData::DNSKEY(self.dnskey.clone())),
+        )
+    }
+
+    pub fn ds_record(&self) -> Record {
+        let ds = DS::new(
+            self.dnskey.calculate_key_tag().unwrap(),
+            Algorithm::ECDSAP256SHA256,
+            DigestType::SHA256,
+            self.dnskey
+                .to_digest(&self.zone, DigestType::SHA256)
+                .unwrap()
+                .as_ref()
+                .to_vec(),
+        );
+        Record::from_rdata(self.zone.clone(), 300, RData::DNSSEC(DNSSECRData::DS(ds)))
+    }
+
+    /// The RRSIG over `rrset` (one name, one type), valid for a day.
+    pub fn sign(&self, rrset: &[Record]) -> Record {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as u32;
+        let n = rrset[0].name.clone();
+        let input = SigInput {
+            type_covered: rrset[0].record_type(),
+            algorithm: Algorithm::ECDSAP256SHA256,
+            num_labels: n.num_labels(),
+            original_ttl: rrset[0].ttl,
+            sig_expiration: SerialNumber::from(now + 86400),
+            sig_inception: SerialNumber::from(now - 3600),
+            key_tag: self.dnskey.calculate_key_tag().unwrap(),
+            signer_name: self.zone.clone(),
+        };
+        let tbs = TBS::from_input(&n, DNSClass::IN, &input, rrset.iter()).unwrap();
+        let sig = self.key.sign(&tbs).unwrap();
+        Record::from_rdata(
+            n,
+            300,
+            RData::DNSSEC(DNSSECRData::RRSIG(RRSIG::from_sig(input, sig))),
+        )
+    }
+
+    /// The anchor line for a trust-anchor file.
+    pub fn anchor_line(&self) -> String {
+        use hickory_proto::dnssec::PublicKey;
+        format!(
+            "{} IN DNSKEY 257 3 13 {}\n",
+            self.zone,
+            sqmail::remote::auth::base64(self.dnskey.public_key().public_bytes())
+        )
+    }
+}
+
+/// `rrset` followed by its signature.
+pub fn signed(k: &ZoneKey, rrset: Vec<Record>) -> Vec<Record> {
+    let s = k.sign(&rrset);
+    let mut v = rrset;
+    v.push(s);
+    v
+}

@@ -265,7 +265,13 @@ fn dane_records(
     }
     let (status, v) = r.tlsa_secure(mx_host, port, anchors).ok()?;
     let v = dane::usable(v);
-    (status == dns::dnssec::Status::Secure && !v.is_empty()).then_some(v)
+    match status {
+        dns::dnssec::Status::Secure if !v.is_empty() => Some(v),
+        // Signatures that fail under a secure zone: TLS is required and
+        // no certificate can match.
+        dns::dnssec::Status::Bogus => Some(Vec::new()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
