@@ -4,5 +4,6 @@
 mod common;
 
 mod home_setup;
+mod dns;
 mod qmail_remote;
 mod remote_util;

@@ -7,6 +7,7 @@
 pub mod conf;
 pub mod dnssec;
 mod stub;
+pub mod tools;
 
 use std::cell::OnceCell;
 use std::hash::{BuildHasher, Hasher};
