@@ -587,3 +587,31 @@ fn dane_ta_and_no_anchor() {
     assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")]);
     assert!(!dns.queries.lock().unwrap().iter().any(|q| q.contains("TLSA")));
 }
+
+#[test]
+fn qmtp_routes() {
+    let h = home("remote-qmtp");
+    let dns = Dns::start(vec![]);
+    let s = qmtp_sink("127.0.0.2", vec!["Kthanks".into()]);
+    h.control("qmtproutes", &format!("example.test:[127.0.0.2];{}\n", s.addr.port()));
+    h.control("smtproutes", "example.test:[127.0.0.9];1\n");
+    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    assert_eq!(r, ["rqmtp:thanks\n", "KAll received okay by 127.0.0.2\n"]);
+    assert!(s.wait_for("TO:b@example.test"));
+    let log = s.log();
+    assert_eq!(log[0], format!("MSG:\n{}", String::from_utf8_lossy(MSG)));
+    assert_eq!(log[1], "FROM:a@client.test");
+
+    let s = qmtp_sink("127.0.0.2", vec!["Kok".into(), "Dno such user".into()]);
+    h.control("qmtproutes", &format!("example.test:[127.0.0.2];{}\n", s.addr.port()));
+    let r = remote(
+        &h,
+        &dns,
+        &["example.test", "a@client.test", "b@example.test", "c@example.test"],
+        MSG,
+    );
+    assert_eq!(
+        r,
+        ["rqmtp:ok\n", "hqmtp:no such user\n", "DGiving up on 127.0.0.2\n"]
+    );
+}

@@ -548,3 +548,54 @@ pub fn signed(k: &ZoneKey, rrset: Vec<Record>) -> Vec<Record> {
     v.push(s);
     v
 }
+
+// ---- QMTP sink ----
+
+fn read_netstring(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = 0usize;
+    loop {
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).ok()?;
+        match b[0] {
+            b':' => break,
+            d @ b'0'..=b'9' => len = len * 10 + usize::from(d - b'0'),
+            _ => return None,
+        }
+    }
+    let mut v = vec![0u8; len + 1];
+    s.read_exact(&mut v).ok()?;
+    (v.pop() == Some(b',')).then_some(v)
+}
+
+/// A QMTP server answering each recipient with the next of `answers`
+/// (`Kok`, `Dno`, ...); logs `MSG:`, `FROM:` and `TO:` lines.
+pub fn qmtp_sink(ip: &str, answers: Vec<String>) -> Sink {
+    let l = TcpListener::bind((ip, 0)).unwrap();
+    let addr = l.local_addr().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let lg = log.clone();
+    thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let push = |x: String| lg.lock().unwrap().push(x);
+            let Some(m) = read_netstring(&mut s) else { continue };
+            push(format!("MSG:{}", String::from_utf8_lossy(&m)));
+            let Some(f) = read_netstring(&mut s) else { continue };
+            push(format!("FROM:{}", String::from_utf8_lossy(&f)));
+            let Some(rs) = read_netstring(&mut s) else { continue };
+            let mut cur = std::io::Cursor::new(rs);
+            let mut n = 0;
+            while (cur.position() as usize) < cur.get_ref().len() {
+                let rest = cur.get_ref()[cur.position() as usize..].to_vec();
+                let colon = rest.iter().position(|&b| b == b':').unwrap();
+                let len: usize = std::str::from_utf8(&rest[..colon]).unwrap().parse().unwrap();
+                push(format!("TO:{}", String::from_utf8_lossy(&rest[colon + 1..colon + 1 + len])));
+                cur.set_position(cur.position() + (colon + 2 + len) as u64);
+                let a = &answers[n.min(answers.len() - 1)];
+                n += 1;
+                let _ = s.write_all(format!("{}:{a},", a.len()).as_bytes());
+            }
+        }
+    });
+    Sink { addr, log }
+}

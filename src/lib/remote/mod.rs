@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod dane;
+pub mod qmtp;
 pub mod report;
 pub mod route;
 pub mod smtp;
@@ -20,7 +21,7 @@ use crate::control::{ConstMap, Control};
 use crate::dns::{self, DnsError, MxIp, Resolver};
 use crate::sys;
 use report::Out;
-use route::{SMTPS_PORT, TlsRule};
+use route::{QMTPS_PORT, SMTPS_PORT, TlsRule};
 use smtp::{Job, Step};
 use tls::TlsSetup;
 
@@ -143,9 +144,6 @@ fn deliver(args: &[String], out: &mut Out) -> Vec<u8> {
     let Some(mut msg) = sys::take_fd(0) else {
         return report::READ_FAILED.into();
     };
-    if rt.qmtp {
-        return report::QMTP_PROTO.into();
-    }
     let helo = source
         .as_ref()
         .and_then(|s| s.helo.clone())
@@ -205,7 +203,12 @@ fn deliver(args: &[String], out: &mut Out) -> Vec<u8> {
         let t = Some(Duration::from_secs(ctl.timeoutremote.max(1)));
         let _ = tcp.set_read_timeout(t);
         let _ = tcp.set_write_timeout(t);
-        match smtp::session(&mut job, out, tcp, &ip, &a.host, implicit) {
+        let step = if rt.qmtp {
+            qmtp::session(&mut job, out, tcp, &ip, &a.host, port == QMTPS_PORT)
+        } else {
+            smtp::session(&mut job, out, tcp, &ip, &a.host, implicit)
+        };
+        match step {
             Step::Done(text) => return text,
             Step::NextMx => continue,
         }

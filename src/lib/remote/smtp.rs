@@ -166,6 +166,22 @@ impl Conn {
         }
     }
 
+    /// One byte (for QMTP's netstrings).
+    pub fn byte(&mut self) -> io::Result<u8> {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            let mut chunk = [0u8; 4096];
+            let n = self.s.read(&mut chunk)?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        self.pos += 1;
+        Ok(self.buf[self.pos - 1])
+    }
+
     pub fn send(&mut self, data: &[u8]) -> io::Result<()> {
         self.s.write_all(data)?;
         self.s.flush()
