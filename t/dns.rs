@@ -74,13 +74,18 @@ fn names_texts_and_failures() {
         "dnsip: fatal: unable to find IP address for broken.test: temporary failure\n"
     );
     let (code, _, err) = run(&h, &dns, "dnsip", &[]);
-    assert_eq!((code, err.as_str()), (100, "dnsip: fatal: usage: dnsip fqdn ...\n"));
+    assert_eq!(
+        (code, err.as_str()),
+        (100, "dnsip: fatal: usage: dnsip fqdn ...\n")
+    );
 }
 
 #[test]
 fn truncated_answers_are_asked_again_over_tcp() {
     let h = QmailHome::new("dnstcp");
-    let recs = (1..=20).map(|i| a("many.test", &format!("192.0.2.{i}"))).collect();
+    let recs = (1..=20)
+        .map(|i| a("many.test", &format!("192.0.2.{i}")))
+        .collect();
     let dns = Dns::start_with(
         recs,
         DnsOpts {
@@ -91,7 +96,12 @@ fn truncated_answers_are_asked_again_over_tcp() {
     let (code, out, _) = run(&h, &dns, "dnsip", &["many.test"]);
     assert_eq!(code, 0);
     assert_eq!(out.split_whitespace().count(), 20);
-    assert!(dns.queries.lock().unwrap().contains(&"tcp:many.test. A".to_string()));
+    assert!(
+        dns.queries
+            .lock()
+            .unwrap()
+            .contains(&"tcp:many.test. A".to_string())
+    );
 }
 
 #[test]
@@ -106,7 +116,10 @@ fn servers_from_resolvconf_and_dead_servers_skipped() {
         .env("RESOLVCONF", &conf)
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "2001:db8::1 192.0.2.1 192.0.2.2 \n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2001:db8::1 192.0.2.1 192.0.2.2 \n"
+    );
     // A server that refuses (nothing listening) is passed over at once.
     let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let dead_port = dead.local_addr().unwrap().port();
@@ -119,6 +132,9 @@ fn servers_from_resolvconf_and_dead_servers_skipped() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "2001:db8::1 192.0.2.1 192.0.2.2 \n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2001:db8::1 192.0.2.1 192.0.2.2 \n"
+    );
     assert!(t.elapsed() < std::time::Duration::from_millis(900));
 }

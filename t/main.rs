@@ -3,7 +3,7 @@
 
 mod common;
 
-mod home_setup;
 mod dns;
+mod home_setup;
 mod qmail_remote;
 mod remote_util;

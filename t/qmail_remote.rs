@@ -56,11 +56,19 @@ fn delivers_to_best_mx_with_crlf_and_dot_stuffing() {
     let s1 = Sink::start_on(l1, Script::default());
     let s2 = Sink::start_on(l2, Script::default());
     h.control("smtproutes", &format!("example.test:;{port}\n"));
-    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    let r = remote(
+        &h,
+        &dns,
+        &["example.test", "a@client.test", "b@example.test"],
+        MSG,
+    );
     assert_eq!(r, vec!["r".to_string(), ok_report("127.0.0.2")]);
     let log = s1.log();
     assert!(log.contains(&"EHLO client.test".to_string()), "{log:?}");
-    assert!(log.contains(&"MAIL FROM:<a@client.test>".to_string()), "{log:?}");
+    assert!(
+        log.contains(&"MAIL FROM:<a@client.test>".to_string()),
+        "{log:?}"
+    );
     assert!(log.contains(&"RCPT TO:<b@example.test>".to_string()));
     assert!(log.contains(&"BODY:Subject: hi\n\nline one\n..dotted\n...two\nend\n".to_string()));
     assert!(s2.log().is_empty(), "second MX not contacted");
@@ -76,7 +84,12 @@ fn falls_back_on_refusal_and_greeting_4xx() {
     drop(l1);
     let s2 = Sink::start_on(l2, Script::default());
     h.control("smtproutes", &format!("example.test:;{port}\n"));
-    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    let r = remote(
+        &h,
+        &dns,
+        &["example.test", "a@client.test", "b@example.test"],
+        MSG,
+    );
     assert_eq!(r, vec!["r".to_string(), ok_report("127.0.0.3")]);
     assert!(s2.wait_for("BODY:"));
     // The refusal was counted in the tcpto table.
@@ -99,7 +112,12 @@ fn falls_back_on_refusal_and_greeting_4xx() {
     let s1 = Sink::start_on(l1, busy);
     let s2 = Sink::start_on(l2, Script::default());
     h.control("smtproutes", &format!("example.test:;{port}\n"));
-    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    let r = remote(
+        &h,
+        &dns,
+        &["example.test", "a@client.test", "b@example.test"],
+        MSG,
+    );
     assert_eq!(r, vec!["r".to_string(), ok_report("127.0.0.3")]);
     assert_eq!(s1.log(), vec!["CONNECT"]);
     assert!(s2.wait_for("BODY:"));
@@ -163,7 +181,9 @@ fn reply_classification() {
     );
     assert_eq!(
         r,
-        ["DConnected to 127.0.0.2 but sender was rejected.\nRemote host said: 553 no such sender\n"]
+        [
+            "DConnected to 127.0.0.2 but sender was rejected.\nRemote host said: 553 no such sender\n"
+        ]
     );
     let rcpt = Script {
         rcpt: Arc::new(|a: &str| match a {
@@ -243,7 +263,10 @@ fn dropped_connections_and_timeouts() {
         &["b@example.test"],
         MSG,
     );
-    assert_eq!(r, ["ZConnected to 127.0.0.2 but connection died. (#4.4.2)\n"]);
+    assert_eq!(
+        r,
+        ["ZConnected to 127.0.0.2 but connection died. (#4.4.2)\n"]
+    );
     let (r, _) = run1(
         "remote-dropdot",
         Script {
@@ -282,8 +305,16 @@ fn dropped_connections_and_timeouts() {
             ..Script::default()
         },
     );
-    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
-    assert_eq!(r, ["ZConnected to 127.0.0.2 but connection died. (#4.4.2)\n"]);
+    let r = remote(
+        &h,
+        &dns,
+        &["example.test", "a@client.test", "b@example.test"],
+        MSG,
+    );
+    assert_eq!(
+        r,
+        ["ZConnected to 127.0.0.2 but connection died. (#4.4.2)\n"]
+    );
 }
 
 #[test]
@@ -326,13 +357,23 @@ fn helo_fallback_size_and_partial_line() {
     );
     assert_eq!(
         r,
-        ["DConnected to 127.0.0.2 but the message is larger than its limit of 10 bytes. (#5.3.4)\n"]
+        [
+            "DConnected to 127.0.0.2 but the message is larger than its limit of 10 bytes. (#5.3.4)\n"
+        ]
     );
     assert!(!s.log().iter().any(|l| l.starts_with("MAIL")));
-    let (r, _) = run1("remote-partial", Script::default(), &["b@example.test"], b"no newline");
+    let (r, _) = run1(
+        "remote-partial",
+        Script::default(),
+        &["b@example.test"],
+        b"no newline",
+    );
     assert_eq!(
         r,
-        ["r", "DSMTP cannot transfer messages with partial final lines. (#5.6.2)\n"]
+        [
+            "r",
+            "DSMTP cannot transfer messages with partial final lines. (#5.6.2)\n"
+        ]
     );
 }
 
@@ -347,20 +388,47 @@ fn dns_failures_usage_and_implicit_mx() {
         },
     );
     let r = remote(&h, &dns, &["nx.test", "a@client.test", "b@nx.test"], MSG);
-    assert_eq!(r, ["DSorry, I couldn't find any host named nx.test. (#5.1.2)\n"]);
-    let r = remote(&h, &dns, &["broken.test", "a@client.test", "b@broken.test"], MSG);
-    assert_eq!(r, ["ZSorry, I couldn't find any host named: broken.test. (#4.1.2)\n"]);
+    assert_eq!(
+        r,
+        ["DSorry, I couldn't find any host named nx.test. (#5.1.2)\n"]
+    );
+    let r = remote(
+        &h,
+        &dns,
+        &["broken.test", "a@client.test", "b@broken.test"],
+        MSG,
+    );
+    assert_eq!(
+        r,
+        ["ZSorry, I couldn't find any host named: broken.test. (#4.1.2)\n"]
+    );
     let r = remote(&h, &dns, &["plain.test", "a@client.test"], MSG);
     assert_eq!(r, ["Dqmail-remote was invoked improperly. (#5.3.5)\n"]);
     // No MX: the domain's own address (implicit MX).
     let s = Sink::start("127.0.0.2", Script::default());
     h.control("smtproutes", &format!("plain.test:;{}\n", s.addr.port()));
-    let r = remote(&h, &dns, &["plain.test", "a@client.test", "b@plain.test"], MSG);
+    let r = remote(
+        &h,
+        &dns,
+        &["plain.test", "a@client.test", "b@plain.test"],
+        MSG,
+    );
     assert_eq!(r, ["r".to_string(), ok_report("127.0.0.2")]);
     // An MX that is this host (127.0.0.1): cut off, nothing left.
-    let dns = Dns::start(vec![mx("self.test", 10, "me.test"), a("me.test", "127.0.0.1")]);
-    let r = remote(&h, &dns, &["self.test", "a@client.test", "b@self.test"], MSG);
-    assert!(r[0].starts_with("DSorry. Although I'm listed as a best-preference MX"), "{r:?}");
+    let dns = Dns::start(vec![
+        mx("self.test", 10, "me.test"),
+        a("me.test", "127.0.0.1"),
+    ]);
+    let r = remote(
+        &h,
+        &dns,
+        &["self.test", "a@client.test", "b@self.test"],
+        MSG,
+    );
+    assert!(
+        r[0].starts_with("DSorry. Although I'm listed as a best-preference MX"),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -379,12 +447,25 @@ fn ipv6_relay_and_auth() {
     );
     let port = s.addr.port();
     h.control("smtproutes", &format!(":[::1];{port}|joe|secret\n"));
-    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    let r = remote(
+        &h,
+        &dns,
+        &["example.test", "a@client.test", "b@example.test"],
+        MSG,
+    );
     assert_eq!(r, ["r".to_string(), ok_report("::1")]);
     assert!(s.log().contains(&"AUTH LOGIN".to_string()));
-    assert!(s.log().contains(&"MAIL FROM:<a@client.test> AUTH=joe".to_string()));
+    assert!(
+        s.log()
+            .contains(&"MAIL FROM:<a@client.test> AUTH=joe".to_string())
+    );
     h.control("smtproutes", &format!(":[::1];{port}|joe|wrong\n"));
-    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    let r = remote(
+        &h,
+        &dns,
+        &["example.test", "a@client.test", "b@example.test"],
+        MSG,
+    );
     assert_eq!(
         r,
         ["ZConnected to ::1 but authentication was rejected (login).\nRemote host said: 535 no\n"]
@@ -399,13 +480,20 @@ fn tls_script(cfg: Arc<rustls::ServerConfig>) -> Script {
 }
 
 fn tls_ok(ip: &str) -> String {
-    format!("K{ip} TLS transmitted message accepted.\nRemote host said: 250 ok 1700000000 qp 4242\n")
+    format!(
+        "K{ip} TLS transmitted message accepted.\nRemote host said: 250 ok 1700000000 qp 4242\n"
+    )
 }
 
 #[test]
 fn starttls_opportunistic_and_required() {
     let (_ck, cfg) = self_signed(&["example.test"]);
-    let (r, s) = run1("remote-tls", tls_script(cfg.clone()), &["b@example.test"], MSG);
+    let (r, s) = run1(
+        "remote-tls",
+        tls_script(cfg.clone()),
+        &["b@example.test"],
+        MSG,
+    );
     assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")]);
     let log = s.log();
     let tls_at = log.iter().position(|l| l == "TLS").expect("STARTTLS done");
@@ -425,13 +513,26 @@ fn starttls_opportunistic_and_required() {
     };
     let s = relay(&h, tls_script(cfg.clone()));
     h.control("tlsdestinations", "relay.test:\n");
-    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
-    assert_eq!(r, ["Z Unable to verify X.500 certificate from: relay.test. (#4.4.1)\n"]);
+    let r = remote(
+        &h,
+        &dns,
+        &["example.test", "a@client.test", "b@example.test"],
+        MSG,
+    );
+    assert_eq!(
+        r,
+        ["Z Unable to verify X.500 certificate from: relay.test. (#4.4.1)\n"]
+    );
     assert!(!s.log().iter().any(|l| l.starts_with("MAIL")));
 
     // Required: a peer without STARTTLS is not used.
     relay(&h, Script::default());
-    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    let r = remote(
+        &h,
+        &dns,
+        &["example.test", "a@client.test", "b@example.test"],
+        MSG,
+    );
     assert_eq!(
         r,
         ["Z I wasn't able to negotiate a TLS connection with: relay.test. (#4.4.1)\n"]
@@ -444,13 +545,29 @@ fn starttls_opportunistic_and_required() {
     relay(&h, tls_script(cfg.clone()));
     let ca = h.path("control/ca.pem");
     h.control("tlsdestinations", &format!("relay.test:{}\n", ca.display()));
-    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    let r = remote(
+        &h,
+        &dns,
+        &["example.test", "a@client.test", "b@example.test"],
+        MSG,
+    );
     assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")]);
     let dns = Dns::start(vec![a("other.test", "127.0.0.2")]);
     let s = Sink::start("127.0.0.2", tls_script(cfg));
-    h.control("smtproutes", &format!("example.test:other.test;{}\n", s.addr.port()));
-    h.control("tlsdestinations", &format!("=other.test:{}\n", ca.display()));
-    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    h.control(
+        "smtproutes",
+        &format!("example.test:other.test;{}\n", s.addr.port()),
+    );
+    h.control(
+        "tlsdestinations",
+        &format!("=other.test:{}\n", ca.display()),
+    );
+    let r = remote(
+        &h,
+        &dns,
+        &["example.test", "a@client.test", "b@example.test"],
+        MSG,
+    );
     assert_eq!(
         r,
         ["Z Unable to validate X.500 certificate Subject for: other.test. (#4.4.1)\n"]
@@ -491,7 +608,12 @@ fn implicit_tls_route() {
         },
     );
     h.control("smtproutes", "example.test:[127.0.0.2];465\n");
-    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    let r = remote(
+        &h,
+        &dns,
+        &["example.test", "a@client.test", "b@example.test"],
+        MSG,
+    );
     assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")]);
     assert!(!s.log().contains(&"STARTTLS".to_string()));
 }
@@ -513,23 +635,37 @@ fn dane_zone(port: u16, tlsa_rrs: Vec<(u8, u8, u8, Vec<u8>)>, bad_sig: bool) -> 
         .into_iter()
         .map(|(u, s, m, d)| tlsa(&owner, u, s, m, d))
         .collect();
-    let signer = if bad_sig { ZoneKey::new("dane.test") } else { child };
+    let signer = if bad_sig {
+        ZoneKey::new("dane.test")
+    } else {
+        child
+    };
     recs.extend(signed(&signer, set));
     (Dns::start(recs), root.anchor_line())
 }
 
 fn sha256(d: &[u8]) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, d).as_ref().to_vec()
+    ring::digest::digest(&ring::digest::SHA256, d)
+        .as_ref()
+        .to_vec()
 }
 
 #[test]
 fn dane_match_mismatch_and_bogus() {
     let (ck, cfg) = self_signed(&["unrelated.example"]);
     let spki = sqmail::remote::dane::spki(ck.cert.der()).unwrap().to_vec();
-    assert_eq!(spki, rcgen::PublicKeyData::subject_public_key_info(&ck.signing_key));
+    assert_eq!(
+        spki,
+        rcgen::PublicKeyData::subject_public_key_info(&ck.signing_key)
+    );
     let cases = [
         ("dane-ee", vec![(3, 1, 1, sha256(&spki))], false, true),
-        ("dane-ee-full", vec![(3, 0, 0, ck.cert.der().to_vec())], false, true),
+        (
+            "dane-ee-full",
+            vec![(3, 0, 0, ck.cert.der().to_vec())],
+            false,
+            true,
+        ),
         ("dane-mismatch", vec![(3, 1, 1, vec![7; 32])], false, false),
         ("dane-bogus", vec![(3, 1, 1, sha256(&spki))], true, false),
     ];
@@ -540,7 +676,12 @@ fn dane_match_mismatch_and_bogus() {
         let (dns, anchor) = dane_zone(port, recs, bad);
         h.control("smtproutes", &format!("dane.test:;{port}\n"));
         h.control("trustanchors", &anchor);
-        let r = remote(&h, &dns, &["dane.test", "a@client.test", "b@dane.test"], MSG);
+        let r = remote(
+            &h,
+            &dns,
+            &["dane.test", "a@client.test", "b@dane.test"],
+            MSG,
+        );
         if ok {
             assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")], "{label}");
         } else {
@@ -573,7 +714,12 @@ fn dane_ta_and_no_anchor() {
     let (dns, anchor) = dane_zone(port, vec![(2, 0, 1, sha256(ca.der()))], false);
     h.control("smtproutes", &format!("dane.test:;{port}\n"));
     h.control("trustanchors", &anchor);
-    let r = remote(&h, &dns, &["dane.test", "a@client.test", "b@dane.test"], MSG);
+    let r = remote(
+        &h,
+        &dns,
+        &["dane.test", "a@client.test", "b@dane.test"],
+        MSG,
+    );
     assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")]);
 
     // Without a trust anchor the TLSA records are not looked up at all,
@@ -583,9 +729,20 @@ fn dane_ta_and_no_anchor() {
     let port = s.addr.port();
     let (dns, _) = dane_zone(port, vec![(3, 1, 1, vec![7; 32])], false);
     h.control("smtproutes", &format!("dane.test:;{port}\n"));
-    let r = remote(&h, &dns, &["dane.test", "a@client.test", "b@dane.test"], MSG);
+    let r = remote(
+        &h,
+        &dns,
+        &["dane.test", "a@client.test", "b@dane.test"],
+        MSG,
+    );
     assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")]);
-    assert!(!dns.queries.lock().unwrap().iter().any(|q| q.contains("TLSA")));
+    assert!(
+        !dns.queries
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|q| q.contains("TLSA"))
+    );
 }
 
 #[test]
@@ -593,9 +750,17 @@ fn qmtp_routes() {
     let h = home("remote-qmtp");
     let dns = Dns::start(vec![]);
     let s = qmtp_sink("127.0.0.2", vec!["Kthanks".into()]);
-    h.control("qmtproutes", &format!("example.test:[127.0.0.2];{}\n", s.addr.port()));
+    h.control(
+        "qmtproutes",
+        &format!("example.test:[127.0.0.2];{}\n", s.addr.port()),
+    );
     h.control("smtproutes", "example.test:[127.0.0.9];1\n");
-    let r = remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    let r = remote(
+        &h,
+        &dns,
+        &["example.test", "a@client.test", "b@example.test"],
+        MSG,
+    );
     assert_eq!(r, ["rqmtp:thanks\n", "KAll received okay by 127.0.0.2\n"]);
     assert!(s.wait_for("TO:b@example.test"));
     let log = s.log();
@@ -603,15 +768,27 @@ fn qmtp_routes() {
     assert_eq!(log[1], "FROM:a@client.test");
 
     let s = qmtp_sink("127.0.0.2", vec!["Kok".into(), "Dno such user".into()]);
-    h.control("qmtproutes", &format!("example.test:[127.0.0.2];{}\n", s.addr.port()));
+    h.control(
+        "qmtproutes",
+        &format!("example.test:[127.0.0.2];{}\n", s.addr.port()),
+    );
     let r = remote(
         &h,
         &dns,
-        &["example.test", "a@client.test", "b@example.test", "c@example.test"],
+        &[
+            "example.test",
+            "a@client.test",
+            "b@example.test",
+            "c@example.test",
+        ],
         MSG,
     );
     assert_eq!(
         r,
-        ["rqmtp:ok\n", "hqmtp:no such user\n", "DGiving up on 127.0.0.2\n"]
+        [
+            "rqmtp:ok\n",
+            "hqmtp:no such user\n",
+            "DGiving up on 127.0.0.2\n"
+        ]
     );
 }

@@ -34,7 +34,10 @@ pub fn cname(n: &str, target: &str) -> Record {
     rr(n, RData::CNAME(CNAME(name(target))))
 }
 pub fn txt(n: &str, parts: &[&str]) -> Record {
-    rr(n, RData::TXT(TXT::new(parts.iter().map(|s| s.to_string()).collect())))
+    rr(
+        n,
+        RData::TXT(TXT::new(parts.iter().map(|s| s.to_string()).collect())),
+    )
 }
 pub fn ptr(ip: &str, host: &str) -> Record {
     let ip: std::net::IpAddr = ip.parse().unwrap();
@@ -43,7 +46,12 @@ pub fn ptr(ip: &str, host: &str) -> Record {
 pub fn tlsa(n: &str, usage: u8, selector: u8, matching: u8, data: Vec<u8>) -> Record {
     rr(
         n,
-        RData::TLSA(TLSA::new(usage.into(), selector.into(), matching.into(), data)),
+        RData::TLSA(TLSA::new(
+            usage.into(),
+            selector.into(),
+            matching.into(),
+            data,
+        )),
     )
 }
 
@@ -152,11 +160,15 @@ fn answer(
             m.add_answers(hits.into_iter().cloned());
             break;
         }
-        let alias = records.iter().find(|r| r.name == cur && r.record_type() == RecordType::CNAME);
+        let alias = records
+            .iter()
+            .find(|r| r.name == cur && r.record_type() == RecordType::CNAME);
         match alias {
             Some(c) if qt != RecordType::CNAME => {
                 m.add_answer(c.clone());
-                let RData::CNAME(t) = &c.data else { unreachable!() };
+                let RData::CNAME(t) = &c.data else {
+                    unreachable!()
+                };
                 cur = t.0.clone();
             }
             _ => {
@@ -422,11 +434,15 @@ fn serve(s: TcpStream, sc: &Script, log: &Mutex<Vec<String>>) {
 }
 
 /// A self-signed certificate for `names` and a server config using it.
-pub fn self_signed(names: &[&str]) -> (rcgen::CertifiedKey<rcgen::KeyPair>, Arc<rustls::ServerConfig>) {
-    let ck = rcgen::generate_simple_self_signed(
-        names.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-    )
-    .unwrap();
+pub fn self_signed(
+    names: &[&str],
+) -> (
+    rcgen::CertifiedKey<rcgen::KeyPair>,
+    Arc<rustls::ServerConfig>,
+) {
+    let ck =
+        rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
     let cfg = server_config(vec![ck.cert.der().clone()], &ck.signing_key);
     (ck, cfg)
 }
@@ -578,18 +594,30 @@ pub fn qmtp_sink(ip: &str, answers: Vec<String>) -> Sink {
         for s in l.incoming() {
             let Ok(mut s) = s else { continue };
             let push = |x: String| lg.lock().unwrap().push(x);
-            let Some(m) = read_netstring(&mut s) else { continue };
+            let Some(m) = read_netstring(&mut s) else {
+                continue;
+            };
             push(format!("MSG:{}", String::from_utf8_lossy(&m)));
-            let Some(f) = read_netstring(&mut s) else { continue };
+            let Some(f) = read_netstring(&mut s) else {
+                continue;
+            };
             push(format!("FROM:{}", String::from_utf8_lossy(&f)));
-            let Some(rs) = read_netstring(&mut s) else { continue };
+            let Some(rs) = read_netstring(&mut s) else {
+                continue;
+            };
             let mut cur = std::io::Cursor::new(rs);
             let mut n = 0;
             while (cur.position() as usize) < cur.get_ref().len() {
                 let rest = cur.get_ref()[cur.position() as usize..].to_vec();
                 let colon = rest.iter().position(|&b| b == b':').unwrap();
-                let len: usize = std::str::from_utf8(&rest[..colon]).unwrap().parse().unwrap();
-                push(format!("TO:{}", String::from_utf8_lossy(&rest[colon + 1..colon + 1 + len])));
+                let len: usize = std::str::from_utf8(&rest[..colon])
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                push(format!(
+                    "TO:{}",
+                    String::from_utf8_lossy(&rest[colon + 1..colon + 1 + len])
+                ));
                 cur.set_position(cur.position() + (colon + 2 + len) as u64);
                 let a = &answers[n.min(answers.len() - 1)];
                 n += 1;

@@ -24,7 +24,10 @@ pub fn servers() -> Vec<SocketAddr> {
         .map(|b| parse_resolv_conf(&String::from_utf8_lossy(&b)))
         .unwrap_or_default();
     if v.is_empty() {
-        vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), DEFAULT_PORT)]
+        vec![SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            DEFAULT_PORT,
+        )]
     } else {
         v
     }

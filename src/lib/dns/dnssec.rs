@@ -42,10 +42,12 @@ impl Resolver {
     /// The TLSA records at `_port._tcp.host` and whether they are secure.
     pub fn tlsa(&self, host: &str, port: u16) -> Result<(Status, Vec<Tlsa>), DnsError> {
         let n = name(&format!("_{port}._tcp.{host}"))?;
-        Ok((Status::Insecure, tlsa_of(self.records(&n, RecordType::TLSA)?)))
+        Ok((
+            Status::Insecure,
+            tlsa_of(self.records(&n, RecordType::TLSA)?),
+        ))
     }
 }
-
 
 /// Trust anchors: DS or DNSKEY records in zone-file form
 /// (`zone. [ttl] [IN] DS tag alg type hex`, `zone. [ttl] [IN] DNSKEY flags
@@ -84,7 +86,9 @@ impl Anchors {
                 continue;
             }
             let nums = (f[0].parse::<u16>(), f[1].parse::<u8>(), f[2].parse::<u8>());
-            let (Ok(x), Ok(y), Ok(z)) = nums else { continue };
+            let (Ok(x), Ok(y), Ok(z)) = nums else {
+                continue;
+            };
             let blob = f[3..].concat();
             if w[t] == "DS" {
                 if let Some(d) = unhex(&blob) {
@@ -100,7 +104,7 @@ impl Anchors {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -182,7 +186,11 @@ impl Resolver {
                 return Ok((Status::Secure, rrset));
             }
         }
-        let status = if signed_zone { Status::Bogus } else { Status::Insecure };
+        let status = if signed_zone {
+            Status::Bogus
+        } else {
+            Status::Insecure
+        };
         Ok((status, rrset))
     }
 

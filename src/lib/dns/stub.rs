@@ -93,17 +93,22 @@ fn udp(server: SocketAddr, wire: &[u8], q: &Message, secs: u64) -> io::Result<Op
         sock.set_read_timeout(Some(left))?;
         let n = match sock.recv(&mut buf) {
             Ok(n) => n,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 return Ok(None);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
         // Anything else (a forged or late answer) is ignored.
-        if let Ok(m) = Message::from_vec(&buf[..n]) {
-            if answers(&m, q) {
-                return Ok(Some(m));
-            }
+        if let Ok(m) = Message::from_vec(&buf[..n])
+            && answers(&m, q)
+        {
+            return Ok(Some(m));
         }
     }
 }

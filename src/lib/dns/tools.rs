@@ -11,8 +11,12 @@ use crate::exit::Die;
 
 fn fail(what: &str, arg: &str, e: DnsError) -> Die {
     match e {
-        DnsError::Temp => Die::temp(format!("unable to find {what} for {arg}: temporary failure")),
-        DnsError::Hard => Die::perm(format!("unable to find {what} for {arg}: permanent failure")),
+        DnsError::Temp => Die::temp(format!(
+            "unable to find {what} for {arg}: temporary failure"
+        )),
+        DnsError::Hard => Die::perm(format!(
+            "unable to find {what} for {arg}: permanent failure"
+        )),
     }
 }
 

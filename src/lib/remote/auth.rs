@@ -178,6 +178,9 @@ mod tests {
     #[test]
     fn xtext_and_plain() {
         assert_eq!(xtext("a=b+c d"), "a+3Db+2Bc+3Fd");
-        assert_eq!(unbase64(plain("s@x", "u", "p").as_bytes()).unwrap(), b"s@x\0u\0p");
+        assert_eq!(
+            unbase64(plain("s@x", "u", "p").as_bytes()).unwrap(),
+            b"s@x\0u\0p"
+        );
     }
 }

@@ -31,7 +31,10 @@ fn tlv(d: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
         if n == 0 || n > 4 {
             return None;
         }
-        let len = d.get(2..2 + n)?.iter().fold(0usize, |a, &b| a << 8 | usize::from(b));
+        let len = d
+            .get(2..2 + n)?
+            .iter()
+            .fold(0usize, |a, &b| a << 8 | usize::from(b));
         (len, 2 + n)
     };
     let end = hdr.checked_add(len)?;
@@ -74,8 +77,15 @@ pub fn matches(cert: &[u8], t: &Tlsa) -> bool {
 /// for the MX `mx_host`? DANE-EE: the leaf matches, no name or date check.
 /// DANE-TA: a certificate of the chain matches and the leaf verifies up to
 /// it for the name `mx_host`.
-pub fn verify(certs: &[CertificateDer<'_>], tlsa: &[Tlsa], mx_host: &str, p: &Arc<CryptoProvider>) -> bool {
-    let Some(leaf) = certs.first() else { return false };
+pub fn verify(
+    certs: &[CertificateDer<'_>],
+    tlsa: &[Tlsa],
+    mx_host: &str,
+    p: &Arc<CryptoProvider>,
+) -> bool {
+    let Some(leaf) = certs.first() else {
+        return false;
+    };
     if tlsa.iter().any(|t| t.usage == 3 && matches(leaf, t)) {
         return true;
     }
@@ -90,10 +100,13 @@ pub fn verify(certs: &[CertificateDer<'_>], tlsa: &[Tlsa], mx_host: &str, p: &Ar
         if roots.add(ta.clone().into_owned()).is_err() {
             continue;
         }
-        let Ok(v) = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), p.clone()).build() else {
+        let Ok(v) = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), p.clone()).build()
+        else {
             continue;
         };
-        if v.verify_server_cert(leaf, &certs[1..], &name, &[], UnixTime::now()).is_ok() {
+        if v.verify_server_cert(leaf, &certs[1..], &name, &[], UnixTime::now())
+            .is_ok()
+        {
             return true;
         }
     }

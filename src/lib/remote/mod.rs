@@ -120,7 +120,7 @@ fn deliver(args: &[String], out: &mut Out) -> Vec<u8> {
     let port = rule.port.unwrap_or(rt.port);
     let source = match route::domainip(sender, &ctl.domainips) {
         Ok(s) => s,
-        Err(()) => return report::BAD_DOMAINIP.into(),
+        Err(route::BadAddress) => return report::BAD_DOMAINIP.into(),
     };
     let resolver = Resolver::new();
     let addrs = match addresses(&resolver, &target, rt.relay.is_some()) {
@@ -164,7 +164,10 @@ fn deliver(args: &[String], out: &mut Out) -> Vec<u8> {
     let mut table = tcpto::Table::open(Path::new("queue/lock/tcpto")).ok();
     let pid = std::process::id();
     for a in &addrs {
-        if source.as_ref().is_some_and(|s| s.ip.is_ipv4() != a.ip.is_ipv4()) {
+        if source
+            .as_ref()
+            .is_some_and(|s| s.ip.is_ipv4() != a.ip.is_ipv4())
+        {
             continue;
         }
         if table
@@ -181,7 +184,10 @@ fn deliver(args: &[String], out: &mut Out) -> Vec<u8> {
             Ok(t) => t,
             Err(sys::ConnectError::Socket(_)) => return report::SOCKET.into(),
             Err(sys::ConnectError::Bind(_)) => {
-                let s = source.as_ref().map(|s| s.ip.to_string()).unwrap_or_default();
+                let s = source
+                    .as_ref()
+                    .map(|s| s.ip.to_string())
+                    .unwrap_or_default();
                 return report::bind_failed(&s).into_bytes();
             }
             Err(sys::ConnectError::Connect(e)) => {
@@ -230,11 +236,15 @@ fn addresses(r: &Resolver, target: &str, relayed: bool) -> Result<Vec<MxIp>, Vec
         }]);
     }
     let v = if relayed {
-        r.ip(target).map_err(dns_fail)?.into_iter().map(|ip| MxIp {
-            pref: 0,
-            host: target.to_string(),
-            ip,
-        }).collect()
+        r.ip(target)
+            .map_err(dns_fail)?
+            .into_iter()
+            .map(|ip| MxIp {
+                pref: 0,
+                host: target.to_string(),
+                ip,
+            })
+            .collect()
     } else {
         let v = r.mxip(target).map_err(dns_fail)?;
         if v.is_empty() {

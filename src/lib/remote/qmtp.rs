@@ -59,7 +59,10 @@ fn answer(conn: &mut Conn) -> Result<Vec<u8>, Fail> {
 
 /// Sends the message file: `len+1:\n<bytes>,` without reading it into memory.
 fn send_message(conn: &mut Conn, msg: &mut File) -> Result<(), Fail> {
-    let len = msg.metadata().map_err(|_| Fail::Report(report::READ_FAILED.into()))?.len();
+    let len = msg
+        .metadata()
+        .map_err(|_| Fail::Report(report::READ_FAILED.into()))?
+        .len();
     msg.seek(SeekFrom::Start(0))
         .map_err(|_| Fail::Report(report::READ_FAILED.into()))?;
     conn.s.write_all(format!("{}:\n", len + 1).as_bytes())?;
@@ -127,7 +130,13 @@ fn talk(
         })?;
         let text: String = a[1..]
             .iter()
-            .map(|&b| if (32..127).contains(&b) { char::from(b) } else { '?' })
+            .map(|&b| {
+                if (32..127).contains(&b) {
+                    char::from(b)
+                } else {
+                    '?'
+                }
+            })
             .collect();
         let letter = match a[0] {
             b'K' => b'r',

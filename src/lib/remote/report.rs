@@ -9,7 +9,8 @@ const REPLY_MAX: usize = 5000;
 
 pub const NO_CONNECTION: &str = "ZSorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n";
 pub const READ_FAILED: &str = "ZUnable to read message. (#4.3.0)\n";
-pub const PARTIAL_LINE: &str = "DSMTP cannot transfer messages with partial final lines. (#5.6.2)\n";
+pub const PARTIAL_LINE: &str =
+    "DSMTP cannot transfer messages with partial final lines. (#5.6.2)\n";
 pub const NO_MX: &str = "DSorry, I couldn't find a mail exchanger or IP address. (#5.4.4)\n";
 pub const MX_IS_ME: &str = "DSorry. Although I'm listed as a best-preference MX or A for that host,\nit isn't in my control/locals file, so I don't treat it as local. (#5.4.6)\n";
 pub const USAGE: &str = "Dqmail-remote was invoked improperly. (#5.3.5)\n";
@@ -112,13 +113,23 @@ pub fn quit(prefix: &str, ip: &str, suffix: &str, reply: Option<&Reply>) -> Vec<
 pub fn tls_fail(text: &str, host: &str) -> Vec<u8> {
     let host: String = host
         .bytes()
-        .map(|b| if (33..=126).contains(&b) { char::from(b) } else { '?' })
+        .map(|b| {
+            if (33..=126).contains(&b) {
+                char::from(b)
+            } else {
+                '?'
+            }
+        })
         .collect();
     format!("Z {text}: {host}. (#4.4.1)\n").into_bytes()
 }
 
 pub fn died(ip: &str, after_dot: bool) -> Vec<u8> {
-    let dup = if after_dot { " Possible duplicate!" } else { "" };
+    let dup = if after_dot {
+        " Possible duplicate!"
+    } else {
+        ""
+    };
     format!("ZConnected to {ip} but connection died.{dup} (#4.4.2)\n").into_bytes()
 }
 

@@ -60,10 +60,10 @@ fn parse_value(v: &str, qmtp: bool) -> Route {
 
 /// The route for mail from `sender` to `host`.
 pub fn route(host: &str, sender: &str, smtp: &ConstMap, qmtp: &ConstMap, auth: &ConstMap) -> Route {
-    if let Some(v) = suffix_keys(sender, &['.', '@']).find_map(|k| auth.get(k)) {
-        if !v.is_empty() {
-            return parse_value(v, false);
-        }
+    if let Some(v) = suffix_keys(sender, &['.', '@']).find_map(|k| auth.get(k))
+        && !v.is_empty()
+    {
+        return parse_value(v, false);
     }
     if sender.is_empty() {
         if let Some(v) = qmtp.get("!@") {
@@ -89,6 +89,10 @@ pub fn sender_domain(sender: &str) -> &str {
     sender.rsplit_once('@').map_or("", |(_, d)| d)
 }
 
+/// A `domainips` address that does not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadAddress;
+
 /// A `domainips` entry: the local address to bind and the HELO name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
@@ -98,8 +102,8 @@ pub struct Source {
 }
 
 /// `domain:localip[%ifindex][|helohost]` for the sender's domain, `*` as
-/// the catch-all. `Err(())` for an unparsable address.
-pub fn domainip(sender: &str, map: &ConstMap) -> Result<Option<Source>, ()> {
+/// the catch-all.
+pub fn domainip(sender: &str, map: &ConstMap) -> Result<Option<Source>, BadAddress> {
     let dom = sender_domain(sender);
     let v = suffix_keys(dom, &['.'])
         .filter(|k| !k.is_empty())
@@ -114,7 +118,7 @@ pub fn domainip(sender: &str, map: &ConstMap) -> Result<Option<Source>, ()> {
         Some((a, s)) => (a, s.parse().unwrap_or(0)),
         None => (addr, 0),
     };
-    let ip: IpAddr = ip.parse().map_err(|_| ())?;
+    let ip: IpAddr = ip.parse().map_err(|_| BadAddress)?;
     Ok(Some(Source { ip, scope, helo }))
 }
 
@@ -156,7 +160,12 @@ fn tls_value(mode: i8, v: &str) -> TlsRule {
         Some(h) => (None, Some(h.to_ascii_lowercase())),
         None => ((!first.is_empty()).then(|| first.to_string()), None),
     };
-    TlsRule { mode, ca, pin, port }
+    TlsRule {
+        mode,
+        ca,
+        pin,
+        port,
+    }
 }
 
 /// The rule for `host` (after routing). `None` for the map means the file
@@ -265,7 +274,10 @@ mod tests {
         );
         // A port with an empty relay: MX lookup, other port.
         let s = map(&["x.org:;2525"]);
-        assert_eq!(route("x.org", "a@b", &s, &e, &e), r(None, 2525, false, None));
+        assert_eq!(
+            route("x.org", "a@b", &s, &e, &e),
+            r(None, 2525, false, None)
+        );
     }
 
     #[test]
@@ -283,7 +295,12 @@ mod tests {
     #[test]
     fn tls_rules() {
         assert_eq!(tls_rule("a.example", None).mode, 1);
-        let m = map(&["*:", "!no.example:", "=exact.example:/ca.pem", "~.wild.example:"]);
+        let m = map(&[
+            "*:",
+            "!no.example:",
+            "=exact.example:/ca.pem",
+            "~.wild.example:",
+        ]);
         assert_eq!(tls_rule("x.no.example", Some(&m)).mode, 2);
         assert_eq!(tls_rule("no.example", Some(&m)).mode, -1);
         let t = tls_rule("exact.example", Some(&m));
@@ -292,7 +309,10 @@ mod tests {
         let m = map(&["-:", "%pin.example:=ABCD;465"]);
         assert_eq!(tls_rule("any", Some(&m)).mode, 1);
         let t = tls_rule("pin.example", Some(&m));
-        assert_eq!((t.mode, t.pin.as_deref(), t.port), (7, Some("abcd"), Some(465)));
+        assert_eq!(
+            (t.mode, t.pin.as_deref(), t.port),
+            (7, Some("abcd"), Some(465))
+        );
         let m = map(&["!:", "*:"]);
         assert_eq!(tls_rule("any", Some(&m)).mode, -1);
         assert_eq!(tls_rule("any", Some(&map(&["x:"]))).mode, 0);

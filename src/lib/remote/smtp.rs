@@ -353,14 +353,14 @@ fn dialogue(
         }
     }
     let mut mail = format!("MAIL FROM:<{}>", quote(job.sender));
-    if let Some(a) = job.auth {
-        if let Some(mech) = ehlo.mechanism() {
-            login(conn, job.sender, a, mech, ip)?;
-            mail.push_str(" AUTH=");
-            mail.push_str(&auth::xtext(&a.user));
-        }
-        // No mechanism in common: continue unauthenticated, without the
-        // K-lettered notice s/qmail writes here (spec §2.2).
+    // Without a mechanism in common the session goes on unauthenticated,
+    // without the K-lettered notice s/qmail writes here (spec §2.2).
+    if let Some(a) = job.auth
+        && let Some(mech) = ehlo.mechanism()
+    {
+        login(conn, job.sender, a, mech, ip)?;
+        mail.push_str(" AUTH=");
+        mail.push_str(&auth::xtext(&a.user));
     }
     if let Some(limit) = ehlo.size {
         let size = job.msg.metadata().map_or(0, |m| m.len());
@@ -427,9 +427,30 @@ fn dialogue(
         conn.cmd("DATA")?
     };
     match dr.code {
-        500.. => return Err(Fail::Report(quit("D", ip, " failed on DATA command", Some(&dr)))),
-        451 => return Err(Fail::Report(quit("Z", ip, " message was greylisted", Some(&dr)))),
-        400..=499 => return Err(Fail::Report(quit("Z", ip, " failed on DATA command", Some(&dr)))),
+        500.. => {
+            return Err(Fail::Report(quit(
+                "D",
+                ip,
+                " failed on DATA command",
+                Some(&dr),
+            )));
+        }
+        451 => {
+            return Err(Fail::Report(quit(
+                "Z",
+                ip,
+                " message was greylisted",
+                Some(&dr),
+            )));
+        }
+        400..=499 => {
+            return Err(Fail::Report(quit(
+                "Z",
+                ip,
+                " failed on DATA command",
+                Some(&dr),
+            )));
+        }
         _ => {}
     }
     match blast(conn, job.msg)? {
@@ -478,7 +499,11 @@ fn login(conn: &mut Conn, sender: &str, a: &Auth, mech: &str, ip: &str) -> Resul
             432 => quit("DConnected to ", ip, " but password expired", Some(r)),
             534 => {
                 let m = what.trim_start_matches("AUTH ").to_ascii_lowercase();
-                let m = if m.starts_with("cram") { "cram".into() } else { m };
+                let m = if m.starts_with("cram") {
+                    "cram".into()
+                } else {
+                    m
+                };
                 quit(
                     "ZConnected to ",
                     ip,
@@ -496,7 +521,11 @@ fn login(conn: &mut Conn, sender: &str, a: &Auth, mech: &str, ip: &str) -> Resul
     };
     let step = |conn: &mut Conn, line: &str, want: u16, what: &str| -> Result<Reply, Fail> {
         let r = conn.cmd(line)?;
-        if r.code == want { Ok(r) } else { Err(rejected(what, &r)) }
+        if r.code == want {
+            Ok(r)
+        } else {
+            Err(rejected(what, &r))
+        }
     };
     match mech {
         "PLAIN" => {

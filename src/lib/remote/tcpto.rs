@@ -87,7 +87,8 @@ impl Table {
 
     fn write_rec(&mut self, i: usize) -> io::Result<()> {
         self.file.seek(SeekFrom::Start((i * RECORD) as u64))?;
-        self.file.write_all(&self.data[i * RECORD..(i + 1) * RECORD])
+        self.file
+            .write_all(&self.data[i * RECORD..(i + 1) * RECORD])
     }
 
     /// Every record in use (count ≥ 1).
@@ -122,7 +123,11 @@ impl Table {
     pub fn failure(&mut self, ip: IpAddr, now: u32) -> io::Result<()> {
         let i = match self.find(ip) {
             Some(i) => {
-                let e = decode(self.rec(i)).unwrap_or(Entry { ip, count: 0, when: 0 });
+                let e = decode(self.rec(i)).unwrap_or(Entry {
+                    ip,
+                    count: 0,
+                    when: 0,
+                });
                 if e.count > 0 && now.wrapping_sub(e.when) < 120 {
                     return Ok(());
                 }
@@ -187,7 +192,11 @@ mod tests {
         t.failure(ip, 1000).unwrap();
         assert!(!t.skip(ip, 1001, 100), "count 1 is always tried");
         t.failure(ip, 1050).unwrap();
-        assert_eq!(t.entries()[0].count, 1, "second failure within 120 s ignored");
+        assert_eq!(
+            t.entries()[0].count,
+            1,
+            "second failure within 120 s ignored"
+        );
         t.failure(ip, 1200).unwrap();
         // Spec §10.2: count 2, last error 3000 s ago, pid 100 → window 4096.
         assert!(t.skip(ip, 1200 + 3000, 100));
@@ -212,13 +221,19 @@ mod tests {
     fn full_table_replaces_oldest() {
         let (mut t, p) = table();
         for i in 0..32u8 {
-            t.failure(IpAddr::V4(Ipv4Addr::new(10, 0, 0, i)), 10_000 + u32::from(i))
-                .unwrap();
+            t.failure(
+                IpAddr::V4(Ipv4Addr::new(10, 0, 0, i)),
+                10_000 + u32::from(i),
+            )
+            .unwrap();
         }
         t.failure("10.0.1.1".parse().unwrap(), 20_000).unwrap();
         let e = t.entries();
         assert_eq!(e.len(), 32);
-        assert!(!e.iter().any(|e| e.ip == IpAddr::V4(Ipv4Addr::new(10, 0, 0, 0))));
+        assert!(
+            !e.iter()
+                .any(|e| e.ip == IpAddr::V4(Ipv4Addr::new(10, 0, 0, 0)))
+        );
         std::fs::remove_file(&p).unwrap();
     }
 }

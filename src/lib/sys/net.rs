@@ -132,7 +132,9 @@ pub fn local_addrs() -> io::Result<Vec<IpAddr>> {
             if fam == libc::AF_INET {
                 // SAFETY: family AF_INET means a sockaddr_in.
                 let sin = unsafe { &*ifa.ifa_addr.cast::<libc::sockaddr_in>() };
-                out.push(IpAddr::V4(Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes())));
+                out.push(IpAddr::V4(Ipv4Addr::from(
+                    sin.sin_addr.s_addr.to_ne_bytes(),
+                )));
             } else if fam == libc::AF_INET6 {
                 // SAFETY: family AF_INET6 means a sockaddr_in6.
                 let sin6 = unsafe { &*ifa.ifa_addr.cast::<libc::sockaddr_in6>() };
@@ -168,6 +170,10 @@ mod tests {
 
     #[test]
     fn loopback_is_local() {
-        assert!(local_addrs().unwrap().contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        assert!(
+            local_addrs()
+                .unwrap()
+                .contains(&IpAddr::V4(Ipv4Addr::LOCALHOST))
+        );
     }
 }
