@@ -8,6 +8,7 @@
 #[allow(unsafe_code)]
 pub mod sys;
 
+pub mod address;
 pub mod auto;
 pub mod cdb;
 pub mod control;
@@ -17,9 +18,12 @@ pub mod envelope;
 pub mod exit;
 pub mod fsutil;
 pub mod home;
+pub mod inject;
 pub mod passwd;
 pub mod qq;
 pub mod queue;
+pub mod queuecheck;
+pub mod queuewrite;
 pub mod remote;
 pub mod timeoutio;
 
@@ -27,3 +31,11 @@ pub mod timeoutio;
 // the user database (users/assign, users/cdb, qmail-getpw's rules).
 pub mod local;
 pub mod users;
+
+// The delivery daemons: qmail-send's scheduler, qmail-todo's preprocessing,
+// qmail-clean, the spawn engine of qmail-lspawn/qmail-rspawn, qmail-start.
+pub mod clean;
+pub mod send;
+pub mod spawn;
+pub mod start;
+pub mod todo;

@@ -5,12 +5,16 @@
 //! the file of its concern (or a new file here), never `unsafe` elsewhere.
 
 mod fd;
+mod lock;
 mod net;
+mod poll;
 mod proc;
 mod signal;
 
 pub use fd::*;
+pub use lock::*;
 pub use net::*;
+pub use poll::*;
 pub use proc::*;
 pub use signal::*;
 
