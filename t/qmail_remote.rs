@@ -792,3 +792,47 @@ fn qmtp_routes() {
         ]
     );
 }
+
+/// The whole outbound path: qmail-send → qmail-rspawn → qmail-remote →
+/// an SMTP peer; the delivery is logged as a success and the queue empties.
+#[test]
+fn round_trip_through_qmail_send() {
+    use crate::send_util::{Daemon, enqueue, queue_empty, wait_until};
+    let h = home("remote-roundtrip");
+    let s = Sink::start("127.0.0.2", Script::default());
+    h.control(
+        "smtproutes",
+        &format!("far.example:[127.0.0.2];{}\n", s.addr.port()),
+    );
+    let d = Daemon::start(&h);
+    let n = 5;
+    for i in 0..n {
+        enqueue(
+            &h,
+            "me@here.example",
+            &[&format!("u{i}@far.example")],
+            format!("Subject: {i}\n\n.body {i}\n").as_bytes(),
+        );
+    }
+    assert!(
+        wait_until(30, || {
+            s.log().iter().filter(|l| l.starts_with("BODY:")).count() >= n && queue_empty(&h)
+        }),
+        "log:\n{}\nsink: {:?}",
+        d.log_text(),
+        s.log()
+    );
+    let log = s.log();
+    for i in 0..n {
+        assert!(log.contains(&format!("RCPT TO:<u{i}@far.example>")));
+        assert!(log.contains(&format!("BODY:Subject: {i}\n\n..body {i}\n")));
+    }
+    let text = d.log_text();
+    assert!(
+        text.contains(
+            ": success: 127.0.0.2_accepted_message./Remote_host_said:_250_ok_1700000000_qp_4242/\n"
+        ),
+        "{text}"
+    );
+    assert_eq!(d.stop(), 0);
+}
