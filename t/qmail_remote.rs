@@ -56,12 +56,7 @@ fn delivers_to_best_mx_with_crlf_and_dot_stuffing() {
     let s1 = Sink::start_on(l1, Script::default());
     let s2 = Sink::start_on(l2, Script::default());
     h.control("smtproutes", &format!("example.test:;{port}\n"));
-    let r = remote(
-        &h,
-        &dns,
-        &["example.test", "a@client.test", "b@example.test"],
-        MSG,
-    );
+    let r = send1(&h, &dns);
     assert_eq!(r, vec!["r".to_string(), ok_report("127.0.0.2")]);
     let log = s1.log();
     assert!(log.contains(&"EHLO client.test".to_string()), "{log:?}");
@@ -84,12 +79,7 @@ fn falls_back_on_refusal_and_greeting_4xx() {
     drop(l1);
     let s2 = Sink::start_on(l2, Script::default());
     h.control("smtproutes", &format!("example.test:;{port}\n"));
-    let r = remote(
-        &h,
-        &dns,
-        &["example.test", "a@client.test", "b@example.test"],
-        MSG,
-    );
+    let r = send1(&h, &dns);
     assert_eq!(r, vec!["r".to_string(), ok_report("127.0.0.3")]);
     assert!(s2.wait_for("BODY:"));
     // The refusal was counted in the tcpto table.
@@ -112,12 +102,7 @@ fn falls_back_on_refusal_and_greeting_4xx() {
     let s1 = Sink::start_on(l1, busy);
     let s2 = Sink::start_on(l2, Script::default());
     h.control("smtproutes", &format!("example.test:;{port}\n"));
-    let r = remote(
-        &h,
-        &dns,
-        &["example.test", "a@client.test", "b@example.test"],
-        MSG,
-    );
+    let r = send1(&h, &dns);
     assert_eq!(r, vec!["r".to_string(), ok_report("127.0.0.3")]);
     assert_eq!(s1.log(), vec!["CONNECT"]);
     assert!(s2.wait_for("BODY:"));
@@ -142,140 +127,119 @@ fn run1(name: &str, script: Script, recips: &[&str], msg: &[u8]) -> (Vec<String>
     (remote(&h, &dns, &args, msg), s)
 }
 
+fn script(f: impl FnOnce(&mut Script)) -> Script {
+    let mut s = Script::default();
+    f(&mut s);
+    s
+}
+
+/// One recipient, a sink changed by `f`: the reports.
+fn case(label: &str, f: impl FnOnce(&mut Script), msg: &[u8]) -> Vec<String> {
+    run1(label, script(f), &["b@example.test"], msg).0
+}
+
 #[test]
 fn reply_classification() {
-    let (r, _) = run1(
-        "remote-grey",
-        Script {
-            greeting: "421 busy".into(),
-            ..Script::default()
-        },
-        &["b@example.test"],
-        MSG,
-    );
-    assert_eq!(
-        r,
-        ["ZConnected to 127.0.0.2 but greylisted.\nRemote host said: 421 busy\n"]
-    );
-    let (r, _) = run1(
-        "remote-g5",
-        Script {
-            greeting: "554 go away".into(),
-            ..Script::default()
-        },
-        &["b@example.test"],
-        MSG,
-    );
-    assert_eq!(
-        r,
-        ["DConnected to 127.0.0.2 but sender was rejected.\nRemote host said: 554 go away\n"]
-    );
-    let (r, _) = run1(
-        "remote-mail5",
-        Script {
-            mail: "553 no such sender".into(),
-            ..Script::default()
-        },
-        &["b@example.test"],
-        MSG,
-    );
-    assert_eq!(
-        r,
-        [
-            "DConnected to 127.0.0.2 but sender was rejected.\nRemote host said: 553 no such sender\n"
-        ]
-    );
-    let rcpt = Script {
-        rcpt: Arc::new(|a: &str| match a {
+    let said = |s: &str, reply: &str| format!("{s}\nRemote host said: {reply}\n");
+    let cases: Vec<(&str, Box<dyn FnOnce(&mut Script)>, Vec<String>)> = vec![
+        (
+            "remote-grey",
+            Box::new(|s| s.greeting = "421 busy".into()),
+            vec![said("ZConnected to 127.0.0.2 but greylisted.", "421 busy")],
+        ),
+        (
+            "remote-g5",
+            Box::new(|s| s.greeting = "554 go away".into()),
+            vec![said(
+                "DConnected to 127.0.0.2 but sender was rejected.",
+                "554 go away",
+            )],
+        ),
+        (
+            "remote-mail5",
+            Box::new(|s| s.mail = "553 no such sender".into()),
+            vec![said(
+                "DConnected to 127.0.0.2 but sender was rejected.",
+                "553 no such sender",
+            )],
+        ),
+        (
+            "remote-mail4",
+            Box::new(|s| s.mail = "451 later".into()),
+            vec![said(
+                "ZConnected to 127.0.0.2 but sender was greylisted.",
+                "451 later",
+            )],
+        ),
+        (
+            "remote-final4",
+            Box::new(|s| s.final_reply = "452 disk full".into()),
+            vec![
+                "r".into(),
+                said(
+                    "Z127.0.0.2 failed after I sent the message.",
+                    "452 disk full",
+                ),
+            ],
+        ),
+        (
+            "remote-final5",
+            Box::new(|s| s.final_reply = "554 spam".into()),
+            vec![
+                "r".into(),
+                said("D127.0.0.2 failed after I sent the message.", "554 spam"),
+            ],
+        ),
+        (
+            "remote-data5",
+            Box::new(|s| {
+                s.data = "554 no data".into();
+                s.ehlo = "250 sink.test".into();
+            }),
+            vec![
+                "r".into(),
+                said("D127.0.0.2 failed on DATA command.", "554 no data"),
+            ],
+        ),
+        (
+            "remote-data451",
+            Box::new(|s| s.data = "451 greylisted".into()),
+            vec![
+                "r".into(),
+                said("Z127.0.0.2 message was greylisted.", "451 greylisted"),
+            ],
+        ),
+    ];
+    for (label, f, want) in cases {
+        assert_eq!(case(label, f, MSG), want, "{label}");
+    }
+    let rcpt = script(|s| {
+        s.rcpt = Arc::new(|a: &str| match a {
             "bad@example.test" => "550 no such user".into(),
             "later@example.test" => "450 try later".into(),
             _ => "250 ok".into(),
-        }),
-        ..Script::default()
-    };
+        })
+    });
+    let bad = said("h127.0.0.2 does not like recipient.", "550 no such user");
     let (r, s) = run1(
         "remote-rcpt",
         rcpt.clone(),
         &["bad@example.test", "later@example.test", "b@example.test"],
         MSG,
     );
-    assert_eq!(
-        r,
-        [
-            "h127.0.0.2 does not like recipient.\nRemote host said: 550 no such user\n",
-            "s127.0.0.2 probably greylisting.\nRemote host said: 450 try later\n",
-            "r",
-            &ok_report("127.0.0.2"),
-        ]
-    );
+    let later = said("s127.0.0.2 probably greylisting.", "450 try later");
+    assert_eq!(r, [bad.clone(), later, "r".into(), ok_report("127.0.0.2")]);
     assert!(s.wait_for("BODY:"));
     let (r, _) = run1("remote-rcpt5", rcpt, &["bad@example.test"], MSG);
-    assert_eq!(
-        r,
-        [
-            "h127.0.0.2 does not like recipient.\nRemote host said: 550 no such user\n",
-            "DGiving up on 127.0.0.2.\n",
-        ]
-    );
-    let (r, _) = run1(
-        "remote-final4",
-        Script {
-            final_reply: "452 disk full".into(),
-            ..Script::default()
-        },
-        &["b@example.test"],
-        MSG,
-    );
-    assert_eq!(
-        r,
-        [
-            "r",
-            "Z127.0.0.2 failed after I sent the message.\nRemote host said: 452 disk full\n"
-        ]
-    );
-    let (r, _) = run1(
-        "remote-data5",
-        Script {
-            data: "554 no data".into(),
-            ehlo: "250 sink.test".into(),
-            ..Script::default()
-        },
-        &["b@example.test"],
-        MSG,
-    );
-    assert_eq!(
-        r,
-        [
-            "r",
-            "D127.0.0.2 failed on DATA command.\nRemote host said: 554 no data\n"
-        ]
-    );
+    assert_eq!(r, [bad, "DGiving up on 127.0.0.2.\n".into()]);
 }
 
 #[test]
 fn dropped_connections_and_timeouts() {
-    let (r, _) = run1(
-        "remote-drop",
-        Script {
-            drop_at: Some("RCPT".into()),
-            ..Script::default()
-        },
-        &["b@example.test"],
-        MSG,
-    );
-    assert_eq!(
-        r,
-        ["ZConnected to 127.0.0.2 but connection died. (#4.4.2)\n"]
-    );
-    let (r, _) = run1(
-        "remote-dropdot",
-        Script {
-            drop_at: Some("DOT".into()),
-            ..Script::default()
-        },
-        &["b@example.test"],
-        MSG,
-    );
+    let died = "ZConnected to 127.0.0.2 but connection died. (#4.4.2)\n";
+    let r = case("remote-drop", |s| s.drop_at = Some("RCPT".into()), MSG);
+    assert_eq!(r, [died]);
+    let r = case("remote-dropdot", |s| s.drop_at = Some("DOT".into()), MSG);
     assert_eq!(
         r,
         [
@@ -284,37 +248,27 @@ fn dropped_connections_and_timeouts() {
         ]
     );
     // A slow greeting within timeoutremote is waited for...
-    let (r, _) = run1(
-        "remote-slow",
-        Script {
-            greeting_delay: Duration::from_millis(1500),
-            ..Script::default()
-        },
-        &["b@example.test"],
-        MSG,
+    let slow = |s: &mut Script| s.greeting_delay = Duration::from_millis(1500);
+    assert_eq!(
+        case("remote-slow", slow, MSG),
+        ["r".to_string(), ok_report("127.0.0.2")]
     );
-    assert_eq!(r, ["r".to_string(), ok_report("127.0.0.2")]);
     // ...but not beyond it.
     let h = home("remote-timeout");
     h.control("timeoutremote", "1\n");
     let dns = Dns::start(vec![]);
-    one(
-        &h,
-        Script {
-            greeting_delay: Duration::from_secs(3),
-            ..Script::default()
-        },
-    );
-    let r = remote(
-        &h,
-        &dns,
+    one(&h, script(|s| s.greeting_delay = Duration::from_secs(3)));
+    assert_eq!(send1(&h, &dns), [died]);
+}
+
+/// The usual delivery: a@client.test → b@example.test.
+fn send1(h: &QmailHome, dns: &Dns) -> Vec<String> {
+    remote(
+        h,
+        dns,
         &["example.test", "a@client.test", "b@example.test"],
         MSG,
-    );
-    assert_eq!(
-        r,
-        ["ZConnected to 127.0.0.2 but connection died. (#4.4.2)\n"]
-    );
+    )
 }
 
 #[test]
@@ -447,12 +401,7 @@ fn ipv6_relay_and_auth() {
     );
     let port = s.addr.port();
     h.control("smtproutes", &format!(":[::1];{port}|joe|secret\n"));
-    let r = remote(
-        &h,
-        &dns,
-        &["example.test", "a@client.test", "b@example.test"],
-        MSG,
-    );
+    let r = send1(&h, &dns);
     assert_eq!(r, ["r".to_string(), ok_report("::1")]);
     assert!(s.log().contains(&"AUTH LOGIN".to_string()));
     assert!(
@@ -460,12 +409,7 @@ fn ipv6_relay_and_auth() {
             .contains(&"MAIL FROM:<a@client.test> AUTH=joe".to_string())
     );
     h.control("smtproutes", &format!(":[::1];{port}|joe|wrong\n"));
-    let r = remote(
-        &h,
-        &dns,
-        &["example.test", "a@client.test", "b@example.test"],
-        MSG,
-    );
+    let r = send1(&h, &dns);
     assert_eq!(
         r,
         ["ZConnected to ::1 but authentication was rejected (login).\nRemote host said: 535 no\n"]
@@ -513,12 +457,7 @@ fn starttls_opportunistic_and_required() {
     };
     let s = relay(&h, tls_script(cfg.clone()));
     h.control("tlsdestinations", "relay.test:\n");
-    let r = remote(
-        &h,
-        &dns,
-        &["example.test", "a@client.test", "b@example.test"],
-        MSG,
-    );
+    let r = send1(&h, &dns);
     assert_eq!(
         r,
         ["Z Unable to verify X.500 certificate from: relay.test. (#4.4.1)\n"]
@@ -527,12 +466,7 @@ fn starttls_opportunistic_and_required() {
 
     // Required: a peer without STARTTLS is not used.
     relay(&h, Script::default());
-    let r = remote(
-        &h,
-        &dns,
-        &["example.test", "a@client.test", "b@example.test"],
-        MSG,
-    );
+    let r = send1(&h, &dns);
     assert_eq!(
         r,
         ["Z I wasn't able to negotiate a TLS connection with: relay.test. (#4.4.1)\n"]
@@ -545,12 +479,7 @@ fn starttls_opportunistic_and_required() {
     relay(&h, tls_script(cfg.clone()));
     let ca = h.path("control/ca.pem");
     h.control("tlsdestinations", &format!("relay.test:{}\n", ca.display()));
-    let r = remote(
-        &h,
-        &dns,
-        &["example.test", "a@client.test", "b@example.test"],
-        MSG,
-    );
+    let r = send1(&h, &dns);
     assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")]);
     let dns = Dns::start(vec![a("other.test", "127.0.0.2")]);
     let s = Sink::start("127.0.0.2", tls_script(cfg));
@@ -562,12 +491,7 @@ fn starttls_opportunistic_and_required() {
         "tlsdestinations",
         &format!("=other.test:{}\n", ca.display()),
     );
-    let r = remote(
-        &h,
-        &dns,
-        &["example.test", "a@client.test", "b@example.test"],
-        MSG,
-    );
+    let r = send1(&h, &dns);
     assert_eq!(
         r,
         ["Z Unable to validate X.500 certificate Subject for: other.test. (#4.4.1)\n"]
@@ -608,12 +532,7 @@ fn implicit_tls_route() {
         },
     );
     h.control("smtproutes", "example.test:[127.0.0.2];465\n");
-    let r = remote(
-        &h,
-        &dns,
-        &["example.test", "a@client.test", "b@example.test"],
-        MSG,
-    );
+    let r = send1(&h, &dns);
     assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")]);
     assert!(!s.log().contains(&"STARTTLS".to_string()));
 }
@@ -755,12 +674,7 @@ fn qmtp_routes() {
         &format!("example.test:[127.0.0.2];{}\n", s.addr.port()),
     );
     h.control("smtproutes", "example.test:[127.0.0.9];1\n");
-    let r = remote(
-        &h,
-        &dns,
-        &["example.test", "a@client.test", "b@example.test"],
-        MSG,
-    );
+    let r = send1(&h, &dns);
     assert_eq!(r, ["rqmtp:thanks\n", "KAll received okay by 127.0.0.2\n"]);
     assert!(s.wait_for("TO:b@example.test"));
     let log = s.log();

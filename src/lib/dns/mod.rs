@@ -131,24 +131,13 @@ impl Resolver {
             .collect())
     }
 
-    /// IPv4 addresses of `host`.
-    pub fn ip4(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
+    /// The A (IPv4) or AAAA (IPv6) addresses of `host`.
+    pub fn addrs(&self, host: &str, rtype: RecordType) -> Result<Vec<IpAddr>, DnsError> {
         Ok(self
-            .rdata(host, RecordType::A)?
+            .rdata(host, rtype)?
             .into_iter()
             .filter_map(|d| match d {
                 RData::A(a) => Some(IpAddr::V4(a.0)),
-                _ => None,
-            })
-            .collect())
-    }
-
-    /// IPv6 addresses of `host`.
-    pub fn ip6(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
-        Ok(self
-            .rdata(host, RecordType::AAAA)?
-            .into_iter()
-            .filter_map(|d| match d {
                 RData::AAAA(a) => Some(IpAddr::V6(a.0)),
                 _ => None,
             })
@@ -162,11 +151,11 @@ impl Resolver {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok(vec![ip]);
         }
-        let six = self.ip6(host);
+        let six = self.addrs(host, RecordType::AAAA);
         if six == Err(DnsError::Hard) {
             return six;
         }
-        match (six, self.ip4(host)) {
+        match (six, self.addrs(host, RecordType::A)) {
             (Ok(mut a), Ok(b)) => {
                 a.extend(b);
                 Ok(a)
