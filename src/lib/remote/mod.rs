@@ -25,6 +25,8 @@ use route::{QMTPS_PORT, SMTPS_PORT, TlsRule};
 use smtp::{Job, Step};
 use tls::TlsSetup;
 
+const TCPTO: &str = "queue/lock/tcpto";
+
 /// Control files, read once.
 struct Controls {
     helo: String,
@@ -161,7 +163,9 @@ fn deliver(args: &[String], out: &mut Out) -> Vec<u8> {
         dane: None,
         msg: &mut msg,
     };
-    let mut table = tcpto::Table::open(Path::new("queue/lock/tcpto")).ok();
+    // The table is opened (and locked) for each look and each change only:
+    // many qmail-remote processes share it.
+    let table = || tcpto::Table::open(Path::new(TCPTO)).ok();
     let pid = std::process::id();
     for a in &addrs {
         if source
@@ -170,10 +174,10 @@ fn deliver(args: &[String], out: &mut Out) -> Vec<u8> {
         {
             continue;
         }
-        if table
-            .as_ref()
-            .is_some_and(|t| t.skip(a.ip, tcpto::now(), pid))
-        {
+        let (skip, known) = table().map_or((false, false), |t| {
+            (t.skip(a.ip, tcpto::now(), pid), t.known(a.ip))
+        });
+        if skip {
             continue;
         }
         job.dane = dane_records(&resolver, anchors.as_ref(), &a.host, port, &rule);
@@ -195,16 +199,15 @@ fn deliver(args: &[String], out: &mut Out) -> Vec<u8> {
                     e.kind(),
                     std::io::ErrorKind::TimedOut | std::io::ErrorKind::ConnectionRefused
                 );
-                if let (true, Some(t)) = (counted, table.as_mut()) {
+                if counted && let Some(mut t) = table() {
                     let _ = t.failure(a.ip, tcpto::now());
                 }
                 continue;
             }
         };
-        if let Some(t) = table.as_mut() {
+        if known && let Some(mut t) = table() {
             let _ = t.success(a.ip);
         }
-        // The lock is held only around table changes.
         let _ = tcp.set_nodelay(true);
         let t = Some(Duration::from_secs(ctl.timeoutremote.max(1)));
         let _ = tcp.set_read_timeout(t);

@@ -108,6 +108,12 @@ impl Table {
         e.count >= 2 && now.wrapping_sub(e.when) < (60 + pid % 32) * 64
     }
 
+    /// Has `ip` a record with errors?
+    pub fn known(&self, ip: IpAddr) -> bool {
+        self.find(ip)
+            .is_some_and(|i| self.data[i * RECORD + 4] != 0)
+    }
+
     /// A connection to `ip` worked: forget its timeouts.
     pub fn success(&mut self, ip: IpAddr) -> io::Result<()> {
         match self.find(ip) {
