@@ -16,6 +16,7 @@ mod qmail_smtpd;
 mod queue_tools;
 mod remote_util;
 mod send_util;
+mod smtpd_client;
 mod smtpd_policy;
 mod users;
 mod ucspi;
