@@ -134,7 +134,11 @@ fn added_fields_and_default_sender() {
     f.h.control("idhost", "id.example\n");
     let o = f.inject(
         &[],
-        &[("USER", "luser"), ("NAME", "Lu Ser"), ("MAILHOST", "mh.example")],
+        &[
+            ("USER", "luser"),
+            ("NAME", "Lu Ser"),
+            ("MAILHOST", "mh.example"),
+        ],
         "Subject: s\n",
     );
     ok(&o);
@@ -175,11 +179,30 @@ fn identity_variables_and_qmailinject_flags() {
     assert_eq!(f.env(), "Fsu@sh.dom.example|Tt@x.example||");
 
     // r: per-recipient VERP; m: per-message VERP.
-    ok(&f.inject(&["a@b.c"], &[("QMAILINJECT", "r"), ("USER", "u"), ("QMAILHOST", "h.example")], FIXED));
+    ok(&f.inject(
+        &["a@b.c"],
+        &[
+            ("QMAILINJECT", "r"),
+            ("USER", "u"),
+            ("QMAILHOST", "h.example"),
+        ],
+        FIXED,
+    ));
     assert_eq!(f.env(), "Fu-@h.example-@[]|Ta@b.c||");
-    ok(&f.inject(&["a@b.c"], &[("QMAILINJECT", "m"), ("LOGNAME", "l"), ("QMAILHOST", "h.example")], FIXED));
+    ok(&f.inject(
+        &["a@b.c"],
+        &[
+            ("QMAILINJECT", "m"),
+            ("LOGNAME", "l"),
+            ("QMAILHOST", "h.example"),
+        ],
+        FIXED,
+    ));
     let env = f.env();
-    assert!(env.starts_with("Fl-") && env.ends_with("@h.example|Ta@b.c||"), "{env}");
+    assert!(
+        env.starts_with("Fl-") && env.ends_with("@h.example|Ta@b.c||"),
+        "{env}"
+    );
     // Nothing set at all: anonymous at defaulthost.
     ok(&f.inject(&["a@b.c"], &[], FIXED));
     assert_eq!(f.env(), "Fanonymous@me.example|Ta@b.c||");
@@ -219,7 +242,11 @@ fn control_files_and_overrides() {
     fs::remove_file(f.h.path("control/me")).unwrap();
     fs::remove_file(f.h.path("control/defaultdomain")).unwrap();
     ok(&f.inject(&["r"], &[], FIXED));
-    assert!(f.env().contains("|Tr@defaulthost.defaultdomain|"), "{}", f.env());
+    assert!(
+        f.env().contains("|Tr@defaulthost.defaultdomain|"),
+        "{}",
+        f.env()
+    );
 }
 
 #[test]
@@ -247,7 +274,11 @@ fn resent_message() {
     let f = Fake::new("inject-resent", 0);
     let input = "Date: d\nMessage-ID: <m@x>\nFrom: f@x.example\nTo: t@x.example\n\
                  Resent-To: r1@x.example, r2\nResent-Bcc: rb@x.example\n\nbody\n";
-    ok(&f.inject(&["-f", "s@x.example"], &[("USER", "u"), ("QMAILHOST", "h.example")], input));
+    ok(&f.inject(
+        &["-f", "s@x.example"],
+        &[("USER", "u"), ("QMAILHOST", "h.example")],
+        input,
+    ));
     let msg = f.msg();
     let lines: Vec<&str> = msg.lines().collect();
     assert!(lines[0].starts_with("Resent-Date: "), "{msg}");
@@ -258,7 +289,10 @@ fn resent_message() {
         "Date: d\nMessage-ID: <m@x>\nFrom: f@x.example\nTo: t@x.example\n\
          Resent-To: r1@x.example, r2@me.example\n\nbody"
     );
-    assert_eq!(f.env(), "Fs@x.example|Tr2@me.example|Tr1@x.example|Trb@x.example||");
+    assert_eq!(
+        f.env(),
+        "Fs@x.example|Tr2@me.example|Tr1@x.example|Trb@x.example||"
+    );
 }
 
 #[test]
@@ -266,14 +300,22 @@ fn header_and_body_boundaries() {
     let f = Fake::new("inject-body", 0);
     // An mbox From_ line is kept as a field; a non-field line starts the
     // body after an inserted blank line; a missing final newline is added.
-    ok(&f.inject(&["a@b.c"], &[], "From joe Mon\nDate: d\nMessage-ID: <m@x>\nFrom: a@b.c\nnot a field\nlast"));
+    ok(&f.inject(
+        &["a@b.c"],
+        &[],
+        "From joe Mon\nDate: d\nMessage-ID: <m@x>\nFrom: a@b.c\nnot a field\nlast",
+    ));
     assert_eq!(
         f.msg(),
         "Cc: recipient list not shown: ;\nMBOX-Line: From joe Mon\nDate: d\nMessage-ID: <m@x>\nFrom: a@b.c\n\nnot a field\nlast\n"
     );
     // Continuation lines stay with their field; a header without a body
     // gets no blank line.
-    ok(&f.inject(&["a@b.c"], &[], "Date: d\nMessage-ID: <m@x>\nFrom: a@b.c\nTo: x@y.z,\n\ty@y.z\nX-Long: one\n two"));
+    ok(&f.inject(
+        &["a@b.c"],
+        &[],
+        "Date: d\nMessage-ID: <m@x>\nFrom: a@b.c\nTo: x@y.z,\n\ty@y.z\nX-Long: one\n two",
+    ));
     assert_eq!(
         f.msg(),
         "Date: d\nMessage-ID: <m@x>\nFrom: a@b.c\nTo: x@y.z, y@y.z\nX-Long: one\n two\n"
@@ -299,7 +341,8 @@ fn mail_followup_to() {
     let input = format!("{FIXED}From: a@b.c\nTo: list@lists.example, p@b.c\nCc: \"q r\"@b.c\n\n");
     ok(&f.inject(&[], &env, &input));
     assert!(
-        f.msg().contains("Mail-Followup-To: \"q r\"@b.c,\n  list@lists.example,\n  p@b.c\n"),
+        f.msg()
+            .contains("Mail-Followup-To: \"q r\"@b.c,\n  list@lists.example,\n  p@b.c\n"),
         "{}",
         f.msg()
     );
@@ -322,7 +365,9 @@ fn print_only_with_n() {
     ok(&o);
     assert_eq!(
         String::from_utf8(o.stdout).unwrap(),
-        format!("Return-Path: <\"a b\"@x.example>\nCc: recipient list not shown: ;\n{FIXED}From: a@b.c\n\nhi\n")
+        format!(
+            "Return-Path: <\"a b\"@x.example>\nCc: recipient list not shown: ;\n{FIXED}From: a@b.c\n\nhi\n"
+        )
     );
     assert!(!f.queued());
 }
@@ -354,13 +399,22 @@ fn bad_input() {
     let f = Fake::new("inject-bad", 0);
     let o = f.inject(&[], &[], "To: a@b.c (open\nSubject: x\n\n");
     assert_eq!(o.status.code(), Some(100));
-    assert_eq!(err(&o), "qmail-inject: fatal: unable to parse this line:\nTo: a@b.c (open\n");
+    assert_eq!(
+        err(&o),
+        "qmail-inject: fatal: unable to parse this line:\nTo: a@b.c (open\n"
+    );
     let o = f.inject(&[], &[], "Cc: a>\n\n");
     assert_eq!(o.status.code(), Some(100));
-    assert_eq!(err(&o), "qmail-inject: fatal: unable to parse this line:\nCc: a>\n");
+    assert_eq!(
+        err(&o),
+        "qmail-inject: fatal: unable to parse this line:\nCc: a>\n"
+    );
     let o = f.inject(&["x@(y"], &[], FIXED);
     assert_eq!(o.status.code(), Some(100));
-    assert_eq!(err(&o), "qmail-inject: fatal: unable to parse address: x@(y\n");
+    assert_eq!(
+        err(&o),
+        "qmail-inject: fatal: unable to parse address: x@(y\n"
+    );
     let o = f.inject(&["-f", "x@[y"], &[], FIXED);
     assert_eq!(o.status.code(), Some(100));
     let o = f.inject(&["-z"], &[], FIXED);
@@ -391,13 +445,27 @@ fn sendmail_passes_options_to_qmail_inject() {
     let input = format!("{FIXED}To: h@x.example\nSubject: s\n\nbody\n");
     let o = f.run(
         "sendmail",
-        &["-t", "-i", "-oi", "-oem", "-B8BITMIME", "-Ffull name", "-f", "Me@Host.Example", "a@x.example"],
+        &[
+            "-t",
+            "-i",
+            "-oi",
+            "-oem",
+            "-B8BITMIME",
+            "-Ffull name",
+            "-f",
+            "Me@Host.Example",
+            "a@x.example",
+        ],
         &[("NAME", "dropped"), ("QMAILHOST", "dropped.example")],
         &input,
     );
     ok(&o);
     assert_eq!(f.env(), "FMe@Host.Example|Ta@x.example|Th@x.example||");
-    assert!(f.msg().contains("From: \"full name\" <Me@Host.Example>\n"), "{}", f.msg());
+    assert!(
+        f.msg().contains("From: \"full name\" <Me@Host.Example>\n"),
+        "{}",
+        f.msg()
+    );
 
     // Without -t the header is not used for recipients.
     ok(&f.run("sendmail", &["-f", "me", "a@x.example"], &[], &input));
@@ -414,7 +482,11 @@ fn sendmail_modes_and_errors() {
     let stub = |name: &str| {
         let p = f.h.path(&format!("bin/{name}"));
         let _ = fs::remove_file(&p);
-        fs::write(&p, format!("#!/bin/sh\necho \"{name} $PWD $# $RELAYCLIENT-$TCPREMOTEINFO\"\n")).unwrap();
+        fs::write(
+            &p,
+            format!("#!/bin/sh\necho \"{name} $PWD $# $RELAYCLIENT-$TCPREMOTEINFO\"\n"),
+        )
+        .unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
     };
     stub("qmail-qread");
@@ -422,35 +494,50 @@ fn sendmail_modes_and_errors() {
     let home = f.h.dir.display().to_string();
     let o = f.run("sendmail", &["-bp"], &[], "");
     ok(&o);
-    assert_eq!(String::from_utf8(o.stdout).unwrap(), format!("qmail-qread {home} 0 -\n"));
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        format!("qmail-qread {home} 0 -\n")
+    );
     let o = f.run("sendmail", &["-bs"], &[], "");
     ok(&o);
-    assert_eq!(String::from_utf8(o.stdout).unwrap(), format!("qmail-smtpd {home} 0 -sendmail-bs\n"));
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        format!("qmail-smtpd {home} 0 -sendmail-bs\n")
+    );
     let o = f.run("sendmail", &["-bs"], &[("PROTO", "TCP")], "");
-    assert_eq!(String::from_utf8(o.stdout).unwrap(), format!("qmail-smtpd {home} 0 -\n"));
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        format!("qmail-smtpd {home} 0 -\n")
+    );
 
-    // Called as mailq.
-    let mailq = f.h.path("mailq");
-    std::os::unix::fs::symlink(bin("sendmail"), &mailq).unwrap();
-    let mut c = std::process::Command::new(&mailq);
-    c.env("QMAILHOME", &f.h.dir);
-    let o = run_with_input(&mut c, b"");
-    assert_eq!(String::from_utf8(o.stdout).unwrap(), format!("qmail-qread {home} 0 -\n"));
+    // Called as mailq or newaliases.
+    let called = |name: &str| {
+        let link = f.h.path(name);
+        std::os::unix::fs::symlink(bin("sendmail"), &link).unwrap();
+        let mut c = std::process::Command::new(&link);
+        c.env("QMAILHOME", &f.h.dir);
+        run_with_input(&mut c, b"")
+    };
+    let o = called("mailq");
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        format!("qmail-qread {home} 0 -\n")
+    );
 
-    let newaliases = f.h.path("newaliases");
-    std::os::unix::fs::symlink(bin("sendmail"), &newaliases).unwrap();
-    let mut c = std::process::Command::new(&newaliases);
-    c.env("QMAILHOME", &f.h.dir);
-    let o = run_with_input(&mut c, b"");
+    let o = called("newaliases");
     assert_eq!(o.status.code(), Some(100));
-    assert_eq!(err(&o), "sendmail: fatal: please use fastforward/newaliases instead\n");
+    assert_eq!(
+        err(&o),
+        "sendmail: fatal: please use fastforward/newaliases instead\n"
+    );
 
     // A queue run is accepted and does nothing.
     let o = f.run("sendmail", &["-q15m"], &[], "");
     ok(&o);
     assert!(!f.queued());
 
-    let usage = "sendmail: usage: sendmail [ -t ] [ -fsender ] [ -Fname ] [ -bp ] [ -bs ] [ arg ... ]\n";
+    let usage =
+        "sendmail: usage: sendmail [ -t ] [ -fsender ] [ -Fname ] [ -bp ] [ -bs ] [ arg ... ]\n";
     let o = f.run("sendmail", &["-N", "x"], &[], "");
     assert_eq!(o.status.code(), Some(100));
     assert_eq!(err(&o), format!("sendmail: illegal option -- N\n{usage}"));
@@ -467,5 +554,85 @@ fn sendmail_without_home() {
     c.env("QMAILHOME", f.h.path("nowhere")).arg("a@b.c");
     let o = run_with_input(&mut c, b"");
     assert_eq!(o.status.code(), Some(111));
-    assert_eq!(err(&o), "sendmail: fatal: unable to switch to qmail home directory\n");
+    assert_eq!(
+        err(&o),
+        "sendmail: fatal: unable to switch to qmail home directory\n"
+    );
+}
+
+#[test]
+fn body_memory_is_bounded() {
+    // 64 MiB of body through qmail-inject limited to 32 MiB of address
+    // space: only a streamed body fits.
+    let f = Fake::new("inject-stream", 0);
+    let count = f.h.path("count-queue");
+    let script = format!(
+        "#!/bin/sh\nwc -c > '{d}/size' && cat <&1 > '{d}/env'\n",
+        d = f.h.dir.display()
+    );
+    fs::write(&count, script).unwrap();
+    fs::set_permissions(&count, fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = std::process::Command::new("/bin/sh");
+    c.env_clear()
+        .env("QMAILHOME", &f.h.dir)
+        .env("QMAILQUEUE", &count)
+        .args([
+            "-c",
+            "ulimit -v 32768 && exec \"$0\" -f s@x.example r@x.example",
+            bin("qmail-inject").to_str().unwrap(),
+        ]);
+    let body = vec![b'x'; 1023]
+        .into_iter()
+        .chain([b'\n'])
+        .cycle()
+        .take(64 << 20);
+    let input: Vec<u8> = FIXED
+        .bytes()
+        .chain("From: a@b.c\nTo: r@x.example\n\n".bytes())
+        .chain(body)
+        .collect();
+    let o = run_with_input(&mut c, &input);
+    ok(&o);
+    let size: usize = fs::read_to_string(f.h.path("size"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(size, input.len());
+    assert_eq!(f.env(), "Fs@x.example|Tr@x.example||");
+}
+
+#[test]
+fn real_qmail_queue_gets_message_and_envelope() {
+    let h = QmailHome::new("inject-real-queue");
+    h.control("me", "me.example\n");
+    let input = format!("{FIXED}From: a@b.example\nTo: Fred <fred>\n\nhello\n");
+    let o = run_with_input(
+        h.cmd("sendmail").args(["-t", "-f", "s@x.example"]),
+        input.as_bytes(),
+    );
+    ok(&o);
+    let only = |dir: &str| {
+        let top = h.path("queue").join(dir);
+        let mut files = Vec::new();
+        for d in list(&top) {
+            for f in list(&top.join(&d)) {
+                files.push(top.join(&d).join(f));
+            }
+        }
+        assert_eq!(files.len(), 1, "{dir}: {files:?}");
+        fs::read(&files[0]).unwrap()
+    };
+    let mess = String::from_utf8(only("mess")).unwrap();
+    let (received, rest) = mess.split_once('\n').unwrap();
+    assert!(received.starts_with("Received: (qmail "), "{received}");
+    assert_eq!(
+        rest,
+        format!("{FIXED}From: a@b.example\nTo: Fred <fred@me.example>\n\nhello\n")
+    );
+    let todo = String::from_utf8(only("todo")).unwrap();
+    assert!(
+        todo.ends_with("\0Fs@x.example\0Tfred@me.example\0"),
+        "{todo:?}"
+    );
 }

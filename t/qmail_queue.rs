@@ -324,6 +324,17 @@ fn spawn_piped(h: &QmailHome) -> (Child, std::io::PipeWriter) {
     (child, env_w)
 }
 
+/// Spawns qmail-queue, gives it the whole `body` and the start of the
+/// envelope; the envelope pipe stays open while the writer is kept.
+fn start(h: &QmailHome, body: &[u8], env: &[u8]) -> (Child, std::io::PipeWriter) {
+    let (mut child, mut env_w) = spawn_piped(h);
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(body);
+    drop(stdin);
+    let _ = env_w.write_all(env);
+    (child, env_w)
+}
+
 /// Polls until `cond` holds (nothing signals these file-system states).
 fn wait_until(what: &str, cond: impl Fn() -> bool) {
     let end = Instant::now() + Duration::from_secs(20);
@@ -358,11 +369,7 @@ fn kill_while_reading_body_leaves_no_todo() {
 #[test]
 fn kill_while_reading_envelope_leaves_no_todo() {
     let h = QmailHome::new("qq-kill-env");
-    let (mut child, mut env) = spawn_piped(&h);
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"Subject: x\n\nbody\n").unwrap();
-    drop(stdin);
-    env.write_all(b"Fa@b\0Tc@").unwrap();
+    let (child, _env) = start(&h, b"Subject: x\n\nbody\n", b"Fa@b\0Tc@");
     wait_until("intd file", || !queue_files(&h, "intd").is_empty());
     assert_killed(child);
     assert!(queue_files(&h, "todo").is_empty());
@@ -374,12 +381,9 @@ fn kill_at_random_points_keeps_acknowledged_only() {
     let mut seed = u64::from(std::process::id());
     let mut queued = 0;
     for i in 0..30u32 {
-        let (mut child, mut env) = spawn_piped(&h);
-        let mut stdin = child.stdin.take().unwrap();
         let body = format!("Subject: {i}\n\n{}\n", "x".repeat(5000));
-        let _ = stdin.write_all(body.as_bytes());
-        drop(stdin);
-        let _ = env.write_all(format!("Fs{i}@a\0Tr{i}@b\0\0").as_bytes());
+        let env = format!("Fs{i}@a\0Tr{i}@b\0\0");
+        let (mut child, env) = start(&h, body.as_bytes(), env.as_bytes());
         drop(env);
         seed = seed
             .wrapping_mul(6364136223846793005)
@@ -417,11 +421,7 @@ fn kill_at_random_points_keeps_acknowledged_only() {
 #[test]
 fn completed_run_survives_kill_afterwards() {
     let h = QmailHome::new("qq-kill-after");
-    let (mut child, mut env) = spawn_piped(&h);
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"hello\n").unwrap();
-    drop(stdin);
-    env.write_all(b"Fa\0Tb\0\0").unwrap();
+    let (mut child, env) = start(&h, b"hello\n", b"Fa\0Tb\0\0");
     drop(env);
     // Wait for the exit, then "kill": a no-op on a finished process.
     let status = child.wait().unwrap();
@@ -430,4 +430,24 @@ fn completed_run_survives_kill_afterwards() {
     let todo = queue_files(&h, "todo");
     assert_eq!(todo.len(), 1);
     assert!(fs::read(&todo[0].1).unwrap().ends_with(b"\0Fa\0Tb\0"));
+}
+
+/// Installed set-uid, qmail-queue must not trust QMAILHOME: a caller could
+/// otherwise point it at a queue of its own making. Needs root to make a
+/// set-uid copy owned by another user; as non-root there is nothing to see.
+#[test]
+fn setuid_ignores_qmailhome() {
+    if sqmail::sys::getuid() != 0 {
+        return;
+    }
+    let h = QmailHome::new("qq-setuid");
+    let copy = h.dir.parent().unwrap().join("qmail-queue-setuid");
+    fs::copy(bin("qmail-queue"), &copy).unwrap();
+    std::os::unix::fs::chown(&copy, Some(65534), None).unwrap();
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o4755)).unwrap();
+    let mut c = Command::new(&copy);
+    c.env_clear().env("QMAILHOME", &h.dir);
+    let r = run_qq(&h, &mut c, b"x\n", b"Fa\0Tb\0\0");
+    assert!(matches!(r.code, Some(61..=66)), "{:?}", r.code);
+    assert_queue_empty(&h);
 }

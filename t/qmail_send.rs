@@ -607,5 +607,9 @@ fn start_with_logger() {
     assert!(wait_until(10, || text().contains("status: local 0/10 remote 0/20\n")));
     sqmail::sys::kill(child.id() as i32, libc::SIGTERM).unwrap();
     assert_eq!(wait_child(&mut child, 20), Some(0));
-    assert!(wait_until(10, || text().ends_with("status: exiting\n")), "{}", text());
+    assert!(
+        wait_until(10, || text().ends_with("status: exiting\n")),
+        "{}",
+        text()
+    );
 }

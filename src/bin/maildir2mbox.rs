@@ -26,10 +26,8 @@ fn clean_tmp(maildir: &Path) {
         return;
     };
     for e in rd.flatten() {
-        if let Ok(m) = e.metadata() {
-            if m.atime() < now - STALE_TMP {
-                let _ = fs::remove_file(e.path());
-            }
+        if e.metadata().is_ok_and(|m| m.atime() < now - STALE_TMP) {
+            let _ = fs::remove_file(e.path());
         }
     }
 }

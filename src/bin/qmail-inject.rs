@@ -72,7 +72,10 @@ fn real_main() -> Result<(), Die> {
 
     if !queue {
         let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-        let mut failed = out.write_all(&head).and(out.write_all(&body_start)).is_err();
+        let mut failed = out
+            .write_all(&head)
+            .and(out.write_all(&body_start))
+            .is_err();
         copy_body(&mut input, |b| failed |= out.write_all(b).is_err())?;
         if failed || out.flush().is_err() {
             return Err(Die::temp("unable to write output"));

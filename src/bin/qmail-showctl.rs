@@ -329,7 +329,7 @@ const FILES: &[(&str, Kind)] = &[
         "spfexplain",
         Line {
             me: false,
-            default: "See http://www.openspf.net/Why?s=%{S}&domain=%{D}&ip=%{I}",
+            default: "See http://spf.pobox.com/why.html?sender=%{s}&ip=%{i}&receiver=%{R}",
             pre: "SPF explanation: ",
         },
     ),

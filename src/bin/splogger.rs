@@ -31,10 +31,10 @@ enum Conn {
 
 impl Syslog {
     fn connect(&self) -> Option<Conn> {
-        if let Ok(s) = UnixDatagram::unbound() {
-            if s.connect(&self.path).is_ok() {
-                return Some(Conn::Dgram(s));
-            }
+        if let Ok(s) = UnixDatagram::unbound()
+            && s.connect(&self.path).is_ok()
+        {
+            return Some(Conn::Dgram(s));
         }
         UnixStream::connect(&self.path).ok().map(Conn::Stream)
     }

@@ -34,7 +34,10 @@ pub enum Kind {
 
 impl Kind {
     fn is_word(self) -> bool {
-        matches!(self, Kind::Atom | Kind::Literal | Kind::Quote | Kind::Comment)
+        matches!(
+            self,
+            Kind::Atom | Kind::Literal | Kind::Quote | Kind::Comment
+        )
     }
 }
 
@@ -136,11 +139,17 @@ pub fn parse(s: &[u8]) -> Option<Vec<Token>> {
         } else if b == b')' || b == b']' {
             return None;
         } else if b == b'(' {
-            out.push(Token::word(Kind::Comment, delimited(s, &mut i, b')', true)?));
+            out.push(Token::word(
+                Kind::Comment,
+                delimited(s, &mut i, b')', true)?,
+            ));
         } else if b == b'"' {
             out.push(Token::word(Kind::Quote, delimited(s, &mut i, b'"', false)?));
         } else if b == b'[' {
-            out.push(Token::word(Kind::Literal, delimited(s, &mut i, b']', false)?));
+            out.push(Token::word(
+                Kind::Literal,
+                delimited(s, &mut i, b']', false)?,
+            ));
         } else {
             // An atom: the first byte is taken whatever it is; a backslash
             // takes the next byte literally.
@@ -408,9 +417,8 @@ fn give<E>(
 /// set, or dots at either end or doubled.
 pub fn quote_need(s: &[u8]) -> bool {
     s.is_empty()
-        || s.iter().any(|&c| {
-            c >= 127 || c <= 32 || b"\"(),:;<>@[\\]".contains(&c)
-        })
+        || s.iter()
+            .any(|&c| c >= 127 || c <= 32 || b"\"(),:;<>@[\\]".contains(&c))
         || s[0] == b'.'
         || s[s.len() - 1] == b'.'
         || s.windows(2).any(|w| w == b"..")
@@ -463,7 +471,9 @@ mod tests {
         use Kind::*;
         assert_eq!(
             kinds(&t),
-            vec![Atom, Colon, Quote, Left, Atom, Dot, Atom, At, Literal, Right, Comment]
+            vec![
+                Atom, Colon, Quote, Left, Atom, Dot, Atom, At, Literal, Right, Comment
+            ]
         );
         assert_eq!(t[2].text, b"A \"B\"");
         assert_eq!(t[8].text, b"1.2.3.4");
@@ -495,7 +505,10 @@ mod tests {
 
     #[test]
     fn address_lists() {
-        assert_eq!(rewrite_all(b"To: djb fred\n", add_host).unwrap(), "To: djb@h, fred@h\n");
+        assert_eq!(
+            rewrite_all(b"To: djb fred\n", add_host).unwrap(),
+            "To: djb@h, fred@h\n"
+        );
         assert_eq!(
             rewrite_all(b"Cc: \"Fred Q\" <fred>, (c) x@y\n", add_host).unwrap(),
             "Cc: \"Fred Q\" <fred@h>, x@y (c)\n"
@@ -519,7 +532,10 @@ mod tests {
         for line in out.lines() {
             assert!(line.len() <= 80, "{line}");
         }
-        assert_eq!(out.replace(",\n  ", ", ").replace("To: ", ""), names.join(", ") + "\n");
+        assert_eq!(
+            out.replace(",\n  ", ", ").replace("To: ", ""),
+            names.join(", ") + "\n"
+        );
         assert!(out.contains(",\n  user"));
         assert_eq!(
             String::from_utf8(unparse(&parse(b"X: a,b").unwrap(), 0)).unwrap(),

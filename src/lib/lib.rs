@@ -13,17 +13,24 @@ pub mod auto;
 pub mod cdb;
 pub mod control;
 pub mod date;
+pub mod dns;
 pub mod envelope;
 pub mod exit;
 pub mod fsutil;
-pub mod inject;
 pub mod home;
+pub mod inject;
 pub mod passwd;
 pub mod qq;
 pub mod queue;
 pub mod queuecheck;
 pub mod queuewrite;
+pub mod smtpd;
+pub mod remote;
 pub mod timeoutio;
+
+// The UCSPI network toolkit (tcpserver, tcprules, sslserver, ...) and TLS.
+pub mod tls;
+pub mod ucspi;
 
 // Local delivery: qmail-local's logic (run in-process by qmail-lspawn) and
 // the user database (users/assign, users/cdb, qmail-getpw's rules).

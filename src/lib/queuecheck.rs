@@ -366,21 +366,18 @@ impl<'a> Check<'a> {
     }
 
     /// Owner check of one file of a message.
+    /// Only the user: qmail-queue is set-uid, not set-gid, so a message's
+    /// files carry the group of whoever queued it.
     fn file_owner(&mut self, path: &str, top: &str, meta: &fs::Metadata) {
         if let Some(o) = self.owners {
             let uid = o.file(top);
-            if meta.uid() != uid || meta.gid() != o.gid {
+            if meta.uid() != uid {
                 let p = path.to_string();
                 self.problem(
-                    format!(
-                        "{path}: owner {}:{}, expected {uid}:{}",
-                        meta.uid(),
-                        meta.gid(),
-                        o.gid
-                    ),
+                    format!("{path}: owner {}, expected {uid}", meta.uid()),
                     Some((
                         "set the owner",
-                        Box::new(move || sys::chown(Path::new(&p), Some(uid), Some(o.gid))),
+                        Box::new(move || sys::chown(Path::new(&p), Some(uid), None)),
                     )),
                 );
             }
@@ -388,7 +385,7 @@ impl<'a> Check<'a> {
     }
 
     /// The entries of a split directory as (subdir, name, id).
-    fn entries(&mut self, top: &str) -> Vec<(u32, String, Option<u64>)> {
+    fn entries(&self, top: &str) -> Vec<(u32, String, Option<u64>)> {
         let mut v = Vec::new();
         for d in 0..auto::SPLIT {
             let Ok(rd) = fs::read_dir(format!("{top}/{d}")) else {

@@ -128,15 +128,31 @@ pub fn getpw(qmail_home: &Path, local: &str) -> Result<Assignment, i32> {
             ext: local.into(),
         });
     }
-    let users = passwd::all_users().map_err(|_| ERR_SYS)?;
-    let by_name = |n: &str| users.iter().find(|p| p.name == n);
+    // One read of /etc/passwd; each candidate is a scan of its lines.
+    let text = match std::fs::read("/etc/passwd") {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        Err(_) => return Err(ERR_SYS),
+    };
+    getpw_from(&text, local)
+}
+
+/// qmail-getpw's rules on the text of a passwd file.
+pub fn getpw_from(text: &str, local: &str) -> Result<Assignment, i32> {
+    let by_name = |n: &str| {
+        text.lines()
+            .filter(|l| l.strip_prefix(n).is_some_and(|r| r.starts_with(':')))
+            .find_map(passwd::parse_passwd_line)
+    };
     let b = local.as_bytes();
     for end in (0..=b.len()).rev() {
         if end >= USERLEN || (end < b.len() && b[end] != auto::BREAK) {
             continue;
         }
         let name = local[..end].to_ascii_lowercase();
-        let Some(pw) = by_name(&name) else { continue };
+        let Some(pw) = by_name(&name) else {
+            continue;
+        };
         if pw.uid == 0 {
             continue;
         }
@@ -148,10 +164,10 @@ pub fn getpw(qmail_home: &Path, local: &str) -> Result<Assignment, i32> {
                     ("", "")
                 };
                 return Ok(Assignment {
-                    user: pw.name.clone(),
+                    user: pw.name,
                     uid: pw.uid,
                     gid: pw.gid,
-                    home: pw.dir.clone(),
+                    home: pw.dir,
                     dash: dash.into(),
                     ext: ext.into(),
                 });
@@ -163,10 +179,10 @@ pub fn getpw(qmail_home: &Path, local: &str) -> Result<Assignment, i32> {
     }
     let pw = by_name(auto::USER_ALIAS).ok_or(ERR_NOALIAS)?;
     Ok(Assignment {
-        user: pw.name.clone(),
+        user: pw.name,
         uid: pw.uid,
         gid: pw.gid,
-        home: pw.dir.clone(),
+        home: pw.dir,
         dash: "-".into(),
         ext: local.into(),
     })
@@ -176,9 +192,12 @@ pub fn getpw(qmail_home: &Path, local: &str) -> Result<Assignment, i32> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormatError(pub String);
 
+/// One users/cdb record: key and data.
+pub type Record = (Vec<u8>, Vec<u8>);
+
 /// The cdb records of a users/assign file, in file order, the wildchars
 /// record (empty key) last.
-pub fn parse_assign(text: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, FormatError> {
+pub fn parse_assign(text: &[u8]) -> Result<Vec<Record>, FormatError> {
     let mut out = Vec::new();
     let mut wildchars = Vec::new();
     let mut rest = text;
@@ -289,6 +308,68 @@ mod tests {
         ] {
             assert!(parse_assign(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn getpw_rules() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = std::env::temp_dir().join(format!("sqmail-getpw-{}", std::process::id()));
+        let (mine, other) = (d.join("mine"), d.join("other"));
+        std::fs::create_dir_all(&mine).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // The accounts' uid must own `mine` and be non-zero.
+        let uid = match sys::getuid() {
+            0 => {
+                sys::chown(&mine, Some(4242), None).unwrap();
+                4242
+            }
+            u => u,
+        };
+        let other_uid = uid + 1;
+        let text = format!(
+            "root:x:0:0::/:/bin/sh\n\
+             joe:x:{uid}:7::{m}:/bin/sh\n\
+             joe-a:x:{uid}:8::{m}:/bin/sh\n\
+             stranger:x:{other_uid}:7::{o}:/bin/sh\n\
+             nohome:x:{uid}:7::{d}/missing:/bin/sh\n\
+             alias:x:{uid}:9::{d}:/bin/sh\n",
+            m = mine.display(),
+            o = other.display(),
+            d = d.display()
+        );
+        let g = |l: &str| {
+            let a = getpw_from(&text, l).unwrap();
+            (a.user, a.gid, a.dash, a.ext)
+        };
+        let t = |u: &str, gid, dash: &str, ext: &str| {
+            (u.to_string(), gid, dash.to_string(), ext.to_string())
+        };
+        assert_eq!(g("joe"), t("joe", 7, "", ""));
+        assert_eq!(g("Joe-Foo-Bar"), t("joe", 7, "-", "Foo-Bar"));
+        assert_eq!(
+            g("joe-a-b"),
+            t("joe-a", 8, "-", "b"),
+            "longest prefix first"
+        );
+        assert_eq!(
+            g("stranger"),
+            t("alias", 9, "-", "stranger"),
+            "home not its own"
+        );
+        assert_eq!(
+            g("nohome-x"),
+            t("alias", 9, "-", "nohome-x"),
+            "home missing"
+        );
+        assert_eq!(g("root"), t("alias", 9, "-", "root"), "uid 0");
+        let long = format!("{}-x", "j".repeat(40));
+        assert_eq!(g(&long).0, "alias");
+        assert_eq!(
+            getpw_from("joe:x:1:1::/nonexistent:/bin/sh\n", "x"),
+            Err(ERR_NOALIAS)
+        );
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

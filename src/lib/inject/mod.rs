@@ -546,22 +546,29 @@ mod tests {
     }
 
     fn run(id: Identity, input: &[u8]) -> (Vec<u8>, Envelope) {
-        let mut inj = Inject::new(&home(), id, 1704272707, 42);
+        let dir = home();
+        let mut inj = Inject::new(&dir, id, 1704272707, 42);
         let mut r = input;
         let start = inj.read_header(&mut r).unwrap();
         let mut out = inj.finish_header(false).unwrap();
         out.extend(start);
         copy_body(&mut r, |b| out.extend_from_slice(b)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
         (out, inj.envelope(true))
     }
 
     #[test]
     fn rewriting() {
-        let mut rw = Rewriter::new(&home());
+        let dir = home();
+        let mut rw = Rewriter::new(&dir);
         let mut check = |input: &str, want: &str| {
             let mut t = address::parse(input.as_bytes()).unwrap();
             rw.rewrite(&mut t).unwrap();
-            assert_eq!(String::from_utf8(address::unquote(&t)).unwrap(), want, "{input}");
+            assert_eq!(
+                String::from_utf8(address::unquote(&t)).unwrap(),
+                want,
+                "{input}"
+            );
         };
         check("fred", "fred@dh.dom.example");
         check("fred@host", "fred@host.dom.example");
@@ -574,6 +581,7 @@ mod tests {
         check("fred-@[]", "fred-@[]");
         check("@route", "");
         check("", "");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -595,7 +603,11 @@ mod tests {
         assert_eq!(
             env.recipients,
             // Each field is walked right to left, as qmail does.
-            vec![b"b@x.y".to_vec(), b"a@dh.dom.example".to_vec(), b"c@dh.dom.example".to_vec()]
+            vec![
+                b"b@x.y".to_vec(),
+                b"a@dh.dom.example".to_vec(),
+                b"c@dh.dom.example".to_vec()
+            ]
         );
     }
 
@@ -616,8 +628,16 @@ mod tests {
     #[test]
     fn body_starts() {
         let (out, _) = run(ident(), b"To: a@b.c\nnot a header\nmore");
-        assert!(String::from_utf8(out).unwrap().ends_with("To: a@b.c\n\nnot a header\nmore\n"));
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .ends_with("To: a@b.c\n\nnot a header\nmore\n")
+        );
         let (out, _) = run(ident(), b"From me\nTo: a@b.c\n\nx\n");
-        assert!(String::from_utf8(out).unwrap().contains("MBOX-Line: From me\nTo: a@b.c\n\nx\n"));
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .contains("MBOX-Line: From me\nTo: a@b.c\n\nx\n")
+        );
     }
 }

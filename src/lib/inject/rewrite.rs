@@ -11,13 +11,33 @@ use crate::address::{self, Kind, Token};
 use crate::control::Control;
 use crate::exit::Die;
 
+/// The three completions an address may need.
+#[derive(Clone, Copy)]
+enum Suffix {
+    /// `@defaulthost` for an address without a host.
+    Host = 0,
+    /// `.plusdomain` for a host ending in `+`.
+    Plus = 1,
+    /// `.defaultdomain` for a host without a dot.
+    Domain = 2,
+}
+
+impl Suffix {
+    /// Control file, overriding variable, and the byte put before it.
+    fn source(self) -> (&'static str, &'static str, u8) {
+        match self {
+            Suffix::Host => ("defaulthost", "QMAILDEFAULTHOST", b'@'),
+            Suffix::Plus => ("plusdomain", "QMAILPLUSDOMAIN", b'.'),
+            Suffix::Domain => ("defaultdomain", "QMAILDEFAULTDOMAIN", b'.'),
+        }
+    }
+}
+
 /// The rewriting rules of one qmail home, loaded lazily.
 pub struct Rewriter {
     control: Control,
     me: Option<Option<String>>,
-    defaulthost: Option<Vec<Token>>,
-    defaultdomain: Option<Vec<Token>>,
-    plusdomain: Option<Vec<Token>>,
+    suffixes: [Option<Vec<Token>>; 3],
 }
 
 /// `unable to parse this line:` and the line, without its final newline.
@@ -34,9 +54,7 @@ impl Rewriter {
         Rewriter {
             control: Control::new(home),
             me: None,
-            defaulthost: None,
-            defaultdomain: None,
-            plusdomain: None,
+            suffixes: [None, None, None],
         }
     }
 
@@ -56,21 +74,16 @@ impl Rewriter {
         Ok(me.unwrap_or(name).as_bytes().to_vec())
     }
 
-    /// The tokens `prefix` + setting, parsed once.
-    fn suffix(
-        &mut self,
-        which: fn(&mut Rewriter) -> &mut Option<Vec<Token>>,
-        name: &str,
-        env: &str,
-        prefix: u8,
-    ) -> Result<Vec<Token>, Die> {
-        if let Some(t) = which(self) {
+    /// The tokens of a completion, parsed once.
+    fn suffix(&mut self, which: Suffix) -> Result<Vec<Token>, Die> {
+        if let Some(t) = &self.suffixes[which as usize] {
             return Ok(t.clone());
         }
+        let (name, env, prefix) = which.source();
         let mut text = vec![prefix];
         text.extend(self.setting(name, env)?);
         let t = address::parse(&text).ok_or_else(|| unparsable(&text))?;
-        *which(self) = Some(t.clone());
+        self.suffixes[which as usize] = Some(t.clone());
         Ok(t)
     }
 
@@ -82,7 +95,11 @@ impl Rewriter {
         }
         // <user@[]>: qmail-send's VERP marker, left alone.
         let n = a.len();
-        if n >= 2 && a[n - 2].kind == Kind::At && a[n - 1].kind == Kind::Literal && a[n - 1].text.is_empty() {
+        if n >= 2
+            && a[n - 2].kind == Kind::At
+            && a[n - 1].kind == Kind::Literal
+            && a[n - 1].text.is_empty()
+        {
             return Ok(());
         }
         // A source route: drop everything through the first colon.
@@ -102,30 +119,22 @@ impl Rewriter {
             }
         }
         if !a.iter().any(|t| t.kind == Kind::At) {
-            a.extend(self.suffix(|r| &mut r.defaulthost, "defaulthost", "QMAILDEFAULTHOST", b'@')?);
+            a.extend(self.suffix(Suffix::Host)?);
         }
-        if let Some(t) = a.last_mut() {
-            if t.kind == Kind::Atom && t.text.last() == Some(&b'+') {
-                t.text.pop();
-                a.extend(self.suffix(|r| &mut r.plusdomain, "plusdomain", "QMAILPLUSDOMAIN", b'.')?);
-            }
+        if let Some(t) = a.last_mut()
+            && t.kind == Kind::Atom
+            && t.text.last() == Some(&b'+')
+        {
+            t.text.pop();
+            a.extend(self.suffix(Suffix::Plus)?);
         }
-        let host = a
+        let dotted = a
             .iter()
             .rev()
             .take_while(|t| t.kind != Kind::At)
-            .map(|t| t.kind);
-        let mut dotted = false;
-        for k in host {
-            dotted |= k == Kind::Dot || k == Kind::Literal;
-        }
+            .any(|t| t.kind == Kind::Dot || t.kind == Kind::Literal);
         if !dotted {
-            a.extend(self.suffix(
-                |r| &mut r.defaultdomain,
-                "defaultdomain",
-                "QMAILDEFAULTDOMAIN",
-                b'.',
-            )?);
+            a.extend(self.suffix(Suffix::Domain)?);
         }
         Ok(())
     }

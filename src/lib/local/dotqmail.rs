@@ -51,7 +51,8 @@ fn open_error(name: &[u8], e: &io::Error) -> Die {
 }
 
 /// Opens one candidate: `Ok(None)` when absent or not a regular file.
-fn open_candidate(name: &[u8]) -> Result<Option<(File, bool)>, Die> {
+/// Gives the file, its forward-only bit and its size.
+fn open_candidate(name: &[u8]) -> Result<Option<(File, bool, u64)>, Die> {
     let f = match File::open(OsStr::from_bytes(name)) {
         Ok(f) => f,
         Err(e) if super::is_temp(&e) || e.kind() == io::ErrorKind::PermissionDenied => {
@@ -66,36 +67,55 @@ fn open_candidate(name: &[u8]) -> Result<Option<(File, bool)>, Die> {
     if st.mode() & auto::PATRN != 0 {
         return Err(Die::temp("Uh-oh: .qmail file is writable. (#4.7.0)"));
     }
-    Ok(Some((f, st.mode() & 0o100 != 0)))
+    Ok(Some((f, st.mode() & 0o100 != 0, st.len())))
 }
 
 /// Searches `.qmail<dash><safeext>`, then the `default` files from the
 /// longest `-`-ended prefix of safeext to the shortest.
 pub fn search(dash: &[u8], ext: &[u8], safeext: &[u8]) -> Result<Option<Found>, Die> {
     let exact = name(dash, safeext, b"");
-    if let Some((f, x)) = open_candidate(&exact)? {
+    if let Some((f, x, len)) = open_candidate(&exact)? {
         let default = safeext
             .strip_suffix(b"default")
             .and_then(|p| ext.get(p.len()..))
             .map(<[u8]>::to_vec);
-        return read(f, x, default, &exact).map(Some);
+        return read(f, len, x, default, &exact).map(Some);
     }
     for i in (0..=safeext.len()).rev() {
         if i != 0 && safeext[i - 1] != b'-' {
             continue;
         }
         let n = name(dash, &safeext[..i], b"default");
-        if let Some((f, x)) = open_candidate(&n)? {
+        if let Some((f, x, len)) = open_candidate(&n)? {
             let default = ext.get(i..).map(<[u8]>::to_vec);
-            return read(f, x, default, &n).map(Some);
+            return read(f, len, x, default, &n).map(Some);
         }
     }
     Ok(None)
 }
 
-fn read(mut f: File, forward_only: bool, default: Option<Vec<u8>>, n: &[u8]) -> Result<Found, Die> {
-    let mut text = Vec::new();
-    f.read_to_end(&mut text).map_err(|e| open_error(n, &e))?;
+/// Reads the whole file whose size `fstat` gave (no second `fstat`).
+fn read(
+    mut f: File,
+    len: u64,
+    forward_only: bool,
+    default: Option<Vec<u8>>,
+    n: &[u8],
+) -> Result<Found, Die> {
+    let mut text = vec![0u8; usize::try_from(len).unwrap_or(0) + 1];
+    let mut got = 0;
+    loop {
+        if got == text.len() {
+            text.resize(got * 2, 0);
+        }
+        match f.read(&mut text[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(open_error(n, &e)),
+        }
+    }
+    text.truncate(got);
     Ok(Found {
         text,
         forward_only,

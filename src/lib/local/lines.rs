@@ -1,49 +1,8 @@
 //! The texts qmail-local derives from its arguments: DTLINE, RPLINE,
-//! UFLINE, HOST2..4, EXT2..4 and the address quoting of RPLINE
-//! (local.md §1.3, §1.7).
+//! UFLINE, HOST2..4, EXT2..4 (local.md §1.3, §1.7). RPLINE quotes the
+//! sender with `address::quote2`.
 
 use crate::date::Utc;
-
-/// Bytes that may stand unquoted in the local part of an address: the
-/// RFC 821/822 atom characters plus `.` (checked separately).
-fn atom_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b)
-}
-
-/// Whether a local part needs quotes: empty, a non-atom byte, or a dot at
-/// either end or doubled.
-fn quote_needed(box_: &[u8]) -> bool {
-    box_.is_empty()
-        || !box_.iter().all(|&b| atom_byte(b))
-        || box_[0] == b'.'
-        || box_[box_.len() - 1] == b'.'
-        || box_.windows(2).any(|w| w == b"..")
-}
-
-/// Appends `addr` with its local part (before the last `@`) quoted when it
-/// needs it; `\r \n " \` inside quotes get a backslash. Empty stays empty.
-pub fn push_quoted(out: &mut Vec<u8>, addr: &[u8]) {
-    if addr.is_empty() {
-        return;
-    }
-    let (box_, rest) = match addr.iter().rposition(|&b| b == b'@') {
-        Some(at) => addr.split_at(at),
-        None => (addr, &b""[..]),
-    };
-    if quote_needed(box_) {
-        out.push(b'"');
-        for &b in box_ {
-            if matches!(b, b'\r' | b'\n' | b'"' | b'\\') {
-                out.push(b'\\');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
-    } else {
-        out.extend_from_slice(box_);
-    }
-    out.extend_from_slice(rest);
-}
 
 /// Replaces every newline by `_` (a header line must stay one line).
 fn flatten(v: &mut [u8]) {
@@ -68,7 +27,7 @@ pub fn dtline(local: &[u8], domain: &[u8]) -> Vec<u8> {
 pub fn rpline(sender: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(18 + sender.len());
     v.extend_from_slice(b"Return-Path: <");
-    push_quoted(&mut v, sender);
+    v.extend_from_slice(&crate::address::quote2(sender));
     flatten(&mut v);
     v.extend_from_slice(b">\n");
     v
@@ -145,26 +104,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quoting() {
-        let q = |a: &[u8]| {
-            let mut v = Vec::new();
-            push_quoted(&mut v, a);
-            String::from_utf8(v).unwrap()
-        };
-        assert_eq!(q(b"joe@example.com"), "joe@example.com");
-        assert_eq!(q(b"j o\"e@x"), "\"j o\\\"e\"@x");
-        assert_eq!(q(b".joe@x"), "\".joe\"@x");
-        assert_eq!(q(b"a..b@x"), "\"a..b\"@x");
-        assert_eq!(q(b"#@[]"), "#@[]");
-        assert_eq!(q(b""), "");
-        assert_eq!(q(b"a@b@c"), "\"a@b\"@c");
-    }
-
-    #[test]
     fn header_lines() {
         assert_eq!(dtline(b"a\nb", b"x.org"), b"Delivered-To: a_b@x.org\n");
         assert_eq!(rpline(b""), b"Return-Path: <>\n");
         assert_eq!(rpline(b"a b@c"), b"Return-Path: <\"a b\"@c>\n");
+        assert_eq!(rpline(b"a..b@c"), b"Return-Path: <\"a..b\"@c>\n");
+        assert_eq!(rpline(b"#@[]"), b"Return-Path: <#@[]>\n");
         // 2024-01-03 09:05:07 UTC, a Wednesday.
         assert_eq!(
             ufline(b"a b@c", 1704272707),
