@@ -298,7 +298,7 @@ fn crash_safety_sigkill_while_mail_flows() {
     let rounds = 8;
     let per_round = 25;
     let remote_rcpt = |i: usize| {
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             format!("defer{i}@far.example")
         } else {
             format!("u{i}@far.example")
@@ -310,7 +310,7 @@ fn crash_safety_sigkill_while_mail_flows() {
         for k in 0..per_round {
             let i = round * per_round + k;
             let r = remote_rcpt(i);
-            let rcpts: Vec<&str> = if i % 3 == 0 {
+            let rcpts: Vec<&str> = if i.is_multiple_of(3) {
                 vec![&r, &local]
             } else {
                 vec![&r]
@@ -327,11 +327,11 @@ fn crash_safety_sigkill_while_mail_flows() {
     }
     let d = Daemon::start(&h);
     // Deferred deliveries are retried at once on ALRM.
-    let mut tick = 0;
+    let mut tick = 0u32;
     assert!(
         wait_until(120, || {
             tick += 1;
-            if tick % 20 == 0 {
+            if tick.is_multiple_of(20) {
                 d.signal(libc::SIGALRM);
             }
             queue_drained(&h) && list(&out.join("new")).len() >= acked
@@ -371,7 +371,7 @@ fn crash_safety_sigkill_while_mail_flows() {
         "lost acknowledged messages: {missing:?}"
     );
     let missing_local: Vec<usize> = (0..acked)
-        .filter(|&i| i % 3 == 0 && seen_local[i] == 0)
+        .filter(|&i| i.is_multiple_of(3) && seen_local[i] == 0)
         .collect();
     assert!(
         missing_local.is_empty(),
@@ -537,11 +537,11 @@ fn queuelifetime_turns_deferral_into_bounce() {
         .set_modified(past)
         .unwrap();
     fs::remove_file(out.join("tried.defer-old@far2.example")).unwrap();
-    let mut tick = 0;
+    let mut tick = 0u32;
     assert!(
         wait_until(30, || {
             tick += 1;
-            if tick % 50 == 0 {
+            if tick.is_multiple_of(50) {
                 d.signal(libc::SIGALRM);
             }
             d.log_text().contains("failure: greylisted,_try_again.I'm_not_going_to_try_again;_this_message_has_been_in_the_queue_too_long./")
