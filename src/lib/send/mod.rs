@@ -502,6 +502,7 @@ impl Send {
                 false
             }
         };
+        self.status();
         match d.origin {
             Origin::File { job, mpos } => {
                 if done {
@@ -518,7 +519,6 @@ impl Send {
                 }
             }
         }
-        self.status();
     }
 
     fn mark_done(&mut self, c: usize, j: usize, mpos: u64) {
