@@ -514,3 +514,36 @@ fn tcpclient_talks_to_tcpserver() {
     assert_eq!(out.status.code(), Some(111));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unable to connect to: 127.0.0.1"));
 }
+
+#[test]
+fn tcpserver_banner_and_per_ip_limit() {
+    let dir = fresh_dir("ucspi-perip");
+    let s = tcpserver(
+        &["-v", "-H", "-l", "0", "-C", "1", "-B", "hello "],
+        "127.0.0.1",
+        &["sh", "-c", "echo in; read x; echo out"],
+        &dir,
+    )
+    .unwrap();
+    let first = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let mut r = BufReader::new(first.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, "hello in\n");
+    // A second connection from the same address is closed at once.
+    let (text, _) = fetch(([127, 0, 0, 1], s.port).into());
+    assert_eq!(text, "");
+    assert!(
+        s.wait_log("per-IP limit")
+            .contains("dropping connection from 127.0.0.1")
+    );
+    (&first).write_all(b"x\n").unwrap();
+    let mut rest = String::new();
+    r.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "out\n");
+    s.wait_log(" status 0\n");
+    let again = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let mut line = String::new();
+    BufReader::new(again).read_line(&mut line).unwrap();
+    assert_eq!(line, "hello in\n");
+}

@@ -311,6 +311,30 @@ fn delayed_tls_ucspi_tls() {
     let mut out = String::new();
     tls.read_to_string(&mut out).unwrap();
     assert_eq!(out, "secure:STARTTLS\ngot:inside\n");
+    // `Y`: the variable block comes back over the control socket.
+    let script = "echo plain; read x; printf Y >&3; exec <&4 >&5; \
+                  while IFS= read -r -d '' kv <&3 && [ -n \"$kv\" ]; do export \"$kv\"; done; \
+                  echo $SSL_PROTOCOL:$SSL_CIPHER:$SSL_SERVER_S_DN_CN:$SSL_CLIENT_VERIFY";
+    let s = sslserver(&p, &["-n"], &["bash", "-c", script]);
+    let sock = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let mut r = BufReader::new(sock.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, "plain\n");
+    (&sock).write_all(b"STARTTLS\n").unwrap();
+    let conn = ClientConnection::new(
+        Arc::new(client_config(&p, &[&rustls::version::TLS12], None)),
+        ServerName::try_from("localhost").unwrap(),
+    )
+    .unwrap();
+    let mut tls = StreamOwned::new(conn, sock);
+    let mut out = String::new();
+    tls.read_to_string(&mut out).unwrap();
+    assert_eq!(
+        out,
+        "TLSv1.2:ECDHE-ECDSA-AES256-GCM-SHA384:localhost:NONE\n"
+    );
+
     // A program that never asks for TLS: plaintext only, its status kept.
     let s = sslserver(&p, &["-n", "-v"], &["sh", "-c", "echo bye; exit 3"]);
     let mut t = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
