@@ -547,3 +547,20 @@ fn tcpserver_banner_and_per_ip_limit() {
     BufReader::new(again).read_line(&mut line).unwrap();
     assert_eq!(line, "hello in\n");
 }
+
+#[test]
+fn recordio_records_both_directions() {
+    let out = run_with_input(prog("recordio").arg("cat"), b"one\ntwo");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"one\ntwo");
+    let err = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = err.lines().map(|l| l.split_once(' ').unwrap().1).collect();
+    for want in ["< one ", "> one ", "< two+", "> two+", "< [EOF]", "> [EOF]"] {
+        assert!(lines.contains(&want), "{want}: {err}");
+    }
+    let pid = err.split(' ').next().unwrap();
+    assert!(
+        err.lines().all(|l| l.starts_with(&format!("{pid} "))),
+        "{err}"
+    );
+}
