@@ -564,3 +564,43 @@ fn recordio_records_both_directions() {
         "{err}"
     );
 }
+
+#[test]
+fn rblsmtpd_by_environment() {
+    let rbl = |env: &[(&str, &str)], args: &[&str], input: &[u8]| {
+        let mut c = prog("rblsmtpd");
+        c.envs(env.iter().copied())
+            .args(args)
+            .args(["echo", "accepted"]);
+        run_with_input(&mut c, input)
+    };
+    let ip = ("TCPREMOTEIP", "192.0.2.7");
+    let out = rbl(&[ip, ("RBLSMTPD", "")], &[], b"");
+    assert_eq!(out.stdout, b"accepted\n");
+    let out = rbl(&[ip], &[], b"");
+    assert_eq!(out.stdout, b"accepted\n");
+    let out = rbl(
+        &[ip, ("RBLSMTPD", "-go away")],
+        &[],
+        b"EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nquit\r\nNOOP\r\n",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "220 rblsmtpd.local\r\n250 rblsmtpd.local\r\n250 rblsmtpd.local\r\n553 go away\r\n553 go away\r\n221 rblsmtpd.local\r\n"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("rblsmtpd: 192.0.2.7 pid "));
+    assert!(String::from_utf8_lossy(&out.stderr).ends_with(": 553 go away\n"));
+    let out = rbl(
+        &[
+            ("TCP6REMOTEIP", "::ffff:192.0.2.7"),
+            ("RBLSMTPD", "try later"),
+        ],
+        &["-t", "0"],
+        b"",
+    );
+    assert_eq!(out.stdout, b"451 try later\r\n");
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("rblsmtpd: 192.0.2.7 pid "));
+    let out = rbl(&[ip, ("RBLSMTPD", "x")], &["-w", "0"], b"QUIT\r\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(": greetdelay: 0\n"));
+    assert_eq!(prog("rblsmtpd").output().unwrap().status.code(), Some(100));
+}
