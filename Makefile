@@ -17,7 +17,7 @@ build:
 test:
 	sh package/testdeps
 	$(CARGO) build
-	$(CARGO) test -- --test-threads=4
+	$(CARGO) test --lib --bins --test t -- --test-threads=4
 
 run: build
 	@[ -d "$(HOME_DIR)/queue" ] || SQMAIL_BIN=$(CURDIR)/$(REL) sh package/home "$(HOME_DIR)" "$(USER_NAME)"

@@ -43,6 +43,7 @@ fn home_has_queue_control_users() {
     assert!(assign.ends_with(".\n"));
     assert!(h.path(&format!("home/{user}/Maildir/new")).is_dir());
     assert!(h.path("bin/qmail-showctl").exists());
+    assert!(h.path("users/cdb").is_file(), "qmail-newu did not run");
 }
 
 #[test]

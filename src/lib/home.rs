@@ -11,12 +11,11 @@ use crate::{auto, passwd, sys};
 
 /// The qmail home this process must use.
 pub fn home() -> PathBuf {
-    if !sys::is_setid() {
-        if let Some(h) = std::env::var_os("QMAILHOME") {
-            if !h.is_empty() {
-                return PathBuf::from(h);
-            }
-        }
+    if !sys::is_setid()
+        && let Some(h) = std::env::var_os("QMAILHOME")
+        && !h.is_empty()
+    {
+        return PathBuf::from(h);
     }
     PathBuf::from(auto::HOME)
 }

@@ -8,17 +8,24 @@
 #[allow(unsafe_code)]
 pub mod sys;
 
+pub mod address;
 pub mod auto;
 pub mod cdb;
 pub mod control;
 pub mod date;
+pub mod dns;
 pub mod envelope;
 pub mod exit;
 pub mod fsutil;
 pub mod home;
+pub mod inject;
 pub mod passwd;
 pub mod qq;
 pub mod queue;
+pub mod queuecheck;
+pub mod queuewrite;
+pub mod smtpd;
+pub mod remote;
 pub mod timeoutio;
 
 // The UCSPI network toolkit (tcpserver, tcprules, sslserver, ...) and TLS.
@@ -29,3 +36,11 @@ pub mod ucspi;
 // the user database (users/assign, users/cdb, qmail-getpw's rules).
 pub mod local;
 pub mod users;
+
+// The delivery daemons: qmail-send's scheduler, qmail-todo's preprocessing,
+// qmail-clean, the spawn engine of qmail-lspawn/qmail-rspawn, qmail-start.
+pub mod clean;
+pub mod send;
+pub mod spawn;
+pub mod start;
+pub mod todo;

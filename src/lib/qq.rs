@@ -116,10 +116,11 @@ impl QueueClient {
     /// Writes message bytes. Errors are remembered and reported by `finish`
     /// as qmail does (a write error means "qq read error").
     pub fn write_all(&mut self, data: &[u8]) {
-        if let Some(b) = self.body.as_mut() {
-            if !self.write_failed && b.write_all(data).is_err() {
-                self.write_failed = true;
-            }
+        if let Some(b) = self.body.as_mut()
+            && !self.write_failed
+            && b.write_all(data).is_err()
+        {
+            self.write_failed = true;
         }
     }
 
@@ -155,7 +156,7 @@ mod tests {
 
     #[test]
     fn texts() {
-        assert_eq!(exit_text(0 + 53), "Zqq write error or disk full (#4.3.0)");
+        assert_eq!(exit_text(53), "Zqq write error or disk full (#4.3.0)");
         assert!(QqError(exit_text(11).into()).is_permanent());
         assert!(!QqError(exit_text(64).into()).is_permanent());
         assert_eq!(exit_text(35), "Dqq permanent problem (#5.3.0)");

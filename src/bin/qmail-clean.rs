@@ -1,0 +1,9 @@
+//! qmail-clean: removes queue files on request (queue.md §5).
+#![forbid(unsafe_code)]
+
+fn main() {
+    sqmail::exit::run(
+        "qmail-clean",
+        || sqmail::clean::serve(&sqmail::home::home()),
+    )
+}

@@ -1,0 +1,17 @@
+//! qmail-lspawn: runs local deliveries for qmail-send (queue.md §4.1).
+#![forbid(unsafe_code)]
+
+use sqmail::exit::Die;
+use sqmail::spawn::{self, Local};
+
+fn main() {
+    sqmail::exit::run("qmail-lspawn", || {
+        let dd = std::env::args_os().nth(1).ok_or(Die::quiet(100))?;
+        let local = Local {
+            home: sqmail::home::home(),
+            default_delivery: dd,
+            private: sqmail::home::private_mode(),
+        };
+        spawn::serve(&local, &local.home)
+    })
+}

@@ -1,0 +1,21 @@
+//! qmail-qstat: count the messages in the queue. See man/qmail-qstat.8.
+
+#![forbid(unsafe_code)]
+
+use sqmail::exit::{Die, run};
+use sqmail::home;
+use sqmail::queuecheck::{count_split, err_text};
+
+fn main() {
+    run("qmail-qstat", || {
+        let queue = home::home().join("queue");
+        let count = |dir: &str| {
+            count_split(&queue.join(dir))
+                .map_err(|e| Die::temp(format!("unable to read queue/{dir}: {}", err_text(&e))))
+        };
+        let (mess, todo) = (count("mess")?, count("todo")?);
+        println!("messages in queue: {mess}");
+        println!("messages in queue but not yet preprocessed: {todo}");
+        Ok(())
+    })
+}

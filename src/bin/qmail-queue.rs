@@ -1,0 +1,14 @@
+//! qmail-queue: put a message (fd 0) with its envelope (fd 1) into the
+//! queue. Prints nothing; the exit code says what happened.
+//! See man/qmail-queue.8.
+
+#![forbid(unsafe_code)]
+
+use sqmail::exit::{Die, run_with};
+use sqmail::queuewrite::{self, code};
+
+fn main() {
+    run_with("qmail-queue", code::BUG, || {
+        queuewrite::main().map_err(Die::quiet)
+    })
+}

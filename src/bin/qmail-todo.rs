@@ -1,0 +1,6 @@
+//! qmail-todo: preprocesses new messages for qmail-send (queue.md §7).
+#![forbid(unsafe_code)]
+
+fn main() {
+    sqmail::exit::run("qmail-todo", || sqmail::todo::serve(&sqmail::home::home()))
+}
