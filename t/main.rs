@@ -17,6 +17,6 @@ mod queue_tools;
 mod remote_util;
 mod send_util;
 mod smtpd_policy;
-mod users;
 mod ucspi;
 mod ucspi_tls;
+mod users;

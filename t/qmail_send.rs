@@ -297,7 +297,11 @@ fn crash_safety_sigkill_while_mail_flows() {
     let rounds = 8;
     let per_round = 25;
     let remote_rcpt = |i: usize| {
-        if i % 5 == 0 { format!("defer{i}@far.example") } else { format!("u{i}@far.example") }
+        if i % 5 == 0 {
+            format!("defer{i}@far.example")
+        } else {
+            format!("u{i}@far.example")
+        }
     };
     for round in 0..rounds {
         let d = Daemon::start(&h);
@@ -305,7 +309,11 @@ fn crash_safety_sigkill_while_mail_flows() {
         for k in 0..per_round {
             let i = round * per_round + k;
             let r = remote_rcpt(i);
-            let rcpts: Vec<&str> = if i % 3 == 0 { vec![&r, &local] } else { vec![&r] };
+            let rcpts: Vec<&str> = if i % 3 == 0 {
+                vec![&r, &local]
+            } else {
+                vec![&r]
+            };
             enqueue(&h, "me@here.example", &rcpts, &body(i));
             acked += 1;
         }
@@ -337,7 +345,11 @@ fn crash_safety_sigkill_while_mail_flows() {
     assert!(orphans <= rounds, "{orphans} mess files left");
     let mut seen = vec![0usize; acked];
     for (name, bytes) in remote_got(&out) {
-        let digits: String = name.chars().skip_while(|c| !c.is_ascii_digit()).take_while(char::is_ascii_digit).collect();
+        let digits: String = name
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(char::is_ascii_digit)
+            .collect();
         let i: usize = digits.parse().unwrap();
         let mut want = b"me@here.example\n".to_vec();
         want.extend_from_slice(&body(i));
@@ -353,10 +365,22 @@ fn crash_safety_sigkill_while_mail_flows() {
         seen_local[i] += 1;
     }
     let missing: Vec<usize> = (0..acked).filter(|&i| seen[i] == 0).collect();
-    assert!(missing.is_empty(), "lost acknowledged messages: {missing:?}");
-    let missing_local: Vec<usize> = (0..acked).filter(|&i| i % 3 == 0 && seen_local[i] == 0).collect();
-    assert!(missing_local.is_empty(), "lost local deliveries: {missing_local:?}");
-    let dups: usize = seen.iter().chain(&seen_local).map(|&c| c.saturating_sub(1)).sum();
+    assert!(
+        missing.is_empty(),
+        "lost acknowledged messages: {missing:?}"
+    );
+    let missing_local: Vec<usize> = (0..acked)
+        .filter(|&i| i % 3 == 0 && seen_local[i] == 0)
+        .collect();
+    assert!(
+        missing_local.is_empty(),
+        "lost local deliveries: {missing_local:?}"
+    );
+    let dups: usize = seen
+        .iter()
+        .chain(&seen_local)
+        .map(|&c| c.saturating_sub(1))
+        .sum();
     eprintln!(
         "crash safety: {acked} messages, {rounds} kills, {dups} duplicate deliveries, {orphans} mess files left for the cleanup"
     );
@@ -380,15 +404,26 @@ fn plain_preprocessing_when_held_then_hup() {
     let rcpt = format!("{}@localhost", user_name());
     let id = enqueue(&h, "me@here.example", &[&rcpt], &body(3));
     let local = h.path(&format!("queue/local/{}/{id}", id % 23));
-    assert!(wait_until(20, || local.exists() && queue_count(&h, "todo") == 0), "{}", d.log_text());
+    assert!(
+        wait_until(20, || local.exists() && queue_count(&h, "todo") == 0),
+        "{}",
+        d.log_text()
+    );
     assert_eq!(fs::read(&local).unwrap(), format!("T{rcpt}\0").into_bytes());
     let info = h.path(&format!("queue/info/{}/{id}", id % 23));
     assert_eq!(fs::read(info).unwrap(), b"Fme@here.example\0");
     h.control("concurrencylocal", "3\n");
     d.signal(libc::SIGHUP);
     d.signal(libc::SIGALRM);
-    assert!(wait_until(20, || list(&maildir_new(&h)).len() == 1 && queue_drained(&h)), "{}", d.log_text());
-    assert!(wait_until(10, || d.log_text().contains("status: local 0/3 remote 0/0")));
+    assert!(
+        wait_until(20, || list(&maildir_new(&h)).len() == 1
+            && queue_drained(&h)),
+        "{}",
+        d.log_text()
+    );
+    assert!(wait_until(10, || d
+        .log_text()
+        .contains("status: local 0/3 remote 0/0")));
 }
 
 /// The end-to-end test: 1,000 messages queued by qmail-queue while

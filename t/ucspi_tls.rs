@@ -417,3 +417,41 @@ fn sslclient_talks_to_sslserver() {
         .unwrap();
     assert_eq!(out.status.code(), Some(111));
 }
+
+#[test]
+fn openssl_starttls_smtp_with_qmail_smtpd() {
+    if !have_openssl() {
+        eprintln!("skipped: openssl not installed (package/testdeps)");
+        return;
+    }
+    let p = pki("tls-starttls");
+    let h = crate::common::QmailHome::new("tls-starttls-home");
+    h.control("me", "mx.example\n");
+    h.control("rcpthosts", "example.com\n");
+    let mut c = h.cmd("sslserver");
+    c.env("CERTFILE", &p.cert)
+        .env("KEYFILE", &p.key)
+        .env("UCSPITLS", "")
+        .args(["-1", "-n", "-e", "-H", "-l", "mx.example", "127.0.0.1", "0"])
+        .arg(crate::common::bin("qmail-smtpd"));
+    let s = Server::start(c, &p.dir).unwrap();
+    let out = crate::common::run_with_input(
+        Command::new("openssl")
+            .arg("s_client")
+            .arg("-connect")
+            .arg(format!("127.0.0.1:{}", s.port))
+            .arg("-CAfile")
+            .arg(&p.ca)
+            .args(["-starttls", "smtp", "-crlf", "-ign_eof"]),
+        b"EHLO client.example\nQUIT\n",
+    );
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384"),
+        "{text}"
+    );
+    assert!(text.contains("Verify return code: 0 (ok)"), "{text}");
+    assert!(text.contains("250-mx.example"), "{text}");
+    assert!(text.contains("221 "), "{text}");
+}

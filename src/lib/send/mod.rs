@@ -477,15 +477,18 @@ impl Send {
         let head = |what: &str| format!("delivery {}: {what}", d.delid);
         let done = match status {
             b'K' => {
-                self.log.line(&[Part::Text(&head("success: ")), Part::Safe(&text)]);
+                self.log
+                    .line(&[Part::Text(&head("success: ")), Part::Safe(&text)]);
                 true
             }
             b'Z' => {
-                self.log.line(&[Part::Text(&head("deferral: ")), Part::Safe(&text)]);
+                self.log
+                    .line(&[Part::Text(&head("deferral: ")), Part::Safe(&text)]);
                 false
             }
             b'D' => {
-                self.log.line(&[Part::Text(&head("failure: ")), Part::Safe(&text)]);
+                self.log
+                    .line(&[Part::Text(&head("failure: ")), Part::Safe(&text)]);
                 let r = bounce::strip_virtual(&d.recip, &self.c.vdoms);
                 let e = bounce::entry(r, &text);
                 match d.origin {
@@ -642,7 +645,9 @@ impl Send {
     /// plain qmail way (info, local/remote with what is left, bounce) and
     /// let the scheduler take over.
     fn fast_finish(&mut self, m: usize) {
-        let Some(f) = self.fasts[m].take() else { return };
+        let Some(f) = self.fasts[m].take() else {
+            return;
+        };
         for q in &mut self.fastq {
             q.retain(|&(k, _)| k != m);
         }
@@ -661,7 +666,10 @@ impl Send {
         if left.iter().all(Vec::is_empty) && f.bounce.is_empty() {
             self.log.line(&[Part::Text("end msg "), Part::Num(id)]);
             if self.clean(&Queue::rel("todo", id)) != b'+' {
-                let line = format!("warning: qmail-clean unable to clean up {}", Queue::rel("todo", id));
+                let line = format!(
+                    "warning: qmail-clean unable to clean up {}",
+                    Queue::rel("todo", id)
+                );
                 self.log.text(&line);
                 return self.todo_release(id);
             }
@@ -671,7 +679,11 @@ impl Send {
             }
             return self.todo_release(id);
         }
-        if self.exiting && left.iter().any(|l| !l.is_empty()) && f.recips.iter().all(|r| r.2 != RState::Done) && f.bounce.is_empty() {
+        if self.exiting
+            && left.iter().any(|l| !l.is_empty())
+            && f.recips.iter().all(|r| r.2 != RState::Done)
+            && f.bounce.is_empty()
+        {
             // Nothing happened yet: leave it in todo/ for the next start.
             return self.todo_release(id);
         }
@@ -683,7 +695,10 @@ impl Send {
             return self.todo_release(id);
         }
         if self.clean(&Queue::rel("todo", id)) != b'+' {
-            let line = format!("warning: qmail-clean unable to clean up {}", Queue::rel("todo", id));
+            let line = format!(
+                "warning: qmail-clean unable to clean up {}",
+                Queue::rel("todo", id)
+            );
             self.log.text(&line);
         }
         self.todo_release(id);
@@ -692,7 +707,11 @@ impl Send {
         for c in [LOCAL, REMOTE] {
             if !left[c].is_empty() {
                 any = true;
-                let due = if self.exiting { t } else { retry::next_retry(f.birth, t, c) };
+                let due = if self.exiting {
+                    t
+                } else {
+                    retry::next_retry(f.birth, t, c)
+                };
                 self.chans[c].queue.push(Reverse((due, id)));
             }
         }
