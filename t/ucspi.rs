@@ -514,3 +514,93 @@ fn tcpclient_talks_to_tcpserver() {
     assert_eq!(out.status.code(), Some(111));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unable to connect to: 127.0.0.1"));
 }
+
+#[test]
+fn tcpserver_banner_and_per_ip_limit() {
+    let dir = fresh_dir("ucspi-perip");
+    let s = tcpserver(
+        &["-v", "-H", "-l", "0", "-C", "1", "-B", "hello "],
+        "127.0.0.1",
+        &["sh", "-c", "echo in; read x; echo out"],
+        &dir,
+    )
+    .unwrap();
+    let first = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let mut r = BufReader::new(first.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, "hello in\n");
+    // A second connection from the same address is closed at once.
+    let (text, _) = fetch(([127, 0, 0, 1], s.port).into());
+    assert_eq!(text, "");
+    assert!(
+        s.wait_log("per-IP limit")
+            .contains("dropping connection from 127.0.0.1")
+    );
+    (&first).write_all(b"x\n").unwrap();
+    let mut rest = String::new();
+    r.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "out\n");
+    s.wait_log(" status 0\n");
+    let again = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let mut line = String::new();
+    BufReader::new(again).read_line(&mut line).unwrap();
+    assert_eq!(line, "hello in\n");
+}
+
+#[test]
+fn recordio_records_both_directions() {
+    let out = run_with_input(prog("recordio").arg("cat"), b"one\ntwo");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"one\ntwo");
+    let err = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = err.lines().map(|l| l.split_once(' ').unwrap().1).collect();
+    for want in ["< one ", "> one ", "< two+", "> two+", "< [EOF]", "> [EOF]"] {
+        assert!(lines.contains(&want), "{want}: {err}");
+    }
+    let pid = err.split(' ').next().unwrap();
+    assert!(
+        err.lines().all(|l| l.starts_with(&format!("{pid} "))),
+        "{err}"
+    );
+}
+
+#[test]
+fn rblsmtpd_by_environment() {
+    let rbl = |env: &[(&str, &str)], args: &[&str], input: &[u8]| {
+        let mut c = prog("rblsmtpd");
+        c.envs(env.iter().copied())
+            .args(args)
+            .args(["echo", "accepted"]);
+        run_with_input(&mut c, input)
+    };
+    let ip = ("TCPREMOTEIP", "192.0.2.7");
+    let out = rbl(&[ip, ("RBLSMTPD", "")], &[], b"");
+    assert_eq!(out.stdout, b"accepted\n");
+    let out = rbl(&[ip], &[], b"");
+    assert_eq!(out.stdout, b"accepted\n");
+    let out = rbl(
+        &[ip, ("RBLSMTPD", "-go away")],
+        &[],
+        b"EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nquit\r\nNOOP\r\n",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "220 rblsmtpd.local\r\n250 rblsmtpd.local\r\n250 rblsmtpd.local\r\n553 go away\r\n553 go away\r\n221 rblsmtpd.local\r\n"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("rblsmtpd: 192.0.2.7 pid "));
+    assert!(String::from_utf8_lossy(&out.stderr).ends_with(": 553 go away\n"));
+    let out = rbl(
+        &[
+            ("TCP6REMOTEIP", "::ffff:192.0.2.7"),
+            ("RBLSMTPD", "try later"),
+        ],
+        &["-t", "0"],
+        b"",
+    );
+    assert_eq!(out.stdout, b"451 try later\r\n");
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("rblsmtpd: 192.0.2.7 pid "));
+    let out = rbl(&[ip, ("RBLSMTPD", "x")], &["-w", "0"], b"QUIT\r\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(": greetdelay: 0\n"));
+    assert_eq!(prog("rblsmtpd").output().unwrap().status.code(), Some(100));
+}

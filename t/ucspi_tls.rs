@@ -311,6 +311,30 @@ fn delayed_tls_ucspi_tls() {
     let mut out = String::new();
     tls.read_to_string(&mut out).unwrap();
     assert_eq!(out, "secure:STARTTLS\ngot:inside\n");
+    // `Y`: the variable block comes back over the control socket.
+    let script = "echo plain; read x; printf Y >&3; exec <&4 >&5; \
+                  while IFS= read -r -d '' kv <&3 && [ -n \"$kv\" ]; do export \"$kv\"; done; \
+                  echo $SSL_PROTOCOL:$SSL_CIPHER:$SSL_SERVER_S_DN_CN:$SSL_CLIENT_VERIFY";
+    let s = sslserver(&p, &["-n"], &["bash", "-c", script]);
+    let sock = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let mut r = BufReader::new(sock.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, "plain\n");
+    (&sock).write_all(b"STARTTLS\n").unwrap();
+    let conn = ClientConnection::new(
+        Arc::new(client_config(&p, &[&rustls::version::TLS12], None)),
+        ServerName::try_from("localhost").unwrap(),
+    )
+    .unwrap();
+    let mut tls = StreamOwned::new(conn, sock);
+    let mut out = String::new();
+    tls.read_to_string(&mut out).unwrap();
+    assert_eq!(
+        out,
+        "TLSv1.2:ECDHE-ECDSA-AES256-GCM-SHA384:localhost:NONE\n"
+    );
+
     // A program that never asks for TLS: plaintext only, its status kept.
     let s = sslserver(&p, &["-n", "-v"], &["sh", "-c", "echo bye; exit 3"]);
     let mut t = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
@@ -392,4 +416,42 @@ fn sslclient_talks_to_sslserver() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(111));
+}
+
+#[test]
+fn openssl_starttls_smtp_with_qmail_smtpd() {
+    if !have_openssl() {
+        eprintln!("skipped: openssl not installed (package/testdeps)");
+        return;
+    }
+    let p = pki("tls-starttls");
+    let h = crate::common::QmailHome::new("tls-starttls-home");
+    h.control("me", "mx.example\n");
+    h.control("rcpthosts", "example.com\n");
+    let mut c = h.cmd("sslserver");
+    c.env("CERTFILE", &p.cert)
+        .env("KEYFILE", &p.key)
+        .env("UCSPITLS", "")
+        .args(["-1", "-n", "-e", "-H", "-l", "mx.example", "127.0.0.1", "0"])
+        .arg(crate::common::bin("qmail-smtpd"));
+    let s = Server::start(c, &p.dir).unwrap();
+    let out = crate::common::run_with_input(
+        Command::new("openssl")
+            .arg("s_client")
+            .arg("-connect")
+            .arg(format!("127.0.0.1:{}", s.port))
+            .arg("-CAfile")
+            .arg(&p.ca)
+            .args(["-starttls", "smtp", "-crlf", "-ign_eof"]),
+        b"EHLO client.example\nQUIT\n",
+    );
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384"),
+        "{text}"
+    );
+    assert!(text.contains("Verify return code: 0 (ok)"), "{text}");
+    assert!(text.contains("250-mx.example"), "{text}");
+    assert!(text.contains("221 "), "{text}");
 }

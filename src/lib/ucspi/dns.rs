@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 const T_A: u16 = 1;
 const T_PTR: u16 = 12;
+const T_TXT: u16 = 16;
 const T_AAAA: u16 = 28;
 
 /// Retry timeouts per round, as djbdns' resolver: 1, 3, 11 seconds.
@@ -189,6 +190,52 @@ pub fn addrs(name: &str) -> Vec<IpAddr> {
     out
 }
 
+/// What a list lookup found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listed {
+    /// No record (NXDOMAIN or no data).
+    No,
+    /// Records exist; for TXT the joined text of the first one.
+    Yes(Vec<u8>),
+    /// No answer from any server.
+    Error,
+}
+
+/// TXT lookup (`txt` true) or A/AAAA presence check of `name`.
+pub fn listed(name: &str, txt: bool) -> Listed {
+    let types: &[u16] = if txt { &[T_TXT] } else { &[T_A, T_AAAA] };
+    let mut answered = false;
+    for &t in types {
+        let Some(msg) = ask(name.as_bytes(), t) else {
+            continue;
+        };
+        answered = true;
+        let found = answers(&msg, &msg[..2], t).unwrap_or_default();
+        let Some(&(pos, len)) = found.first() else {
+            continue;
+        };
+        let mut text = Vec::new();
+        let mut rd = &msg[pos..pos + len];
+        while t == T_TXT && !rd.is_empty() {
+            let n = (rd[0] as usize).min(rd.len() - 1);
+            text.extend_from_slice(&rd[1..1 + n]);
+            rd = &rd[1 + n..];
+        }
+        return Listed::Yes(text);
+    }
+    if answered { Listed::No } else { Listed::Error }
+}
+
+/// The name of `ip` under a DNS list `base`: reversed octets (IPv4) or
+/// reversed nibbles (IPv6), then `.base`.
+pub fn list_name(ip: IpAddr, base: &str) -> String {
+    let reverse = String::from_utf8_lossy(&ptr_name(super::unmap(ip))).into_owned();
+    let stem = reverse
+        .trim_end_matches("in-addr.arpa")
+        .trim_end_matches("ip6.arpa");
+    format!("{stem}{base}")
+}
+
 /// Addresses of `name` in /etc/hosts (case-insensitive).
 pub fn hosts_file(name: &str) -> Vec<IpAddr> {
     let text = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
@@ -237,5 +284,10 @@ mod tests {
         assert_eq!(a.len(), 1);
         assert_eq!(read_name(&m, a[0].0).unwrap().0, b"x.a.b");
         assert!(answers(&m, &[0, 0], T_PTR).is_none());
+        assert_eq!(
+            list_name("1.2.3.4".parse().unwrap(), "zen.example"),
+            "4.3.2.1.zen.example"
+        );
+        assert!(list_name("::1".parse().unwrap(), "x.example").starts_with("1.0.0.0."));
     }
 }
