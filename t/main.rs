@@ -13,6 +13,7 @@ mod qmail_send;
 mod qmail_smtpd;
 mod queue_tools;
 mod send_util;
+mod smtpd_client;
 mod smtpd_policy;
 mod users;
 mod ucspi;
