@@ -3,15 +3,18 @@
 
 mod common;
 
+mod dns;
 mod home_setup;
 mod install;
 mod local_tools;
 mod qmail_inject;
 mod qmail_local;
 mod qmail_queue;
+mod qmail_remote;
 mod qmail_send;
 mod qmail_smtpd;
 mod queue_tools;
+mod remote_util;
 mod send_util;
 mod smtpd_client;
 mod smtpd_policy;

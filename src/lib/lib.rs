@@ -13,6 +13,7 @@ pub mod auto;
 pub mod cdb;
 pub mod control;
 pub mod date;
+pub mod dns;
 pub mod envelope;
 pub mod exit;
 pub mod fsutil;
@@ -24,6 +25,7 @@ pub mod queue;
 pub mod queuecheck;
 pub mod queuewrite;
 pub mod smtpd;
+pub mod remote;
 pub mod timeoutio;
 
 // The UCSPI network toolkit (tcpserver, tcprules, sslserver, ...) and TLS.

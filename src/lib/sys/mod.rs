@@ -9,8 +9,9 @@ mod environ;
 mod copy;
 mod fd;
 mod lock;
-mod poll;
 mod net;
+mod outnet;
+mod poll;
 mod proc;
 mod signal;
 
@@ -19,8 +20,9 @@ pub use environ::*;
 pub use copy::*;
 pub use fd::*;
 pub use lock::*;
-pub use poll::*;
 pub use net::*;
+pub use outnet::*;
+pub use poll::*;
 pub use proc::*;
 pub use signal::*;
 

@@ -1,0 +1,9 @@
+//! dnsip: see dnsip(8). Servers come from $DNSCACHEIP, else $RESOLVCONF or
+//! /etc/resolv.conf.
+
+#![forbid(unsafe_code)]
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    sqmail::exit::run("dnsip", || sqmail::dns::tools::dnsip(&args))
+}

@@ -1,0 +1,9 @@
+//! dnstxt: see dnstxt(8). Servers come from $DNSCACHEIP, else $RESOLVCONF or
+//! /etc/resolv.conf.
+
+#![forbid(unsafe_code)]
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    sqmail::exit::run("dnstxt", || sqmail::dns::tools::dnstxt(&args))
+}

@@ -1,0 +1,13 @@
+//! qmail-remote host sender recip...: delivers the message on fd 0 to a
+//! remote host by SMTP and reports on fd 1 (see qmail-remote(8)). It always
+//! exits 0: the result is in the report.
+
+#![forbid(unsafe_code)]
+
+fn main() {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    sqmail::remote::run(&args).flush();
+}

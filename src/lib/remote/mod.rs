@@ -1,0 +1,320 @@
+//! qmail-remote: delivers one message to one remote domain by SMTP (spec
+//! remote.md). Routing (`route`), the address list (MX records, implicit
+//! MX, our own addresses cut off), the timeout table (`tcpto`), one SMTP
+//! session per address (`smtp`) with TLS (`tls`, `dane`) and AUTH
+//! (`auth`), the output protocol (`report`).
+
+pub mod auth;
+pub mod dane;
+pub mod qmtp;
+pub mod report;
+pub mod route;
+pub mod smtp;
+pub mod tcpto;
+pub mod tls;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::control::{ConstMap, Control};
+use crate::dns::{self, DnsError, MxIp, Resolver};
+use crate::sys;
+use report::Out;
+use route::{QMTPS_PORT, SMTPS_PORT, TlsRule};
+use smtp::{Job, Step};
+use tls::TlsSetup;
+
+const TCPTO: &str = "queue/lock/tcpto";
+
+/// Control files, read once.
+struct Controls {
+    helo: String,
+    timeoutconnect: u64,
+    timeoutremote: u64,
+    smtproutes: ConstMap,
+    qmtproutes: ConstMap,
+    authsenders: ConstMap,
+    domainips: ConstMap,
+    domaincerts: ConstMap,
+    tlsdestinations: Option<ConstMap>,
+}
+
+fn controls(c: &Control) -> std::io::Result<Option<Controls>> {
+    let helo = match c.line("helohost")? {
+        Some(h) => h,
+        None => match c.line("me")? {
+            Some(m) => m,
+            None => return Ok(None),
+        },
+    };
+    let map = |n: &str| c.map(n).map(Option::unwrap_or_default);
+    Ok(Some(Controls {
+        helo,
+        timeoutconnect: c.int("timeoutconnect", 60)?,
+        timeoutremote: c.int("timeoutremote", 1200)?,
+        smtproutes: map("smtproutes")?,
+        qmtproutes: map("qmtproutes")?,
+        authsenders: map("authsenders")?,
+        domainips: map("domainips")?,
+        domaincerts: map("domaincerts")?,
+        tlsdestinations: c.map("tlsdestinations")?,
+    }))
+}
+
+/// `[1.2.3.4]` or `[2001:db8::1]` (also `[IPv6:...]`) as an address.
+pub fn literal(host: &str) -> Option<IpAddr> {
+    let inner = host.strip_prefix('[')?.strip_suffix(']')?;
+    let inner = inner
+        .strip_prefix("IPv6:")
+        .or_else(|| inner.strip_prefix("ipv6:"))
+        .unwrap_or(inner);
+    inner.parse().ok()
+}
+
+/// Drops every address from the first preference at which one of ours
+/// appears (qmail 1.03's cut-off: never deliver to ourselves by MX).
+pub fn cut_ipme(v: Vec<MxIp>, me: &[IpAddr]) -> Vec<MxIp> {
+    let cut = v
+        .iter()
+        .filter(|m| me.contains(&m.ip) || m.ip.is_unspecified())
+        .map(|m| m.pref)
+        .min();
+    match cut {
+        Some(c) => v.into_iter().filter(|m| m.pref < c).collect(),
+        None => v,
+    }
+}
+
+/// Runs qmail-remote with `args` (host sender recip...) and returns its
+/// whole output.
+pub fn run(args: &[String]) -> Out {
+    let mut out = Out::default();
+    let text = deliver(args, &mut out);
+    out.raw(&text);
+    out
+}
+
+fn deliver(args: &[String], out: &mut Out) -> Vec<u8> {
+    let [host, sender, recips @ ..] = args else {
+        return report::USAGE.into();
+    };
+    if recips.is_empty() {
+        return report::USAGE.into();
+    }
+    let home = crate::home::home();
+    if std::env::set_current_dir(&home).is_err() {
+        return report::NO_HOME.into();
+    }
+    let ctl = match controls(&Control::new(Path::new("."))) {
+        Ok(Some(c)) => c,
+        _ => return report::CONTROL.into(),
+    };
+    let rt = route::route(
+        host,
+        sender,
+        &ctl.smtproutes,
+        &ctl.qmtproutes,
+        &ctl.authsenders,
+    );
+    let target = rt.relay.clone().unwrap_or_else(|| host.clone());
+    let rule = route::tls_rule(&target, ctl.tlsdestinations.as_ref());
+    let port = rule.port.unwrap_or(rt.port);
+    let source = match route::domainip(sender, &ctl.domainips) {
+        Ok(s) => s,
+        Err(route::BadAddress) => return report::BAD_DOMAINIP.into(),
+    };
+    let resolver = Resolver::new();
+    let addrs = match addresses(&resolver, &target, rt.relay.is_some()) {
+        Ok(a) => a,
+        Err(text) => return text,
+    };
+    let tls_setup = if rule.wanted() || rule.mode == 0 {
+        let dom = route::sender_domain(sender);
+        let v = route::suffix_keys(dom, &['.'])
+            .filter(|k| !k.is_empty())
+            .find_map(|k| ctl.domaincerts.get(k))
+            .or_else(|| ctl.domaincerts.get("*"));
+        match v.map(TlsSetup::load) {
+            Some(Ok(s)) => s,
+            Some(Err(text)) => return text,
+            None => TlsSetup::default(),
+        }
+    } else {
+        TlsSetup::default()
+    };
+    let Some(mut msg) = sys::take_fd(0) else {
+        return report::READ_FAILED.into();
+    };
+    let helo = source
+        .as_ref()
+        .and_then(|s| s.helo.clone())
+        .unwrap_or_else(|| ctl.helo.clone());
+    let implicit = port == SMTPS_PORT && rule.wanted();
+    let anchors = dns::dnssec::Anchors::load(Path::new("control/trustanchors"));
+    let mut job = Job {
+        sender,
+        recips,
+        helo: &helo,
+        auth: rt.auth.as_ref(),
+        tls: &rule,
+        tls_host: &target,
+        tls_setup: &tls_setup,
+        dane: None,
+        msg: &mut msg,
+    };
+    // The table is opened (and locked) for each look and each change only:
+    // many qmail-remote processes share it.
+    let table = || tcpto::Table::open(Path::new(TCPTO)).ok();
+    let pid = std::process::id();
+    for a in &addrs {
+        if source
+            .as_ref()
+            .is_some_and(|s| s.ip.is_ipv4() != a.ip.is_ipv4())
+        {
+            continue;
+        }
+        let (skip, known) = table().map_or((false, false), |t| {
+            (t.skip(a.ip, tcpto::now(), pid), t.known(a.ip))
+        });
+        if skip {
+            continue;
+        }
+        job.dane = dane_records(&resolver, anchors.as_ref(), &a.host, port, &rule);
+        let ip = a.ip.to_string();
+        let to = SocketAddr::new(a.ip, port);
+        let ms = i32::try_from(ctl.timeoutconnect.saturating_mul(1000)).unwrap_or(i32::MAX);
+        let tcp = match sys::connect_from(source.as_ref().map(|s| s.bind_addr()), to, ms) {
+            Ok(t) => t,
+            Err(sys::ConnectError::Socket(_)) => return report::SOCKET.into(),
+            Err(sys::ConnectError::Bind(_)) => {
+                let s = source
+                    .as_ref()
+                    .map(|s| s.ip.to_string())
+                    .unwrap_or_default();
+                return report::bind_failed(&s).into_bytes();
+            }
+            Err(sys::ConnectError::Connect(e)) => {
+                let counted = matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::ConnectionRefused
+                );
+                if counted && let Some(mut t) = table() {
+                    let _ = t.failure(a.ip, tcpto::now());
+                }
+                continue;
+            }
+        };
+        if known && let Some(mut t) = table() {
+            let _ = t.success(a.ip);
+        }
+        let _ = tcp.set_nodelay(true);
+        let t = Some(Duration::from_secs(ctl.timeoutremote.max(1)));
+        let _ = tcp.set_read_timeout(t);
+        let _ = tcp.set_write_timeout(t);
+        let step = if rt.qmtp {
+            qmtp::session(&mut job, out, tcp, &ip, &a.host, port == QMTPS_PORT)
+        } else {
+            smtp::session(&mut job, out, tcp, &ip, &a.host, implicit)
+        };
+        match step {
+            Step::Done(text) => return text,
+            Step::NextMx => continue,
+        }
+    }
+    report::NO_CONNECTION.into()
+}
+
+/// The addresses to try, or the report that ends the delivery.
+fn addresses(r: &Resolver, target: &str, relayed: bool) -> Result<Vec<MxIp>, Vec<u8>> {
+    let dns_fail = |e: DnsError| match e {
+        DnsError::Temp => report::dns_soft(target).into_bytes(),
+        DnsError::Hard => report::dns_hard(target).into_bytes(),
+    };
+    if let Some(ip) = literal(target) {
+        return Ok(vec![MxIp {
+            pref: 0,
+            host: target.to_string(),
+            ip,
+        }]);
+    }
+    let v = if relayed {
+        r.ip(target)
+            .map_err(dns_fail)?
+            .into_iter()
+            .map(|ip| MxIp {
+                pref: 0,
+                host: target.to_string(),
+                ip,
+            })
+            .collect()
+    } else {
+        let v = r.mxip(target).map_err(dns_fail)?;
+        if v.is_empty() {
+            return Err(report::NO_MX.into());
+        }
+        let me = sys::local_addrs().unwrap_or_default();
+        let v = cut_ipme(v, &me);
+        if v.is_empty() {
+            return Err(report::MX_IS_ME.into());
+        }
+        v
+    };
+    if v.is_empty() {
+        return Err(report::NO_MX.into());
+    }
+    Ok(v)
+}
+
+/// Usable secure TLSA records of `mx_host`, when a trust anchor is
+/// configured and the MX is a name (not an address literal).
+fn dane_records(
+    r: &Resolver,
+    anchors: Option<&dns::dnssec::Anchors>,
+    mx_host: &str,
+    port: u16,
+    rule: &TlsRule,
+) -> Option<Vec<dns::dnssec::Tlsa>> {
+    let anchors = anchors?;
+    if rule.mode < 0 || literal(mx_host).is_some() {
+        return None;
+    }
+    let (status, v) = r.tlsa_secure(mx_host, port, anchors).ok()?;
+    let v = dane::usable(v);
+    match status {
+        dns::dnssec::Status::Secure if !v.is_empty() => Some(v),
+        // Signatures that fail under a secure zone: TLS is required and
+        // no certificate can match.
+        dns::dnssec::Status::Bogus => Some(Vec::new()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mx(pref: u16, ip: &str) -> MxIp {
+        MxIp {
+            pref,
+            host: "h".into(),
+            ip: ip.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn literals() {
+        assert_eq!(literal("[192.0.2.1]"), Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(literal("[IPv6:::1]"), Some("::1".parse().unwrap()));
+        assert_eq!(literal("[::1]"), Some("::1".parse().unwrap()));
+        assert_eq!(literal("example.com"), None);
+    }
+
+    #[test]
+    fn ipme_cut() {
+        let me: Vec<IpAddr> = vec!["192.0.2.9".parse().unwrap()];
+        let v = vec![mx(5, "192.0.2.1"), mx(10, "192.0.2.9"), mx(20, "192.0.2.3")];
+        assert_eq!(cut_ipme(v, &me), vec![mx(5, "192.0.2.1")]);
+        assert!(cut_ipme(vec![mx(0, "192.0.2.9")], &me).is_empty());
+    }
+}

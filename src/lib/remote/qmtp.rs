@@ -1,0 +1,168 @@
+//! The QMTP client (spec remote.md §5) for routes from `qmtproutes`: the
+//! message, the sender and the recipients as netstrings in one go, then
+//! one netstring answer per recipient. Port 6209 is QMTPS (TLS first).
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::net::TcpStream;
+
+use super::report::{self, Out};
+use super::smtp::{Conn, Job, Step};
+use super::tls::{self, Stream};
+
+/// Longest answer text we accept.
+const MAX_ANSWER: usize = 10_000;
+
+fn netstring(out: &mut Vec<u8>, data: &[u8]) {
+    out.extend_from_slice(format!("{}:", data.len()).as_bytes());
+    out.extend_from_slice(data);
+    out.push(b',');
+}
+
+enum Fail {
+    Io,
+    /// The whole message was sent: a loss may duplicate it.
+    IoAfter,
+    Proto,
+    Report(Vec<u8>),
+}
+
+impl From<io::Error> for Fail {
+    fn from(_: io::Error) -> Fail {
+        Fail::Io
+    }
+}
+
+fn answer(conn: &mut Conn) -> Result<Vec<u8>, Fail> {
+    let mut len = 0usize;
+    loop {
+        match conn.byte()? {
+            b':' => break,
+            d @ b'0'..=b'9' => {
+                len = len * 10 + usize::from(d - b'0');
+                if len > MAX_ANSWER {
+                    return Err(Fail::Proto);
+                }
+            }
+            _ => return Err(Fail::Proto),
+        }
+    }
+    let mut v = Vec::with_capacity(len);
+    for _ in 0..len {
+        v.push(conn.byte()?);
+    }
+    if conn.byte()? != b',' || v.is_empty() {
+        return Err(Fail::Proto);
+    }
+    Ok(v)
+}
+
+/// Sends the message file: `len+1:\n<bytes>,` without reading it into memory.
+fn send_message(conn: &mut Conn, msg: &mut File) -> Result<(), Fail> {
+    let len = msg
+        .metadata()
+        .map_err(|_| Fail::Report(report::READ_FAILED.into()))?
+        .len();
+    msg.seek(SeekFrom::Start(0))
+        .map_err(|_| Fail::Report(report::READ_FAILED.into()))?;
+    conn.s.write_all(format!("{}:\n", len + 1).as_bytes())?;
+    let mut left = len;
+    let mut b = vec![0u8; 64 * 1024];
+    while left > 0 {
+        let n = match msg.read(&mut b) {
+            Ok(0) => crate::sys::exit_now(32), // the file shrank under us
+            Ok(n) => n.min(usize::try_from(left).unwrap_or(usize::MAX)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(Fail::Report(report::READ_FAILED.into())),
+        };
+        conn.s.write_all(&b[..n])?;
+        left -= n as u64;
+    }
+    conn.s.write_all(b",")?;
+    Ok(())
+}
+
+pub fn session(
+    job: &mut Job<'_>,
+    out: &mut Out,
+    tcp: TcpStream,
+    ip: &str,
+    mx_host: &str,
+    qmtps: bool,
+) -> Step {
+    let mut conn = Conn::new(Stream::Plain(tcp));
+    let r = talk(job, out, &mut conn, ip, mx_host, qmtps);
+    conn.s.close();
+    Step::Done(match r {
+        Ok(v) | Err(Fail::Report(v)) => v,
+        Err(Fail::Io) => report::died(ip, false),
+        Err(Fail::IoAfter) => report::died(ip, true),
+        Err(Fail::Proto) => report::QMTP_PROTO.into(),
+    })
+}
+
+fn talk(
+    job: &mut Job<'_>,
+    out: &mut Out,
+    conn: &mut Conn,
+    ip: &str,
+    mx_host: &str,
+    qmtps: bool,
+) -> Result<Vec<u8>, Fail> {
+    if qmtps {
+        tls::start(conn, job, mx_host).map_err(Fail::Report)?;
+    }
+    send_message(conn, job.msg)?;
+    let mut env = Vec::new();
+    netstring(&mut env, job.sender.as_bytes());
+    let mut rs = Vec::new();
+    for r in job.recips {
+        netstring(&mut rs, r.as_bytes());
+    }
+    netstring(&mut env, &rs);
+    conn.send(&env)?;
+    let tag = if qmtps { "qmtps:" } else { "qmtp:" };
+    let mut all = true;
+    for _ in job.recips {
+        let a = answer(conn).map_err(|e| match e {
+            Fail::Io => Fail::IoAfter,
+            e => e,
+        })?;
+        let text: String = a[1..]
+            .iter()
+            .map(|&b| {
+                if (32..127).contains(&b) {
+                    char::from(b)
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+        let letter = match a[0] {
+            b'K' => b'r',
+            b'D' => b'h',
+            b'Z' => b's',
+            _ => return Err(Fail::Proto),
+        };
+        all &= letter == b'r';
+        out.recip(letter, &format!("{tag}{text}\n"), None);
+    }
+    Ok(if all {
+        format!("KAll received okay by {ip}\n").into_bytes()
+    } else {
+        format!("DGiving up on {ip}\n").into_bytes()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netstrings() {
+        let mut v = Vec::new();
+        netstring(&mut v, b"");
+        netstring(&mut v, b"abc");
+        assert_eq!(v, b"0:,3:abc,");
+    }
+}

@@ -1,0 +1,596 @@
+//! One SMTP session with one mail exchanger (spec remote.md §3): greeting,
+//! EHLO/HELO, STARTTLS, AUTH, MAIL (SIZE, BODY=8BITMIME, SMTPUTF8), RCPTs
+//! (pipelined when offered), DATA, and the reports they produce.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::net::TcpStream;
+
+use super::auth;
+use super::report::{self, Out, Reply, quit};
+use super::route::{Auth, TlsRule};
+use super::tls::{self, Stream, TlsSetup};
+
+/// What the session achieved.
+pub enum Step {
+    /// The message report: the delivery is decided.
+    Done(Vec<u8>),
+    /// Try the next address (greeting 4xx other than 421/450).
+    NextMx,
+}
+
+/// Everything a session needs besides the connection.
+pub struct Job<'a> {
+    pub sender: &'a str,
+    pub recips: &'a [String],
+    pub helo: &'a str,
+    pub auth: Option<&'a Auth>,
+    pub tls: &'a TlsRule,
+    /// The host after routing: what tlsdestinations matched and what
+    /// certificate names are checked against.
+    pub tls_host: &'a str,
+    pub tls_setup: &'a TlsSetup,
+    /// Usable DNSSEC-secure TLSA records of this MX: TLS is then mandatory
+    /// and the certificate must match them.
+    pub dane: Option<Vec<crate::dns::dnssec::Tlsa>>,
+    pub msg: &'a mut File,
+}
+
+/// The ESMTP extensions of one EHLO reply.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Ehlo {
+    pub starttls: bool,
+    pub pipelining: bool,
+    pub eightbit: bool,
+    pub smtputf8: bool,
+    /// `Some(limit)` when SIZE is offered (0: no limit given).
+    pub size: Option<u64>,
+    /// AUTH mechanisms in the server's order, upper case.
+    pub auth: Vec<String>,
+}
+
+impl Ehlo {
+    pub fn parse(r: &Reply) -> Ehlo {
+        let mut e = Ehlo::default();
+        let text = String::from_utf8_lossy(&r.text);
+        // s/qmail looks for STARTTLS anywhere in the reply.
+        e.starttls = text.to_ascii_uppercase().contains("STARTTLS");
+        for line in text.lines().skip(1) {
+            let Some(l) = line.get(4..) else { continue };
+            let mut w = l.split([' ', '=']);
+            let kw = w.next().unwrap_or("").to_ascii_uppercase();
+            match kw.as_str() {
+                "PIPELINING" => e.pipelining = true,
+                "8BITMIME" => e.eightbit = true,
+                "SMTPUTF8" => e.smtputf8 = true,
+                "SIZE" => e.size = Some(w.next().and_then(|n| n.parse().ok()).unwrap_or(0)),
+                "AUTH" => e.auth.extend(w.map(str::to_ascii_uppercase)),
+                _ => {}
+            }
+        }
+        e
+    }
+
+    /// The mechanism to use: the first one the server lists that we speak.
+    pub fn mechanism(&self) -> Option<&str> {
+        self.auth
+            .iter()
+            .map(String::as_str)
+            .find(|m| matches!(*m, "CRAM-MD5" | "LOGIN" | "PLAIN"))
+    }
+}
+
+/// The local part of an address quoted per RFC 5321 when it needs it.
+pub fn quote(addr: &str) -> String {
+    let (local, domain) = match addr.rfind('@') {
+        Some(i) => (&addr[..i], &addr[i..]),
+        None => (addr, ""),
+    };
+    let special = |b: u8| b <= 32 || b >= 127 && b.is_ascii() || b"()<>,;:\\\"[]@".contains(&b);
+    let needs = local.bytes().any(special)
+        || local.starts_with('.')
+        || local.ends_with('.')
+        || local.contains("..");
+    if !needs {
+        return addr.to_string();
+    }
+    let mut q = String::with_capacity(addr.len() + 4);
+    q.push('"');
+    for c in local.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q.push_str(domain);
+    q
+}
+
+/// The connection with its read buffer.
+pub struct Conn {
+    pub s: Stream,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Conn {
+    pub fn new(s: Stream) -> Conn {
+        Conn {
+            s,
+            buf: Vec::with_capacity(4096),
+            pos: 0,
+        }
+    }
+
+    fn line(&mut self) -> io::Result<Vec<u8>> {
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.buf[self.pos..]) {
+                let l = self.buf[self.pos..self.pos + i].to_vec();
+                self.pos += i + 1;
+                return Ok(l);
+            }
+            if self.pos > 0 {
+                self.buf.drain(..self.pos);
+                self.pos = 0;
+            }
+            if self.buf.len() > 1 << 16 {
+                return Err(io::ErrorKind::InvalidData.into());
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.s.read(&mut chunk)?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// One (multi-line) reply; its code comes from the first line.
+    pub fn reply(&mut self) -> io::Result<Reply> {
+        let mut r = Reply::default();
+        let mut first = true;
+        loop {
+            let l = self.line()?;
+            if first {
+                let d = l.get(..3).filter(|d| d.iter().all(u8::is_ascii_digit));
+                r.code = d.map_or(0, |d| {
+                    d.iter().fold(0, |a, &b| a * 10 + u16::from(b - b'0'))
+                });
+                first = false;
+            }
+            r.push_line(&l);
+            if l.get(3) != Some(&b'-') {
+                return Ok(r);
+            }
+        }
+    }
+
+    /// One byte (for QMTP's netstrings).
+    pub fn byte(&mut self) -> io::Result<u8> {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            let mut chunk = [0u8; 4096];
+            let n = self.s.read(&mut chunk)?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        self.pos += 1;
+        Ok(self.buf[self.pos - 1])
+    }
+
+    pub fn send(&mut self, data: &[u8]) -> io::Result<()> {
+        self.s.write_all(data)?;
+        self.s.flush()
+    }
+
+    pub fn cmd(&mut self, line: &str) -> io::Result<Reply> {
+        self.send(format!("{line}\r\n").as_bytes())?;
+        self.reply()
+    }
+
+    /// Drops bytes received but not yet read: nothing sent before the TLS
+    /// handshake may be taken as coming through TLS (client side of
+    /// CVE-2020-15955).
+    pub fn discard_buffer(&mut self) {
+        self.buf.clear();
+        self.pos = 0;
+    }
+}
+
+/// Sends the message from `msg`: LF → CRLF, leading dots doubled, then the
+/// final dot. `Ok(false)`: the last line had no LF (nothing final sent).
+fn blast(conn: &mut Conn, msg: &mut File) -> io::Result<Result<bool, ()>> {
+    if msg.seek(SeekFrom::Start(0)).is_err() {
+        return Ok(Err(()));
+    }
+    let mut inb = vec![0u8; 64 * 1024];
+    let mut out = Vec::with_capacity(70 * 1024);
+    let mut sol = true;
+    loop {
+        let n = match msg.read(&mut inb) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Ok(Err(())),
+        };
+        let mut rest = &inb[..n];
+        while !rest.is_empty() {
+            if sol && rest[0] == b'.' {
+                out.push(b'.');
+            }
+            match memchr::memchr(b'\n', rest) {
+                Some(i) => {
+                    out.extend_from_slice(&rest[..i]);
+                    out.extend_from_slice(b"\r\n");
+                    rest = &rest[i + 1..];
+                    sol = true;
+                }
+                None => {
+                    out.extend_from_slice(rest);
+                    rest = &[];
+                    sol = false;
+                }
+            }
+        }
+        conn.s.write_all(&out)?;
+        out.clear();
+    }
+    if !sol {
+        return Ok(Ok(false));
+    }
+    conn.s.write_all(b".\r\n")?;
+    conn.s.flush()?;
+    Ok(Ok(true))
+}
+
+/// Does the message contain bytes ≥ 128? (Scanned only when the server
+/// offers 8BITMIME.)
+fn has_8bit(msg: &mut File) -> bool {
+    if msg.seek(SeekFrom::Start(0)).is_err() {
+        return false;
+    }
+    let mut b = vec![0u8; 64 * 1024];
+    loop {
+        match msg.read(&mut b) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => {
+                if b[..n].iter().any(|&c| c >= 128) {
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+/// Where in the dialogue an I/O error happened.
+enum Fail {
+    Io(io::Error),
+    /// The final dot was sent: a loss may duplicate the message.
+    AfterDot,
+    Report(Vec<u8>),
+}
+
+impl From<io::Error> for Fail {
+    fn from(e: io::Error) -> Fail {
+        Fail::Io(e)
+    }
+}
+
+/// Runs the session on `tcp` with the server at `ip` (text form) named
+/// `mx_host`; `implicit` does the TLS handshake before the greeting.
+pub fn session(
+    job: &mut Job<'_>,
+    out: &mut Out,
+    tcp: TcpStream,
+    ip: &str,
+    mx_host: &str,
+    implicit: bool,
+) -> Step {
+    let mut conn = Conn::new(Stream::Plain(tcp));
+    let r = dialogue(job, out, &mut conn, ip, mx_host, implicit);
+    let report = match r {
+        Ok(step) => step,
+        Err(Fail::Report(v)) => Step::Done(v),
+        Err(Fail::Io(e)) if tls::is_tls_error(&e) => {
+            Step::Done(report::tls_fail(tls::PROTOCOL, job.tls_host))
+        }
+        Err(Fail::Io(_)) => Step::Done(report::died(ip, false)),
+        Err(Fail::AfterDot) => Step::Done(report::died(ip, true)),
+    };
+    // Politeness, as qmail 1.03: QUIT without waiting for its answer.
+    if matches!(report, Step::Done(_)) {
+        let _ = conn.send(b"QUIT\r\n");
+        conn.s.close();
+    }
+    report
+}
+
+fn dialogue(
+    job: &mut Job<'_>,
+    out: &mut Out,
+    conn: &mut Conn,
+    ip: &str,
+    mx_host: &str,
+    implicit: bool,
+) -> Result<Step, Fail> {
+    let z = |suffix: &str, r: &Reply| Fail::Report(quit("ZConnected to ", ip, suffix, Some(r)));
+    let d = |suffix: &str, r: &Reply| Fail::Report(quit("DConnected to ", ip, suffix, Some(r)));
+    if implicit {
+        tls::start(conn, job, mx_host).map_err(Fail::Report)?;
+    }
+    let g = conn.reply()?;
+    match g.code {
+        500.. => return Err(d(" but sender was rejected", &g)),
+        421 | 450 => return Err(z(" but greylisted", &g)),
+        400..=499 => return Ok(Step::NextMx),
+        220 => {}
+        _ => return Err(z(" but greeting failed", &g)),
+    }
+    let mut ehlo = hello(conn, job.helo, ip)?;
+    let mut over_tls = implicit;
+    if !implicit && (job.tls.wanted() || job.dane.is_some()) {
+        let mandatory = job.tls.mandatory() || job.dane.is_some();
+        if ehlo.starttls {
+            let r = conn.cmd("STARTTLS")?;
+            if r.code != 220 {
+                return Err(Fail::Report(quit(
+                    "ZConnected to",
+                    ip,
+                    " but STARTTLS was rejected",
+                    Some(&r),
+                )));
+            }
+            conn.discard_buffer();
+            tls::start(conn, job, mx_host).map_err(Fail::Report)?;
+            over_tls = true;
+            ehlo = hello(conn, job.helo, ip)?;
+        } else if mandatory {
+            return Err(Fail::Report(report::tls_fail(tls::NEGOTIATE, job.tls_host)));
+        }
+    }
+    let mut mail = format!("MAIL FROM:<{}>", quote(job.sender));
+    // Without a mechanism in common the session goes on unauthenticated,
+    // without the K-lettered notice s/qmail writes here (spec §2.2).
+    if let Some(a) = job.auth
+        && let Some(mech) = ehlo.mechanism()
+    {
+        login(conn, job.sender, a, mech, ip)?;
+        mail.push_str(" AUTH=");
+        mail.push_str(&auth::xtext(&a.user));
+    }
+    if let Some(limit) = ehlo.size {
+        let size = job.msg.metadata().map_or(0, |m| m.len());
+        if limit > 0 && size > limit {
+            return Err(Fail::Report(
+                format!(
+                    "DConnected to {ip} but the message is larger than its limit of {limit} bytes. (#5.3.4)\n"
+                )
+                .into_bytes(),
+            ));
+        }
+        mail.push_str(&format!(" SIZE={size}"));
+    }
+    if ehlo.eightbit && has_8bit(job.msg) {
+        mail.push_str(" BODY=8BITMIME");
+    }
+    if ehlo.smtputf8 && (!job.sender.is_ascii() || job.recips.iter().any(|r| !r.is_ascii())) {
+        mail.push_str(" SMTPUTF8");
+    }
+    mail.push_str("\r\n");
+    let rcpts: Vec<String> = job
+        .recips
+        .iter()
+        .map(|r| format!("RCPT TO:<{}>\r\n", quote(r)))
+        .collect();
+    if ehlo.pipelining {
+        let mut all = mail.into_bytes();
+        for r in &rcpts {
+            all.extend_from_slice(r.as_bytes());
+        }
+        all.extend_from_slice(b"DATA\r\n");
+        conn.send(&all)?;
+    } else {
+        conn.send(mail.as_bytes())?;
+    }
+    let m = conn.reply()?;
+    match m.code {
+        500.. => return Err(d(" but sender was rejected", &m)),
+        400..=499 => return Err(z(" but sender was greylisted", &m)),
+        _ => {}
+    }
+    let mut any = false;
+    for r in &rcpts {
+        if !ehlo.pipelining {
+            conn.send(r.as_bytes())?;
+        }
+        let rr = conn.reply()?;
+        match rr.code {
+            500.. => out.recip(b'h', &format!("{ip} does not like recipient.\n"), Some(&rr)),
+            421 | 450 => out.recip(b's', &format!("{ip} probably greylisting.\n"), Some(&rr)),
+            400..=499 => out.recip(b's', &format!("{ip} does not like recipient.\n"), Some(&rr)),
+            _ => {
+                out.recip(b'r', "", None);
+                any = true;
+            }
+        }
+    }
+    if !any {
+        return Err(Fail::Report(quit("DGiving up on ", ip, "", None)));
+    }
+    let dr = if ehlo.pipelining {
+        conn.reply()?
+    } else {
+        conn.cmd("DATA")?
+    };
+    match dr.code {
+        500.. => {
+            return Err(Fail::Report(quit(
+                "D",
+                ip,
+                " failed on DATA command",
+                Some(&dr),
+            )));
+        }
+        451 => {
+            return Err(Fail::Report(quit(
+                "Z",
+                ip,
+                " message was greylisted",
+                Some(&dr),
+            )));
+        }
+        400..=499 => {
+            return Err(Fail::Report(quit(
+                "Z",
+                ip,
+                " failed on DATA command",
+                Some(&dr),
+            )));
+        }
+        _ => {}
+    }
+    match blast(conn, job.msg)? {
+        Err(()) => return Err(Fail::Report(report::READ_FAILED.as_bytes().to_vec())),
+        Ok(false) => return Err(Fail::Report(report::PARTIAL_LINE.as_bytes().to_vec())),
+        Ok(true) => {}
+    }
+    let f = conn.reply().map_err(|_| Fail::AfterDot)?;
+    let text = match f.code {
+        500.. => quit("D", ip, " failed after I sent the message", Some(&f)),
+        400..=499 => quit("Z", ip, " failed after I sent the message", Some(&f)),
+        _ if over_tls => quit("K", ip, " TLS transmitted message accepted", Some(&f)),
+        _ => quit("K", ip, " accepted message", Some(&f)),
+    };
+    Ok(Step::Done(text))
+}
+
+/// EHLO, and HELO when EHLO is refused.
+fn hello(conn: &mut Conn, helo: &str, ip: &str) -> Result<Ehlo, Fail> {
+    let e = conn.cmd(&format!("EHLO {helo}"))?;
+    if e.code == 250 {
+        return Ok(Ehlo::parse(&e));
+    }
+    let h = conn.cmd(&format!("HELO {helo}"))?;
+    match h.code {
+        250 => Ok(Ehlo::default()),
+        500.. => Err(Fail::Report(quit(
+            "DConnected to",
+            ip,
+            " but my name was rejected",
+            Some(&h),
+        ))),
+        _ => Err(Fail::Report(quit(
+            "ZConnected to",
+            ip,
+            " but my name was rejected",
+            Some(&h),
+        ))),
+    }
+}
+
+/// AUTH with `mech`; Ok when the server said 235.
+fn login(conn: &mut Conn, sender: &str, a: &Auth, mech: &str, ip: &str) -> Result<(), Fail> {
+    let rejected = |what: &str, r: &Reply| {
+        Fail::Report(match r.code {
+            432 => quit("DConnected to ", ip, " but password expired", Some(r)),
+            534 => {
+                let m = what.trim_start_matches("AUTH ").to_ascii_lowercase();
+                let m = if m.starts_with("cram") {
+                    "cram".into()
+                } else {
+                    m
+                };
+                quit(
+                    "ZConnected to ",
+                    ip,
+                    &format!(" but authentication mechamism too weak ({m})"),
+                    Some(r),
+                )
+            }
+            _ => quit(
+                "ZConnected to ",
+                ip,
+                &format!(" but authentication was rejected ({what})"),
+                Some(r),
+            ),
+        })
+    };
+    let step = |conn: &mut Conn, line: &str, want: u16, what: &str| -> Result<Reply, Fail> {
+        let r = conn.cmd(line)?;
+        if r.code == want {
+            Ok(r)
+        } else {
+            Err(rejected(what, &r))
+        }
+    };
+    match mech {
+        "PLAIN" => {
+            step(conn, "AUTH PLAIN", 334, "AUTH PLAIN")?;
+            step(conn, &auth::plain(sender, &a.user, &a.pass), 235, "plain")?;
+        }
+        "LOGIN" => {
+            step(conn, "AUTH LOGIN", 334, "AUTH LOGIN")?;
+            step(conn, &auth::base64(a.user.as_bytes()), 334, "username")?;
+            step(conn, &auth::base64(a.pass.as_bytes()), 235, "login")?;
+        }
+        _ => {
+            let r = step(conn, "AUTH CRAM-MD5", 334, "AUTH CRAM-MD5")?;
+            let ch = r.text.get(4..).unwrap_or(b"");
+            let ch = ch.strip_suffix(b"\n").unwrap_or(ch);
+            let Some(resp) = auth::cram_md5(&a.user, &a.pass, ch) else {
+                return Err(Fail::Report(quit(
+                    "ZConnected to ",
+                    ip,
+                    " but unable to base64decode challenge",
+                    None,
+                )));
+            };
+            step(conn, &resp, 235, "cram")?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("joe@example.com"), "joe@example.com");
+        assert_eq!(quote("a b@x"), "\"a b\"@x");
+        assert_eq!(quote("a\"b@x"), "\"a\\\"b\"@x");
+        assert_eq!(quote(".a@x"), "\".a\"@x");
+        assert_eq!(quote("a@b@x"), "\"a@b\"@x");
+        assert_eq!(quote(""), "");
+    }
+
+    #[test]
+    fn ehlo_keywords() {
+        let mut r = Reply::default();
+        for l in [
+            "250-mx.example Hello",
+            "250-PIPELINING",
+            "250-SIZE 1000",
+            "250-8BITMIME",
+            "250-AUTH LOGIN CRAM-MD5 PLAIN",
+            "250-AUTH=LOGIN",
+            "250 STARTTLS",
+        ] {
+            r.push_line(l.as_bytes());
+        }
+        let e = Ehlo::parse(&r);
+        assert!(e.starttls && e.pipelining && e.eightbit && !e.smtputf8);
+        assert_eq!(e.size, Some(1000));
+        assert_eq!(e.mechanism(), Some("LOGIN"));
+        let mut r = Reply::default();
+        r.push_line(b"250-x");
+        r.push_line(b"250 SIZE");
+        assert_eq!(Ehlo::parse(&r).size, Some(0));
+        assert_eq!(Ehlo::parse(&r).mechanism(), None);
+    }
+}

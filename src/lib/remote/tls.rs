@@ -1,0 +1,282 @@
+//! The client side of TLS for qmail-remote (rustls, ring provider): the
+//! handshake takes any certificate whose key signed the handshake; the
+//! peer is checked afterwards as the `tlsdestinations` mode or the DANE
+//! TLSA records demand (spec remote.md §6), so that each failure gets
+//! s/qmail's own report text. Roots (webpki-roots or a CA file/directory)
+//! are loaded only when a certificate must be verified.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
+    SignatureScheme, StreamOwned,
+};
+
+use super::dane;
+use super::report::tls_fail;
+use super::smtp::{Conn, Job};
+
+pub const NEGOTIATE: &str = "I wasn't able to negotiate a TLS connection with";
+pub const ESTABLISH: &str = "I wasn't able to establish a TLS connection with";
+pub const PROTOCOL: &str = "TLS connection/protocol error for host";
+pub const NO_CERT: &str = "Unable to obtain X.500 certificate from";
+pub const NOT_VERIFIED: &str = "Unable to verify X.500 certificate from";
+pub const BAD_SUBJECT: &str = "Unable to validate X.500 certificate Subject for";
+pub const BAD_DIGEST: &str = "Invalid digest length provided for";
+pub const NO_CA: &str = "I wasn't able to set up CAFILE or CADIR for TLS with";
+pub const CERT_LOAD: &str = "Can't load X.509 certificate";
+pub const KEY_LOAD: &str = "Can't load X.509 private key";
+pub const DANE_MISMATCH: &str = "No TLSA record matches the X.509 certificate of";
+
+/// The connection, plain or wrapped in TLS.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    Closed,
+}
+
+impl Read for Stream {
+    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(b),
+            Stream::Tls(s) => s.read(b),
+            Stream::Closed => Ok(0),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(b),
+            Stream::Tls(s) => s.write(b),
+            Stream::Closed => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+            Stream::Closed => Ok(()),
+        }
+    }
+}
+
+impl Stream {
+    /// Ends the session: close_notify over TLS, then the socket is dropped.
+    pub fn close(&mut self) {
+        if let Stream::Tls(s) = self {
+            s.conn.send_close_notify();
+            let _ = s.conn.complete_io(&mut s.sock);
+        }
+        *self = Stream::Closed;
+    }
+}
+
+/// rustls reports protocol trouble as `InvalidData` errors wrapping its own.
+pub fn is_tls_error(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.is::<rustls::Error>())
+}
+
+/// A client certificate from `domaincerts` (spec §6.2).
+#[derive(Debug, Default)]
+pub struct TlsSetup {
+    pub client: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+}
+
+impl TlsSetup {
+    /// Loads `certfile[|keyfile[|password]]` (encrypted keys are not
+    /// supported: the password field is ignored).
+    pub fn load(value: &str) -> Result<TlsSetup, Vec<u8>> {
+        let mut f = value.split('|');
+        let cert = f.next().unwrap_or("");
+        let key = f.next().filter(|k| !k.is_empty()).unwrap_or(cert);
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+            .and_then(|i| i.collect::<Result<_, _>>())
+            .map_err(|_| tls_fail(CERT_LOAD, cert))?;
+        if certs.is_empty() {
+            return Err(tls_fail(CERT_LOAD, cert));
+        }
+        let k = PrivateKeyDer::from_pem_file(key).map_err(|_| tls_fail(KEY_LOAD, key))?;
+        Ok(TlsSetup {
+            client: Some((certs, k)),
+        })
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Takes any certificate; checks only that its key signed the handshake.
+#[derive(Debug)]
+struct AfterTheFact(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AfterTheFact {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Handshake on the connection's socket, then the peer check. The server
+/// name sent (SNI) is the MX host name.
+pub fn start(conn: &mut Conn, job: &Job<'_>, mx_host: &str) -> Result<(), Vec<u8>> {
+    let host = job.tls_host;
+    let Stream::Plain(tcp) = std::mem::replace(&mut conn.s, Stream::Closed) else {
+        return Err(tls_fail(ESTABLISH, host));
+    };
+    let p = provider();
+    let builder = ClientConfig::builder_with_provider(p.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|_| tls_fail(ESTABLISH, host))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AfterTheFact(p.clone())));
+    let config = match &job.tls_setup.client {
+        Some((c, k)) => builder
+            .with_client_auth_cert(c.clone(), k.clone_key())
+            .map_err(|_| tls_fail(KEY_LOAD, host))?,
+        None => builder.with_no_client_auth(),
+    };
+    let name = ServerName::try_from(mx_host.trim_end_matches('.').to_string())
+        .or_else(|_| ServerName::try_from("invalid"))
+        .map_err(|_| tls_fail(ESTABLISH, host))?;
+    let c = ClientConnection::new(Arc::new(config), name).map_err(|_| tls_fail(ESTABLISH, host))?;
+    let mut s = StreamOwned::new(c, tcp);
+    while s.conn.is_handshaking() {
+        s.conn
+            .complete_io(&mut s.sock)
+            .map_err(|_| tls_fail(ESTABLISH, host))?;
+    }
+    let certs: Vec<CertificateDer<'static>> = s
+        .conn
+        .peer_certificates()
+        .unwrap_or(&[])
+        .iter()
+        .map(|c| c.clone().into_owned())
+        .collect();
+    check_peer(&certs, job, mx_host, &p)?;
+    conn.s = Stream::Tls(Box::new(s));
+    Ok(())
+}
+
+fn check_peer(
+    certs: &[CertificateDer<'static>],
+    job: &Job<'_>,
+    mx_host: &str,
+    p: &Arc<CryptoProvider>,
+) -> Result<(), Vec<u8>> {
+    let host = job.tls_host;
+    if let Some(tlsa) = &job.dane {
+        return if dane::verify(certs, tlsa, mx_host, p) {
+            Ok(())
+        } else {
+            Err(tls_fail(DANE_MISMATCH, mx_host))
+        };
+    }
+    let rule = job.tls;
+    if rule.mode >= 2 && rule.mode != 3 && certs.is_empty() {
+        return Err(tls_fail(NO_CERT, host));
+    }
+    if let Some(pin) = &rule.pin {
+        return check_pin(&certs[0], pin, host);
+    }
+    if !(4..=6).contains(&rule.mode) {
+        return Ok(());
+    }
+    let roots = roots(rule.ca.as_deref()).ok_or_else(|| tls_fail(NO_CA, host))?;
+    let v = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), p.clone())
+        .build()
+        .map_err(|_| tls_fail(NO_CA, host))?;
+    let name = ServerName::try_from(host.to_string()).map_err(|_| tls_fail(BAD_SUBJECT, host))?;
+    match v.verify_server_cert(&certs[0], &certs[1..], &name, &[], UnixTime::now()) {
+        Ok(_) => Ok(()),
+        Err(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        )) if rule.mode == 4 => Ok(()),
+        Err(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        )) => Err(tls_fail(BAD_SUBJECT, host)),
+        Err(_) => Err(tls_fail(NOT_VERIFIED, host)),
+    }
+}
+
+/// `=hex` pinning: the digest of the peer certificate, chosen by length.
+fn check_pin(cert: &CertificateDer<'_>, pin: &str, host: &str) -> Result<(), Vec<u8>> {
+    let alg = match pin.len() {
+        40 => &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        64 => &ring::digest::SHA256,
+        96 => &ring::digest::SHA384,
+        128 => &ring::digest::SHA512,
+        _ => return Err(tls_fail(BAD_DIGEST, host)),
+    };
+    let d: String = ring::digest::digest(alg, cert)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if d == pin.to_ascii_lowercase() {
+        Ok(())
+    } else {
+        Err(format!(
+            "Z Received X.509 certificate from: {host} does not match fingerprint: {pin}. (#4.4.1)\n"
+        )
+        .into_bytes())
+    }
+}
+
+/// Trust anchors: a PEM file, every file of a directory (`dir/`), or the
+/// Mozilla roots of webpki-roots when none is configured.
+fn roots(ca: Option<&str>) -> Option<RootCertStore> {
+    let mut r = RootCertStore::empty();
+    let Some(ca) = ca else {
+        r.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        return Some(r);
+    };
+    let files: Vec<std::path::PathBuf> = if ca.ends_with('/') {
+        std::fs::read_dir(ca)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect()
+    } else {
+        vec![ca.into()]
+    };
+    for f in files {
+        for c in CertificateDer::pem_file_iter(&f).ok()?.flatten() {
+            let _ = r.add(c);
+        }
+    }
+    (!r.is_empty()).then_some(r)
+}
