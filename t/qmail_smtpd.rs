@@ -1045,3 +1045,49 @@ fn certificate_identity() {
     let msg = s.msg().unwrap();
     assert!(msg.starts_with("Received: from unknown (HELO ) (client.example@192.0.2.7)\n  de/crypted with TLSv1.3: X [unknown/unknown] DN=/CN=client.example\n  by mx.example with ESMTPSA; "), "{msg}");
 }
+
+#[test]
+fn dns_checks_mfdnscheck_and_helocheck() {
+    use crate::remote_util::{Dns, DnsOpts, a, mx};
+    let dns = Dns::start_with(
+        vec![
+            mx("mx.example", 10, "in.mx.example"),
+            a("in.mx.example", "192.0.2.9"),
+            a("host.example", "192.0.2.8"),
+        ],
+        DnsOpts {
+            servfail: vec!["slow.example".into()],
+            ..Default::default()
+        },
+    );
+    let s = Smtpd::new("smtpd-dns");
+    let env = dns.env();
+    let out = s.run(
+        &[("DNSCACHEIP", &env), ("MFDNSCHECK", ""), ("HELOCHECK", "A")],
+        b"HELO host.example\r\nMAIL FROM:<a@mx.example>\r\nRCPT TO:<joe@example.com>\r\nMAIL FROM:<a@host.example>\r\nRCPT TO:<joe@example.com>\r\nMAIL FROM:<a@nx.example>\r\nRCPT TO:<joe@example.com>\r\nMAIL FROM:<a@slow.example>\r\nRCPT TO:<joe@example.com>\r\nHELO nx.example\r\nMAIL FROM:<>\r\nRCPT TO:<joe@example.com>\r\n",
+    );
+    check(
+        &out,
+        &[
+            GREETING,
+            "250 mx.example",
+            "250 ok",
+            "250 ok",
+            "250 ok",
+            "250 ok",
+            "250 ok",
+            "553 sorry, your envelope sender must exist  (#5.7.1)",
+            "451 DNS temporary failure (#4.3.0)",
+            "503 MAIL first (#5.5.1)",
+            "250 mx.example",
+            "250 ok",
+            "550 sorry, invalid HELO/EHLO greeting  (#5.7.1)",
+        ],
+    );
+    let log = stderr(&out);
+    assert!(
+        log.contains("Reject::ORIG::DNS_MF") && log.contains("Reject::SNDR::DNS_Helo"),
+        "{log}"
+    );
+    assert!(log.contains("'A'"));
+}
