@@ -12,6 +12,7 @@ use std::process::{Command, ExitStatus, Stdio};
 
 use sqmail::cdb::Cdb;
 use sqmail::control::Control;
+use sqmail::dns::{DnsError, Resolver};
 use sqmail::exit::Die;
 use sqmail::qq::QueueClient;
 use sqmail::smtpd::auth::AuthMode;
@@ -173,13 +174,27 @@ struct RealHost {
     more: Option<Cdb>,
     recipients: Option<Vec<String>>,
     mfrules: Option<Cdb>,
+    /// Made at the first DNS check.
+    resolver: Option<Resolver>,
 }
 
 impl Host for RealHost {
-    /// No resolver in this build yet (it comes with qmail-remote's
-    /// `sqmail::dns`): names count as existing, and start-up warns.
-    fn dns(&mut self, _name: &str, _mx: bool) -> Dns {
-        Dns::Found
+    /// MX with qmail's fallback to the name's own addresses, or addresses.
+    fn dns(&mut self, name: &str, mx: bool) -> Dns {
+        let r = self.resolver.get_or_insert_with(Resolver::new);
+        let found = match mx {
+            true => match r.mx(name) {
+                Ok(v) if !v.is_empty() => Ok(true),
+                Ok(_) => r.ip(name).map(|v| !v.is_empty()),
+                Err(e) => Err(e),
+            },
+            false => r.ip(name).map(|v| !v.is_empty()),
+        };
+        match found {
+            Ok(true) => Dns::Found,
+            Ok(false) | Err(DnsError::Hard) => Dns::NotFound,
+            Err(DnsError::Temp) => Dns::Temp,
+        }
     }
 
     fn more_rcpthosts(&mut self, key: &str) -> bool {
@@ -457,13 +472,6 @@ fn smtpd() -> Result<(), Die> {
         None
     };
     let recipients = c.list("recipients").map_err(|_| die_with(r::CONTROLS))?;
-    let dns_helo = matches!(cfg.helocheck.as_deref(), Some("A" | "M"));
-    if cfg.mfdnscheck || dns_helo {
-        sqmail::exit::warn(
-            "qmail-smtpd",
-            "no DNS resolver in this build: MFDNSCHECK and HELOCHECK A/M accept every name",
-        );
-    }
     if cfg.rcpthosts.is_none() && !relay {
         sqmail::exit::warn(
             "qmail-smtpd",
@@ -475,6 +483,7 @@ fn smtpd() -> Result<(), Die> {
         more,
         recipients,
         mfrules,
+        resolver: None,
     };
     let mut conn = Conn {
         session: Session::new(cfg),

@@ -28,6 +28,9 @@ pub fn run_with_fd3(cmd: &mut Command, block: &[u8]) -> Result<ExitStatus, Fd3Er
     let wrote = wr.write_all(block);
     drop(wr);
     let status = child.wait().map_err(|_| Fd3Error::Wait)?;
-    wrote.map_err(|_| Fd3Error::Write)?;
+    // A child killed by a signal explains a failed write; report that.
+    if status.code().is_some() {
+        wrote.map_err(|_| Fd3Error::Write)?;
+    }
     Ok(status)
 }
