@@ -91,4 +91,5 @@ fn setuid_modes_from_package_modes() {
     if cmd.join("qmail-lspawn").exists() {
         assert_eq!(mode(&cmd.join("qmail-lspawn")), 0o700);
     }
+    fs::remove_dir_all(&prefix).unwrap();
 }

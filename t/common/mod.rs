@@ -46,6 +46,18 @@ pub struct QmailHome {
     pub dir: PathBuf,
 }
 
+/// A test's home is removed when the test is done with it (the parent
+/// directory `fresh_dir` made), unless SQMAIL_KEEP_TESTS is set.
+impl Drop for QmailHome {
+    fn drop(&mut self) {
+        if std::env::var_os("SQMAIL_KEEP_TESTS").is_none()
+            && let Some(parent) = self.dir.parent()
+        {
+            let _ = fs::remove_dir_all(parent);
+        }
+    }
+}
+
 impl QmailHome {
     /// `package/home DIR [users...]`, with links to the programs under test.
     pub fn new(name: &str) -> QmailHome {
