@@ -77,6 +77,7 @@ fn install_twice_keeps_controls_and_sets_modes() {
         fs::read_to_string(home.join("control/me")).unwrap(),
         "kept.example\n"
     );
+    fs::remove_dir_all(&prefix).unwrap();
 }
 
 #[test]
