@@ -333,13 +333,28 @@ impl Todo {
     }
 }
 
+/// Opens the trigger FIFO read-write: with ourselves as a writer it never
+/// reports end of file, so it is opened once and drained, not reopened
+/// (a reopen while the old descriptor is still open keeps the byte and
+/// wakes the loop again at once).
 fn open_trigger() -> Option<File> {
     fs::OpenOptions::new()
         .read(true)
+        .write(true)
         .custom_flags(libc::O_NONBLOCK)
         .open("lock/trigger")
         .ok()
 }
+
+/// Reads every pending trigger byte.
+fn drain_trigger(f: &mut File) {
+    let mut buf = [0u8; 256];
+    while matches!(f.read(&mut buf), Ok(n) if n > 0) {}
+}
+
+/// The shortest time between two scans of todo/: a burst of triggers costs
+/// one scan of the split directories, not one per message.
+pub const SCAN_GAP: Duration = Duration::from_millis(20);
 
 /// How many messages may be on the fast path at once: enough to keep every
 /// delivery slot busy, small enough to keep qmail-send's memory small.
@@ -448,6 +463,8 @@ pub fn serve(home: &Path) -> Result<(), Die> {
     }
     let mut trigger = open_trigger();
     let mut next_scan = 0i64;
+    let mut last_scan: Option<Instant> = None;
+    let mut scan_due = false;
     let mut pending: std::collections::VecDeque<u64> = Default::default();
     // Since when the fast path has been full while messages wait.
     let mut full_since: Option<Instant> = None;
@@ -461,9 +478,11 @@ pub fn serve(home: &Path) -> Result<(), Die> {
             let since = *full_since.get_or_insert_with(Instant::now);
             FULL_WAIT.saturating_sub(since.elapsed())
         });
+        let gap_left = last_scan.map_or(Duration::ZERO, |t| SCAN_GAP.saturating_sub(t.elapsed()));
         let timeout = match wait_full {
             Some(d) if !d.is_zero() => d.as_millis() as i32 + 1,
             _ if !pending.is_empty() || next_scan <= now => 0,
+            _ if scan_due => gap_left.as_millis() as i32 + 1,
             _ => ((next_scan - now) * 1000).min(i64::from(i32::MAX)) as i32,
         };
         let mut fds = vec![PollFd::read(0)];
@@ -478,9 +497,20 @@ pub fn serve(home: &Path) -> Result<(), Die> {
                 Cmd::Gone => return Err(Die::quiet(1)),
             }
         }
-        let triggered = fds.get(1).is_some_and(|p| p.ready);
-        if triggered || trigger.is_none() || crate::date::now_secs() >= next_scan {
+        if fds.get(1).is_some_and(|p| p.ready)
+            && let Some(tr) = trigger.as_mut()
+        {
+            drain_trigger(tr);
+            scan_due = true;
+        }
+        if trigger.is_none() {
             trigger = open_trigger();
+            scan_due = true;
+        }
+        let gap_over = last_scan.is_none_or(|t| t.elapsed() >= SCAN_GAP);
+        if (scan_due && gap_over && pending.is_empty()) || crate::date::now_secs() >= next_scan {
+            scan_due = false;
+            last_scan = Some(Instant::now());
             next_scan = crate::date::now_secs() + SLEEP_TODO;
             pending = t.scan().into();
         }
