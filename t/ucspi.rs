@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::common::{bin, fresh_dir, run_with_input};
+use crate::remote_util::{Dns, DnsOpts, a, ptr, txt};
 
 /// A running server (tcpserver or sslserver) started with `-1`; killed on drop.
 pub struct Server {
@@ -157,6 +158,41 @@ fn tcpserver_environment_ipv6() {
     assert_eq!(env["TCP6REMOTEPORT"], me.port().to_string());
     assert_eq!(env["TCP6LOCALPORT"], s.port.to_string());
     assert_eq!(env["TCPLOCALHOST"], "0");
+}
+
+#[test]
+fn tcpserver_names_by_ptr() {
+    let dir = fresh_dir("ucspi-ptr");
+    let serve = |dns: &Dns, args: &[&str]| {
+        let mut c = prog("tcpserver");
+        c.env("DNSCACHEIP", dns.env())
+            .arg("-1")
+            .args(args)
+            .args(["127.0.0.1", "0", "env"]);
+        let s = Server::start(c, &dir).unwrap();
+        env_map(&fetch(([127, 0, 0, 1], s.port).into()).0)
+    };
+    // The name is given in lower case; -p checks it maps back.
+    let good = Dns::start(vec![
+        ptr("127.0.0.1", "Client.Test"),
+        a("client.test", "127.0.0.1"),
+    ]);
+    let env = serve(&good, &["-p"]);
+    assert_eq!(env["TCPREMOTEHOST"], "client.test");
+    assert_eq!(env["TCPLOCALHOST"], "client.test");
+    let liar = Dns::start(vec![
+        ptr("127.0.0.1", "liar.test"),
+        a("liar.test", "192.0.2.1"),
+    ]);
+    let env = serve(&liar, &["-p"]);
+    assert!(!env.contains_key("TCPREMOTEHOST"), "{env:?}");
+    assert_eq!(env["TCPLOCALHOST"], "liar.test");
+    assert_eq!(serve(&liar, &["-P"])["TCPREMOTEHOST"], "liar.test");
+    // -H -l: no lookup at all.
+    let quiet = Dns::start(vec![ptr("127.0.0.1", "x.test")]);
+    let env = serve(&quiet, &["-H", "-l", "0"]);
+    assert!(!env.contains_key("TCPREMOTEHOST"));
+    assert!(quiet.queries.lock().unwrap().is_empty());
 }
 
 #[test]
@@ -603,4 +639,52 @@ fn rblsmtpd_by_environment() {
     let out = rbl(&[ip, ("RBLSMTPD", "x")], &["-w", "0"], b"QUIT\r\n");
     assert!(String::from_utf8_lossy(&out.stderr).contains(": greetdelay: 0\n"));
     assert_eq!(prog("rblsmtpd").output().unwrap().status.code(), Some(100));
+}
+
+#[test]
+fn rblsmtpd_by_dns_lists() {
+    let dns = Dns::start_with(
+        vec![
+            txt("7.2.0.192.bl.test", &["listed ", "here"]),
+            txt("9.2.0.192.bl.test", &[""]),
+            a("7.2.0.192.ok.test", "127.0.0.2"),
+        ],
+        DnsOpts {
+            servfail: vec!["8.2.0.192.bl.test".into()],
+            ..DnsOpts::default()
+        },
+    );
+    let rbl = |ip: &str, args: &[&str]| {
+        let mut c = prog("rblsmtpd");
+        c.env("DNSCACHEIP", dns.env())
+            .env("TCPREMOTEIP", ip)
+            .args(["-t", "0"])
+            .args(args)
+            .args(["echo", "accepted"]);
+        String::from_utf8_lossy(&run_with_input(&mut c, b"").stdout).into_owned()
+    };
+    assert_eq!(rbl("192.0.2.7", &["-r", "bl.test"]), "451 listed here\r\n");
+    assert_eq!(
+        rbl("192.0.2.7", &["-b", "-r", "bl.test"]),
+        "553 listed here\r\n"
+    );
+    assert_eq!(
+        rbl("192.0.2.9", &["-r", "bl.test"]),
+        "451 listed in bl.test\r\n"
+    );
+    assert_eq!(rbl("192.0.2.6", &["-r", "bl.test"]), "accepted\n");
+    assert_eq!(
+        rbl("192.0.2.7", &["-a", "ok.test", "-r", "bl.test"]),
+        "accepted\n"
+    );
+    assert_eq!(rbl("192.0.2.8", &["-r", "bl.test"]), "accepted\n");
+    assert_eq!(
+        rbl("192.0.2.8", &["-c", "-r", "bl.test"]),
+        "451 temporary RBL lookup error\r\n"
+    );
+    let asked = dns.queries.lock().unwrap().clone();
+    assert!(
+        asked.contains(&"7.2.0.192.bl.test. TXT".to_string()),
+        "{asked:?}"
+    );
 }

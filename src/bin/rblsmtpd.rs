@@ -9,10 +9,10 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
 
+use sqmail::dns::{DnsError, Resolver, list_name};
 use sqmail::exit::{Die, run};
 use sqmail::sys;
 use sqmail::timeoutio::TimeoutFd;
-use sqmail::ucspi::dns::{self, Listed};
 use sqmail::ucspi::{getopt, num};
 
 const USAGE: &str =
@@ -86,6 +86,7 @@ fn main() {
             None => None,
         };
         let from_env = verdict.is_some();
+        let dns = Resolver::new();
         for (c, v) in &opts {
             match (c, &verdict) {
                 ('w' | 'W', _) => {
@@ -100,18 +101,18 @@ fn main() {
                     log(&format!("greetdelay: {secs}"));
                     std::thread::sleep(Duration::from_secs(secs));
                 }
-                ('r', None) => match dns::listed(&dns::list_name(ip, v), true) {
-                    Listed::Yes(text) if text.is_empty() => {
+                ('r', None) => match dns.txt(&list_name(ip, v)).map(|t| t.into_iter().next()) {
+                    Ok(Some(text)) if text.is_empty() => {
                         verdict = Some(Verdict::Block(code, format!("listed in {v}")))
                     }
-                    Listed::Yes(text) => verdict = Some(Verdict::Block(code, clean(&text, 1000))),
-                    Listed::Error if fail_closed => {
+                    Ok(Some(text)) => verdict = Some(Verdict::Block(code, clean(&text, 1000))),
+                    Err(DnsError::Temp) if fail_closed => {
                         verdict = Some(Verdict::Block(451, "temporary RBL lookup error".into()))
                     }
                     _ => {}
                 },
                 ('a', None) => {
-                    if let Listed::Yes(_) = dns::listed(&dns::list_name(ip, v), false) {
+                    if dns.ip(&list_name(ip, v)).is_ok_and(|a| !a.is_empty()) {
                         verdict = Some(Verdict::Accept);
                     }
                 }

@@ -76,6 +76,18 @@ pub fn text(n: &Name) -> String {
     }
 }
 
+/// The name of `ip` in a DNS list (RFC 5782) under `zone`: its reverse
+/// name (octets or nibbles reversed) with `zone` in place of in-addr.arpa
+/// or ip6.arpa. An IPv4-mapped IPv6 address is listed as IPv4.
+pub fn list_name(ip: IpAddr, zone: &str) -> String {
+    let rev = text(&Name::from(ip.to_canonical()));
+    let stem = rev
+        .strip_suffix("in-addr.arpa")
+        .or_else(|| rev.strip_suffix("ip6.arpa"))
+        .unwrap_or(&rev);
+    format!("{stem}{zone}")
+}
+
 /// Random bits seeded by the OS (std's per-process hash keys).
 pub fn random_u64() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -336,5 +348,17 @@ mod tests {
         assert_eq!(text(&name("Example.COM").unwrap()), "Example.COM");
         assert_eq!(text(&name("x.example.").unwrap()), "x.example");
         assert_eq!(name("a..b"), Err(DnsError::Hard));
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            list_name(ip("1.2.3.4"), "zen.example"),
+            "4.3.2.1.zen.example"
+        );
+        assert_eq!(
+            list_name(ip("::ffff:1.2.3.4"), "l.example"),
+            "4.3.2.1.l.example"
+        );
+        let v6 = list_name(ip("2001:db8::1"), "x.example");
+        assert!(v6.starts_with("1.0.0.0.0.0.0.0."), "{v6}");
+        assert!(v6.ends_with(".8.b.d.0.1.0.0.2.x.example"), "{v6}");
     }
 }

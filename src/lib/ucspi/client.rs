@@ -5,7 +5,8 @@ use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use super::{Conn, dns, ident};
+use super::{Conn, ident};
+use crate::dns::Resolver;
 use crate::exit::Die;
 use crate::sys;
 
@@ -175,12 +176,13 @@ impl Options {
         }
         let local = sys::local_addr(raw).map_err(|e| Die::sys("get local address", e))?;
         let mut c = Conn::new(local, remote);
+        let dns = Resolver::new();
         c.local_host = match &self.local_name {
             Some(n) => Some(n.clone()),
-            None => dns::ptr(local.ip()),
+            None => super::host_name(&dns, local.ip()),
         };
         if self.lookup_remote {
-            c.remote_host = dns::ptr(remote.ip());
+            c.remote_host = super::host_name(&dns, remote.ip());
         }
         if self.ident {
             c.remote_info = ident::lookup(local, remote, self.ident_secs);

@@ -3,7 +3,6 @@
 //! server loop of tcpserver/sslserver and the TLS relay.
 
 pub mod client;
-pub mod dns;
 pub mod ident;
 
 pub mod relay;
@@ -16,6 +15,7 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::ffi::OsStringExt;
 
+use crate::dns::Resolver;
 use crate::exit::Die;
 
 /// Parsed options in command-line order: letter and value (empty for flags).
@@ -202,11 +202,45 @@ pub fn resolve(host: &str, zero: IpAddr, family: Option<u8>) -> Vec<IpAddr> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return vec![ip];
     }
-    let mut ips = dns::hosts_file(host);
+    let mut ips = hosts_file(host);
     if ips.is_empty() {
-        ips = dns::addrs(host);
+        ips = Resolver::new().ip(host).unwrap_or_default();
     }
     ips.into_iter().filter(keep).collect()
+}
+
+/// Addresses of `name` in /etc/hosts (case-insensitive).
+fn hosts_file(name: &str) -> Vec<IpAddr> {
+    let text = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split('#').next()?.split_whitespace();
+            let ip: IpAddr = w.next()?.parse().ok()?;
+            w.any(|n| n.eq_ignore_ascii_case(name)).then_some(ip)
+        })
+        .collect()
+}
+
+/// The name of `ip` for `TCPLOCALHOST`/`TCPREMOTEHOST`: its first PTR
+/// name, in lower case as djbdns gives names.
+pub fn host_name(r: &Resolver, ip: IpAddr) -> Option<Vec<u8>> {
+    let name = r.ptr(unmap(ip)).ok()?.into_iter().next()?;
+    Some(name.to_ascii_lowercase().into_bytes())
+}
+
+/// `TCPREMOTEHOST`: the name of `ip`, and with `paranoid` only if the
+/// name's addresses include `ip`.
+pub fn remote_host(r: &Resolver, ip: IpAddr, paranoid: bool) -> Option<Vec<u8>> {
+    let name = host_name(r, ip)?;
+    if paranoid {
+        let ip = unmap(ip);
+        let text = std::str::from_utf8(&name).ok()?;
+        let ips = r.ip(text).unwrap_or_default();
+        if !ips.iter().any(|a| unmap(*a) == ip) {
+            return None;
+        }
+    }
+    Some(name)
 }
 
 /// A port argument: decimal or a service name from /etc/services.

@@ -11,8 +11,9 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::{Conn, dns, ident, log, rules};
+use super::{Conn, ident, log, rules};
 use crate::cdb::Cdb;
+use crate::dns::Resolver;
 use crate::exit::Die;
 use crate::sys;
 
@@ -373,12 +374,13 @@ pub fn accept_work(
     if banner && !o.banner.is_empty() {
         let _ = sys::borrow_fd(sock).write_all(&o.banner);
     }
+    let dns = Resolver::new();
     c.local_host = match &o.local_name {
         Some(n) => Some(n.clone()),
-        None => dns::ptr(local.ip()),
+        None => super::host_name(&dns, local.ip()),
     };
     if o.lookup_remote {
-        c.remote_host = dns::remote_host(remote.ip(), o.paranoid);
+        c.remote_host = super::remote_host(&dns, remote.ip(), o.paranoid);
     }
     if o.ident {
         c.remote_info = ident::lookup(local, remote, o.ident_secs);

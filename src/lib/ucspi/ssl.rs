@@ -16,7 +16,8 @@ use std::os::unix::ffi::OsStringExt;
 use rustls::{Connection, ServerConnection};
 
 use super::server::{self, Options};
-use super::{dns, log, relay};
+use super::{log, relay};
+use crate::dns::Resolver;
 use crate::exit::Die;
 use crate::sys;
 use crate::tls::{self, ClientAuth, ServerContext, ServerFiles};
@@ -262,7 +263,7 @@ fn tls_process(
     }
     if so.require == Require::CertAndHost
         && so.server.lookup_remote
-        && let Some(host) = dns::remote_host(remote.ip(), so.server.paranoid)
+        && let Some(host) = super::remote_host(&Resolver::new(), remote.ip(), so.server.paranoid)
     {
         let names = peer
             .as_ref()
