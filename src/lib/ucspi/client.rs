@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use super::{Conn, ident};
+use super::{Common, Conn, ident};
 use crate::dns::Resolver;
 use crate::exit::Die;
 use crate::sys;
@@ -15,22 +15,18 @@ pub const VALUED: &str = "ipTltI";
 
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub prog: &'static str,
-    pub family: Option<u8>,
+    pub common: Common,
     pub local_ip: Option<IpAddr>,
     pub local_port: u16,
     /// Connect timeouts in seconds: first pass, second pass.
     pub timeout: (u32, u32),
-    pub lookup_remote: bool,
-    pub local_name: Option<Vec<u8>>,
-    pub ident: bool,
-    pub ident_secs: u32,
-    pub nodelay: bool,
-    pub verbosity: u8,
-    pub interface: Option<String>,
-    pub host: String,
-    pub port: String,
-    pub argv: Vec<OsString>,
+}
+
+impl std::ops::Deref for Options {
+    type Target = Common;
+    fn deref(&self) -> &Common {
+        &self.common
+    }
 }
 
 impl Options {
@@ -44,43 +40,23 @@ impl Options {
         usage: &str,
         ident: bool,
     ) -> Result<(Options, super::OptList), Die> {
-        let flags = format!("{FLAGS}{extra_flags}");
-        let valued = format!("{VALUED}{extra_valued}");
-        let (opts, rest) = super::getopt(args, &flags, &valued, usage)?;
-        if rest.len() < 3 {
-            return Err(Die::usage(usage));
-        }
-        let mut o = Options {
+        let (common, opts) = Common::parse(
             prog,
-            family: None,
+            args,
+            [FLAGS, extra_flags],
+            [VALUED, extra_valued],
+            usage,
+            (ident, false),
+        )?;
+        let mut o = Options {
+            common,
             local_ip: None,
             local_port: 0,
             timeout: (2, 58),
-            lookup_remote: true,
-            local_name: None,
-            ident,
-            ident_secs: 26,
-            nodelay: false,
-            verbosity: 1,
-            interface: None,
-            host: rest[0].to_string_lossy().into_owned(),
-            port: rest[1].to_string_lossy().into_owned(),
-            argv: rest[2..].to_vec(),
         };
         let mut other = Vec::new();
         for (c, v) in opts {
             match c {
-                '4' => o.family = Some(4),
-                '6' => o.family = Some(6),
-                'h' => o.lookup_remote = true,
-                'H' => o.lookup_remote = false,
-                'r' => o.ident = true,
-                'R' => o.ident = false,
-                'd' => o.nodelay = false,
-                'D' => o.nodelay = true,
-                'q' => o.verbosity = 0,
-                'Q' => o.verbosity = 1,
-                'v' => o.verbosity = 2,
                 'i' => o.local_ip = Some(v.parse().map_err(|_| Die::usage(usage))?),
                 'p' => o.local_port = super::port(&v).ok_or_else(|| Die::usage(usage))?,
                 'T' => {
@@ -89,9 +65,6 @@ impl Options {
                         None => (super::num(&v, usage)?, 0),
                     }
                 }
-                'l' => o.local_name = Some(v.into_bytes()),
-                't' => o.ident_secs = super::num(&v, usage)?,
-                'I' => o.interface = Some(v),
                 _ => other.push((c, v)),
             }
         }

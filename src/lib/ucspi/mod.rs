@@ -65,6 +65,84 @@ pub fn getopt(
     Ok((opts, args[i..].to_vec()))
 }
 
+/// What the server and client options share: the program, the operands
+/// `host port prog...`, and how to name and treat the connection.
+#[derive(Debug, Clone)]
+pub struct Common {
+    pub prog: &'static str,
+    pub family: Option<u8>,
+    pub lookup_remote: bool,
+    pub local_name: Option<Vec<u8>>,
+    pub ident: bool,
+    pub ident_secs: u32,
+    pub nodelay: bool,
+    /// 0 quiet, 1 errors only, 2 verbose.
+    pub verbosity: u8,
+    pub interface: Option<String>,
+    pub host: String,
+    pub port: String,
+    pub argv: Vec<OsString>,
+}
+
+impl Common {
+    /// Parses `args` with the option letters `flags` and `valued` (each
+    /// given in parts); applies the shared letters `46hHrRdDqQv` and
+    /// `l`, `t`, `I`, and returns the others in order. `ident` and
+    /// `nodelay` are the program's defaults.
+    pub fn parse(
+        prog: &'static str,
+        args: &[OsString],
+        flags: [&str; 2],
+        valued: [&str; 2],
+        usage: &str,
+        (ident, nodelay): (bool, bool),
+    ) -> Result<(Common, OptList), Die> {
+        let (opts, rest) = getopt(args, &flags.concat(), &valued.concat(), usage)?;
+        if rest.len() < 3 {
+            return Err(Die::usage(usage));
+        }
+        let mut o = Common {
+            prog,
+            family: None,
+            lookup_remote: true,
+            local_name: None,
+            ident,
+            ident_secs: 26,
+            nodelay,
+            verbosity: 1,
+            interface: None,
+            host: rest[0].to_string_lossy().into_owned(),
+            port: rest[1].to_string_lossy().into_owned(),
+            argv: rest[2..].to_vec(),
+        };
+        let mut other = Vec::new();
+        for (c, v) in opts {
+            match c {
+                '4' => o.family = Some(4),
+                '6' => o.family = Some(6),
+                'h' => o.lookup_remote = true,
+                'H' => o.lookup_remote = false,
+                'r' => o.ident = true,
+                'R' => o.ident = false,
+                'd' => o.nodelay = false,
+                'D' => o.nodelay = true,
+                'q' => o.verbosity = 0,
+                'Q' => o.verbosity = 1,
+                'v' => o.verbosity = 2,
+                'l' => o.local_name = Some(v.into_bytes()),
+                't' => o.ident_secs = num(&v, usage)?,
+                'I' => o.interface = Some(v),
+                _ => other.push((c, v)),
+            }
+        }
+        Ok((o, other))
+    }
+
+    pub fn verbose(&self) -> bool {
+        self.verbosity >= 2
+    }
+}
+
 /// A number option value, or a usage error.
 pub fn num<T: std::str::FromStr>(v: &str, usage: &str) -> Result<T, Die> {
     v.parse().map_err(|_| Die::usage(usage))

@@ -17,6 +17,14 @@ fn remaining_ms(deadline: Instant) -> Option<i32> {
     Some(i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1))
 }
 
+/// A non-blocking read or write that may succeed when tried again.
+fn again(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
 fn flush(conn: &mut Connection, sock: RawFd) -> io::Result<()> {
     let mut f = sys::borrow_fd(sock);
     while conn.wants_write() {
@@ -131,11 +139,7 @@ pub fn relay(
             match conn.read_tls(&mut *sockf) {
                 Ok(0) => sock_open = false,
                 Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) => {}
+                Err(e) if again(&e) => {}
                 Err(_) => sock_open = false,
             }
             if let Err(e) = conn.process_new_packets() {
@@ -164,11 +168,7 @@ pub fn relay(
                 Ok(n) => {
                     pending.drain(..n);
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) => {}
+                Err(e) if again(&e) => {}
                 Err(_) => {
                     // The program stopped reading: nothing more to deliver.
                     pending.clear();
@@ -188,11 +188,7 @@ pub fn relay(
                 Ok(n) => {
                     conn.writer().write_all(&buf[..n]).map_err(err)?;
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) => {}
+                Err(e) if again(&e) => {}
                 Err(_) => {
                     conn.send_close_notify();
                     from_prog = None;

@@ -11,7 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::{Conn, ident, log, rules};
+use super::{Common, Conn, ident, log, rules};
 use crate::cdb::Cdb;
 use crate::dns::Resolver;
 use crate::exit::Die;
@@ -24,7 +24,7 @@ pub const VALUED: &str = "cCxBgubltI";
 /// The server options of tcpserver(1); sslserver adds its own.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub prog: &'static str,
+    pub common: Common,
     pub limit: usize,
     pub per_ip: usize,
     pub backlog: i32,
@@ -33,21 +33,22 @@ pub struct Options {
     pub banner: Vec<u8>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
-    /// 0 quiet, 1 errors only, 2 verbose.
-    pub verbosity: u8,
-    pub lookup_remote: bool,
     pub paranoid: bool,
-    pub local_name: Option<Vec<u8>>,
-    pub ident: bool,
-    pub ident_secs: u32,
-    pub nodelay: bool,
     pub keep_ip_options: bool,
     pub print_local: bool,
-    pub family: Option<u8>,
-    pub interface: Option<String>,
-    pub host: String,
-    pub port: String,
-    pub argv: Vec<OsString>,
+}
+
+impl std::ops::Deref for Options {
+    type Target = Common;
+    fn deref(&self) -> &Common {
+        &self.common
+    }
+}
+
+impl std::ops::DerefMut for Options {
+    fn deref_mut(&mut self) -> &mut Common {
+        &mut self.common
+    }
 }
 
 impl Options {
@@ -60,14 +61,16 @@ impl Options {
         usage: &str,
         nodelay: bool,
     ) -> Result<(Options, super::OptList), Die> {
-        let flags = format!("{FLAGS}{extra_flags}");
-        let valued = format!("{VALUED}{extra_valued}");
-        let (opts, rest) = super::getopt(args, &flags, &valued, usage)?;
-        if rest.len() < 3 {
-            return Err(Die::usage(usage));
-        }
-        let mut o = Options {
+        let (common, opts) = Common::parse(
             prog,
+            args,
+            [FLAGS, extra_flags],
+            [VALUED, extra_valued],
+            usage,
+            (false, nodelay),
+        )?;
+        let mut o = Options {
+            common,
             limit: 40,
             per_ip: 0,
             backlog: 20,
@@ -76,28 +79,15 @@ impl Options {
             banner: Vec::new(),
             uid: None,
             gid: None,
-            verbosity: 1,
-            lookup_remote: true,
             paranoid: false,
-            local_name: None,
-            ident: false,
-            ident_secs: 26,
-            nodelay,
             keep_ip_options: false,
             print_local: false,
-            family: None,
-            interface: None,
-            host: rest[0].to_string_lossy().into_owned(),
-            port: rest[1].to_string_lossy().into_owned(),
-            argv: rest[2..].to_vec(),
         };
         let num = |v: &str| super::num::<u32>(v, usage);
         let mut other = Vec::new();
         for (c, v) in opts {
             match c {
                 '1' => o.print_local = true,
-                '4' => o.family = Some(4),
-                '6' => o.family = Some(6),
                 'U' => {
                     o.uid = std::env::var("UID").ok().and_then(|s| s.parse().ok());
                     o.gid = std::env::var("GID").ok().and_then(|s| s.parse().ok());
@@ -105,17 +95,8 @@ impl Options {
                 'X' => o.rules_missing_ok = true,
                 'p' => o.paranoid = true,
                 'P' => o.paranoid = false,
-                'h' => o.lookup_remote = true,
-                'H' => o.lookup_remote = false,
-                'r' => o.ident = true,
-                'R' => o.ident = false,
                 'o' => o.keep_ip_options = true,
                 'O' => o.keep_ip_options = false,
-                'd' => o.nodelay = false,
-                'D' => o.nodelay = true,
-                'q' => o.verbosity = 0,
-                'Q' => o.verbosity = 1,
-                'v' => o.verbosity = 2,
                 'c' => {
                     o.limit = num(&v)? as usize;
                     if o.limit == 0 {
@@ -128,17 +109,10 @@ impl Options {
                 'g' => o.gid = Some(num(&v)?),
                 'u' => o.uid = Some(num(&v)?),
                 'b' => o.backlog = num(&v)? as i32,
-                'l' => o.local_name = Some(v.into_bytes()),
-                't' => o.ident_secs = num(&v)?,
-                'I' => o.interface = Some(v),
                 _ => other.push((c, v)),
             }
         }
         Ok((o, other))
-    }
-
-    pub fn verbose(&self) -> bool {
-        self.verbosity >= 2
     }
 
     /// Drops to `-g`/`-u` (group first).
