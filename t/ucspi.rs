@@ -105,6 +105,16 @@ fn tcpserver(args: &[&str], host: &str, program: &[&str], dir: &Path) -> Option<
     Server::start(c, dir)
 }
 
+/// `tcpserver -H -l 0 host 0 env`, or `None` (test skipped) without an
+/// IPv6 loopback.
+fn ipv6_env_server(name: &str, host: &str) -> Option<Server> {
+    if !have_ipv6() {
+        eprintln!("skipped: no IPv6 loopback");
+        return None;
+    }
+    tcpserver(&["-H", "-l", "0"], host, &["env"], &fresh_dir(name))
+}
+
 fn rules(dir: &Path, text: &str) -> (PathBuf, std::process::Output) {
     let cdb = dir.join("rules.cdb");
     let out = run_with_input(
@@ -143,12 +153,9 @@ fn tcpserver_environment_ipv4() {
 
 #[test]
 fn tcpserver_environment_ipv6() {
-    if !have_ipv6() {
-        eprintln!("skipped: no IPv6 loopback");
+    let Some(s) = ipv6_env_server("ucspi-env6", "::1") else {
         return;
-    }
-    let dir = fresh_dir("ucspi-env6");
-    let s = tcpserver(&["-H", "-l", "0"], "::1", &["env"], &dir).unwrap();
+    };
     let (out, me) = fetch(format!("[::1]:{}", s.port).parse().unwrap());
     let env = env_map(&out);
     assert_eq!(env["PROTO"], "TCP6");
@@ -197,12 +204,9 @@ fn tcpserver_names_by_ptr() {
 
 #[test]
 fn tcpserver_dual_stack_maps_ipv4() {
-    if !have_ipv6() {
-        eprintln!("skipped: no IPv6 loopback");
+    let Some(s) = ipv6_env_server("ucspi-dual", ":0") else {
         return;
-    }
-    let dir = fresh_dir("ucspi-dual");
-    let s = tcpserver(&["-H", "-l", "0"], ":0", &["env"], &dir).unwrap();
+    };
     let env = env_map(&fetch(([127, 0, 0, 1], s.port).into()).0);
     assert_eq!(env["PROTO"], "TCP");
     assert_eq!(env["TCPREMOTEIP"], "127.0.0.1");

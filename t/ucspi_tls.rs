@@ -137,13 +137,18 @@ fn client_config(
     }
 }
 
+/// A rustls client for "localhost" over `sock`.
+fn tls_over(sock: TcpStream, config: ClientConfig) -> StreamOwned<ClientConnection, TcpStream> {
+    let conn = ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap())
+        .unwrap();
+    StreamOwned::new(conn, sock)
+}
+
 /// A rustls client: everything the server sent, or the error.
 fn tls_fetch(port: u16, config: ClientConfig) -> std::io::Result<String> {
     let sock = TcpStream::connect(("127.0.0.1", port))?;
     sock.set_read_timeout(Some(Duration::from_secs(20)))?;
-    let conn = ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap())
-        .unwrap();
-    let mut s = StreamOwned::new(conn, sock);
+    let mut s = tls_over(sock, config);
     let mut out = String::new();
     s.read_to_string(&mut out)?;
     Ok(out)
@@ -301,12 +306,7 @@ fn delayed_tls_ucspi_tls() {
     r.read_line(&mut line).unwrap();
     assert_eq!(line, "plain:TCP:345\n");
     (&sock).write_all(b"STARTTLS\n").unwrap();
-    let conn = ClientConnection::new(
-        Arc::new(client_config(&p, &[&rustls::version::TLS13], None)),
-        ServerName::try_from("localhost").unwrap(),
-    )
-    .unwrap();
-    let mut tls = StreamOwned::new(conn, sock);
+    let mut tls = tls_over(sock, client_config(&p, &[&rustls::version::TLS13], None));
     tls.write_all(b"inside\n").unwrap();
     let mut out = String::new();
     tls.read_to_string(&mut out).unwrap();
@@ -322,12 +322,7 @@ fn delayed_tls_ucspi_tls() {
     r.read_line(&mut line).unwrap();
     assert_eq!(line, "plain\n");
     (&sock).write_all(b"STARTTLS\n").unwrap();
-    let conn = ClientConnection::new(
-        Arc::new(client_config(&p, &[&rustls::version::TLS12], None)),
-        ServerName::try_from("localhost").unwrap(),
-    )
-    .unwrap();
-    let mut tls = StreamOwned::new(conn, sock);
+    let mut tls = tls_over(sock, client_config(&p, &[&rustls::version::TLS12], None));
     let mut out = String::new();
     tls.read_to_string(&mut out).unwrap();
     assert_eq!(
