@@ -227,13 +227,16 @@ fn tcpserver_rules_allow_deny_env() {
     );
     assert!(out.status.success(), "{out:?}");
     let cdbs = cdb.to_str().unwrap();
-    let s = tcpserver(
-        &["-v", "-H", "-l", "0", "-x", cdbs],
-        "127.0.0.1",
-        &["env"],
-        &dir,
-    )
-    .unwrap();
+    let serve = || {
+        tcpserver(
+            &["-v", "-H", "-l", "0", "-x", cdbs],
+            "127.0.0.1",
+            &["env"],
+            &dir,
+        )
+        .unwrap()
+    };
+    let s = serve();
     let env = env_map(&fetch(([127, 0, 0, 1], s.port).into()).0);
     assert_eq!(env["RELAYCLIENT"], "");
     assert_eq!(env["TCPLOCALHOST"], "movie.edu");
@@ -242,13 +245,7 @@ fn tcpserver_rules_allow_deny_env() {
     // Only 127.0.0.2 is allowed: 127.0.0.1 falls to the default deny.
     let (_, out) = rules(&dir, "127.0.0.2:allow\n:deny\n");
     assert!(out.status.success());
-    let s = tcpserver(
-        &["-v", "-H", "-l", "0", "-x", cdbs],
-        "127.0.0.1",
-        &["env"],
-        &dir,
-    )
-    .unwrap();
+    let s = serve();
     let (text, me) = fetch(([127, 0, 0, 1], s.port).into());
     assert_eq!(text, "");
     let log = s.wait_log(" status 25600\n");
