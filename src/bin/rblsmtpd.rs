@@ -111,10 +111,8 @@ fn main() {
                     }
                     _ => {}
                 },
-                ('a', None) => {
-                    if dns.ip(&list_name(ip, v)).is_ok_and(|a| !a.is_empty()) {
-                        verdict = Some(Verdict::Accept);
-                    }
+                ('a', None) if dns.ip(&list_name(ip, v)).is_ok_and(|a| !a.is_empty()) => {
+                    verdict = Some(Verdict::Accept)
                 }
                 _ => {}
             }
