@@ -170,9 +170,12 @@ pub fn start(conn: &mut Conn, job: &Job<'_>, mx_host: &str) -> Result<(), Vec<u8
             .map_err(|_| tls_fail(KEY_LOAD, host))?,
         None => builder.with_no_client_auth(),
     };
-    let name = ServerName::try_from(mx_host.trim_end_matches('.').to_string())
-        .or_else(|_| ServerName::try_from("invalid"))
-        .map_err(|_| tls_fail(ESTABLISH, host))?;
+    // An address literal sends no SNI (RFC 6066 §3).
+    let name = match super::literal(mx_host) {
+        Some(ip) => ServerName::from(ip),
+        None => ServerName::try_from(mx_host.trim_end_matches('.').to_string())
+            .map_err(|_| tls_fail(ESTABLISH, host))?,
+    };
     let c = ClientConnection::new(Arc::new(config), name).map_err(|_| tls_fail(ESTABLISH, host))?;
     let mut s = StreamOwned::new(c, tcp);
     while s.conn.is_handshaking() {
