@@ -750,3 +750,26 @@ fn round_trip_through_qmail_send() {
     );
     assert_eq!(d.stop(), 0);
 }
+
+/// Credentials but no AUTH offered: delivered unauthenticated, and no
+/// K-lettered notice before the recipient reports (spec §2.2, fixed).
+#[test]
+fn auth_not_offered_and_client_cert_errors() {
+    let h = home("remote-noauth");
+    let dns = Dns::start(vec![]);
+    let s = Sink::start("127.0.0.2", Script::default());
+    h.control(
+        "smtproutes",
+        &format!("example.test:[127.0.0.2];{}|joe|secret\n", s.addr.port()),
+    );
+    assert_eq!(send1(&h, &dns), ["r".to_string(), ok_report("127.0.0.2")]);
+    assert!(!s.log().iter().any(|l| l.starts_with("AUTH")));
+    assert!(s.log().contains(&"MAIL FROM:<a@client.test>".to_string()));
+
+    // A client certificate that cannot be loaded: temporary failure.
+    h.control("domaincerts", "client.test:/nonexistent/cert.pem\n");
+    assert_eq!(
+        send1(&h, &dns),
+        ["Z Can't load X.509 certificate: /nonexistent/cert.pem. (#4.4.1)\n"]
+    );
+}
