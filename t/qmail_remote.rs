@@ -67,6 +67,11 @@ fn delivers_to_best_mx_with_crlf_and_dot_stuffing() {
     assert!(log.contains(&"RCPT TO:<b@example.test>".to_string()));
     assert!(log.contains(&"BODY:Subject: hi\n\nline one\n..dotted\n...two\nend\n".to_string()));
     assert!(s2.log().is_empty(), "second MX not contacted");
+    let q = dns.queries.lock().unwrap().clone();
+    assert!(
+        !q.iter().any(|q| q.starts_with("mx2.")),
+        "mx2 not even looked up: {q:?}"
+    );
 }
 
 #[test]
@@ -382,6 +387,29 @@ fn dns_failures_usage_and_implicit_mx() {
     assert!(
         r[0].starts_with("DSorry. Although I'm listed as a best-preference MX"),
         "{r:?}"
+    );
+    // A better MX that refuses, then this host: nothing more is tried.
+    let dead = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+    h.control(
+        "smtproutes",
+        &format!("self.test:;{}\n", dead.local_addr().unwrap().port()),
+    );
+    drop(dead);
+    let dns = Dns::start(vec![
+        mx("self.test", 10, "other.test"),
+        mx("self.test", 20, "me.test"),
+        a("other.test", "127.0.0.2"),
+        a("me.test", "127.0.0.1"),
+    ]);
+    let r = remote(
+        &h,
+        &dns,
+        &["self.test", "a@client.test", "b@self.test"],
+        MSG,
+    );
+    assert_eq!(
+        r,
+        ["ZSorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n"]
     );
 }
 
