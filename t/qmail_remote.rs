@@ -143,10 +143,13 @@ fn case(label: &str, f: impl FnOnce(&mut Script), msg: &[u8]) -> Vec<String> {
     run1(label, script(f), &["b@example.test"], msg).0
 }
 
+/// A change to the default script.
+type Change = Box<dyn FnOnce(&mut Script)>;
+
 #[test]
 fn reply_classification() {
     let said = |s: &str, reply: &str| format!("{s}\nRemote host said: {reply}\n");
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Script)>, Vec<String>)> = vec![
+    let cases: Vec<(&str, Change, Vec<String>)> = vec![
         (
             "remote-grey",
             Box::new(|s| s.greeting = "421 busy".into()),
