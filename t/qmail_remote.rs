@@ -804,3 +804,42 @@ fn auth_not_offered_and_client_cert_errors() {
         ["Z Can't load X.509 certificate: /nonexistent/cert.pem. (#4.4.1)\n"]
     );
 }
+
+/// Addresses go out byte for byte (8-bit local parts need not be UTF-8);
+/// SMTPUTF8 is added when the server offers it and an address is not ASCII.
+#[test]
+fn eight_bit_addresses() {
+    use std::os::unix::ffi::OsStrExt;
+    let h = home("remote-8bit");
+    let dns = Dns::start(vec![]);
+    let s = one(
+        &h,
+        script(|s| s.ehlo = "250-sink.test\r\n250 SMTPUTF8".into()),
+    );
+    let p = h.path("msg");
+    fs::write(&p, MSG).unwrap();
+    let out = h
+        .cmd("qmail-remote")
+        .arg("example.test")
+        .arg(std::ffi::OsStr::from_bytes(b"a@client.test"))
+        .arg(std::ffi::OsStr::from_bytes(b"j\xe9r\xf4me@example.test"))
+        .arg("jos\u{e9}@example.test")
+        .env("DNSCACHEIP", dns.env())
+        .stdin(fs::File::open(&p).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(reports(&out.stdout), ["r", "r", &ok_report("127.0.0.2")]);
+    let log = s.log();
+    assert!(
+        log.contains(&"RCPT TO:<j\\xe9r\\xf4me@example.test>".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"RCPT TO:<jos\u{e9}@example.test>".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"MAIL FROM:<a@client.test> SMTPUTF8".to_string()),
+        "{log:?}"
+    );
+}

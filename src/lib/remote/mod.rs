@@ -72,22 +72,25 @@ pub fn literal(host: &str) -> Option<IpAddr> {
     inner.parse().ok()
 }
 
-/// Runs qmail-remote with `args` (host sender recip...) and returns its
-/// whole output.
-pub fn run(args: &[String]) -> Out {
+/// Runs qmail-remote with `args` (host sender recip..., as bytes) and
+/// returns its whole output.
+pub fn run(args: &[Vec<u8>]) -> Out {
     let mut out = Out::default();
     let text = deliver(args, &mut out);
     out.raw(&text);
     out
 }
 
-fn deliver(args: &[String], out: &mut Out) -> Vec<u8> {
-    let [host, sender, recips @ ..] = args else {
+fn deliver(args: &[Vec<u8>], out: &mut Out) -> Vec<u8> {
+    let [host, raw_sender, recips @ ..] = args else {
         return report::USAGE.into();
     };
     if recips.is_empty() {
         return report::USAGE.into();
     }
+    // Routing works on text; the envelope goes out byte for byte.
+    let host = &String::from_utf8_lossy(host).into_owned();
+    let sender = &String::from_utf8_lossy(raw_sender).into_owned();
     let home = crate::home::home();
     if std::env::set_current_dir(&home).is_err() {
         return report::NO_HOME.into();
@@ -139,7 +142,7 @@ fn deliver(args: &[String], out: &mut Out) -> Vec<u8> {
     let implicit = port == SMTPS_PORT && rule.wanted();
     let anchors = dns::dnssec::Anchors::load(Path::new("control/trustanchors"));
     let mut job = Job {
-        sender,
+        sender: raw_sender,
         recips,
         helo: &helo,
         auth: rt.auth.as_ref(),
