@@ -843,3 +843,38 @@ fn eight_bit_addresses() {
         "{log:?}"
     );
 }
+
+/// `%host:=digest` pins the peer certificate (mode 7).
+#[test]
+fn certificate_pinning() {
+    let (ck, cfg) = self_signed(&["anything.example"]);
+    let hex: String = sha256(ck.cert.der())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let h = home("remote-pin");
+    let dns = Dns::start(vec![a("relay.test", "127.0.0.2")]);
+    let s = Sink::start("127.0.0.2", tls_script(cfg));
+    h.control(
+        "smtproutes",
+        &format!("example.test:relay.test;{}\n", s.addr.port()),
+    );
+    h.control(
+        "tlsdestinations",
+        &format!("%relay.test:={}\n", hex.to_uppercase()),
+    );
+    assert_eq!(send1(&h, &dns), ["r".to_string(), tls_ok("127.0.0.2")]);
+    let wrong = "00".repeat(32);
+    h.control("tlsdestinations", &format!("%relay.test:={wrong}\n"));
+    assert_eq!(
+        send1(&h, &dns),
+        [format!(
+            "Z Received X.509 certificate from: relay.test does not match fingerprint: {wrong}. (#4.4.1)\n"
+        )]
+    );
+    h.control("tlsdestinations", "%relay.test:=abcd\n");
+    assert_eq!(
+        send1(&h, &dns),
+        ["Z Invalid digest length provided for: relay.test. (#4.4.1)\n"]
+    );
+}

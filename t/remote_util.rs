@@ -90,7 +90,10 @@ impl Dns {
             thread::spawn(move || {
                 let mut buf = [0u8; 4096];
                 while let Ok((n, from)) = udp.recv_from(&mut buf) {
-                    queries.lock().unwrap().push(format!("port {}", from.port()));
+                    queries
+                        .lock()
+                        .unwrap()
+                        .push(format!("port {}", from.port()));
                     if let Some(r) = answer(&buf[..n], &records, &opts, true, &queries) {
                         let _ = udp.send_to(&r, from);
                     }

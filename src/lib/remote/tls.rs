@@ -210,21 +210,23 @@ fn check_peer(
         };
     }
     let rule = job.tls;
-    if rule.mode >= 2 && rule.mode != 3 && certs.is_empty() {
+    let leaf = certs.first();
+    if rule.mode >= 2 && rule.mode != 3 && leaf.is_none() {
         return Err(tls_fail(NO_CERT, host));
     }
     if let Some(pin) = &rule.pin {
-        return check_pin(&certs[0], pin, host);
+        let leaf = leaf.ok_or_else(|| tls_fail(NO_CERT, host))?;
+        return check_pin(leaf, pin, host);
     }
-    if !(4..=6).contains(&rule.mode) {
+    let Some(leaf) = leaf.filter(|_| (4..=6).contains(&rule.mode)) else {
         return Ok(());
-    }
+    };
     let roots = roots(rule.ca.as_deref()).ok_or_else(|| tls_fail(NO_CA, host))?;
     let v = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), p.clone())
         .build()
         .map_err(|_| tls_fail(NO_CA, host))?;
     let name = ServerName::try_from(host.to_string()).map_err(|_| tls_fail(BAD_SUBJECT, host))?;
-    match v.verify_server_cert(&certs[0], &certs[1..], &name, &[], UnixTime::now()) {
+    match v.verify_server_cert(leaf, &certs[1..], &name, &[], UnixTime::now()) {
         Ok(_) => Ok(()),
         Err(rustls::Error::InvalidCertificate(
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
