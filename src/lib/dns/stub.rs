@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 
 use super::DnsError;
@@ -32,7 +32,10 @@ pub fn ask(
 }
 
 fn question(name: &Name, rtype: RecordType, dnssec: bool) -> Result<(Message, Vec<u8>), DnsError> {
-    let mut q = Message::query();
+    // The id comes from std's OS-seeded hash keys: hickory's own
+    // Message::query() would seed a thread RNG from /dev/random first.
+    let id = super::random_u64() as u16;
+    let mut q = Message::new(id, MessageType::Query, OpCode::Query);
     q.add_query(Query::query(name.clone(), rtype));
     q.metadata.recursion_desired = true;
     let mut edns = Edns::new();
