@@ -238,13 +238,17 @@ fn blast(conn: &mut Conn, msg: &mut File) -> io::Result<Result<bool, ()>> {
                 }
             }
         }
-        conn.s.write_all(&out)?;
-        out.clear();
+        // Keep the tail for the last write, with the final dot.
+        if out.len() >= 64 * 1024 {
+            conn.s.write_all(&out)?;
+            out.clear();
+        }
     }
     if !sol {
         return Ok(Ok(false));
     }
-    conn.s.write_all(b".\r\n")?;
+    out.extend_from_slice(b".\r\n");
+    conn.s.write_all(&out)?;
     conn.s.flush()?;
     Ok(Ok(true))
 }
