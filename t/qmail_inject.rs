@@ -559,3 +559,80 @@ fn sendmail_without_home() {
         "sendmail: fatal: unable to switch to qmail home directory\n"
     );
 }
+
+#[test]
+fn body_memory_is_bounded() {
+    // 64 MiB of body through qmail-inject limited to 32 MiB of address
+    // space: only a streamed body fits.
+    let f = Fake::new("inject-stream", 0);
+    let count = f.h.path("count-queue");
+    let script = format!(
+        "#!/bin/sh\nwc -c > '{d}/size' && cat <&1 > '{d}/env'\n",
+        d = f.h.dir.display()
+    );
+    fs::write(&count, script).unwrap();
+    fs::set_permissions(&count, fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = std::process::Command::new("/bin/sh");
+    c.env_clear()
+        .env("QMAILHOME", &f.h.dir)
+        .env("QMAILQUEUE", &count)
+        .args([
+            "-c",
+            "ulimit -v 32768 && exec \"$0\" -f s@x.example r@x.example",
+            bin("qmail-inject").to_str().unwrap(),
+        ]);
+    let body = vec![b'x'; 1023]
+        .into_iter()
+        .chain([b'\n'])
+        .cycle()
+        .take(64 << 20);
+    let input: Vec<u8> = FIXED
+        .bytes()
+        .chain("From: a@b.c\nTo: r@x.example\n\n".bytes())
+        .chain(body)
+        .collect();
+    let o = run_with_input(&mut c, &input);
+    ok(&o);
+    let size: usize = fs::read_to_string(f.h.path("size"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(size, input.len());
+    assert_eq!(f.env(), "Fs@x.example|Tr@x.example||");
+}
+
+#[test]
+fn real_qmail_queue_gets_message_and_envelope() {
+    let h = QmailHome::new("inject-real-queue");
+    h.control("me", "me.example\n");
+    let input = format!("{FIXED}From: a@b.example\nTo: Fred <fred>\n\nhello\n");
+    let o = run_with_input(
+        h.cmd("sendmail").args(["-t", "-f", "s@x.example"]),
+        input.as_bytes(),
+    );
+    ok(&o);
+    let only = |dir: &str| {
+        let top = h.path("queue").join(dir);
+        let mut files = Vec::new();
+        for d in list(&top) {
+            for f in list(&top.join(&d)) {
+                files.push(top.join(&d).join(f));
+            }
+        }
+        assert_eq!(files.len(), 1, "{dir}: {files:?}");
+        fs::read(&files[0]).unwrap()
+    };
+    let mess = String::from_utf8(only("mess")).unwrap();
+    let (received, rest) = mess.split_once('\n').unwrap();
+    assert!(received.starts_with("Received: (qmail "), "{received}");
+    assert_eq!(
+        rest,
+        format!("{FIXED}From: a@b.example\nTo: Fred <fred@me.example>\n\nhello\n")
+    );
+    let todo = String::from_utf8(only("todo")).unwrap();
+    assert!(
+        todo.ends_with("\0Fs@x.example\0Tfred@me.example\0"),
+        "{todo:?}"
+    );
+}

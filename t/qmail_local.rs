@@ -119,6 +119,22 @@ const fn row(name: &'static str, files: &'static [(&'static str, &'static str, u
     }
 }
 
+/// A `.qmail` lookup row: which file `-n` reports for `u-ext`.
+const fn lookup(
+    name: &'static str,
+    ext: &'static str,
+    out: &'static str,
+    files: &'static [(&'static str, &'static str, u32)],
+) -> Row {
+    Row {
+        dash: "-",
+        ext,
+        out,
+        opts: &["-n"],
+        ..row(name, files)
+    }
+}
+
 fn dt(local: &str) -> String {
     format!("Delivered-To: {local}@example.com\n")
 }
@@ -365,53 +381,65 @@ fn rows() -> Vec<Row> {
                 ],
             )
         },
+        lookup(
+            ".qmail-ext beats -default",
+            "foo-bar",
+            "program exact\ndid 0+0+1\n",
+            &[
+                (".qmail-foo-bar", "|exact\n", 0o644),
+                (".qmail-foo-default", "|foodefault\n", 0o644),
+                (".qmail-default", "|default\n", 0o644),
+            ],
+        ),
+        lookup(
+            "longest -default wins, ext lower-cased",
+            "Foo-Bar",
+            "program foodefault\ndid 0+0+1\n",
+            &[
+                (".qmail-foo-default", "|foodefault\n", 0o644),
+                (".qmail-default", "|default\n", 0o644),
+            ],
+        ),
+        lookup(
+            "a trailing dash is a prefix too",
+            "a-b-",
+            "program abdefault\ndid 0+0+1\n",
+            &[
+                (".qmail-a-b-default", "|abdefault\n", 0o644),
+                (".qmail-a-default", "|adefault\n", 0o644),
+            ],
+        ),
         Row {
             dash: "-",
-            ext: "foo-bar",
-            out: "program exact\ndid 0+0+1\n",
-            opts: &["-n"],
+            ext: "Foo-Default",
+            out: "did 0+0+1\n",
+            check: |f, _| assert_eq!(f.read("d").unwrap(), "Default"),
             ..row(
-                ".qmail-ext beats -default",
-                &[
-                    (".qmail-foo-bar", "|exact\n", 0o644),
-                    (".qmail-foo-default", "|foodefault\n", 0o644),
-                    (".qmail-default", "|default\n", 0o644),
-                ],
+                "an exact name ending in default: DEFAULT is that tail",
+                &[(".qmail-foo-default", "|printf %s \"$DEFAULT\" > d\n", 0o644)],
             )
         },
         Row {
-            dash: "-",
-            ext: "Foo-Bar",
-            out: "program foodefault\ndid 0+0+1\n",
-            opts: &["-n"],
+            ext: "",
+            out: "did 0+0+1\n",
+            check: |f, _| assert_eq!(f.read("d").unwrap(), "unset"),
             ..row(
-                "longest -default wins, ext lower-cased",
-                &[
-                    (".qmail-foo-default", "|foodefault\n", 0o644),
-                    (".qmail-default", "|default\n", 0o644),
-                ],
+                "no extension: .qmail, DEFAULT unset",
+                &[(".qmail", "|printf %s \"${DEFAULT-unset}\" > d\n", 0o644)],
             )
         },
-        Row {
-            dash: "-",
-            ext: "foo-bar",
-            out: "program default\ndid 0+0+1\n",
-            opts: &["-n"],
-            ..row(
-                ".qmail-default last",
-                &[(".qmail-default", "|default\n", 0o644)],
-            )
-        },
-        Row {
-            dash: "-",
-            ext: "a.b",
-            out: "program dots\ndid 0+0+1\n",
-            opts: &["-n"],
-            ..row(
-                "dots in ext become colons",
-                &[(".qmail-a:b", "|dots\n", 0o644)],
-            )
-        },
+        lookup(
+            ".qmail-default last",
+            "foo-bar",
+            "program default\ndid 0+0+1\n",
+            &[(".qmail-default", "|default\n", 0o644)],
+        ),
+        lookup(
+            "dots in ext become colons",
+            "a.b",
+            "program dots\ndid 0+0+1\n",
+            &[(".qmail-a:b", "|dots\n", 0o644)],
+        ),
         Row {
             dash: "-",
             ext: "nobody",
@@ -619,4 +647,164 @@ fn missing_maildir_defers() {
         String::from_utf8_lossy(&o.stderr),
         "Unable to chdir to maildir. (#4.2.1)\n"
     );
+}
+
+#[test]
+fn forward_failure_codes() {
+    let h = QmailHome::new("local-fwfail");
+    for (i, (qq_code, code, err)) in [
+        (
+            31,
+            100,
+            "Unable to forward message: mail server permanently rejected message (#5.3.0).\n",
+        ),
+        (
+            71,
+            111,
+            "Unable to forward message: mail server temporarily rejected message (#4.3.0).\n",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let f = Fixture::new(&h, &format!("row{i}"));
+        let qq = f.dir.join("fake-qq");
+        let script = fs::read_to_string(&qq)
+            .unwrap()
+            .replace("exit 0", &format!("exit {qq_code}"));
+        fs::write(&qq, script).unwrap();
+        f.file(".qmail", "fwd@example.net\n", 0o644);
+        let o = f.run(&[], "", "", MSG);
+        assert_eq!(o.status.code(), Some(code));
+        assert_eq!(String::from_utf8_lossy(&o.stderr), err);
+        assert!(o.stdout.is_empty(), "no did line on failure");
+    }
+}
+
+#[test]
+fn large_message_intact_in_maildir_and_mbox() {
+    let h = QmailHome::new("local-large");
+    let f = Fixture::new(&h, "row");
+    f.file(".qmail", "./Maildir/\n./mbox\n", 0o644);
+    let mut msg = String::from("Subject: big\n\n");
+    for i in 0..40_000 {
+        msg.push_str(&format!("line {i} of a long message, From somewhere\n"));
+    }
+    let o = f.run(&[], "", "", &msg);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let m = f.maildir();
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0], format!("Return-Path: <{SENDER}>\n{}{msg}", dt("u")));
+    let mbox = f.read("mbox").unwrap();
+    assert!(mbox.ends_with(&format!("{}\n", &msg[msg.len() - 200..])));
+}
+
+/// mbox delivery waits for a lock another process holds, then appends.
+#[test]
+fn mbox_waits_for_lock() {
+    let h = QmailHome::new("local-lock");
+    let f = Fixture::new(&h, "row");
+    f.file(".qmail", "./mbox\n", 0o644);
+    fs::write(f.user.join("mbox"), "").unwrap();
+    // This process holds the fcntl lock (qmail-local, another process, must
+    // wait). Closing any descriptor of the file here would drop the lock:
+    // only metadata is looked at until the lock is released.
+    let lock = fs::OpenOptions::new()
+        .append(true)
+        .open(f.user.join("mbox"))
+        .unwrap();
+    sqmail::sys::lock_fcntl_exclusive(&lock).unwrap();
+    let mpath = f.dir.join("message");
+    fs::write(&mpath, MSG).unwrap();
+    let mut c = f.h.cmd("qmail-local");
+    c.args(["--", "u", f.user.to_str().unwrap(), "u", "", ""])
+        .args(["example.com", SENDER, "./Maildir/"])
+        .stdin(Stdio::from(fs::File::open(&mpath).unwrap()))
+        .stdout(Stdio::piped());
+    let mut local = c.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    while std::time::Instant::now() < deadline {
+        assert!(
+            local.try_wait().unwrap().is_none(),
+            "delivered through a held lock"
+        );
+        std::thread::yield_now();
+    }
+    assert_eq!(fs::metadata(f.user.join("mbox")).unwrap().len(), 0);
+    drop(lock);
+    let out = local.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(f.read("mbox").unwrap().contains("\nSubject: hi\n"));
+}
+
+/// A file-size limit (a full disk in small) defers cleanly: no partial
+/// Maildir file, the mbox cut back to its old end.
+#[test]
+fn file_size_limit_defers_without_partial_files() {
+    let h = QmailHome::new("local-fsize");
+    let big = format!("Subject: big\n\n{}", "x".repeat(200_000));
+    for (i, (qmail, err)) in [
+        (
+            "./Maildir/\n",
+            "Temporary error on maildir delivery. (#4.3.0)\n",
+        ),
+        (
+            "./mbox\n",
+            "Unable to write ./mbox: File too large. (#4.3.0)\n",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let f = Fixture::new(&h, &format!("row{i}"));
+        f.file(".qmail", qmail, 0o644);
+        fs::write(f.user.join("mbox"), "old\n\n").unwrap();
+        let mpath = f.dir.join("message");
+        fs::write(&mpath, &big).unwrap();
+        let mut c = std::process::Command::new("/bin/sh");
+        c.env_clear()
+            .env("QMAILHOME", &h.dir)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin_dir().display()))
+            .arg("-c")
+            .arg("ulimit -f 64; exec qmail-local \"$@\"")
+            .arg("sh")
+            .args(["--", "u", f.user.to_str().unwrap(), "u", "", ""])
+            .args(["example.com", SENDER, "./Maildir/"])
+            .stdin(Stdio::from(fs::File::open(&mpath).unwrap()));
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(111), "{qmail}");
+        assert_eq!(String::from_utf8_lossy(&o.stderr), err);
+        assert!(list(&f.user.join("Maildir/new")).is_empty());
+        assert!(
+            list(&f.user.join("Maildir/tmp")).is_empty(),
+            "tmp file left"
+        );
+        assert_eq!(f.read("mbox").unwrap(), "old\n\n");
+    }
+}
+
+/// DEFAULT from qmail-local's own environment never leaks to programs of
+/// a file that is not a -default file.
+#[test]
+fn stale_default_is_removed() {
+    let h = QmailHome::new("local-default");
+    let f = Fixture::new(&h, "row");
+    f.file(".qmail-x", "|printf %s \"${DEFAULT-unset}\" > d\n", 0o644);
+    let mpath = f.dir.join("message");
+    fs::write(&mpath, MSG).unwrap();
+    let o =
+        f.h.cmd("qmail-local")
+            .env("DEFAULT", "stale")
+            .args(["--", "u", f.user.to_str().unwrap(), "u-x", "-", "x"])
+            .args(["example.com", SENDER, "./Maildir/"])
+            .stdin(Stdio::from(fs::File::open(&mpath).unwrap()))
+            .output()
+            .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(f.read("d").unwrap(), "unset");
 }

@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 
 use crate::common::*;
@@ -124,6 +125,7 @@ fn delivers_remote_mail_and_empties_queue() {
         assert_eq!(bytes, want, "message {i}");
     }
     assert_eq!(list(&out.join("new")).len(), n, "each exactly once");
+    assert!(wait_until(10, || d.log_text().matches("end msg ").count() >= n));
     let log = d.log_text();
     assert_eq!(log.matches("new msg ").count(), n);
     assert_eq!(log.matches("end msg ").count(), n);
@@ -156,6 +158,7 @@ fn deferral_then_retry_on_alrm() {
         d.log_text()
     );
     assert_eq!(remote_got(&out).len(), 1);
+    assert!(wait_until(10, || d.log_text().contains("end msg ")));
     assert!(d.log_text().contains("success: defer1@far.example"));
 }
 
@@ -238,7 +241,7 @@ fn bounces_and_double_bounces() {
     let t = bounce_text(&got[0].1);
     assert!(t.starts_with("\n"), "bounce sender is <>: {t}");
     assert!(t.contains("From: MAILER-DAEMON@bounce.example\nTo: joe@far.example\nSubject: failure notice\n\nHi. This is the qmail-send program at bounce.example.\nI'm afraid I wasn't able to deliver your message to the following addresses.\nThis is a permanent error; I've given up. Sorry it didn't work out.\n\n<nobody@far2.example>:\nSorry, no mailbox here by that name. (#5.1.1)\n\n--- Below this line is a copy of the message.\n\nReturn-Path: <joe@far.example>\nSubject: hi\n\noriginal\n"), "{t}");
-    assert!(d.log_text().contains("bounce msg "));
+    assert!(wait_until(10, || d.log_text().contains("bounce msg ")));
     // The sender's host refuses the bounce too: double bounce.
     enqueue(
         &h,
@@ -280,28 +283,39 @@ fn bounces_and_double_bounces() {
     assert_eq!(remote_got(&out).len(), 2);
 }
 
-/// SIGKILL qmail-send and all its helpers at many points while mail flows;
-/// after a restart every acknowledged message is delivered (complete) at
-/// least once, and the queue drains. Duplicates (a kill between delivery
-/// and the done mark) are qmail's documented behaviour: counted, reported.
+/// SIGKILL qmail-send and all its helpers at many points while mail flows
+/// (remote successes, deferrals that go through the written-out path, and
+/// local Maildir deliveries); after a restart every acknowledged message is
+/// delivered (complete) at least once and the queue drains. Duplicates (a
+/// kill between a delivery and its done mark) are qmail's documented
+/// behaviour: counted and reported.
 #[test]
 fn crash_safety_sigkill_while_mail_flows() {
     let h = QmailHome::new("send-crash");
     let out = fake_remote(&h);
+    let local = format!("{}@localhost", user_name());
     let mut acked = 0usize;
     let rounds = 8;
     let per_round = 25;
+    let remote_rcpt = |i: usize| {
+        if i.is_multiple_of(5) {
+            format!("defer{i}@far.example")
+        } else {
+            format!("u{i}@far.example")
+        }
+    };
     for round in 0..rounds {
         let d = Daemon::start(&h);
         let before = d.log_text().matches("starting delivery").count();
         for k in 0..per_round {
             let i = round * per_round + k;
-            enqueue(
-                &h,
-                "me@here.example",
-                &[&format!("u{i}@far.example")],
-                &body(i),
-            );
+            let r = remote_rcpt(i);
+            let rcpts: Vec<&str> = if i.is_multiple_of(3) {
+                vec![&r, &local]
+            } else {
+                vec![&r]
+            };
+            enqueue(&h, "me@here.example", &rcpts, &body(i));
             acked += 1;
         }
         // Kill at a different point of the flow each round.
@@ -312,43 +326,105 @@ fn crash_safety_sigkill_while_mail_flows() {
         d.kill_all();
     }
     let d = Daemon::start(&h);
-    // A kill between "end msg" and qmail-clean's removal leaves the mess
-    // file alone (state S2); qmail-send's cleanup removes it after 36 h.
+    // Deferred deliveries are retried at once on ALRM.
+    let mut tick = 0u32;
     assert!(
-        wait_until(120, || queue_drained(&h)
-            && list(&out.join("new")).len() >= acked),
+        wait_until(120, || {
+            tick += 1;
+            if tick.is_multiple_of(20) {
+                d.signal(libc::SIGALRM);
+            }
+            queue_drained(&h) && list(&out.join("new")).len() >= acked
+        }),
         "queue did not drain; log:\n{}",
         d.log_text()
     );
     assert_eq!(d.stop(), 0);
+    // A kill between "end msg" and qmail-clean's removal leaves the mess
+    // file alone (state S2); qmail-send's cleanup removes it after 36 h.
     let orphans = queue_count(&h, "mess");
     assert!(orphans <= rounds, "{orphans} mess files left");
-    let got = remote_got(&out);
     let mut seen = vec![0usize; acked];
-    for (name, bytes) in &got {
-        let i: usize = name[1..name.find('@').unwrap()].parse().unwrap();
+    for (name, bytes) in remote_got(&out) {
+        let digits: String = name
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let i: usize = digits.parse().unwrap();
         let mut want = b"me@here.example\n".to_vec();
         want.extend_from_slice(&body(i));
-        assert_eq!(bytes, &want, "message {i} delivered incomplete");
+        assert_eq!(bytes, want, "message {i} delivered incomplete");
         seen[i] += 1;
+    }
+    let md = maildir_new(&h);
+    let mut seen_local = vec![0usize; acked];
+    for f in list(&md) {
+        let b = fs::read(md.join(&f)).unwrap();
+        let (i, exact) = delivered_index(&b, body).expect("a test message");
+        assert!(exact, "local copy of {i} incomplete");
+        seen_local[i] += 1;
     }
     let missing: Vec<usize> = (0..acked).filter(|&i| seen[i] == 0).collect();
     assert!(
         missing.is_empty(),
         "lost acknowledged messages: {missing:?}"
     );
-    let dups: usize = seen.iter().map(|&c| c.saturating_sub(1)).sum();
+    let missing_local: Vec<usize> = (0..acked)
+        .filter(|&i| i.is_multiple_of(3) && seen_local[i] == 0)
+        .collect();
+    assert!(
+        missing_local.is_empty(),
+        "lost local deliveries: {missing_local:?}"
+    );
+    let dups: usize = seen
+        .iter()
+        .chain(&seen_local)
+        .map(|&c| c.saturating_sub(1))
+        .sum();
     eprintln!(
         "crash safety: {acked} messages, {rounds} kills, {dups} duplicate deliveries, {orphans} mess files left for the cleanup"
     );
-    if h.path("bin/qmail-qmaint").exists() {
-        let o = h.run("qmail-qmaint", &[] as &[&str], b"");
-        assert!(
-            o.status.success(),
-            "qmail-qmaint: {}",
-            String::from_utf8_lossy(&o.stdout)
-        );
-    }
+    let o = h.run("qmail-qmaint", &[] as &[&str], b"");
+    assert!(
+        o.status.success(),
+        "qmail-qmaint: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// With no delivery slots qmail-todo preprocesses the plain qmail way
+/// (info and local files); a HUP with a concurrency delivers them.
+#[test]
+fn plain_preprocessing_when_held_then_hup() {
+    let h = QmailHome::new("send-held");
+    h.control("concurrencylocal", "0\n");
+    h.control("concurrencyremote", "0\n");
+    let d = Daemon::start(&h);
+    let rcpt = format!("{}@localhost", user_name());
+    let id = enqueue(&h, "me@here.example", &[&rcpt], &body(3));
+    let local = h.path(&format!("queue/local/{}/{id}", id % 23));
+    assert!(
+        wait_until(20, || local.exists() && queue_count(&h, "todo") == 0),
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(fs::read(&local).unwrap(), format!("T{rcpt}\0").into_bytes());
+    let info = h.path(&format!("queue/info/{}/{id}", id % 23));
+    assert_eq!(fs::read(info).unwrap(), b"Fme@here.example\0");
+    h.control("concurrencylocal", "3\n");
+    d.signal(libc::SIGHUP);
+    d.signal(libc::SIGALRM);
+    assert!(
+        wait_until(20, || list(&maildir_new(&h)).len() == 1
+            && queue_drained(&h)),
+        "{}",
+        d.log_text()
+    );
+    assert!(wait_until(10, || d
+        .log_text()
+        .contains("status: local 0/3 remote 0/0")));
 }
 
 /// The end-to-end test: 1,000 messages queued by qmail-queue while
@@ -426,10 +502,114 @@ fn unknown_local_user_bounces_to_sender() {
         "{t}"
     );
     assert!(t.ends_with("Subject: hi\n\nbody\n"), "{t}");
+    assert!(wait_until(10, || d.log_text().contains("end msg ")));
     let log = d.log_text();
     assert!(log.contains("to local nosuchuser@localhost"), "{log}");
     assert!(
         log.contains(": failure: Sorry,_no_mailbox_here_by_that_name._(#5.1.1)/"),
         "{log}"
+    );
+}
+
+/// Past queuelifetime a temporary failure becomes permanent and bounces
+/// with qmail's sentence.
+#[test]
+fn queuelifetime_turns_deferral_into_bounce() {
+    let h = QmailHome::new("send-lifetime");
+    if !h.path("bin/qmail-queue").exists() {
+        return;
+    }
+    h.control("queuelifetime", "0\n");
+    let out = fake_remote(&h);
+    let d = Daemon::start(&h);
+    let id = enqueue(&h, "joe@far.example", &["defer-old@far2.example"], b"old\n");
+    let info = h.path(&format!("queue/info/{}/{id}", id % 23));
+    assert!(wait_until(20, || d
+        .log_text()
+        .contains("deferral: greylisted")
+        && info.exists()));
+    // The message was born 10 s ago (info's mtime) and defers again.
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
+    fs::File::options()
+        .write(true)
+        .open(&info)
+        .unwrap()
+        .set_modified(past)
+        .unwrap();
+    fs::remove_file(out.join("tried.defer-old@far2.example")).unwrap();
+    let mut tick = 0u32;
+    assert!(
+        wait_until(30, || {
+            tick += 1;
+            if tick.is_multiple_of(50) {
+                d.signal(libc::SIGALRM);
+            }
+            d.log_text().contains("failure: greylisted,_try_again.I'm_not_going_to_try_again;_this_message_has_been_in_the_queue_too_long./")
+        }),
+        "{}",
+        d.log_text()
+    );
+    assert!(wait_until(20, || remote_got(&out).len() == 1 && queue_drained(&h)));
+    let (name, b) = &remote_got(&out)[0];
+    assert!(name.starts_with("joe@far.example."));
+    assert!(String::from_utf8_lossy(b).contains(
+        "<defer-old@far2.example>:\ngreylisted, try again.I'm not going to try again; this message has been in the queue too long.\n\n"
+    ));
+}
+
+/// At start qmail-send removes leftovers older than 36 hours: a mess file
+/// without info or todo (state S2).
+#[test]
+fn ossified_leftovers_are_cleaned_at_start() {
+    let h = QmailHome::new("send-ossified");
+    let id = enqueue(&h, "a@b", &["c@d"], b"x\n");
+    let d23 = id % 23;
+    for dir in ["todo", "intd"] {
+        fs::remove_file(h.path(&format!("queue/{dir}/{d23}/{id}"))).unwrap();
+    }
+    let fresh = enqueue(&h, "a@b", &["c@d"], b"y\n");
+    fs::remove_file(h.path(&format!("queue/todo/{}/{fresh}", fresh % 23))).unwrap();
+    fs::remove_file(h.path(&format!("queue/intd/{}/{fresh}", fresh % 23))).unwrap();
+    let mess = h.path(&format!("queue/mess/{d23}/{id}"));
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(200_000);
+    fs::File::options()
+        .write(true)
+        .open(&mess)
+        .unwrap()
+        .set_times(fs::FileTimes::new().set_accessed(old).set_modified(old))
+        .unwrap();
+    let d = Daemon::start(&h);
+    assert!(wait_until(20, || !mess.exists()), "{}", d.log_text());
+    assert!(
+        h.path(&format!("queue/mess/{}/{fresh}", fresh % 23))
+            .exists(),
+        "a young leftover stays"
+    );
+}
+
+/// With a logger, qmail-send's record goes to the logger's stdin.
+#[test]
+fn start_with_logger() {
+    let h = QmailHome::new("send-logger");
+    let log = h.dir.parent().unwrap().join("logger.out");
+    let mut child = h
+        .cmd("qmail-start")
+        .arg("./Maildir/")
+        .arg("sh")
+        .arg("-c")
+        .arg(format!("exec cat > {}", log.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let text = || fs::read_to_string(&log).unwrap_or_default();
+    assert!(wait_until(10, || text().contains("status: local 0/10 remote 0/20\n")));
+    sqmail::sys::kill(child.id() as i32, libc::SIGTERM).unwrap();
+    assert_eq!(wait_child(&mut child, 20), Some(0));
+    assert!(
+        wait_until(10, || text().ends_with("status: exiting\n")),
+        "{}",
+        text()
     );
 }

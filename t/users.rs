@@ -202,3 +202,29 @@ fn pw2u_rows() {
     fs::write(h.path("users/include"), "joe\nalias\n").unwrap();
     assert_eq!(run(&["-H"]).0, Some(111), "unknown subuser owner");
 }
+
+/// users/cdb is a standard cdb: tinycdb's `cdb -d` reads the records
+/// qmail-newu wrote, in file order, wildchars last.
+#[test]
+fn newu_cdb_reads_with_tinycdb() {
+    let h = QmailHome::new("users-tinycdb");
+    fs::write(
+        h.path("users/assign"),
+        "=Joe:joe:1:2:/h:::\n+joe-:joe:1:2:/h:-::\n.\n",
+    )
+    .unwrap();
+    assert!(h.run::<&str>("qmail-newu", &[], b"").status.success());
+    let Ok(o) = std::process::Command::new("cdb")
+        .arg("-d")
+        .arg(h.path("users/cdb"))
+        .output()
+    else {
+        eprintln!("tinycdb's cdb is not installed: interop not checked");
+        return;
+    };
+    assert!(o.status.success());
+    assert_eq!(
+        o.stdout,
+        b"+5,12:!joe\0->joe\x001\x002\0/h\0\0\n+5,13:!joe-->joe\x001\x002\0/h\0-\0\n+0,1:->-\n\n"
+    );
+}

@@ -9,6 +9,7 @@ use std::process::Stdio;
 
 use sqmail::exit::Die;
 use sqmail::local::command;
+use sqmail::local::forward::copy;
 
 const USAGE: &str = "preline cmd [ arg ... ]";
 
@@ -63,17 +64,15 @@ fn main() {
                 }
             }
             out.flush()?;
-            let mut pipe = out.into_inner().map_err(|e| e.into_error())?;
-            io::copy(&mut &*sqmail::sys::borrow_fd(0), &mut pipe)?;
-            Ok(())
+            let pipe = out.into_inner().map_err(|e| e.into_error())?;
+            let pipe = std::fs::File::from(std::os::fd::OwnedFd::from(pipe));
+            copy(&sqmail::sys::borrow_fd(0), &pipe)
         })();
         let st = child.wait().map_err(|e| Die::sys("wait", e))?;
         copied.map_err(|e| Die::sys("copy input", e))?;
-        use std::os::unix::process::ExitStatusExt;
         match st.code() {
             Some(0) => Ok(()),
             Some(c) => Err(Die::quiet(c)),
-            None if st.signal().is_some() => Err(Die::temp("child crashed")),
             None => Err(Die::temp("child crashed")),
         }
     })

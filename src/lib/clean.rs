@@ -54,10 +54,10 @@ pub fn sweep_pid(q: &Queue) {
     };
     let limit = SystemTime::now() - Duration::from_secs(OSSIFIED);
     for e in rd.flatten() {
-        if let Ok(m) = e.metadata() {
-            if m.accessed().is_ok_and(|a| a <= limit) {
-                let _ = fs::remove_file(e.path());
-            }
+        if let Ok(m) = e.metadata()
+            && m.accessed().is_ok_and(|a| a <= limit)
+        {
+            let _ = fs::remove_file(e.path());
         }
     }
 }
@@ -74,7 +74,7 @@ pub fn serve(home: &Path) -> Result<(), Die> {
     let mut req = Vec::with_capacity(128);
     let mut count = 0u32;
     loop {
-        if count % 30 == 0 {
+        if count.is_multiple_of(30) {
             sweep_pid(&q);
         }
         count = count.wrapping_add(1);

@@ -24,8 +24,13 @@ pub mod qq;
 pub mod queue;
 pub mod queuecheck;
 pub mod queuewrite;
+pub mod smtpd;
 pub mod remote;
 pub mod timeoutio;
+
+// The UCSPI network toolkit (tcpserver, tcprules, sslserver, ...) and TLS.
+pub mod tls;
+pub mod ucspi;
 
 // Local delivery: qmail-local's logic (run in-process by qmail-lspawn) and
 // the user database (users/assign, users/cdb, qmail-getpw's rules).

@@ -32,10 +32,10 @@ fn become_prog(
             sys::exit_now(111);
         }
     }
-    if let Some((uid, gid)) = ids {
-        if sys::set_ids(uid, gid).is_err() {
-            sys::exit_now(111);
-        }
+    if let Some((uid, gid)) = ids
+        && sys::set_ids(uid, gid).is_err()
+    {
+        sys::exit_now(111);
     }
     let mut cmd = Command::new(prog);
     cmd.args(args);

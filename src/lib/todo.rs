@@ -5,11 +5,13 @@
 //! fd 1: NUL-terminated messages to qmail-send (`D` kind id, `L` log line,
 //! `X`); fds 2/3: requests to and answers from its own qmail-clean.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::exit::Die;
 use crate::fsutil;
@@ -112,6 +114,11 @@ struct Todo {
     out: Log,
     clean_in: File,
     clean_out: File,
+    /// Messages handed to qmail-send whole (the fast path), until it
+    /// answers `R id`: their todo entries stay, so a scan skips them.
+    inflight: HashSet<u64>,
+    /// Bytes of an `R id` command not yet complete.
+    rcmd: Option<Vec<u8>>,
 }
 
 const DIRS: [&str; 2] = ["local", "remote"];
@@ -154,6 +161,9 @@ impl Todo {
     /// Preprocesses one todo entry; returns the kind byte for qmail-send,
     /// or None when the entry stays for a later scan.
     fn process(&mut self, id: u64) -> Option<u8> {
+        if self.inflight.contains(&id) {
+            return None;
+        }
         let q = &self.q;
         let mut todo = Vec::with_capacity(256);
         match File::open(q.path("todo", id)) {
@@ -168,7 +178,16 @@ impl Todo {
         let Ok(st) = fs::metadata(q.path("mess", id)) else {
             return self.warn("unable to stat ", "mess", id);
         };
-        for d in ["local", "remote", "info"] {
+        // A todo entry means state S4: anything else under this id is a
+        // leftover of an interrupted earlier preprocessing (or fast-path
+        // fallback) and goes.
+        let fast = self.inflight.len() < fast_cap(&self.c);
+        let stale: &[&str] = if fast {
+            &["local", "remote", "info", "bounce"]
+        } else {
+            &["local", "remote", "info"]
+        };
+        for d in stale {
             if unlink_ok(&q.path(d, id)).is_err() {
                 return self.warn("unable to unlink ", d, id);
             }
@@ -180,6 +199,11 @@ impl Todo {
         let Some(sender) = s.sender.as_ref() else {
             return self.warn("unknown record type in ", "todo", id);
         };
+        if fast {
+            self.log_new(id, st.len(), sender, &s);
+            self.hand_over(id, sender, &s);
+            return None;
+        }
         let mut info = Vec::with_capacity(sender.len() + 2);
         info.push(b'F');
         info.extend_from_slice(sender);
@@ -189,19 +213,7 @@ impl Todo {
             Ok(f) => files.push(f),
             Err(_) => return self.warn("unable to create ", "info", id),
         }
-        self.log(&[Part::Text("new msg "), Part::Num(id)]);
-        self.log(&[
-            Part::Text("info msg "),
-            Part::Num(id),
-            Part::Text(": bytes "),
-            Part::Num(st.len()),
-            Part::Text(" from <"),
-            Part::Safe(sender),
-            Part::Text("> qp "),
-            Part::Safe(&s.pid),
-            Part::Text(" uid "),
-            Part::Safe(&s.uid),
-        ]);
+        self.log_new(id, st.len(), sender, &s);
         let mut dirs = vec![self.q.path("info", id)];
         for (ch, d) in DIRS.iter().enumerate() {
             if s.chan[ch].is_empty() {
@@ -256,6 +268,45 @@ impl Todo {
         )
     }
 
+    fn log_new(&mut self, id: u64, bytes: u64, sender: &[u8], s: &Split) {
+        self.log(&[Part::Text("new msg "), Part::Num(id)]);
+        self.log(&[
+            Part::Text("info msg "),
+            Part::Num(id),
+            Part::Text(": bytes "),
+            Part::Num(bytes),
+            Part::Text(" from <"),
+            Part::Safe(sender),
+            Part::Text("> qp "),
+            Part::Safe(&s.pid),
+            Part::Text(" uid "),
+            Part::Safe(&s.uid),
+        ]);
+    }
+
+    /// The fast path: the whole envelope goes to qmail-send, which delivers
+    /// from memory and writes info/local/remote only if something is left
+    /// over (see qmail-send(8)).
+    fn hand_over(&mut self, id: u64, sender: &[u8], s: &Split) {
+        let mut m = Vec::with_capacity(32 + sender.len() + s.chan[0].len() + s.chan[1].len());
+        m.push(b'M');
+        m.extend_from_slice(id.to_string().as_bytes());
+        m.push(0);
+        m.push(b'F');
+        m.extend_from_slice(sender);
+        m.push(0);
+        for (ch, tag) in [(LOCAL, b'l'), (REMOTE, b'r')] {
+            for rec in crate::envelope::records(&s.chan[ch]) {
+                m.push(tag);
+                m.extend_from_slice(&rec[1..]);
+                m.push(0);
+            }
+        }
+        m.extend_from_slice(b"E\0");
+        self.out.raw(&m);
+        self.inflight.insert(id);
+    }
+
     fn warn(&mut self, what: &str, dir: &str, id: u64) -> Option<u8> {
         let f = Queue::rel(dir, id);
         self.log(&[
@@ -290,6 +341,16 @@ fn open_trigger() -> Option<File> {
         .ok()
 }
 
+/// How many messages may be on the fast path at once: enough to keep every
+/// delivery slot busy, small enough to keep qmail-send's memory small.
+pub fn fast_cap(c: &Controls) -> usize {
+    2 * (c.concurrency[LOCAL] + c.concurrency[REMOTE]).min(1000) as usize
+}
+
+/// How long a waiting message waits for room on the fast path before it
+/// is preprocessed the plain way (so a slow channel never holds up mail).
+pub const FULL_WAIT: Duration = Duration::from_millis(1000);
+
 /// What qmail-send said on fd 0.
 enum Cmd {
     None,
@@ -303,7 +364,20 @@ fn read_cmds(t: &mut Todo) -> Cmd {
         Ok(0) => Cmd::Gone,
         Ok(n) => {
             for &b in &buf[..n] {
+                if let Some(r) = t.rcmd.as_mut() {
+                    if b != 0 {
+                        r.push(b);
+                        continue;
+                    }
+                    let id = std::str::from_utf8(r).ok().and_then(parse_id);
+                    t.rcmd = None;
+                    if let Some(id) = id {
+                        t.inflight.remove(&id);
+                    }
+                    continue;
+                }
                 match b {
+                    b'R' => t.rcmd = Some(Vec::with_capacity(20)),
                     b'H' => {
                         let home = t.home.clone();
                         if t.c.reread_todo(&home).is_err() {
@@ -359,6 +433,8 @@ pub fn serve(home: &Path) -> Result<(), Die> {
         out: Log::default(),
         clean_out: dup(2)?,
         clean_in: dup(3)?,
+        inflight: HashSet::new(),
+        rcmd: None,
     };
     // Wait for qmail-send's go.
     let mut b = [0u8; 1];
@@ -373,12 +449,22 @@ pub fn serve(home: &Path) -> Result<(), Die> {
     let mut trigger = open_trigger();
     let mut next_scan = 0i64;
     let mut pending: std::collections::VecDeque<u64> = Default::default();
+    // Since when the fast path has been full while messages wait.
+    let mut full_since: Option<Instant> = None;
     loop {
         let now = crate::date::now_secs();
-        let timeout = if !pending.is_empty() || next_scan <= now {
-            0
-        } else {
-            ((next_scan - now) * 1000).min(i64::from(i32::MAX)) as i32
+        let full = !pending.is_empty() && t.inflight.len() >= fast_cap(&t.c);
+        if !full {
+            full_since = None;
+        }
+        let wait_full = full.then(|| {
+            let since = *full_since.get_or_insert_with(Instant::now);
+            FULL_WAIT.saturating_sub(since.elapsed())
+        });
+        let timeout = match wait_full {
+            Some(d) if !d.is_zero() => d.as_millis() as i32 + 1,
+            _ if !pending.is_empty() || next_scan <= now => 0,
+            _ => ((next_scan - now) * 1000).min(i64::from(i32::MAX)) as i32,
         };
         let mut fds = vec![PollFd::read(0)];
         if let Some(tr) = trigger.as_ref() {
@@ -398,7 +484,14 @@ pub fn serve(home: &Path) -> Result<(), Die> {
             next_scan = crate::date::now_secs() + SLEEP_TODO;
             pending = t.scan().into();
         }
-        while let Some(id) = pending.pop_front() {
+        while let Some(&id) = pending.front() {
+            if t.inflight.len() >= fast_cap(&t.c) {
+                let since = *full_since.get_or_insert_with(Instant::now);
+                if since.elapsed() < FULL_WAIT {
+                    break; // wait for qmail-send to finish some
+                }
+            }
+            pending.pop_front();
             if let Some(kind) = t.process(id) {
                 let mut v = vec![b'D', kind];
                 v.extend_from_slice(id.to_string().as_bytes());

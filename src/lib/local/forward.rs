@@ -13,23 +13,21 @@ use crate::qq::{QqError, QueueClient};
 /// envelope sender `sender`. Returns qmail-queue's pid (the "qp").
 ///
 /// qmail-queue reads a pipe: we write DTLINE into it, then the kernel
-/// moves the message file into it (sendfile/splice via `io::copy`), so the
-/// body never passes through our memory.
+/// moves the message file into it (`sendfile`), so the body never passes
+/// through our memory.
 pub fn forward(
     home: &Path,
     dtline: &[u8],
-    mut message: &File,
+    message: &File,
     sender: &[u8],
     recipients: Vec<Vec<u8>>,
 ) -> Result<u32, QqError> {
-    let unable = |_| QqError("Zunable to fork (#4.3.0)".into());
-    let (r, mut w) = io::pipe().map_err(unable)?;
-    let client =
-        QueueClient::start_with_file(home, File::from(OwnedFd::from(r))).map_err(unable)?;
+    let (r, w) = io::pipe().map_err(|_| QqError("Zunable to create pipe (#4.3.0)".into()))?;
+    let client = QueueClient::start_with_file(home, File::from(OwnedFd::from(r)))
+        .map_err(|_| QqError(crate::qq::exit_text(120).into()))?;
     let qp = client.pid();
-    let copied = w
-        .write_all(dtline)
-        .and_then(|()| io::copy(&mut message, &mut w).map(drop));
+    let mut w = File::from(OwnedFd::from(w));
+    let copied = w.write_all(dtline).and_then(|()| copy(message, &w));
     drop(w);
     let env = Envelope {
         sender: sender.to_vec(),
@@ -38,6 +36,17 @@ pub fn forward(
     client.finish(&env)?;
     copied.map_err(|_| read_error())?;
     Ok(qp)
+}
+
+/// The rest of `input` (from where it stands) into `out`: by `sendfile`,
+/// else by read/write (for an input that is a pipe).
+pub fn copy(input: &File, out: &File) -> io::Result<()> {
+    match crate::sys::sendfile_all(out, input) {
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+            io::copy(&mut &*input, &mut &*out).map(drop)
+        }
+        r => r.map(drop),
+    }
 }
 
 fn read_error() -> QqError {

@@ -65,9 +65,9 @@ pub fn deliver(dir: &Path, prefix: &[&[u8]], message: &File) -> Result<PathBuf, 
                 attempt += 1;
                 std::thread::sleep(std::time::Duration::from_secs(2));
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(MaildirError::Chdir(e));
-            }
+            // qmail changes into the Maildir first: a directory that
+            // cannot be entered is "unable to chdir", a broken one not.
+            Err(e) if !dir.is_dir() => return Err(MaildirError::Chdir(e)),
             Err(e) => return Err(MaildirError::Write(e)),
         }
     };
@@ -129,6 +129,9 @@ mod tests {
         assert!(fs::read_dir(d.join("tmp")).unwrap().next().is_none());
         let missing = deliver(&d.join("nope"), &[], &msg).unwrap_err();
         assert!(matches!(missing, MaildirError::Chdir(_)));
+        fs::create_dir(d.join("broken")).unwrap();
+        let broken = deliver(&d.join("broken"), &[], &msg).unwrap_err();
+        assert!(matches!(broken, MaildirError::Write(_)));
         fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -5,8 +5,11 @@
 //! exec), the `qmail-local` binary from `main`. Reports go straight to fds
 //! 1 and 2 (no std buffers a forked child could inherit half-full).
 
+mod args;
+mod checks;
 pub mod command;
 mod dotqmail;
+pub mod errors;
 pub mod forward;
 pub mod lines;
 pub mod maildir;
@@ -15,18 +18,18 @@ mod program;
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 
 use crate::exit::Die;
-use crate::{auto, sys};
+use crate::sys;
+
+use args::parse_args;
+use checks::{check_home, check_loop, new_sender, rewind};
+pub(crate) use errors::{errstr, is_temp};
 
 pub use dotqmail::{Instr, parse_line, safe_ext};
 pub use program::{Outcome, outcome};
-
-const USAGE: &str =
-    "qmail-local: usage: qmail-local [ -nN ] user homedir local dash ext domain sender aliasempty";
 
 /// qmail-local's whole job, in-process. `args` are qmail-local's arguments
 /// without the program name (`[-nN] [--] user homedir local dash ext domain
@@ -71,175 +74,16 @@ fn say(kind: &str, what: &[u8]) {
     say_fd(1, &line);
 }
 
-/// The system's text for an error, without Rust's "(os error N)".
-pub(crate) fn errstr(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
-
-/// qmail's error_temp: errors worth a retry.
-pub(crate) fn is_temp(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(
-            libc::EINTR
-                | libc::ENOMEM
-                | libc::ETXTBSY
-                | libc::EIO
-                | libc::ETIMEDOUT
-                | libc::EAGAIN
-                | libc::EDEADLK
-                | libc::EBUSY
-                | libc::ENFILE
-                | libc::EMFILE
-                | libc::EFBIG
-                | libc::ENOSPC
-                | libc::ENETDOWN
-                | libc::ENETUNREACH
-                | libc::ENETRESET
-                | libc::ECONNABORTED
-                | libc::ECONNRESET
-                | libc::ENOBUFS
-                | libc::ECONNREFUSED
-                | libc::EHOSTDOWN
-                | libc::EHOSTUNREACH
-                | libc::EUSERS
-                | libc::EDQUOT
-                | libc::ESTALE
-                | libc::EREMOTE
-        )
-    )
-}
-
-/// The eight arguments and the `-n` flag.
-struct Args<'a> {
-    doit: bool,
-    user: &'a [u8],
-    homedir: &'a [u8],
-    local: &'a [u8],
-    dash: &'a [u8],
-    ext: &'a [u8],
-    host: &'a [u8],
-    sender: &'a [u8],
-    aliasempty: &'a [u8],
-}
-
-fn parse_args(args: &[OsString]) -> Result<Args<'_>, Die> {
-    let usage = || Die::new(100, USAGE);
-    let mut doit = true;
-    let mut rest = args;
-    while let Some(a) = rest.first().map(|a| a.as_bytes()) {
-        if a.len() < 2 || a[0] != b'-' {
-            break;
-        }
-        rest = &rest[1..];
-        if a == b"--" {
-            break;
-        }
-        for &c in &a[1..] {
-            match c {
-                b'n' => doit = false,
-                b'N' => doit = true,
-                _ => return Err(usage()),
-            }
-        }
-    }
-    let [user, homedir, local, dash, ext, host, sender, aliasempty] = rest else {
-        return Err(usage());
-    };
-    let a = Args {
-        doit,
-        user: user.as_bytes(),
-        homedir: homedir.as_bytes(),
-        local: local.as_bytes(),
-        dash: dash.as_bytes(),
-        ext: ext.as_bytes(),
-        host: host.as_bytes(),
-        sender: sender.as_bytes(),
-        aliasempty: aliasempty.as_bytes(),
-    };
-    if a.homedir.first() != Some(&b'/') {
-        return Err(usage());
-    }
-    Ok(a)
-}
-
-/// The home directory must not be writable by others, nor sticky (the
-/// user's signal that a .qmail file is being edited).
-fn check_home(doit: bool) -> Result<(), Die> {
-    let st = std::fs::metadata(".").map_err(|e| {
-        Die::temp(format!(
-            "Unable to stat home directory: {}. (#4.3.0)",
-            errstr(&e)
-        ))
-    })?;
-    if st.mode() & auto::PATRN != 0 {
-        return Err(Die::temp("Uh-oh: home directory is writable. (#4.7.0)"));
-    }
-    if st.mode() & 0o1000 != 0 {
-        if doit {
-            return Err(Die::temp(
-                "Home directory is sticky: user is editing his .qmail file. (#4.2.1)",
-            ));
-        }
-        say_fd(2, b"Warning: home directory is sticky.\n");
-    }
-    Ok(())
-}
-
-fn rewind(mut message: &File) -> Result<(), Die> {
-    message
-        .seek(SeekFrom::Start(0))
-        .map(drop)
-        .map_err(|_| Die::temp("Unable to rewind message. (#4.3.0)"))
-}
-
-/// Bounces a message whose header already has our Delivered-To line.
-fn check_loop(message: &File, dtline: &[u8]) -> Result<(), Die> {
-    rewind(message)?;
-    let mut r = BufReader::with_capacity(8192, message);
-    let mut line = Vec::with_capacity(256);
-    loop {
-        line.clear();
-        r.read_until(b'\n', &mut line)
-            .map_err(|e| Die::temp(format!("Unable to read message: {}. (#4.3.0)", errstr(&e))))?;
-        if !line.ends_with(b"\n") || line.len() <= 1 {
-            return Ok(());
-        }
-        if line == dtline {
-            return Err(Die::perm(
-                "This message is looping: it already has my Delivered-To line. (#5.4.6)",
-            ));
-        }
-    }
-}
-
-/// The envelope sender of forwarded mail: the sender, or the list owner
-/// when `.qmail<dash><ext>-owner` exists (VERP form with `-owner-default`).
-fn new_sender(a: &Args, safeext: &[u8]) -> Result<Vec<u8>, Die> {
-    if a.sender.is_empty() || a.sender == b"#@[]" || !dotqmail::exists(a.dash, safeext, b"-owner")?
-    {
-        return Ok(a.sender.to_vec());
-    }
-    let verp = dotqmail::exists(a.dash, safeext, b"-owner-default")?;
-    let mut s = a.local.to_vec();
-    s.extend_from_slice(if verp { b"-owner-@" } else { b"-owner@" });
-    s.extend_from_slice(a.host);
-    if verp {
-        s.extend_from_slice(b"-@[]");
-    }
-    Ok(s)
-}
-
 fn deliver(args: &[OsString]) -> Result<(), Die> {
     sys::umask(0o077);
     let _ = sys::ignore_signal(libc::SIGPIPE);
     // A spawner's SIGCHLD handler (inherited across its fork) must not see
     // our own children.
     let _ = sys::default_signal(libc::SIGCHLD);
+    // A file-size limit makes a write fail (EFBIG: a clean deferral that
+    // removes the tmp file) instead of killing us. Programs get the default
+    // back (program::run).
+    let _ = sys::ignore_signal(libc::SIGXFSZ);
     let a = parse_args(args)?;
     std::env::set_current_dir(OsStr::from_bytes(a.homedir)).map_err(|e| {
         Die::temp(format!(
@@ -271,14 +115,12 @@ fn deliver(args: &[OsString]) -> Result<(), Die> {
         return Err(Die::perm("Sorry, no mailbox here by that name. (#5.1.1)"));
     }
     let newsender = new_sender(&a, &safeext)?;
-    let (mut text, mut forward_only, default) = match found {
-        Some(f) => (f.text, f.forward_only, f.default),
-        None => (Vec::new(), false, None),
+    // An empty or (without dash) missing file means the default delivery.
+    let (text, forward_only, default) = match &found {
+        Some(f) if !f.text.is_empty() => (&f.text[..], f.forward_only, f.default.as_deref()),
+        Some(f) => (a.aliasempty, false, f.default.as_deref()),
+        None => (a.aliasempty, false, None),
     };
-    if text.is_empty() {
-        text = a.aliasempty.to_vec();
-        forward_only = false;
-    }
 
     let env: [(&str, &[u8]); 17] = [
         ("HOST", a.host),
@@ -302,28 +144,18 @@ fn deliver(args: &[OsString]) -> Result<(), Die> {
 
     let lines = Lines {
         env: &env,
-        default: default.as_deref(),
+        default,
         dtline: &dtline,
         ufline: &ufline,
         rpline: &rpline,
         maildir_head: None,
     };
-    let done = execute(&text, forward_only, a.doit, lines, message)?;
-    let mut qp = None;
-    if !done.recipients.is_empty() {
-        rewind(message)?;
-        let home = crate::home::home();
-        qp = Some(
-            forward::forward(&home, &dtline, message, &newsender, done.recipients).map_err(
-                |e| {
-                    Die::new(
-                        if e.0.starts_with('D') { 100 } else { 111 },
-                        format!("Unable to forward message: {}.", e.text()),
-                    )
-                },
-            )?,
-        );
-    }
+    let done = execute(text, forward_only, a.doit, lines, message)?;
+    let qp = if done.recipients.is_empty() {
+        None
+    } else {
+        Some(forward_all(message, &dtline, &newsender, done.recipients)?)
+    };
     let [f, w, p] = done.counts;
     let mut report = format!("did {f}+{w}+{p}\n");
     if let Some(qp) = qp {
@@ -331,6 +163,22 @@ fn deliver(args: &[OsString]) -> Result<(), Die> {
     }
     say_fd(1, report.as_bytes());
     Ok(())
+}
+
+/// Sends the collected forwards as one message; returns the qp.
+fn forward_all(
+    message: &File,
+    dtline: &[u8],
+    newsender: &[u8],
+    recipients: Vec<Vec<u8>>,
+) -> Result<u32, Die> {
+    rewind(message)?;
+    forward::forward(&crate::home::home(), dtline, message, newsender, recipients).map_err(|e| {
+        Die::new(
+            if e.0.starts_with('D') { 100 } else { 111 },
+            format!("Unable to forward message: {}.", e.text()),
+        )
+    })
 }
 
 /// What the instructions need besides themselves.

@@ -40,8 +40,12 @@ pub fn run(command: &[u8], env: &[(&str, &[u8])], default: Option<&[u8]>) -> Res
         Some(d) => c.env("DEFAULT", OsStr::from_bytes(d)),
         None => c.env_remove("DEFAULT"),
     };
-    // std restores SIGPIPE to its default in the child.
-    let status = c.status().map_err(|e| {
+    // std restores SIGPIPE to its default in the child; SIGXFSZ, ignored
+    // by qmail-local, is given back here (an ignored signal survives exec).
+    let _ = crate::sys::default_signal(libc::SIGXFSZ);
+    let status = c.status();
+    let _ = crate::sys::ignore_signal(libc::SIGXFSZ);
+    let status = status.map_err(|e| {
         Die::temp(format!(
             "Unable to run /bin/sh: {}. (#4.3.0)",
             super::errstr(&e)

@@ -1,52 +1,8 @@
 //! Bounces (queue.md §6.4, §6.6): the `bounce/id` entries appended for each
 //! permanent failure, and the QSBMF message built from them.
 
+use crate::address::{quote, quote2};
 use crate::control::ConstMap;
-
-/// Bytes allowed unquoted in a local part (qmail's quote.c table).
-fn ok_unquoted(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-./=?^_`{|}~".contains(&b)
-}
-
-fn quote_needed(s: &[u8]) -> bool {
-    s.is_empty()
-        || s.iter().any(|&b| !ok_unquoted(b))
-        || s[0] == b'.'
-        || s[s.len() - 1] == b'.'
-        || s.windows(2).any(|w| w == b"..")
-}
-
-/// qmail's `quote`: the whole string as one local part.
-pub fn quote(s: &[u8]) -> Vec<u8> {
-    if !quote_needed(s) {
-        return s.to_vec();
-    }
-    let mut out = Vec::with_capacity(s.len() + 4);
-    out.push(b'"');
-    for &b in s {
-        if matches!(b, b'\r' | b'\n' | b'"' | b'\\' | b'[' | b']') {
-            out.push(b'\\');
-        }
-        out.push(b);
-    }
-    out.push(b'"');
-    out
-}
-
-/// qmail's `quote2`: quote the local part of `local@domain`.
-pub fn quote2(s: &[u8]) -> Vec<u8> {
-    if s.is_empty() {
-        return Vec::new();
-    }
-    match s.iter().rposition(|&b| b == b'@') {
-        None => quote(s),
-        Some(at) => {
-            let mut out = quote(&s[..at]);
-            out.extend_from_slice(&s[at..]);
-            out
-        }
-    }
-}
 
 /// The recipient as the bounce shows it: a virtual-domain prefix `P-` put
 /// there by qmail-todo is removed again.

@@ -11,7 +11,7 @@ pub mod log;
 pub mod retry;
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -45,12 +45,42 @@ fn mtime(m: &fs::Metadata) -> i64 {
     m.mtime()
 }
 
+/// Where a running delivery came from.
+#[derive(Clone, Copy)]
+enum Origin {
+    /// A record at byte `mpos` of a channel file, for job `job`.
+    File { job: usize, mpos: u64 },
+    /// Recipient `r` of fast-path message `m`.
+    Fast { m: usize, r: usize },
+}
+
 /// One running delivery.
 struct Del {
-    job: usize,
-    mpos: u64,
+    origin: Origin,
+    id: u64,
     recip: Vec<u8>,
     delid: u64,
+}
+
+/// Recipient states of a fast-path message.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RState {
+    Queued,
+    Running,
+    Done,
+    Deferred,
+}
+
+/// A message qmail-todo handed over whole: delivered from memory; its
+/// todo/ entry stays until it is finished or written out (fallback).
+struct Fast {
+    id: u64,
+    sender: Vec<u8>,
+    birth: i64,
+    recips: Vec<(usize, Vec<u8>, RState)>,
+    running: usize,
+    queued: usize,
+    bounce: Vec<u8>,
 }
 
 /// A message being worked on in one channel.
@@ -99,6 +129,11 @@ pub struct Send {
     todo_alive: bool,
     todo_buf: Vec<u8>,
     next_cleanup: i64,
+    fasts: Vec<Option<Fast>>,
+    /// Fast-path deliveries waiting for a slot, per channel.
+    fastq: [VecDeque<(usize, usize)>; 2],
+    /// The fast-path message being received from qmail-todo.
+    incoming: Option<Fast>,
 }
 
 fn verp(sender: &[u8], recip: &[u8]) -> Vec<u8> {
@@ -156,7 +191,7 @@ impl Send {
 
     fn avail(&self, c: usize) -> bool {
         let ch = &self.chans[c];
-        ch.alive && ch.wbuf.is_empty() && ch.used < self.conc(c)
+        !self.exiting && ch.alive && ch.wbuf.is_empty() && ch.used < self.conc(c)
     }
 
     fn warn(&mut self, what: &str, file: &str, tail: &str) {
@@ -310,8 +345,11 @@ impl Send {
             rec.pop();
             match rec.first() {
                 Some(b'T') => {
-                    self.job_mut(j).numtodo += 1;
-                    self.del_start(c, j, mpos, &rec[1..]);
+                    let job = self.job_mut(j);
+                    job.numtodo += 1;
+                    job.refs += 1;
+                    let (id, sender) = (job.id, job.sender.clone());
+                    self.del_start(c, Origin::File { job: j, mpos }, id, &sender, &rec[1..]);
                 }
                 Some(b'D') => {}
                 _ => {
@@ -334,16 +372,13 @@ impl Send {
         self.jobs[j].as_mut().expect("live job")
     }
 
-    fn del_start(&mut self, c: usize, j: usize, mpos: u64, recip: &[u8]) {
+    fn del_start(&mut self, c: usize, origin: Origin, id: u64, sender: &[u8], recip: &[u8]) {
         let Some(slot) = self.chans[c].slots.iter().position(Option::is_none) else {
             return;
         };
         self.delid += 1;
         let delid = self.delid;
-        let job = self.job_mut(j);
-        job.refs += 1;
-        let id = job.id;
-        let sender = verp(&job.sender, recip);
+        let sender = verp(sender, recip);
         let ch = &mut self.chans[c];
         ch.wbuf.push(slot as u8);
         ch.wbuf
@@ -354,8 +389,8 @@ impl Send {
         ch.wbuf.extend_from_slice(recip);
         ch.wbuf.push(0);
         ch.slots[slot] = Some(Del {
-            job: j,
-            mpos,
+            origin,
+            id,
             recip: recip.to_vec(),
             delid,
         });
@@ -429,37 +464,61 @@ impl Send {
             return;
         };
         self.chans[c].used -= 1;
-        let j = d.job;
+        let dying = match d.origin {
+            Origin::File { job, .. } => self.job_mut(job).dying,
+            Origin::Fast { .. } => false,
+        };
         let mut status = status;
         let mut text = text.to_vec();
-        if status == b'Z' && self.job_mut(j).dying {
+        if status == b'Z' && dying {
             status = b'D';
             text.extend_from_slice(TOO_LONG);
         }
         let head = |what: &str| format!("delivery {}: {what}", d.delid);
-        match status {
+        let done = match status {
             b'K' => {
                 self.log
                     .line(&[Part::Text(&head("success: ")), Part::Safe(&text)]);
-                self.mark_done(c, j, d.mpos);
+                true
             }
             b'Z' => {
                 self.log
                     .line(&[Part::Text(&head("deferral: ")), Part::Safe(&text)]);
+                false
             }
             b'D' => {
                 self.log
                     .line(&[Part::Text(&head("failure: ")), Part::Safe(&text)]);
-                let id = self.job_mut(j).id;
-                self.add_bounce(id, &d.recip, &text);
-                self.mark_done(c, j, d.mpos);
+                let r = bounce::strip_virtual(&d.recip, &self.c.vdoms);
+                let e = bounce::entry(r, &text);
+                match d.origin {
+                    Origin::File { .. } => self.add_bounce(d.id, &e),
+                    Origin::Fast { m, .. } => self.fast_mut(m).bounce.extend_from_slice(&e),
+                }
+                true
             }
             _ => {
                 self.log.text(&head("report mangled, will defer"));
+                false
+            }
+        };
+        self.status();
+        match d.origin {
+            Origin::File { job, mpos } => {
+                if done {
+                    self.mark_done(c, job, mpos);
+                }
+                self.job_close(job);
+            }
+            Origin::Fast { m, r } => {
+                let f = self.fast_mut(m);
+                f.recips[r].2 = if done { RState::Done } else { RState::Deferred };
+                f.running -= 1;
+                if f.running == 0 && (f.queued == 0 || self.exiting) {
+                    self.fast_finish(m);
+                }
             }
         }
-        self.job_close(j);
-        self.status();
     }
 
     fn mark_done(&mut self, c: usize, j: usize, mpos: u64) {
@@ -481,16 +540,14 @@ impl Send {
         }
     }
 
-    fn add_bounce(&mut self, id: u64, recip: &[u8], text: &[u8]) {
-        let r = bounce::strip_virtual(recip, &self.c.vdoms);
-        let e = bounce::entry(r, text);
+    fn add_bounce(&mut self, id: u64, e: &[u8]) {
         loop {
             let ok = fs::OpenOptions::new()
                 .append(true)
                 .create(true)
                 .mode(0o600)
                 .open(self.q.path("bounce", id))
-                .and_then(|mut f| f.write_all(&e))
+                .and_then(|mut f| f.write_all(e))
                 .is_ok();
             if ok {
                 return;
@@ -538,6 +595,178 @@ impl Send {
             }
         }
         self.chans[c].queue.push(Reverse((due, id)));
+    }
+
+    // ---- the fast path ----------------------------------------------------------
+
+    fn fast_mut(&mut self, m: usize) -> &mut Fast {
+        // Invariant: a fast index is only used while its message is alive.
+        self.fasts[m].as_mut().expect("live fast message")
+    }
+
+    /// A whole message from qmail-todo: queue its deliveries.
+    fn fast_accept(&mut self, f: Fast) {
+        let m = match self.fasts.iter().position(Option::is_none) {
+            Some(m) => m,
+            None => {
+                self.fasts.push(None);
+                self.fasts.len() - 1
+            }
+        };
+        let held = f.recips.iter().any(|r| self.conc(r.0) == 0);
+        for (r, rec) in f.recips.iter().enumerate() {
+            if !held {
+                self.fastq[rec.0].push_back((m, r));
+            }
+        }
+        self.fasts[m] = Some(f);
+        if held || self.fast_mut(m).queued == 0 {
+            self.fast_finish(m);
+        }
+    }
+
+    /// Starts queued fast-path deliveries while the channel has room.
+    fn fast_do(&mut self, c: usize) {
+        while self.avail(c) {
+            let Some((m, r)) = self.fastq[c].pop_front() else {
+                return;
+            };
+            let f = self.fast_mut(m);
+            f.queued -= 1;
+            f.running += 1;
+            f.recips[r].2 = RState::Running;
+            let (id, sender, recip) = (f.id, f.sender.clone(), f.recips[r].1.clone());
+            self.del_start(c, Origin::Fast { m, r }, id, &sender, &recip);
+        }
+    }
+
+    /// A fast-path message with nothing running: remove it when every
+    /// recipient is done and nothing bounced; otherwise write it out the
+    /// plain qmail way (info, local/remote with what is left, bounce) and
+    /// let the scheduler take over.
+    fn fast_finish(&mut self, m: usize) {
+        let Some(f) = self.fasts[m].take() else {
+            return;
+        };
+        for q in &mut self.fastq {
+            q.retain(|&(k, _)| k != m);
+        }
+        let id = f.id;
+        let left: [Vec<u8>; 2] = [LOCAL, REMOTE].map(|c| {
+            let mut v = Vec::new();
+            for (ch, a, st) in &f.recips {
+                if *ch == c && *st != RState::Done {
+                    v.push(b'T');
+                    v.extend_from_slice(a);
+                    v.push(0);
+                }
+            }
+            v
+        });
+        if left.iter().all(Vec::is_empty) && f.bounce.is_empty() {
+            self.log.line(&[Part::Text("end msg "), Part::Num(id)]);
+            if self.clean(&Queue::rel("todo", id)) != b'+' {
+                let line = format!(
+                    "warning: qmail-clean unable to clean up {}",
+                    Queue::rel("todo", id)
+                );
+                self.log.text(&line);
+                return self.todo_release(id);
+            }
+            if self.clean(&format!("foop/{id}")) != b'+' {
+                let line = format!("warning: qmail-clean unable to clean up foop/{id}");
+                self.log.text(&line);
+            }
+            return self.todo_release(id);
+        }
+        if self.exiting
+            && left.iter().any(|l| !l.is_empty())
+            && f.recips.iter().all(|r| r.2 != RState::Done)
+            && f.bounce.is_empty()
+        {
+            // Nothing happened yet: leave it in todo/ for the next start.
+            return self.todo_release(id);
+        }
+        if let Err(what) = self.write_out(&f, &left) {
+            // todo/ still holds the message: it is preprocessed again
+            // (and redelivered) after the next scan or restart.
+            let rel = Queue::rel(what, id);
+            self.warn("warning: unable to write ", &rel, "; will try again later");
+            return self.todo_release(id);
+        }
+        if self.clean(&Queue::rel("todo", id)) != b'+' {
+            let line = format!(
+                "warning: qmail-clean unable to clean up {}",
+                Queue::rel("todo", id)
+            );
+            self.log.text(&line);
+        }
+        self.todo_release(id);
+        let t = now();
+        let mut any = false;
+        for c in [LOCAL, REMOTE] {
+            if !left[c].is_empty() {
+                any = true;
+                let due = if self.exiting {
+                    t
+                } else {
+                    retry::next_retry(f.birth, t, c)
+                };
+                self.chans[c].queue.push(Reverse((due, id)));
+            }
+        }
+        if !any {
+            self.done.push(Reverse((0, id)));
+        }
+    }
+
+    /// Writes and syncs info, the channel files and the bounce file of a
+    /// fast-path message (the state a plain preprocessing would have led
+    /// to by now). Names the file that failed.
+    fn write_out(&mut self, f: &Fast, left: &[Vec<u8>; 2]) -> Result<(), &'static str> {
+        let id = f.id;
+        let mut info = Vec::with_capacity(f.sender.len() + 2);
+        info.push(b'F');
+        info.extend_from_slice(&f.sender);
+        info.push(0);
+        let mut files: Vec<(&'static str, &[u8])> = vec![("info", &info)];
+        for c in [LOCAL, REMOTE] {
+            if !left[c].is_empty() {
+                files.push((CHAN_DIR[c], &left[c]));
+            }
+        }
+        if !f.bounce.is_empty() {
+            files.push(("bounce", &f.bounce));
+        }
+        let mut open = Vec::with_capacity(files.len());
+        for (dir, data) in &files {
+            let p = self.q.path(dir, id);
+            let file = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&p)
+                .and_then(|mut fl| fl.write_all(data).map(|()| fl))
+                .map_err(|_| *dir)?;
+            open.push((dir, file, p));
+        }
+        for (dir, file, _) in &open {
+            file.sync_all().map_err(|_| **dir)?;
+        }
+        for (dir, _, p) in &open {
+            crate::fsutil::fsync_parent(p).map_err(|_| **dir)?;
+        }
+        Ok(())
+    }
+
+    /// Tells qmail-todo it may forget message `id` (its todo/ entry is gone
+    /// or will be preprocessed again).
+    fn todo_release(&mut self, id: u64) {
+        if self.todo_alive {
+            let msg = format!("R{id}\0");
+            let _ = sys::borrow_fd(7).write_all(msg.as_bytes());
+        }
     }
 
     // ---- finishing messages ---------------------------------------------------
@@ -633,10 +862,7 @@ impl Send {
         let max = self.c.bouncemaxbytes;
         let mut copied = 0u64;
         let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let Ok(n) = mess.read(&mut buf) else {
-                break;
-            };
+        while let Ok(n) = mess.read(&mut buf) {
             if n == 0 {
                 break;
             }
@@ -725,6 +951,39 @@ impl Send {
                 }
                 Some(b'L') => self.log.raw(&m[1..]),
                 Some(b'X') => self.todo_alive = false,
+                Some(b'M') => {
+                    let id = std::str::from_utf8(&m[1..]).ok().and_then(parse_id);
+                    self.incoming = id.map(|id| Fast {
+                        id,
+                        sender: Vec::new(),
+                        birth: now(),
+                        recips: Vec::new(),
+                        running: 0,
+                        queued: 0,
+                        bounce: Vec::new(),
+                    });
+                }
+                Some(b'F') => {
+                    if let Some(f) = self.incoming.as_mut() {
+                        f.sender = m[1..].to_vec();
+                    }
+                }
+                Some(&tag @ (b'l' | b'r')) => {
+                    if let Some(f) = self.incoming.as_mut() {
+                        let c = if tag == b'l' { LOCAL } else { REMOTE };
+                        f.recips.push((c, m[1..].to_vec(), RState::Queued));
+                        f.queued += 1;
+                    }
+                }
+                Some(b'E') => {
+                    if let Some(f) = self.incoming.take() {
+                        if self.exiting {
+                            self.todo_release(f.id);
+                        } else {
+                            self.fast_accept(f);
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -743,6 +1002,12 @@ impl Send {
             libc::SIGTERM if !self.exiting => {
                 self.exiting = true;
                 self.todo_send(b'X');
+                let idle: Vec<usize> = (0..self.fasts.len())
+                    .filter(|&m| self.fasts[m].as_ref().is_some_and(|f| f.running == 0))
+                    .collect();
+                for m in idle {
+                    self.fast_finish(m);
+                }
                 self.status();
             }
             libc::SIGALRM => {
@@ -779,15 +1044,15 @@ impl Send {
                     .write(true)
                     .open(&p)
                     .and_then(|f| f.set_modified(when));
-                if let Err(e) = ok {
-                    if e.kind() != io::ErrorKind::NotFound {
-                        let rel = Queue::rel(CHAN_DIR[c], id);
-                        self.warn(
-                            "warning: unable to utime ",
-                            &rel,
-                            "; message will be retried too soon",
-                        );
-                    }
+                if let Err(e) = ok
+                    && e.kind() != io::ErrorKind::NotFound
+                {
+                    let rel = Queue::rel(CHAN_DIR[c], id);
+                    self.warn(
+                        "warning: unable to utime ",
+                        &rel,
+                        "; message will be retried too soon",
+                    );
                 }
             }
         }
@@ -798,10 +1063,10 @@ impl Send {
         let mut wake = self.next_cleanup;
         if !self.exiting {
             for c in [LOCAL, REMOTE] {
-                if self.avail(c) {
-                    if let Some(Reverse((due, _))) = self.chans[c].queue.peek() {
-                        wake = wake.min(*due);
-                    }
+                if self.avail(c)
+                    && let Some(Reverse((due, _))) = self.chans[c].queue.peek()
+                {
+                    wake = wake.min(*due);
                 }
             }
             if let Some(Reverse((due, _))) = self.done.peek() {
@@ -824,6 +1089,7 @@ impl Send {
                 return Ok(());
             }
             for c in [LOCAL, REMOTE] {
+                self.fast_do(c);
                 self.pass_start(c);
                 self.pass_do(c);
             }
@@ -950,7 +1216,11 @@ pub fn main() -> Result<(), Die> {
         exiting: false,
         todo_alive: true,
         todo_buf: Vec::new(),
-        next_cleanup: now() + SLEEP_CLEANUP,
+        // The first sweep right at start (as qmail), then every SLEEP_CLEANUP.
+        next_cleanup: now(),
+        fasts: Vec::new(),
+        fastq: [VecDeque::new(), VecDeque::new()],
+        incoming: None,
     };
     s.scan_info();
     s.todo_send(b'S');

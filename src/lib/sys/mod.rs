@@ -4,16 +4,24 @@
 //! Each concern has its own file. A helper that needs another call adds it to
 //! the file of its concern (or a new file here), never `unsafe` elsewhere.
 
+mod crypt;
+mod environ;
+mod copy;
 mod fd;
 mod lock;
 mod net;
+mod outnet;
 mod poll;
 mod proc;
 mod signal;
 
+pub use crypt::*;
+pub use environ::*;
+pub use copy::*;
 pub use fd::*;
 pub use lock::*;
 pub use net::*;
+pub use outnet::*;
 pub use poll::*;
 pub use proc::*;
 pub use signal::*;

@@ -1,179 +1,286 @@
-//! Outgoing TCP connections from a chosen local address with a connect
-//! timeout, and the host's own interface addresses (qmail's ipme).
+//! Sockets for the UCSPI servers and clients: listening with a chosen
+//! backlog and IPv6-only setting, accepting, connecting with a local
+//! address and a timeout, socket options std does not offer, socketpairs.
 
 use std::io;
-use std::mem;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
 
-use super::{check, last_err, wait_fd};
+use super::{check, last_err};
 
-fn sockaddr(a: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
-    let mut ss: libc::sockaddr_storage = unsafe { mem::zeroed() };
-    let len = match a {
-        SocketAddr::V4(v4) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: v4.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from_ne_bytes(v4.ip().octets()),
-                },
-                sin_zero: [0; 8],
-            };
+fn to_storage(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: an all-zero sockaddr_storage is a valid value.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
             // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
-            unsafe { (&raw mut ss).cast::<libc::sockaddr_in>().write(sin) };
-            mem::size_of::<libc::sockaddr_in>()
+            let sin = unsafe { &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in) };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
+            std::mem::size_of::<libc::sockaddr_in>()
         }
-        SocketAddr::V6(v6) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: v6.port().to_be(),
-                sin6_flowinfo: v6.flowinfo(),
-                sin6_addr: libc::in6_addr {
-                    s6_addr: v6.ip().octets(),
-                },
-                sin6_scope_id: v6.scope_id(),
-            };
+        SocketAddr::V6(a) => {
             // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
-            unsafe { (&raw mut ss).cast::<libc::sockaddr_in6>().write(sin6) };
-            mem::size_of::<libc::sockaddr_in6>()
+            let sin6 = unsafe { &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in6) };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_addr.s6_addr = a.ip().octets();
+            sin6.sin6_scope_id = a.scope_id();
+            std::mem::size_of::<libc::sockaddr_in6>()
         }
     };
     (ss, len as libc::socklen_t)
 }
 
-/// Why `connect_from` failed: before connecting (socket, bind) or while
-/// connecting (the errno qmail's tcpto looks at).
-#[derive(Debug)]
-pub enum ConnectError {
-    Socket(io::Error),
-    Bind(io::Error),
-    Connect(io::Error),
+fn from_storage(ss: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
+    match ss.ss_family as i32 {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let sin = unsafe { &*(ss as *const _ as *const libc::sockaddr_in) };
+            let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+            Ok(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let sin6 = unsafe { &*(ss as *const _ as *const libc::sockaddr_in6) };
+            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Ok(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => Err(io::Error::new(io::ErrorKind::InvalidData, "address family")),
+    }
 }
 
-/// A TCP connection to `to`, bound to `from` first when given, waiting at
-/// most `timeout_ms` for the handshake. The socket is blocking and
-/// close-on-exec on return. A timeout is an `io::ErrorKind::TimedOut` error.
-pub fn connect_from(
-    from: Option<SocketAddr>,
-    to: SocketAddr,
-    timeout_ms: i32,
-) -> Result<TcpStream, ConnectError> {
-    let family = if to.is_ipv4() {
+fn set_int_opt(fd: RawFd, level: i32, name: i32, val: i32) -> io::Result<()> {
+    // SAFETY: val lives across the call; its size is passed.
+    check(unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            &val as *const i32 as *const libc::c_void,
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    })
+    .map(|_| ())
+}
+
+fn new_socket(addr: &SocketAddr) -> io::Result<OwnedFd> {
+    let family = if addr.is_ipv4() {
         libc::AF_INET
     } else {
         libc::AF_INET6
     };
-    // SAFETY: socket() takes integers and returns a new descriptor or -1.
-    let fd = check(unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            0,
-        )
-    })
-    .map_err(ConnectError::Socket)?;
-    // SAFETY: fd was just created by socket() and is owned by nobody else.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    if let Some(local) = from {
-        let (ss, len) = sockaddr(&local);
-        // SAFETY: ss holds a valid sockaddr of length len.
-        check(unsafe { libc::bind(fd, (&raw const ss).cast(), len) })
-            .map_err(ConnectError::Bind)?;
+    // SAFETY: socket takes integers; a valid result is a fresh descriptor we own.
+    let fd = check(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: fd was just created and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A listening TCP socket: `SO_REUSEADDR`, `IPV6_V6ONLY` as asked for IPv6
+/// sockets (`v6only` false = dual stack), bound and listening with `backlog`.
+pub fn tcp_listen(addr: &SocketAddr, v6only: bool, backlog: i32) -> io::Result<OwnedFd> {
+    let fd = new_socket(addr)?;
+    let raw = fd.as_raw_fd();
+    set_int_opt(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    if addr.is_ipv6() {
+        set_int_opt(
+            raw,
+            libc::IPPROTO_IPV6,
+            libc::IPV6_V6ONLY,
+            i32::from(v6only),
+        )?;
     }
-    let (ss, len) = sockaddr(&to);
+    let (ss, len) = to_storage(addr);
     // SAFETY: ss holds a valid sockaddr of length len.
-    let r = unsafe { libc::connect(fd, (&raw const ss).cast(), len) };
+    check(unsafe { libc::bind(raw, &ss as *const _ as *const libc::sockaddr, len) })?;
+    // SAFETY: listen on our descriptor.
+    check(unsafe { libc::listen(raw, backlog) })?;
+    Ok(fd)
+}
+
+/// `accept4` with close-on-exec; returns the connection and the peer.
+pub fn tcp_accept(listen: RawFd) -> io::Result<(OwnedFd, SocketAddr)> {
+    // SAFETY: zeroed storage is valid; len tells accept its size.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: ss/len are valid out-pointers.
+    let fd = check(unsafe {
+        libc::accept4(
+            listen,
+            &mut ss as *mut _ as *mut libc::sockaddr,
+            &mut len,
+            libc::SOCK_CLOEXEC,
+        )
+    })?;
+    // SAFETY: accept returned a fresh descriptor we own.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    Ok((owned, from_storage(&ss)?))
+}
+
+/// `getsockname`.
+pub fn local_addr(fd: RawFd) -> io::Result<SocketAddr> {
+    // SAFETY: as in tcp_accept.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: ss/len are valid out-pointers.
+    check(unsafe { libc::getsockname(fd, &mut ss as *mut _ as *mut libc::sockaddr, &mut len) })?;
+    from_storage(&ss)
+}
+
+/// `TCP_NODELAY` on.
+pub fn set_nodelay(fd: RawFd) -> io::Result<()> {
+    set_int_opt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)
+}
+
+/// Removes any IP options the peer asked for (source routing): sets
+/// `IP_OPTIONS` to empty. Not applicable to IPv6 sockets.
+pub fn kill_ip_options(fd: RawFd) -> io::Result<()> {
+    // SAFETY: a zero-length option value; the pointer is never read.
+    check(unsafe { libc::setsockopt(fd, libc::IPPROTO_IP, libc::IP_OPTIONS, std::ptr::null(), 0) })
+        .map(|_| ())
+}
+
+/// Connects to `addr` (optionally from `local`) within `timeout_ms`.
+pub fn tcp_connect(
+    addr: &SocketAddr,
+    local: Option<&SocketAddr>,
+    timeout_ms: i32,
+) -> io::Result<OwnedFd> {
+    let fd = new_socket(addr)?;
+    let raw = fd.as_raw_fd();
+    if let Some(l) = local {
+        let (ss, len) = to_storage(l);
+        // SAFETY: ss holds a valid sockaddr of length len.
+        check(unsafe { libc::bind(raw, &ss as *const _ as *const libc::sockaddr, len) })?;
+    }
+    super::set_nonblock(raw, true)?;
+    let (ss, len) = to_storage(addr);
+    // SAFETY: ss holds a valid sockaddr of length len.
+    let r = unsafe { libc::connect(raw, &ss as *const _ as *const libc::sockaddr, len) };
     if r == -1 {
         let e = last_err();
         if e.raw_os_error() != Some(libc::EINPROGRESS) {
-            return Err(ConnectError::Connect(e));
+            return Err(e);
         }
-        if !wait_fd(fd, true, timeout_ms).map_err(ConnectError::Connect)? {
-            return Err(ConnectError::Connect(io::ErrorKind::TimedOut.into()));
+        if !super::wait_fd(raw, true, timeout_ms)? {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
         }
-        let mut err: libc::c_int = 0;
-        let mut elen = mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: err/elen are valid for writing one int.
+        let mut err: i32 = 0;
+        let mut elen = std::mem::size_of::<i32>() as libc::socklen_t;
+        // SAFETY: err/elen are valid out-pointers of the right size.
         check(unsafe {
             libc::getsockopt(
-                fd,
+                raw,
                 libc::SOL_SOCKET,
                 libc::SO_ERROR,
-                (&raw mut err).cast(),
+                &mut err as *mut i32 as *mut libc::c_void,
                 &mut elen,
             )
-        })
-        .map_err(ConnectError::Connect)?;
+        })?;
         if err != 0 {
-            return Err(ConnectError::Connect(io::Error::from_raw_os_error(err)));
+            return Err(io::Error::from_raw_os_error(err));
         }
     }
-    let s = TcpStream::from(owned);
-    s.set_nonblocking(false).map_err(ConnectError::Socket)?;
-    debug_assert_eq!(s.as_raw_fd(), fd);
-    Ok(s)
+    super::set_nonblock(raw, false)?;
+    Ok(fd)
 }
 
-/// The addresses of this host's interfaces (qmail's ipme), IPv4 and IPv6.
-pub fn local_addrs() -> io::Result<Vec<IpAddr>> {
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs fills head with a list we free below.
-    check(unsafe { libc::getifaddrs(&mut head) })?;
-    let mut out = Vec::new();
-    let mut p = head;
-    while !p.is_null() {
-        // SAFETY: p is a node of the list getifaddrs returned, not yet freed.
-        let ifa = unsafe { &*p };
-        if !ifa.ifa_addr.is_null() {
-            // SAFETY: ifa_addr points to a sockaddr whose family says its type.
-            let fam = i32::from(unsafe { (*ifa.ifa_addr).sa_family });
-            if fam == libc::AF_INET {
-                // SAFETY: family AF_INET means a sockaddr_in.
-                let sin = unsafe { &*ifa.ifa_addr.cast::<libc::sockaddr_in>() };
-                out.push(IpAddr::V4(Ipv4Addr::from(
-                    sin.sin_addr.s_addr.to_ne_bytes(),
-                )));
-            } else if fam == libc::AF_INET6 {
-                // SAFETY: family AF_INET6 means a sockaddr_in6.
-                let sin6 = unsafe { &*ifa.ifa_addr.cast::<libc::sockaddr_in6>() };
-                out.push(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)));
+/// `shutdown(fd, SHUT_WR)`: tells the peer we are done writing.
+pub fn shutdown_write(fd: RawFd) {
+    // SAFETY: shutdown on an integer descriptor; errors are irrelevant here.
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_WR);
+    }
+}
+
+/// A connected pair of `AF_UNIX` stream sockets (close-on-exec).
+pub fn unix_socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid 2-int array.
+    check(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: both descriptors are fresh and ours.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A pipe (read end, write end), close-on-exec.
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid 2-int array.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: both descriptors are fresh and ours.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// `chroot(dir)` then `chdir("/")`.
+pub fn chroot(dir: &Path) -> io::Result<()> {
+    let c = super::fd::cstr(dir)?;
+    // SAFETY: c is a valid NUL-terminated path.
+    check(unsafe { libc::chroot(c.as_ptr()) })?;
+    std::env::set_current_dir("/")
+}
+
+/// Poll for several descriptors with separate read/write interest (a
+/// negative fd is skipped; with no interest errors and hang-ups still
+/// show). Returns the `revents` per entry; EINTR gives all zero.
+pub fn poll_events(fds: &[(RawFd, bool, bool)], timeout_ms: i32) -> io::Result<Vec<i16>> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&(fd, r, w)| libc::pollfd {
+            fd,
+            events: (if r { libc::POLLIN } else { 0 }) | (if w { libc::POLLOUT } else { 0 }),
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: pfds is a valid array of pfds.len() pollfd structs.
+    let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
+    if r == -1 {
+        let e = last_err();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(vec![0; fds.len()]);
+        }
+        return Err(e);
+    }
+    Ok(pfds.iter().map(|p| p.revents).collect())
+}
+
+/// Raw wait status of a reaped child (for `end PID status WSTAT` lines).
+pub fn wait_nohang_raw() -> io::Result<Option<(i32, i32)>> {
+    let mut status = 0;
+    // SAFETY: status is a valid out-pointer.
+    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    match pid {
+        -1 => {
+            let e = last_err();
+            if e.raw_os_error() == Some(libc::ECHILD) {
+                Ok(None)
+            } else {
+                Err(e)
             }
         }
-        p = ifa.ifa_next;
+        0 => Ok(None),
+        p => Ok(Some((p, status))),
     }
-    // SAFETY: head came from getifaddrs and is freed once.
-    unsafe { libc::freeifaddrs(head) };
-    Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::TcpListener;
-
-    #[test]
-    fn connect_bound_and_refused() {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let to = l.local_addr().unwrap();
-        let from: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let s = connect_from(Some(from), to, 1000).unwrap();
-        let (_peer, addr) = l.accept().unwrap();
-        assert_eq!(addr, s.local_addr().unwrap());
-        drop(l);
-        match connect_from(None, to, 1000) {
-            Err(ConnectError::Connect(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused),
-            r => panic!("{r:?}"),
-        }
-    }
-
-    #[test]
-    fn loopback_is_local() {
-        assert!(
-            local_addrs()
-                .unwrap()
-                .contains(&IpAddr::V4(Ipv4Addr::LOCALHOST))
-        );
-    }
+/// Process id of the caller.
+pub fn getpid() -> i32 {
+    // SAFETY: cannot fail.
+    unsafe { libc::getpid() }
 }

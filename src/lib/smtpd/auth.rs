@@ -1,0 +1,167 @@
+//! SMTP AUTH pieces (RFC 4954, smtpd.md §8): which mechanisms `SMTPAUTH`
+//! offers, decoding of the client's answers, and HMAC-MD5 for CRAM-MD5.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use md5::{Digest, Md5};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mech {
+    Login,
+    Plain,
+    CramMd5,
+}
+
+impl Mech {
+    /// The lower-case name used in logs and `AUTHPROTOCOL`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mech::Login => "login",
+            Mech::Plain => "plain",
+            Mech::CramMd5 => "cram-md5",
+        }
+    }
+    pub fn parse(word: &[u8]) -> Option<Mech> {
+        [Mech::Login, Mech::Plain, Mech::CramMd5]
+            .into_iter()
+            .find(|m| m.name().as_bytes().eq_ignore_ascii_case(word))
+    }
+}
+
+/// What `SMTPAUTH` enables.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuthMode {
+    pub login_plain: bool,
+    pub cram: bool,
+    pub required: bool,
+}
+
+impl AuthMode {
+    /// Reads the `SMTPAUTH` value (smtpd.md §3.2).
+    pub fn from_env(v: Option<&str>) -> AuthMode {
+        let Some(v) = v else {
+            return AuthMode::default();
+        };
+        let l = v.to_ascii_lowercase();
+        if l == "-" {
+            return AuthMode::default();
+        }
+        let (required, rest) = match l.strip_prefix('!') {
+            Some(r) => (true, r),
+            None => (false, l.as_str()),
+        };
+        let (cram, login_plain) = if rest.starts_with("+cram") {
+            (true, true)
+        } else if rest.starts_with("cram") {
+            (true, false)
+        } else {
+            (false, true)
+        };
+        AuthMode {
+            login_plain,
+            cram,
+            required,
+        }
+    }
+    pub fn enabled(&self) -> bool {
+        self.login_plain || self.cram
+    }
+    pub fn allows(&self, m: Mech) -> bool {
+        match m {
+            Mech::CramMd5 => self.cram,
+            _ => self.login_plain,
+        }
+    }
+    /// The EHLO keyword line.
+    pub fn ehlo(&self) -> &'static str {
+        match (self.login_plain, self.cram) {
+            (true, true) => "AUTH LOGIN PLAIN CRAM-MD5",
+            (false, true) => "AUTH CRAM-MD5",
+            _ => "AUTH LOGIN PLAIN",
+        }
+    }
+}
+
+pub fn b64_encode(data: &[u8]) -> String {
+    STANDARD.encode(data)
+}
+
+/// Decodes one client line; `None` for invalid base64.
+pub fn b64_decode(line: &[u8]) -> Option<Vec<u8>> {
+    STANDARD.decode(line.trim_ascii()).ok()
+}
+
+/// Splits a PLAIN response `authzid\0authcid\0password`.
+pub fn split_plain(resp: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut parts = resp.splitn(3, |&b| b == 0);
+    let _authzid = parts.next()?;
+    let user = parts.next()?;
+    let pass = parts.next()?;
+    Some((user.to_vec(), pass.to_vec()))
+}
+
+/// Splits a CRAM-MD5 response `user digest` at the last space.
+pub fn split_cram(resp: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let sp = memchr::memrchr(b' ', resp)?;
+    Some((resp[..sp].to_vec(), resp[sp + 1..].to_vec()))
+}
+
+/// HMAC-MD5 (RFC 2104) as lower-case hex: the CRAM-MD5 digest.
+pub fn hmac_md5_hex(key: &[u8], data: &[u8]) -> String {
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..16].copy_from_slice(&Md5::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Md5::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    inner.update(data);
+    let mut outer = Md5::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    hex(&outer.finalize())
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        let m = |v| AuthMode::from_env(v);
+        assert!(!m(None).enabled());
+        assert!(!m(Some("-")).enabled());
+        assert_eq!(m(Some("")).ehlo(), "AUTH LOGIN PLAIN");
+        assert!(m(Some("!")).required);
+        assert_eq!(m(Some("CRAMxyz")).ehlo(), "AUTH CRAM-MD5");
+        assert_eq!(m(Some("!+cram")).ehlo(), "AUTH LOGIN PLAIN CRAM-MD5");
+        assert!(m(Some("!+cram")).required);
+        assert!(!m(Some("!cram")).allows(Mech::Plain));
+        assert_eq!(Mech::parse(b"CRAM-md5"), Some(Mech::CramMd5));
+    }
+
+    #[test]
+    fn cram_vector() {
+        // RFC 2195's example.
+        let d = hmac_md5_hex(
+            b"tanstaaftanstaaf",
+            b"<1896.697170952@postoffice.reston.mci.net>",
+        );
+        assert_eq!(d, "b913a602c7eda7a495b4e6e7334d3890");
+        assert_eq!(
+            split_plain(b"\0tim\0pw").unwrap(),
+            (b"tim".to_vec(), b"pw".to_vec())
+        );
+        assert_eq!(split_cram(b"a b c").unwrap().0, b"a b");
+        assert_eq!(b64_decode(b"dGlt"), Some(b"tim".to_vec()));
+    }
+}

@@ -1,0 +1,273 @@
+//! The UCSPI toolkit's shared parts: option parsing, address text, the
+//! connection environment (tcp-environ(5)), log lines, name lookups, the
+//! server loop of tcpserver/sslserver and the TLS relay.
+
+pub mod client;
+pub mod dns;
+pub mod ident;
+
+pub mod relay;
+pub mod rules;
+pub mod server;
+pub mod ssl;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::ffi::OsStringExt;
+
+use crate::exit::Die;
+
+/// Parsed options in command-line order: letter and value (empty for flags).
+pub type OptList = Vec<(char, String)>;
+
+/// djb-style option parsing: grouped flags, values glued or in the next
+/// argument, stop at the first operand or `--`. `valued` lists the letters
+/// that take a value. Returns the options in order and the operands.
+pub fn getopt(
+    args: &[OsString],
+    flags: &str,
+    valued: &str,
+    usage: &str,
+) -> Result<(OptList, Vec<OsString>), Die> {
+    let mut opts = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_encoded_bytes();
+        if a == b"--" {
+            i += 1;
+            break;
+        }
+        if a.len() < 2 || a[0] != b'-' {
+            break;
+        }
+        let s = String::from_utf8_lossy(&a[1..]).into_owned();
+        for (pos, c) in s.char_indices() {
+            if valued.contains(c) {
+                let rest = &s[pos + c.len_utf8()..];
+                let v = if !rest.is_empty() {
+                    rest.to_string()
+                } else {
+                    i += 1;
+                    let v = args.get(i).ok_or_else(|| Die::usage(usage))?;
+                    v.to_string_lossy().into_owned()
+                };
+                opts.push((c, v));
+                break;
+            }
+            if !flags.contains(c) {
+                return Err(Die::usage(usage));
+            }
+            opts.push((c, String::new()));
+        }
+        i += 1;
+    }
+    Ok((opts, args[i..].to_vec()))
+}
+
+/// A number option value, or a usage error.
+pub fn num<T: std::str::FromStr>(v: &str, usage: &str) -> Result<T, Die> {
+    v.parse().map_err(|_| Die::usage(usage))
+}
+
+/// An IPv4-mapped IPv6 address is an IPv4 client.
+pub fn unmap(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Dotted quad for IPv4 (and mapped), compact lower-case IPv6 otherwise.
+pub fn ip_text(ip: IpAddr) -> String {
+    unmap(ip).to_string()
+}
+
+/// What a server or client knows about one connection.
+#[derive(Debug, Clone)]
+pub struct Conn {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub local_host: Option<Vec<u8>>,
+    pub remote_host: Option<Vec<u8>>,
+    pub remote_info: Option<Vec<u8>>,
+    /// Interface name for link-local IPv6 (`TCP6INTERFACE`).
+    pub interface: Option<String>,
+}
+
+impl Conn {
+    pub fn new(local: SocketAddr, remote: SocketAddr) -> Conn {
+        Conn {
+            local,
+            remote,
+            local_host: None,
+            remote_host: None,
+            remote_info: None,
+            interface: None,
+        }
+    }
+
+    /// IPv6 proper (not an IPv4-mapped client).
+    pub fn is_v6(&self) -> bool {
+        unmap(self.remote.ip()).is_ipv6()
+    }
+
+    /// The tcp-environ(5) variables: `(name, Some(value))` to set,
+    /// `(name, None)` to remove. `prefix` is `TCP` or `SSL`.
+    pub fn environ(&self, prefix: &str) -> Vec<(String, Option<OsString>)> {
+        let os = |b: &Option<Vec<u8>>| b.clone().map(OsString::from_vec);
+        let proto = if prefix == "TCP" && self.is_v6() {
+            "TCP6"
+        } else {
+            prefix
+        };
+        let vals: [(&str, Option<OsString>); 7] = [
+            ("LOCALIP", Some(ip_text(self.local.ip()).into())),
+            ("LOCALPORT", Some(self.local.port().to_string().into())),
+            ("LOCALHOST", os(&self.local_host)),
+            ("REMOTEIP", Some(ip_text(self.remote.ip()).into())),
+            ("REMOTEPORT", Some(self.remote.port().to_string().into())),
+            ("REMOTEHOST", os(&self.remote_host)),
+            ("REMOTEINFO", os(&self.remote_info)),
+        ];
+        let mut out = vec![("PROTO".to_string(), Some(proto.into()))];
+        for (k, v) in &vals {
+            out.push((format!("{prefix}{k}"), v.clone()));
+        }
+        if prefix == "TCP" && self.is_v6() {
+            for (k, v) in vals.iter().filter(|(k, _)| *k != "REMOTEINFO") {
+                out.push((format!("TCP6{k}"), v.clone()));
+            }
+            out.push((
+                "TCP6INTERFACE".into(),
+                self.interface.clone().map(Into::into),
+            ));
+        }
+        out
+    }
+
+    /// `LOCALHOST:LOCALIP:LOCALPORT REMOTEHOST:REMOTEIP:REMOTEINFO:REMOTEPORT`
+    /// with every field made safe for a log.
+    pub fn log_fields(&self) -> String {
+        let f = |b: Option<&[u8]>| safe_field(b.unwrap_or_default());
+        format!(
+            "{}:{}:{} {}:{}:{}:{}",
+            f(self.local_host.as_deref()),
+            f(Some(ip_text(self.local.ip()).as_bytes())),
+            self.local.port(),
+            f(self.remote_host.as_deref()),
+            f(Some(ip_text(self.remote.ip()).as_bytes())),
+            f(self.remote_info.as_deref()),
+            self.remote.port()
+        )
+    }
+}
+
+/// Bytes outside 33..=126 and `%` become `?`; cut after 100 bytes + `...`.
+pub fn safe_field(b: &[u8]) -> String {
+    let mut s: String = b
+        .iter()
+        .take(100)
+        .map(|&c| {
+            if (33..=126).contains(&c) && c != b'%' {
+                c as char
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if b.len() > 100 {
+        s.push_str("...");
+    }
+    s
+}
+
+/// Writes one line to stderr in a single write.
+pub fn log(prog: &str, text: std::fmt::Arguments) {
+    let line = format!("{prog}: {text}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// Resolves a host argument: `0` (given meaning), IP literals, names
+/// through /etc/hosts and DNS. `v4only`/`v6only` filter families.
+pub fn resolve(host: &str, zero: IpAddr, family: Option<u8>) -> Vec<IpAddr> {
+    let keep = |ip: &IpAddr| match family {
+        Some(4) => ip.is_ipv4(),
+        Some(6) => ip.is_ipv6(),
+        _ => true,
+    };
+    if host == "0" {
+        return vec![zero];
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return vec![ip];
+    }
+    let mut ips = dns::hosts_file(host);
+    if ips.is_empty() {
+        ips = dns::addrs(host);
+    }
+    ips.into_iter().filter(keep).collect()
+}
+
+/// A port argument: decimal or a service name from /etc/services.
+pub fn port(text: &str) -> Option<u16> {
+    if let Ok(p) = text.parse() {
+        return Some(p);
+    }
+    let services = std::fs::read_to_string("/etc/services").ok()?;
+    services.lines().find_map(|l| {
+        let l = l.split('#').next()?;
+        let mut w = l.split_whitespace();
+        let name = w.next()?;
+        let (p, proto) = w.next()?.split_once('/')?;
+        let aliases: Vec<&str> = w.collect();
+        (proto == "tcp" && (name == text || aliases.contains(&text)))
+            .then(|| p.parse().ok())
+            .flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options() {
+        let a: Vec<OsString> = ["-vc3", "-x", "r.cdb", "-H", "0", "25", "prog", "-v"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        let (o, rest) = getopt(&a, "vH", "cx", "u").unwrap();
+        assert_eq!(
+            o,
+            [
+                ('v', "".into()),
+                ('c', "3".into()),
+                ('x', "r.cdb".into()),
+                ('H', "".into())
+            ]
+        );
+        assert_eq!(rest.len(), 4);
+        assert!(getopt(&a, "v", "c", "u").is_err());
+    }
+
+    #[test]
+    fn environ_v6_and_log() {
+        let mut c = Conn::new("[::1]:25".parse().unwrap(), "[::1]:4000".parse().unwrap());
+        c.remote_info = Some(b"joe %x".to_vec());
+        let env = c.environ("TCP");
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).unwrap().1.clone();
+        assert_eq!(get("PROTO"), Some("TCP6".into()));
+        assert_eq!(get("TCP6REMOTEIP"), Some("::1".into()));
+        assert_eq!(get("TCPREMOTEHOST"), None);
+        assert_eq!(c.log_fields(), ":::1:25 :::1:joe??x:4000");
+        let m = Conn::new(
+            "[::ffff:127.0.0.1]:25".parse().unwrap(),
+            "[::ffff:127.0.0.1]:9".parse().unwrap(),
+        );
+        assert_eq!(m.environ("TCP")[0].1, Some("TCP".into()));
+        assert_eq!(m.environ("TCP").len(), 8);
+        assert_eq!(safe_field(&[b'a'; 101]).len(), 103);
+        assert_eq!(port("smtp"), Some(25));
+    }
+}

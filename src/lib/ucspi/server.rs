@@ -1,0 +1,450 @@
+//! The server side shared by tcpserver and sslserver: options, the accept
+//! loop with its concurrency limit, and the per-connection work (names,
+//! IDENT, rules, log lines, environment) done in the forked child.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+use super::{Conn, dns, ident, log, rules};
+use crate::cdb::Cdb;
+use crate::exit::Die;
+use crate::sys;
+
+/// Flags every server takes, and the letters that take a value.
+pub const FLAGS: &str = "146UXpPhHrRoOdDqQv";
+pub const VALUED: &str = "cCxBgubltI";
+
+/// The server options of tcpserver(1); sslserver adds its own.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub prog: &'static str,
+    pub limit: usize,
+    pub per_ip: usize,
+    pub backlog: i32,
+    pub rules: Option<PathBuf>,
+    pub rules_missing_ok: bool,
+    pub banner: Vec<u8>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// 0 quiet, 1 errors only, 2 verbose.
+    pub verbosity: u8,
+    pub lookup_remote: bool,
+    pub paranoid: bool,
+    pub local_name: Option<Vec<u8>>,
+    pub ident: bool,
+    pub ident_secs: u32,
+    pub nodelay: bool,
+    pub keep_ip_options: bool,
+    pub print_local: bool,
+    pub family: Option<u8>,
+    pub interface: Option<String>,
+    pub host: String,
+    pub port: String,
+    pub argv: Vec<OsString>,
+}
+
+impl Options {
+    /// Applies the common options; returns the ones it does not know.
+    pub fn parse(
+        prog: &'static str,
+        args: &[OsString],
+        extra_flags: &str,
+        extra_valued: &str,
+        usage: &str,
+        nodelay: bool,
+    ) -> Result<(Options, super::OptList), Die> {
+        let flags = format!("{FLAGS}{extra_flags}");
+        let valued = format!("{VALUED}{extra_valued}");
+        let (opts, rest) = super::getopt(args, &flags, &valued, usage)?;
+        if rest.len() < 3 {
+            return Err(Die::usage(usage));
+        }
+        let mut o = Options {
+            prog,
+            limit: 40,
+            per_ip: 0,
+            backlog: 20,
+            rules: None,
+            rules_missing_ok: false,
+            banner: Vec::new(),
+            uid: None,
+            gid: None,
+            verbosity: 1,
+            lookup_remote: true,
+            paranoid: false,
+            local_name: None,
+            ident: false,
+            ident_secs: 26,
+            nodelay,
+            keep_ip_options: false,
+            print_local: false,
+            family: None,
+            interface: None,
+            host: rest[0].to_string_lossy().into_owned(),
+            port: rest[1].to_string_lossy().into_owned(),
+            argv: rest[2..].to_vec(),
+        };
+        let num = |v: &str| super::num::<u32>(v, usage);
+        let mut other = Vec::new();
+        for (c, v) in opts {
+            match c {
+                '1' => o.print_local = true,
+                '4' => o.family = Some(4),
+                '6' => o.family = Some(6),
+                'U' => {
+                    o.uid = std::env::var("UID").ok().and_then(|s| s.parse().ok());
+                    o.gid = std::env::var("GID").ok().and_then(|s| s.parse().ok());
+                }
+                'X' => o.rules_missing_ok = true,
+                'p' => o.paranoid = true,
+                'P' => o.paranoid = false,
+                'h' => o.lookup_remote = true,
+                'H' => o.lookup_remote = false,
+                'r' => o.ident = true,
+                'R' => o.ident = false,
+                'o' => o.keep_ip_options = true,
+                'O' => o.keep_ip_options = false,
+                'd' => o.nodelay = false,
+                'D' => o.nodelay = true,
+                'q' => o.verbosity = 0,
+                'Q' => o.verbosity = 1,
+                'v' => o.verbosity = 2,
+                'c' => {
+                    o.limit = num(&v)? as usize;
+                    if o.limit == 0 {
+                        return Err(Die::usage(usage));
+                    }
+                }
+                'C' => o.per_ip = num(&v)? as usize,
+                'x' => o.rules = Some(v.into()),
+                'B' => o.banner = v.into_bytes(),
+                'g' => o.gid = Some(num(&v)?),
+                'u' => o.uid = Some(num(&v)?),
+                'b' => o.backlog = num(&v)? as i32,
+                'l' => o.local_name = Some(v.into_bytes()),
+                't' => o.ident_secs = num(&v)?,
+                'I' => o.interface = Some(v),
+                _ => other.push((c, v)),
+            }
+        }
+        Ok((o, other))
+    }
+
+    pub fn verbose(&self) -> bool {
+        self.verbosity >= 2
+    }
+
+    /// Drops to `-g`/`-u` (group first).
+    pub fn drop_privileges(&self) -> Result<(), Die> {
+        if let Some(g) = self.gid {
+            sys::set_gid(g).map_err(|e| Die::sys("set gid", e))?;
+        }
+        if let Some(u) = self.uid {
+            let g = self.gid.unwrap_or_else(sys::getgid);
+            sys::set_ids(u, g).map_err(|e| Die::sys("set uid", e))?;
+        }
+        Ok(())
+    }
+
+    /// The address to bind: `0` means all IPv4 addresses (all IPv6 with
+    /// `-6`), `:0` and `::` IPv6 (`:0` dual stack); else a literal or name.
+    fn bind_addr(&self) -> Result<(IpAddr, bool), Die> {
+        match self.host.as_str() {
+            "" => Err(Die::usage("empty host")),
+            ":0" => Ok((IpAddr::V6(Ipv6Addr::UNSPECIFIED), false)),
+            "0" if self.family == Some(6) => Ok((IpAddr::V6(Ipv6Addr::UNSPECIFIED), true)),
+            h => {
+                let mut ips = super::resolve(h, IpAddr::V4(Ipv4Addr::UNSPECIFIED), self.family);
+                if ips.is_empty() {
+                    return Err(Die::temp(format!(
+                        "unable to figure out IP address for: {h}"
+                    )));
+                }
+                Ok((ips.remove(0), true))
+            }
+        }
+    }
+
+    /// Binds and listens as the options say.
+    pub fn listen(&self) -> Result<OwnedFd, Die> {
+        let port = super::port(&self.port).ok_or_else(|| {
+            Die::temp(format!(
+                "unable to figure out port number for: {}",
+                self.port
+            ))
+        })?;
+        let (ip, v6only) = self.bind_addr()?;
+        let scope = match (&self.interface, ip) {
+            (Some(name), IpAddr::V6(_)) => interface_index(name)
+                .ok_or_else(|| Die::temp(format!("unable to find interface: {name}")))?,
+            _ => 0,
+        };
+        let addr = match ip {
+            IpAddr::V4(v4) => SocketAddr::from((v4, port)),
+            IpAddr::V6(v6) => SocketAddr::V6(std::net::SocketAddrV6::new(v6, port, 0, scope)),
+        };
+        let fd = sys::tcp_listen(&addr, v6only, self.backlog)
+            .map_err(|e| Die::sys(format!("bind to {}", addr), e))?;
+        Ok(fd)
+    }
+}
+
+fn interface_index(name: &str) -> Option<u32> {
+    let text = std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex")).ok()?;
+    text.trim().parse().ok()
+}
+
+fn interface_name(index: u32) -> Option<String> {
+    let dir = std::fs::read_dir("/sys/class/net").ok()?;
+    dir.filter_map(Result::ok).find_map(|e| {
+        let idx = std::fs::read_to_string(e.path().join("ifindex")).ok()?;
+        (idx.trim().parse() == Ok(index)).then(|| e.file_name().to_string_lossy().into_owned())
+    })
+}
+
+/// Points fds 0 and 1 at /dev/null (the server's own stdio is not used).
+fn null_stdio() {
+    if let Ok(f) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        let _ = sys::dup2(f.as_raw_fd(), 0);
+        let _ = sys::dup2(f.as_raw_fd(), 1);
+    }
+}
+
+/// The accept loop. `before_fork` runs in the parent per connection (for
+/// sslserver's certificate reload); `child` runs in the forked child and
+/// never returns. Exits 0 on SIGTERM.
+pub fn serve(
+    o: &Options,
+    listen: OwnedFd,
+    drop_in_parent: bool,
+    mut before_fork: impl FnMut(),
+    child: impl Fn(OwnedFd, SocketAddr) -> Die,
+) -> Result<(), Die> {
+    let lfd = listen.as_raw_fd();
+    if drop_in_parent {
+        o.drop_privileges()?;
+    }
+    sys::ignore_signal(libc::SIGPIPE).map_err(|e| Die::sys("set signals", e))?;
+    let sigfd = sys::signal_pipe(&[libc::SIGCHLD, libc::SIGTERM])
+        .map_err(|e| Die::sys("create self-pipe", e))?;
+    if o.print_local {
+        let local = sys::local_addr(lfd).map_err(|e| Die::sys("get local address", e))?;
+        let line = format!("{} : {}\n", super::ip_text(local.ip()), local.port());
+        let _ = std::io::stdout().write_all(line.as_bytes());
+        let _ = std::io::stdout().flush();
+    }
+    null_stdio();
+    sys::set_nonblock(lfd, true).map_err(|e| Die::sys("set non-blocking", e))?;
+    let mut children = 0usize;
+    let mut per_ip: HashMap<IpAddr, usize> = HashMap::new();
+    let mut pids: HashMap<i32, IpAddr> = HashMap::new();
+    let status = |n: usize| {
+        if o.verbose() {
+            log(o.prog, format_args!("status: {}/{}", n, o.limit));
+        }
+    };
+    status(0);
+    loop {
+        let fds: &[RawFd] = if children < o.limit {
+            &[sigfd, lfd]
+        } else {
+            &[sigfd]
+        };
+        let ready = sys::poll_readable(fds, -1).map_err(|e| Die::sys("poll", e))?;
+        if ready[0] {
+            for sig in sys::drain_signals(sigfd) {
+                if sig == libc::SIGTERM {
+                    return Ok(());
+                }
+            }
+            while let Ok(Some((pid, wstat))) = sys::wait_nohang_raw() {
+                children = children.saturating_sub(1);
+                if let Some(ip) = pids.remove(&pid)
+                    && let Some(n) = per_ip.get_mut(&ip)
+                {
+                    *n -= 1;
+                    if *n == 0 {
+                        per_ip.remove(&ip);
+                    }
+                }
+                if o.verbose() {
+                    log(o.prog, format_args!("end {pid} status {wstat}"));
+                }
+                status(children);
+            }
+        }
+        if ready.get(1) != Some(&true) {
+            continue;
+        }
+        // Take every waiting connection (up to the limit) per wake-up.
+        while children < o.limit {
+            let Ok((conn, remote)) = sys::tcp_accept(lfd) else {
+                break;
+            };
+            let rip = super::unmap(remote.ip());
+            if o.per_ip > 0 && per_ip.get(&rip).copied().unwrap_or(0) >= o.per_ip {
+                if o.verbosity >= 1 {
+                    log(
+                        o.prog,
+                        format_args!(
+                            "warning: dropping connection from {rip}: per-IP limit reached"
+                        ),
+                    );
+                }
+                continue;
+            }
+            before_fork();
+            children += 1;
+            status(children);
+            match sys::fork() {
+                Ok(sys::Fork::Child) => {
+                    drop(listen);
+                    sys::close_fd(sigfd);
+                    let _ = sys::default_signal(libc::SIGTERM);
+                    let _ = sys::default_signal(libc::SIGCHLD);
+                    let d = child(conn, remote);
+                    if o.verbosity >= 1 && !d.text.is_empty() {
+                        log(o.prog, format_args!("{}", d.text));
+                    }
+                    sys::exit_now(d.code);
+                }
+                Ok(sys::Fork::Parent(pid)) => {
+                    if o.per_ip > 0 {
+                        *per_ip.entry(rip).or_insert(0) += 1;
+                        pids.insert(pid, rip);
+                    }
+                }
+                Err(_) => {
+                    children -= 1;
+                    if o.verbosity >= 1 {
+                        log(o.prog, format_args!("fatal: unable to fork"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the child learned about the connection, ready to run the program.
+pub struct Accepted {
+    pub conn: Conn,
+    pub rule_env: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// The per-connection work of §2.3 up to the decision: socket options,
+/// `pid` line, banner (if `banner` is true), names, IDENT, rules, the
+/// `ok`/`deny` line. A denied or dropped connection returns the exit.
+pub fn accept_work(
+    o: &Options,
+    sock: RawFd,
+    remote: SocketAddr,
+    banner: bool,
+) -> Result<Accepted, Die> {
+    let local = sys::local_addr(sock).map_err(|e| Die::sys("get local address", e))?;
+    if !o.keep_ip_options && local.is_ipv4() {
+        let _ = sys::kill_ip_options(sock);
+    }
+    if o.nodelay {
+        let _ = sys::set_nodelay(sock);
+    }
+    let mut c = Conn::new(local, remote);
+    if let SocketAddr::V6(l6) = local
+        && l6.scope_id() != 0
+    {
+        c.interface = interface_name(l6.scope_id());
+    }
+    let pid = sys::getpid();
+    if o.verbose() {
+        log(
+            o.prog,
+            format_args!("pid {pid} from {}", super::ip_text(remote.ip())),
+        );
+    }
+    if banner && !o.banner.is_empty() {
+        let _ = sys::borrow_fd(sock).write_all(&o.banner);
+    }
+    c.local_host = match &o.local_name {
+        Some(n) => Some(n.clone()),
+        None => dns::ptr(local.ip()),
+    };
+    if o.lookup_remote {
+        c.remote_host = dns::remote_host(remote.ip(), o.paranoid);
+    }
+    if o.ident {
+        c.remote_info = ident::lookup(local, remote, o.ident_secs);
+    }
+    let decision = match &o.rules {
+        None => rules::Decision::default(),
+        Some(path) => {
+            let dropping = |e: &dyn std::fmt::Display| {
+                Die::temp(format!(
+                    "warning: dropping connection, unable to read {}: {e}",
+                    path.display()
+                ))
+            };
+            match Cdb::open_optional(path) {
+                Ok(Some(cdb)) => rules::lookup(
+                    &cdb,
+                    &remote.ip(),
+                    c.remote_host.as_deref(),
+                    c.remote_info.as_deref(),
+                )
+                .map_err(|e| dropping(&e))?,
+                Ok(None) if o.rules_missing_ok => rules::Decision::default(),
+                Ok(None) => return Err(dropping(&"file does not exist")),
+                Err(e) => return Err(dropping(&e)),
+            }
+        }
+    };
+    if o.verbose() {
+        let what = if decision.deny { "deny" } else { "ok" };
+        log(o.prog, format_args!("{what} {pid} {}", c.log_fields()));
+    }
+    if decision.deny {
+        return Err(Die::quiet(100));
+    }
+    Ok(Accepted {
+        conn: c,
+        rule_env: decision.env,
+    })
+}
+
+/// The program's command line with the connection variables (`prefixes`:
+/// `TCP` for tcpserver, `SSL` and with `-e` also `TCP` for sslserver) and
+/// the rule variables applied last (rules override, as in DJB's tcpserver).
+pub fn command(o: &Options, a: &Accepted, prefixes: &[&str]) -> Command {
+    use std::os::unix::ffi::OsStringExt;
+    let mut cmd = Command::new(&o.argv[0]);
+    cmd.args(&o.argv[1..]);
+    for p in prefixes {
+        for (k, v) in a.conn.environ(p) {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+    }
+    for (k, v) in &a.rule_env {
+        cmd.env(OsString::from_vec(k.clone()), OsString::from_vec(v.clone()));
+    }
+    cmd
+}
+
+/// Execs the program; returns only on failure.
+pub fn exec(o: &Options, mut cmd: Command) -> Die {
+    let e = cmd.exec();
+    Die::temp(format!(
+        "fatal: unable to run: {}: {e}",
+        o.argv[0].to_string_lossy()
+    ))
+}
