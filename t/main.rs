@@ -18,6 +18,6 @@ mod remote_util;
 mod send_util;
 mod smtpd_client;
 mod smtpd_policy;
-mod users;
 mod ucspi;
 mod ucspi_tls;
+mod users;

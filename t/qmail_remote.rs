@@ -878,3 +878,57 @@ fn certificate_pinning() {
         ["Z Invalid digest length provided for: relay.test. (#4.4.1)\n"]
     );
 }
+
+/// Two of our own instances: enqueued on A, qmail-send A → qmail-rspawn →
+/// qmail-remote → tcpserver + qmail-smtpd B → qmail-send B → Maildir on B.
+#[test]
+fn round_trip_between_two_instances() {
+    use crate::common::{bin, list, user_name};
+    use crate::send_util::{Daemon, enqueue, maildir_new, wait_until};
+    use crate::ucspi::{Server, prog};
+    let user = user_name();
+    let b = QmailHome::new("remote-rt-b");
+    b.control("locals", "localhost\nb.test\n");
+    b.control("rcpthosts", "localhost\nb.test\n");
+    let db = Daemon::start(&b);
+    let mut c = prog("tcpserver");
+    c.env("QMAILHOME", &b.dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", b.path("bin").display()))
+        .args(["-1", "-R", "-H", "-l", "localhost", "127.0.0.1", "0"])
+        .arg(bin("qmail-smtpd"));
+    let s = Server::start(c, &b.dir).unwrap();
+    let a = home("remote-rt-a");
+    a.control("smtproutes", &format!("b.test:[127.0.0.1];{}\n", s.port));
+    let da = Daemon::start(&a);
+    enqueue(
+        &a,
+        "me@a.test",
+        &[&format!("{user}@b.test")],
+        b"Subject: two homes\n\n.dot\nbody\n",
+    );
+    let md = maildir_new(&b);
+    assert!(
+        wait_until(30, || !list(&md).is_empty()),
+        "A: {}\nB: {}\nsmtpd: {}",
+        da.log_text(),
+        db.log_text(),
+        s.log_text()
+    );
+    let text = fs::read_to_string(md.join(&list(&md)[0])).unwrap();
+    assert!(text.starts_with("Return-Path: <me@a.test>\n"), "{text}");
+    assert!(text.contains("(HELO client.test) (127.0.0.1)"), "{text}");
+    assert!(
+        text.ends_with("Subject: two homes\n\n.dot\nbody\n"),
+        "{text}"
+    );
+    assert!(
+        wait_until(10, || da.log_text().contains(
+            ": success: 127.0.0.1_accepted_message./Remote_host_said:_250_ok"
+        )),
+        "{}",
+        da.log_text()
+    );
+    drop(s);
+    assert_eq!(da.stop(), 0);
+    assert_eq!(db.stop(), 0);
+}

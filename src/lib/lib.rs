@@ -24,8 +24,8 @@ pub mod qq;
 pub mod queue;
 pub mod queuecheck;
 pub mod queuewrite;
-pub mod smtpd;
 pub mod remote;
+pub mod smtpd;
 pub mod timeoutio;
 
 // The UCSPI network toolkit (tcpserver, tcprules, sslserver, ...) and TLS.

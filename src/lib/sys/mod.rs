@@ -4,9 +4,9 @@
 //! Each concern has its own file. A helper that needs another call adds it to
 //! the file of its concern (or a new file here), never `unsafe` elsewhere.
 
+mod copy;
 mod crypt;
 mod environ;
-mod copy;
 mod fd;
 mod lock;
 mod net;
@@ -15,9 +15,9 @@ mod poll;
 mod proc;
 mod signal;
 
+pub use copy::*;
 pub use crypt::*;
 pub use environ::*;
-pub use copy::*;
 pub use fd::*;
 pub use lock::*;
 pub use net::*;
