@@ -932,3 +932,67 @@ fn round_trip_between_two_instances() {
     assert_eq!(da.stop(), 0);
     assert_eq!(db.stop(), 0);
 }
+
+/// AUTH to a smarthost that is our own qmail-smtpd (sslserver, AUTH only
+/// after STARTTLS, passwords checked by qmail-authuser).
+#[test]
+#[ignore = "sslserver sometimes stalls when the client's EHLO arrives right behind its TLS Finished"]
+fn auth_to_our_smtpd_smarthost() {
+    use crate::common::bin;
+    use crate::ucspi::{Server, prog};
+    let b = QmailHome::new("remote-auth-b");
+    fs::write(b.path("users/authuser"), "joe@example.com:secret\n").unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    fs::write(b.path("cert.pem"), ck.cert.pem()).unwrap();
+    fs::write(b.path("key.pem"), ck.signing_key.serialize_pem()).unwrap();
+    let mut c = prog("sslserver");
+    c.env("QMAILHOME", &b.dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", b.path("bin").display()))
+        .env("CERTFILE", b.path("cert.pem"))
+        .env("KEYFILE", b.path("key.pem"))
+        .env("UCSPITLS", "!")
+        .env("SMTPAUTH", "")
+        .args([
+            "-1",
+            "-R",
+            "-H",
+            "-l",
+            "localhost",
+            "-e",
+            "-n",
+            "127.0.0.1",
+            "0",
+        ])
+        .arg(bin("qmail-smtpd"))
+        .arg(bin("qmail-authuser"))
+        .arg("true");
+    let s = Server::start(c, &b.dir).unwrap();
+    let a = home("remote-auth-a");
+    let dns = Dns::start(vec![]);
+    let relay = |pw: &str| {
+        a.control(
+            "smtproutes",
+            &format!(":[127.0.0.1];{}|joe@example.com|{pw}\n", s.port),
+        );
+        remote(
+            &a,
+            &dns,
+            &["far.example", "joe@example.com", "x@far.example"],
+            MSG,
+        )
+    };
+    let r = relay("secret");
+    assert_eq!(r.len(), 2, "{r:?}\n{}", s.log_text());
+    assert_eq!(r[0], "r");
+    assert!(
+        r[1].starts_with("K127.0.0.1 TLS transmitted message accepted.\nRemote host said: 250 "),
+        "{r:?}"
+    );
+    let r = relay("wrong");
+    assert!(
+        r[0].starts_with("ZConnected to 127.0.0.1 but authentication was rejected ("),
+        "{r:?}"
+    );
+    assert!(s.log_text().contains("Accept::AUTH::"), "{}", s.log_text());
+    assert_eq!(crate::qmail_queue::queue_files(&b, "mess").len(), 1);
+}

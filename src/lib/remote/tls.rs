@@ -71,10 +71,16 @@ impl Write for Stream {
 
 impl Stream {
     /// Ends the session: close_notify over TLS, then the socket is dropped.
+    /// Only writes: waiting for the peer's own close could take up to
+    /// timeoutremote.
     pub fn close(&mut self) {
         if let Stream::Tls(s) = self {
             s.conn.send_close_notify();
-            let _ = s.conn.complete_io(&mut s.sock);
+            while s.conn.wants_write() {
+                if s.conn.write_tls(&mut s.sock).is_err() {
+                    break;
+                }
+            }
         }
         *self = Stream::Closed;
     }
