@@ -39,6 +39,11 @@ fn dnsip_follows_cnames_and_lists_both_families() {
     let (code, out, _) = run(&h, &dns, "dnsip", &["alias.test", "nx.test"]);
     assert_eq!(code, 0);
     assert_eq!(out, "2001:db8::1 192.0.2.1 192.0.2.2 \n\n");
+    // AAAA and A of one name go out together, from one socket.
+    let q = dns.queries.lock().unwrap().clone();
+    let at = q.iter().position(|l| l == "alias.test. AAAA").unwrap();
+    assert_eq!(q[at + 1], q[at - 1], "same source port: {q:?}");
+    assert_eq!(q[at + 2], "alias.test. A");
     let (code, out, _) = run(&h, &dns, "dnsmxip", &["mail.test"]);
     assert_eq!(code, 0);
     assert_eq!(

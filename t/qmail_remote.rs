@@ -67,6 +67,11 @@ fn delivers_to_best_mx_with_crlf_and_dot_stuffing() {
     assert!(log.contains(&"RCPT TO:<b@example.test>".to_string()));
     assert!(log.contains(&"BODY:Subject: hi\n\nline one\n..dotted\n...two\nend\n".to_string()));
     assert!(s2.log().is_empty(), "second MX not contacted");
+    let q = dns.queries.lock().unwrap().clone();
+    assert!(
+        !q.iter().any(|q| q.starts_with("mx2.")),
+        "mx2 not even looked up: {q:?}"
+    );
 }
 
 #[test]
@@ -138,10 +143,13 @@ fn case(label: &str, f: impl FnOnce(&mut Script), msg: &[u8]) -> Vec<String> {
     run1(label, script(f), &["b@example.test"], msg).0
 }
 
+/// A change to the default script.
+type Change = Box<dyn FnOnce(&mut Script)>;
+
 #[test]
 fn reply_classification() {
     let said = |s: &str, reply: &str| format!("{s}\nRemote host said: {reply}\n");
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Script)>, Vec<String>)> = vec![
+    let cases: Vec<(&str, Change, Vec<String>)> = vec![
         (
             "remote-grey",
             Box::new(|s| s.greeting = "421 busy".into()),
@@ -382,6 +390,29 @@ fn dns_failures_usage_and_implicit_mx() {
     assert!(
         r[0].starts_with("DSorry. Although I'm listed as a best-preference MX"),
         "{r:?}"
+    );
+    // A better MX that refuses, then this host: nothing more is tried.
+    let dead = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+    h.control(
+        "smtproutes",
+        &format!("self.test:;{}\n", dead.local_addr().unwrap().port()),
+    );
+    drop(dead);
+    let dns = Dns::start(vec![
+        mx("self.test", 10, "other.test"),
+        mx("self.test", 20, "me.test"),
+        a("other.test", "127.0.0.2"),
+        a("me.test", "127.0.0.1"),
+    ]);
+    let r = remote(
+        &h,
+        &dns,
+        &["self.test", "a@client.test", "b@self.test"],
+        MSG,
+    );
+    assert_eq!(
+        r,
+        ["ZSorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n"]
     );
 }
 
@@ -749,4 +780,219 @@ fn round_trip_through_qmail_send() {
         "{text}"
     );
     assert_eq!(d.stop(), 0);
+}
+
+/// Credentials but no AUTH offered: delivered unauthenticated, and no
+/// K-lettered notice before the recipient reports (spec §2.2, fixed).
+#[test]
+fn auth_not_offered_and_client_cert_errors() {
+    let h = home("remote-noauth");
+    let dns = Dns::start(vec![]);
+    let s = Sink::start("127.0.0.2", Script::default());
+    h.control(
+        "smtproutes",
+        &format!("example.test:[127.0.0.2];{}|joe|secret\n", s.addr.port()),
+    );
+    assert_eq!(send1(&h, &dns), ["r".to_string(), ok_report("127.0.0.2")]);
+    assert!(!s.log().iter().any(|l| l.starts_with("AUTH")));
+    assert!(s.log().contains(&"MAIL FROM:<a@client.test>".to_string()));
+
+    // A client certificate that cannot be loaded: temporary failure.
+    h.control("domaincerts", "client.test:/nonexistent/cert.pem\n");
+    assert_eq!(
+        send1(&h, &dns),
+        ["Z Can't load X.509 certificate: /nonexistent/cert.pem. (#4.4.1)\n"]
+    );
+}
+
+/// Addresses go out byte for byte (8-bit local parts need not be UTF-8);
+/// SMTPUTF8 is added when the server offers it and an address is not ASCII.
+#[test]
+fn eight_bit_addresses() {
+    use std::os::unix::ffi::OsStrExt;
+    let h = home("remote-8bit");
+    let dns = Dns::start(vec![]);
+    let s = one(
+        &h,
+        script(|s| s.ehlo = "250-sink.test\r\n250 SMTPUTF8".into()),
+    );
+    let p = h.path("msg");
+    fs::write(&p, MSG).unwrap();
+    let out = h
+        .cmd("qmail-remote")
+        .arg("example.test")
+        .arg(std::ffi::OsStr::from_bytes(b"a@client.test"))
+        .arg(std::ffi::OsStr::from_bytes(b"j\xe9r\xf4me@example.test"))
+        .arg("jos\u{e9}@example.test")
+        .env("DNSCACHEIP", dns.env())
+        .stdin(fs::File::open(&p).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(reports(&out.stdout), ["r", "r", &ok_report("127.0.0.2")]);
+    let log = s.log();
+    assert!(
+        log.contains(&"RCPT TO:<j\\xe9r\\xf4me@example.test>".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"RCPT TO:<jos\u{e9}@example.test>".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"MAIL FROM:<a@client.test> SMTPUTF8".to_string()),
+        "{log:?}"
+    );
+}
+
+/// `%host:=digest` pins the peer certificate (mode 7).
+#[test]
+fn certificate_pinning() {
+    let (ck, cfg) = self_signed(&["anything.example"]);
+    let hex: String = sha256(ck.cert.der())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let h = home("remote-pin");
+    let dns = Dns::start(vec![a("relay.test", "127.0.0.2")]);
+    let s = Sink::start("127.0.0.2", tls_script(cfg));
+    h.control(
+        "smtproutes",
+        &format!("example.test:relay.test;{}\n", s.addr.port()),
+    );
+    h.control(
+        "tlsdestinations",
+        &format!("%relay.test:={}\n", hex.to_uppercase()),
+    );
+    assert_eq!(send1(&h, &dns), ["r".to_string(), tls_ok("127.0.0.2")]);
+    let wrong = "00".repeat(32);
+    h.control("tlsdestinations", &format!("%relay.test:={wrong}\n"));
+    assert_eq!(
+        send1(&h, &dns),
+        [format!(
+            "Z Received X.509 certificate from: relay.test does not match fingerprint: {wrong}. (#4.4.1)\n"
+        )]
+    );
+    h.control("tlsdestinations", "%relay.test:=abcd\n");
+    assert_eq!(
+        send1(&h, &dns),
+        ["Z Invalid digest length provided for: relay.test. (#4.4.1)\n"]
+    );
+}
+
+/// Two of our own instances: enqueued on A, qmail-send A → qmail-rspawn →
+/// qmail-remote → tcpserver + qmail-smtpd B → qmail-send B → Maildir on B.
+#[test]
+fn round_trip_between_two_instances() {
+    use crate::common::{bin, list, user_name};
+    use crate::send_util::{Daemon, enqueue, maildir_new, wait_until};
+    use crate::ucspi::{Server, prog};
+    let user = user_name();
+    let b = QmailHome::new("remote-rt-b");
+    b.control("locals", "localhost\nb.test\n");
+    b.control("rcpthosts", "localhost\nb.test\n");
+    let db = Daemon::start(&b);
+    let mut c = prog("tcpserver");
+    c.env("QMAILHOME", &b.dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", b.path("bin").display()))
+        .args(["-1", "-R", "-H", "-l", "localhost", "127.0.0.1", "0"])
+        .arg(bin("qmail-smtpd"));
+    let s = Server::start(c, &b.dir).unwrap();
+    let a = home("remote-rt-a");
+    a.control("smtproutes", &format!("b.test:[127.0.0.1];{}\n", s.port));
+    let da = Daemon::start(&a);
+    enqueue(
+        &a,
+        "me@a.test",
+        &[&format!("{user}@b.test")],
+        b"Subject: two homes\n\n.dot\nbody\n",
+    );
+    let md = maildir_new(&b);
+    assert!(
+        wait_until(30, || !list(&md).is_empty()),
+        "A: {}\nB: {}\nsmtpd: {}",
+        da.log_text(),
+        db.log_text(),
+        s.log_text()
+    );
+    let text = fs::read_to_string(md.join(&list(&md)[0])).unwrap();
+    assert!(text.starts_with("Return-Path: <me@a.test>\n"), "{text}");
+    assert!(text.contains("(HELO client.test) (127.0.0.1)"), "{text}");
+    assert!(
+        text.ends_with("Subject: two homes\n\n.dot\nbody\n"),
+        "{text}"
+    );
+    assert!(
+        wait_until(10, || da.log_text().contains(
+            ": success: 127.0.0.1_accepted_message./Remote_host_said:_250_ok"
+        )),
+        "{}",
+        da.log_text()
+    );
+    drop(s);
+    assert_eq!(da.stop(), 0);
+    assert_eq!(db.stop(), 0);
+}
+
+/// AUTH to a smarthost that is our own qmail-smtpd (sslserver, AUTH only
+/// after STARTTLS, passwords checked by qmail-authuser).
+#[test]
+#[ignore = "sslserver sometimes stalls when the client's EHLO arrives right behind its TLS Finished"]
+fn auth_to_our_smtpd_smarthost() {
+    use crate::common::bin;
+    use crate::ucspi::{Server, prog};
+    let b = QmailHome::new("remote-auth-b");
+    fs::write(b.path("users/authuser"), "joe@example.com:secret\n").unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    fs::write(b.path("cert.pem"), ck.cert.pem()).unwrap();
+    fs::write(b.path("key.pem"), ck.signing_key.serialize_pem()).unwrap();
+    let mut c = prog("sslserver");
+    c.env("QMAILHOME", &b.dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", b.path("bin").display()))
+        .env("CERTFILE", b.path("cert.pem"))
+        .env("KEYFILE", b.path("key.pem"))
+        .env("UCSPITLS", "!")
+        .env("SMTPAUTH", "")
+        .args([
+            "-1",
+            "-R",
+            "-H",
+            "-l",
+            "localhost",
+            "-e",
+            "-n",
+            "127.0.0.1",
+            "0",
+        ])
+        .arg(bin("qmail-smtpd"))
+        .arg(bin("qmail-authuser"))
+        .arg("true");
+    let s = Server::start(c, &b.dir).unwrap();
+    let a = home("remote-auth-a");
+    let dns = Dns::start(vec![]);
+    let relay = |pw: &str| {
+        a.control(
+            "smtproutes",
+            &format!(":[127.0.0.1];{}|joe@example.com|{pw}\n", s.port),
+        );
+        remote(
+            &a,
+            &dns,
+            &["far.example", "joe@example.com", "x@far.example"],
+            MSG,
+        )
+    };
+    let r = relay("secret");
+    assert_eq!(r.len(), 2, "{r:?}\n{}", s.log_text());
+    assert_eq!(r[0], "r");
+    assert!(
+        r[1].starts_with("K127.0.0.1 TLS transmitted message accepted.\nRemote host said: 250 "),
+        "{r:?}"
+    );
+    let r = relay("wrong");
+    assert!(
+        r[0].starts_with("ZConnected to 127.0.0.1 but authentication was rejected ("),
+        "{r:?}"
+    );
+    assert!(s.log_text().contains("Accept::AUTH::"), "{}", s.log_text());
+    assert_eq!(crate::qmail_queue::queue_files(&b, "mess").len(), 1);
 }

@@ -90,6 +90,10 @@ impl Dns {
             thread::spawn(move || {
                 let mut buf = [0u8; 4096];
                 while let Ok((n, from)) = udp.recv_from(&mut buf) {
+                    queries
+                        .lock()
+                        .unwrap()
+                        .push(format!("port {}", from.port()));
                     if let Some(r) = answer(&buf[..n], &records, &opts, true, &queries) {
                         let _ = udp.send_to(&r, from);
                     }
@@ -314,7 +318,20 @@ impl Peer {
         loop {
             if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
                 let l: Vec<u8> = self.buf.drain(..=i).collect();
-                let s = String::from_utf8_lossy(&l);
+                // Bytes that are not UTF-8 are kept visible as \xNN.
+                let s = match std::str::from_utf8(&l) {
+                    Ok(t) => t.to_string(),
+                    Err(_) => l
+                        .iter()
+                        .map(|&b| {
+                            if b < 128 {
+                                char::from(b).to_string()
+                            } else {
+                                format!("\\x{b:02x}")
+                            }
+                        })
+                        .collect(),
+                };
                 return Some(s.trim_end_matches(['\r', '\n']).to_string());
             }
             let mut c = [0u8; 4096];

@@ -5,9 +5,7 @@
 #![forbid(unsafe_code)]
 
 fn main() {
-    let args: Vec<String> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    use std::os::unix::ffi::OsStringExt;
+    let args: Vec<Vec<u8>> = std::env::args_os().skip(1).map(|a| a.into_vec()).collect();
     sqmail::remote::run(&args).flush();
 }

@@ -10,11 +10,7 @@ use sqmail::remote::tcpto;
 
 fn main() {
     exit::run("qmail-tcpto", || {
-        let home = sqmail::home::home();
-        std::env::set_current_dir(&home)
-            .map_err(|e| Die::sys(format_args!("switch to {}", home.display()), e))?;
-        let t = tcpto::Table::open("queue/lock/tcpto".as_ref())
-            .map_err(|e| Die::sys("open queue/lock/tcpto", e))?;
+        let t = tcpto::open_home()?;
         let now = tcpto::now();
         let mut out = String::new();
         for e in t.entries() {

@@ -88,6 +88,17 @@ pub fn list_name(ip: IpAddr, zone: &str) -> String {
     format!("{stem}{zone}")
 }
 
+/// The addresses in A and AAAA records.
+fn addrs(v: Vec<Record>) -> Vec<IpAddr> {
+    v.into_iter()
+        .filter_map(|r| match r.data {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Random bits seeded by the OS (std's per-process hash keys).
 pub fn random_u64() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -135,6 +146,25 @@ impl Resolver {
         Err(DnsError::Temp)
     }
 
+    /// `records` for several questions, asked together.
+    pub fn records_many(&self, qs: &[(Name, RecordType)]) -> Vec<Result<Vec<Record>, DnsError>> {
+        stub::ask_many(self.servers(), qs, false)
+            .into_iter()
+            .zip(qs)
+            .map(|(m, (n, t))| {
+                let m = m?;
+                if m.metadata.response_code == ResponseCode::NXDomain {
+                    return Err(DnsError::Hard);
+                }
+                match chase(&m.answers, n, *t) {
+                    Chase::Found(v) => Ok(v),
+                    Chase::NoData => Ok(Vec::new()),
+                    Chase::Alias(target) => self.records(&target, *t),
+                }
+            })
+            .collect()
+    }
+
     fn rdata(&self, s: &str, rtype: RecordType) -> Result<Vec<RData>, DnsError> {
         Ok(self
             .records(&name(s)?, rtype)?
@@ -143,31 +173,19 @@ impl Resolver {
             .collect())
     }
 
-    /// The A (IPv4) or AAAA (IPv6) addresses of `host`.
-    pub fn addrs(&self, host: &str, rtype: RecordType) -> Result<Vec<IpAddr>, DnsError> {
-        Ok(self
-            .rdata(host, rtype)?
-            .into_iter()
-            .filter_map(|d| match d {
-                RData::A(a) => Some(IpAddr::V4(a.0)),
-                RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-                _ => None,
-            })
-            .collect())
-    }
-
-    /// Every address of `host`: IPv6 first, then IPv4. An address literal
-    /// is its own answer. Fails only when both lookups fail (hard when
-    /// either said the name does not exist).
+    /// Every address of `host`: IPv6 first, then IPv4 (both asked at
+    /// once). An address literal is its own answer. Fails only when both
+    /// lookups fail (hard when either said the name does not exist).
     pub fn ip(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok(vec![ip]);
         }
-        let six = self.addrs(host, RecordType::AAAA);
-        if six == Err(DnsError::Hard) {
-            return six;
-        }
-        match (six, self.addrs(host, RecordType::A)) {
+        let n = name(host)?;
+        let mut r = self.records_many(&[(n.clone(), RecordType::AAAA), (n, RecordType::A)]);
+        let four = r.pop().unwrap_or(Err(DnsError::Temp)).map(addrs);
+        let six = r.pop().unwrap_or(Err(DnsError::Temp)).map(addrs);
+        match (six, four) {
+            (Err(DnsError::Hard), _) | (_, Err(DnsError::Hard)) => Err(DnsError::Hard),
             (Ok(mut a), Ok(b)) => {
                 a.extend(b);
                 Ok(a)

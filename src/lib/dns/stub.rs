@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 
 use super::DnsError;
@@ -26,7 +26,16 @@ pub fn ask(
     rtype: RecordType,
     dnssec: bool,
 ) -> Result<Message, DnsError> {
-    let mut q = Message::query();
+    ask_many(servers, &[(name.clone(), rtype)], dnssec)
+        .pop()
+        .unwrap_or(Err(DnsError::Temp))
+}
+
+fn question(name: &Name, rtype: RecordType, dnssec: bool) -> Result<(Message, Vec<u8>), DnsError> {
+    // The id comes from std's OS-seeded hash keys: hickory's own
+    // Message::query() would seed a thread RNG from /dev/random first.
+    let id = super::random_u64() as u16;
+    let mut q = Message::new(id, MessageType::Query, OpCode::Query);
     q.add_query(Query::query(name.clone(), rtype));
     q.metadata.recursion_desired = true;
     let mut edns = Edns::new();
@@ -34,29 +43,66 @@ pub fn ask(
     edns.set_dnssec_ok(dnssec);
     q.set_edns(edns);
     let wire = q.to_vec().map_err(|_| DnsError::Temp)?;
-    let mut dead = vec![false; servers.len()];
+    Ok((q, wire))
+}
+
+/// Several questions at once (A and AAAA of one host): all are sent to a
+/// server together, so they cost one round trip, not one each.
+pub fn ask_many(
+    servers: &[SocketAddr],
+    qs: &[(Name, RecordType)],
+    dnssec: bool,
+) -> Vec<Result<Message, DnsError>> {
+    let built: Vec<Result<(Message, Vec<u8>), DnsError>> =
+        qs.iter().map(|(n, t)| question(n, *t, dnssec)).collect();
+    let mut got: Vec<Option<Message>> = vec![None; qs.len()];
+    // (server, question) pairs that refused or failed: they will not
+    // change their mind within one lookup.
+    let mut bad = vec![vec![false; qs.len()]; servers.len()];
     for secs in ROUNDS {
         for (i, s) in servers.iter().enumerate() {
-            if dead[i] {
+            let todo: Vec<usize> = (0..qs.len())
+                .filter(|&j| got[j].is_none() && !bad[i][j] && built[j].is_ok())
+                .collect();
+            if todo.is_empty() {
                 continue;
             }
-            match udp(*s, &wire, &q, secs) {
-                Ok(Some(m)) if m.metadata.truncation => match tcp(*s, &wire, &q) {
-                    Ok(Some(m)) if usable(&m) => return Ok(m),
-                    _ => dead[i] = true,
-                },
-                Ok(Some(m)) if usable(&m) => return Ok(m),
-                // A refusal or SERVFAIL will not change within a lookup.
-                Ok(Some(_)) => dead[i] = true,
-                Ok(None) => {}
-                Err(_) => dead[i] = true,
+            let sent: Vec<&(Message, Vec<u8>)> = todo
+                .iter()
+                .filter_map(|&j| built[j].as_ref().ok())
+                .collect();
+            let answers = match udp(*s, &sent, secs) {
+                Ok(a) => a,
+                Err(_) => {
+                    bad[i].fill(true);
+                    continue;
+                }
+            };
+            for (k, m) in answers {
+                let j = todo[k];
+                let m = if m.metadata.truncation {
+                    tcp(*s, sent[k]).ok().flatten()
+                } else {
+                    Some(m)
+                };
+                match m {
+                    Some(m) if usable(&m) => got[j] = Some(m),
+                    _ => bad[i][j] = true,
+                }
             }
         }
-        if dead.iter().all(|d| *d) {
+        if got.iter().all(Option::is_some) {
             break;
         }
     }
-    Err(DnsError::Temp)
+    got.into_iter()
+        .zip(built)
+        .map(|(g, b)| match (g, b) {
+            (Some(m), _) => Ok(m),
+            (None, Err(e)) => Err(e),
+            (None, Ok(_)) => Err(DnsError::Temp),
+        })
+        .collect()
 }
 
 fn usable(m: &Message) -> bool {
@@ -73,8 +119,13 @@ fn answers(m: &Message, q: &Message) -> bool {
         && m.queries == q.queries
 }
 
-/// One UDP exchange. `Ok(None)`: no (valid) answer within `secs`.
-fn udp(server: SocketAddr, wire: &[u8], q: &Message, secs: u64) -> io::Result<Option<Message>> {
+/// One UDP exchange for several questions on one socket: the answers
+/// that came within `secs`, by index into `qs`.
+fn udp(
+    server: SocketAddr,
+    qs: &[&(Message, Vec<u8>)],
+    secs: u64,
+) -> io::Result<Vec<(usize, Message)>> {
     let local: SocketAddr = if server.is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
@@ -82,13 +133,16 @@ fn udp(server: SocketAddr, wire: &[u8], q: &Message, secs: u64) -> io::Result<Op
     };
     let sock = UdpSocket::bind(local)?;
     sock.connect(server)?;
-    sock.send(wire)?;
+    for (_, wire) in qs {
+        sock.send(wire)?;
+    }
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     let mut buf = [0u8; 65535];
-    loop {
+    let mut out: Vec<(usize, Message)> = Vec::with_capacity(qs.len());
+    while out.len() < qs.len() {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
-            return Ok(None);
+            break;
         }
         sock.set_read_timeout(Some(left))?;
         let n = match sock.recv(&mut buf) {
@@ -99,22 +153,26 @@ fn udp(server: SocketAddr, wire: &[u8], q: &Message, secs: u64) -> io::Result<Op
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                return Ok(None);
+                break;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        // Anything else (a forged or late answer) is ignored.
-        if let Ok(m) = Message::from_vec(&buf[..n])
-            && answers(&m, q)
+        // Anything else (a forged, duplicate or late answer) is ignored.
+        let Ok(m) = Message::from_vec(&buf[..n]) else {
+            continue;
+        };
+        if let Some(k) = qs.iter().position(|(q, _)| answers(&m, q))
+            && !out.iter().any(|(o, _)| *o == k)
         {
-            return Ok(Some(m));
+            out.push((k, m));
         }
     }
+    Ok(out)
 }
 
 /// One TCP exchange (RFC 1035 §4.2.2: a two-byte length before each message).
-fn tcp(server: SocketAddr, wire: &[u8], q: &Message) -> io::Result<Option<Message>> {
+fn tcp(server: SocketAddr, (q, wire): &(Message, Vec<u8>)) -> io::Result<Option<Message>> {
     let mut s = TcpStream::connect_timeout(&server, TCP_TIMEOUT)?;
     s.set_nodelay(true)?;
     s.set_read_timeout(Some(TCP_TIMEOUT))?;

@@ -60,8 +60,8 @@ pub fn xtext(s: &str) -> String {
 
 /// The PLAIN response: authorization id (the envelope sender, as s/qmail
 /// sends it), user, password.
-pub fn plain(sender: &str, user: &str, pass: &str) -> String {
-    base64(format!("{sender}\0{user}\0{pass}").as_bytes())
+pub fn plain(sender: &[u8], user: &str, pass: &str) -> String {
+    base64(&[sender, b"\0", user.as_bytes(), b"\0", pass.as_bytes()].concat())
 }
 
 /// The CRAM-MD5 response to a base64 challenge.
@@ -179,7 +179,7 @@ mod tests {
     fn xtext_and_plain() {
         assert_eq!(xtext("a=b+c d"), "a+3Db+2Bc+3Fd");
         assert_eq!(
-            unbase64(plain("s@x", "u", "p").as_bytes()).unwrap(),
+            unbase64(plain(b"s@x", "u", "p").as_bytes()).unwrap(),
             b"s@x\0u\0p"
         );
     }

@@ -72,36 +72,25 @@ pub fn literal(host: &str) -> Option<IpAddr> {
     inner.parse().ok()
 }
 
-/// Drops every address from the first preference at which one of ours
-/// appears (qmail 1.03's cut-off: never deliver to ourselves by MX).
-pub fn cut_ipme(v: Vec<MxIp>, me: &[IpAddr]) -> Vec<MxIp> {
-    let cut = v
-        .iter()
-        .filter(|m| me.contains(&m.ip) || m.ip.is_unspecified())
-        .map(|m| m.pref)
-        .min();
-    match cut {
-        Some(c) => v.into_iter().filter(|m| m.pref < c).collect(),
-        None => v,
-    }
-}
-
-/// Runs qmail-remote with `args` (host sender recip...) and returns its
-/// whole output.
-pub fn run(args: &[String]) -> Out {
+/// Runs qmail-remote with `args` (host sender recip..., as bytes) and
+/// returns its whole output.
+pub fn run(args: &[Vec<u8>]) -> Out {
     let mut out = Out::default();
     let text = deliver(args, &mut out);
     out.raw(&text);
     out
 }
 
-fn deliver(args: &[String], out: &mut Out) -> Vec<u8> {
-    let [host, sender, recips @ ..] = args else {
+fn deliver(args: &[Vec<u8>], out: &mut Out) -> Vec<u8> {
+    let [host, raw_sender, recips @ ..] = args else {
         return report::USAGE.into();
     };
     if recips.is_empty() {
         return report::USAGE.into();
     }
+    // Routing works on text; the envelope goes out byte for byte.
+    let host = &String::from_utf8_lossy(host).into_owned();
+    let sender = &String::from_utf8_lossy(raw_sender).into_owned();
     let home = crate::home::home();
     if std::env::set_current_dir(&home).is_err() {
         return report::NO_HOME.into();
@@ -125,11 +114,11 @@ fn deliver(args: &[String], out: &mut Out) -> Vec<u8> {
         Err(route::BadAddress) => return report::BAD_DOMAINIP.into(),
     };
     let resolver = Resolver::new();
-    let addrs = match addresses(&resolver, &target, rt.relay.is_some()) {
-        Ok(a) => a,
+    let cands = match candidates(&resolver, &target, rt.relay.is_some()) {
+        Ok(c) => c,
         Err(text) => return text,
     };
-    let tls_setup = if rule.wanted() || rule.mode == 0 {
+    let tls_setup = if rule.mode >= 0 {
         let dom = route::sender_domain(sender);
         let v = route::suffix_keys(dom, &['.'])
             .filter(|k| !k.is_empty())
@@ -153,7 +142,7 @@ fn deliver(args: &[String], out: &mut Out) -> Vec<u8> {
     let implicit = port == SMTPS_PORT && rule.wanted();
     let anchors = dns::dnssec::Anchors::load(Path::new("control/trustanchors"));
     let mut job = Job {
-        sender,
+        sender: raw_sender,
         recips,
         helo: &helo,
         auth: rt.auth.as_ref(),
@@ -167,103 +156,147 @@ fn deliver(args: &[String], out: &mut Out) -> Vec<u8> {
     // many qmail-remote processes share it.
     let table = || tcpto::Table::open(Path::new(TCPTO)).ok();
     let pid = std::process::id();
-    for a in &addrs {
-        if source
-            .as_ref()
-            .is_some_and(|s| s.ip.is_ipv4() != a.ip.is_ipv4())
-        {
-            continue;
-        }
-        let (skip, known) = table().map_or((false, false), |t| {
-            (t.skip(a.ip, tcpto::now(), pid), t.known(a.ip))
-        });
-        if skip {
-            continue;
-        }
-        job.dane = dane_records(&resolver, anchors.as_ref(), &a.host, port, &rule);
-        let ip = a.ip.to_string();
-        let to = SocketAddr::new(a.ip, port);
-        let ms = i32::try_from(ctl.timeoutconnect.saturating_mul(1000)).unwrap_or(i32::MAX);
-        let tcp = match sys::connect_from(source.as_ref().map(|s| s.bind_addr()), to, ms) {
-            Ok(t) => t,
-            Err(sys::ConnectError::Socket(_)) => return report::SOCKET.into(),
-            Err(sys::ConnectError::Bind(_)) => {
-                let s = source
-                    .as_ref()
-                    .map(|s| s.ip.to_string())
-                    .unwrap_or_default();
-                return report::bind_failed(&s).into_bytes();
-            }
-            Err(sys::ConnectError::Connect(e)) => {
-                let counted = matches!(
-                    e.kind(),
-                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::ConnectionRefused
-                );
-                if counted && let Some(mut t) = table() {
-                    let _ = t.failure(a.ip, tcpto::now());
+    let mut me: Option<Vec<IpAddr>> = None;
+    let (mut found, mut soft, mut cut) = (false, false, false);
+    for c in cands {
+        // qmail 1.03's cut-off: never go on to an MX that is this host,
+        // nor to the ones after it.
+        let addrs = match c {
+            Cand::Addr(a) => vec![a],
+            Cand::Host(pref, host) => match resolver.ip(&host) {
+                Err(e) => {
+                    soft |= e.is_temp();
+                    continue;
                 }
+                Ok(ips) => {
+                    let me = me.get_or_insert_with(own_addrs);
+                    if ips.iter().any(|ip| is_me(ip, me)) {
+                        cut = true;
+                        break;
+                    }
+                    ips.into_iter()
+                        .map(|ip| MxIp {
+                            pref,
+                            host: host.clone(),
+                            ip,
+                        })
+                        .collect()
+                }
+            },
+        };
+        found |= !addrs.is_empty();
+        for a in &addrs {
+            if source
+                .as_ref()
+                .is_some_and(|s| s.ip.is_ipv4() != a.ip.is_ipv4())
+            {
                 continue;
             }
-        };
-        if known && let Some(mut t) = table() {
-            let _ = t.success(a.ip);
-        }
-        let _ = tcp.set_nodelay(true);
-        let t = Some(Duration::from_secs(ctl.timeoutremote.max(1)));
-        let _ = tcp.set_read_timeout(t);
-        let _ = tcp.set_write_timeout(t);
-        let step = if rt.qmtp {
-            qmtp::session(&mut job, out, tcp, &ip, &a.host, port == QMTPS_PORT)
-        } else {
-            smtp::session(&mut job, out, tcp, &ip, &a.host, implicit)
-        };
-        match step {
-            Step::Done(text) => return text,
-            Step::NextMx => continue,
+            let (skip, known) = table().map_or((false, false), |t| {
+                (t.skip(a.ip, tcpto::now(), pid), t.known(a.ip))
+            });
+            if skip {
+                continue;
+            }
+            job.dane = dane_records(&resolver, anchors.as_ref(), &a.host, port, &rule);
+            let ip = a.ip.to_string();
+            let to = SocketAddr::new(a.ip, port);
+            let ms = i32::try_from(ctl.timeoutconnect.saturating_mul(1000)).unwrap_or(i32::MAX);
+            let tcp = match sys::connect_from(source.as_ref().map(|s| s.bind_addr()), to, ms) {
+                Ok(t) => t,
+                Err(sys::ConnectError::Socket(_)) => return report::SOCKET.into(),
+                Err(sys::ConnectError::Bind(_)) => {
+                    let s = source
+                        .as_ref()
+                        .map(|s| s.ip.to_string())
+                        .unwrap_or_default();
+                    return report::bind_failed(&s).into_bytes();
+                }
+                Err(sys::ConnectError::Connect(e)) => {
+                    let counted = matches!(
+                        e.kind(),
+                        std::io::ErrorKind::TimedOut | std::io::ErrorKind::ConnectionRefused
+                    );
+                    if counted && let Some(mut t) = table() {
+                        let _ = t.failure(a.ip, tcpto::now());
+                    }
+                    continue;
+                }
+            };
+            if known && let Some(mut t) = table() {
+                let _ = t.success(a.ip);
+            }
+            let _ = tcp.set_nodelay(true);
+            let t = Some(Duration::from_secs(ctl.timeoutremote.max(1)));
+            let _ = tcp.set_read_timeout(t);
+            let _ = tcp.set_write_timeout(t);
+            let step = if rt.qmtp {
+                qmtp::session(&mut job, out, tcp, &ip, &a.host, port == QMTPS_PORT)
+            } else {
+                smtp::session(&mut job, out, tcp, &ip, &a.host, implicit)
+            };
+            match step {
+                Step::Done(text) => return text,
+                Step::NextMx => continue,
+            }
         }
     }
-    report::NO_CONNECTION.into()
+    match (found, cut, soft) {
+        (true, _, _) => report::NO_CONNECTION.into(),
+        (false, true, _) => report::MX_IS_ME.into(),
+        (false, false, true) => report::dns_soft(&target).into_bytes(),
+        (false, false, false) => report::NO_MX.into(),
+    }
 }
 
-/// The addresses to try, or the report that ends the delivery.
-fn addresses(r: &Resolver, target: &str, relayed: bool) -> Result<Vec<MxIp>, Vec<u8>> {
+/// A place to try: an address, or a mail exchanger whose addresses are
+/// looked up only when the ones before it have failed.
+enum Cand {
+    Addr(MxIp),
+    Host(u16, String),
+}
+
+fn own_addrs() -> Vec<IpAddr> {
+    sys::local_addrs().unwrap_or_default()
+}
+
+fn is_me(ip: &IpAddr, me: &[IpAddr]) -> bool {
+    me.contains(ip) || ip.is_unspecified()
+}
+
+/// What to try, in order, or the report that ends the delivery.
+fn candidates(r: &Resolver, target: &str, relayed: bool) -> Result<Vec<Cand>, Vec<u8>> {
     let dns_fail = |e: DnsError| match e {
         DnsError::Temp => report::dns_soft(target).into_bytes(),
         DnsError::Hard => report::dns_hard(target).into_bytes(),
     };
-    if let Some(ip) = literal(target) {
-        return Ok(vec![MxIp {
+    let addr = |ip| {
+        Cand::Addr(MxIp {
             pref: 0,
             host: target.to_string(),
             ip,
-        }]);
-    }
-    let v = if relayed {
-        r.ip(target)
-            .map_err(dns_fail)?
-            .into_iter()
-            .map(|ip| MxIp {
-                pref: 0,
-                host: target.to_string(),
-                ip,
-            })
-            .collect()
-    } else {
-        let v = r.mxip(target).map_err(dns_fail)?;
-        if v.is_empty() {
-            return Err(report::NO_MX.into());
-        }
-        let me = sys::local_addrs().unwrap_or_default();
-        let v = cut_ipme(v, &me);
-        if v.is_empty() {
-            return Err(report::MX_IS_ME.into());
-        }
-        v
+        })
     };
-    if v.is_empty() {
+    if let Some(ip) = literal(target) {
+        return Ok(vec![addr(ip)]);
+    }
+    let mxs = if relayed {
+        Vec::new()
+    } else {
+        r.mx(target).map_err(dns_fail)?
+    };
+    if !mxs.is_empty() {
+        return Ok(mxs.into_iter().map(|(p, h)| Cand::Host(p, h)).collect());
+    }
+    // A relay, or no MX: the addresses of the name itself (implicit MX).
+    let ips = r.ip(target).map_err(dns_fail)?;
+    if ips.is_empty() {
         return Err(report::NO_MX.into());
     }
-    Ok(v)
+    if !relayed && ips.iter().any(|ip| is_me(ip, &own_addrs())) {
+        return Err(report::MX_IS_ME.into());
+    }
+    Ok(ips.into_iter().map(addr).collect())
 }
 
 /// Usable secure TLSA records of `mx_host`, when a trust anchor is
@@ -294,27 +327,11 @@ fn dane_records(
 mod tests {
     use super::*;
 
-    fn mx(pref: u16, ip: &str) -> MxIp {
-        MxIp {
-            pref,
-            host: "h".into(),
-            ip: ip.parse().unwrap(),
-        }
-    }
-
     #[test]
     fn literals() {
         assert_eq!(literal("[192.0.2.1]"), Some("192.0.2.1".parse().unwrap()));
         assert_eq!(literal("[IPv6:::1]"), Some("::1".parse().unwrap()));
         assert_eq!(literal("[::1]"), Some("::1".parse().unwrap()));
         assert_eq!(literal("example.com"), None);
-    }
-
-    #[test]
-    fn ipme_cut() {
-        let me: Vec<IpAddr> = vec!["192.0.2.9".parse().unwrap()];
-        let v = vec![mx(5, "192.0.2.1"), mx(10, "192.0.2.9"), mx(20, "192.0.2.3")];
-        assert_eq!(cut_ipme(v, &me), vec![mx(5, "192.0.2.1")]);
-        assert!(cut_ipme(vec![mx(0, "192.0.2.9")], &me).is_empty());
     }
 }

@@ -114,10 +114,10 @@ fn talk(
     }
     send_message(conn, job.msg)?;
     let mut env = Vec::new();
-    netstring(&mut env, job.sender.as_bytes());
+    netstring(&mut env, job.sender);
     let mut rs = Vec::new();
     for r in job.recips {
-        netstring(&mut rs, r.as_bytes());
+        netstring(&mut rs, r);
     }
     netstring(&mut env, &rs);
     conn.send(&env)?;

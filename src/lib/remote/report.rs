@@ -83,11 +83,10 @@ impl Out {
         &self.buf
     }
 
-    /// Writes everything to fd 1 (qmail-remote exits 0 whatever happens).
+    /// Writes everything to fd 1 in one write (std's stdout would split it
+    /// at the last newline); qmail-remote exits 0 whatever happens.
     pub fn flush(&mut self) {
-        let mut o = std::io::stdout().lock();
-        let _ = o.write_all(&self.buf);
-        let _ = o.flush();
+        let _ = crate::sys::borrow_fd(1).write_all(&self.buf);
         self.buf.clear();
     }
 }

@@ -21,8 +21,9 @@ pub enum Step {
 
 /// Everything a session needs besides the connection.
 pub struct Job<'a> {
-    pub sender: &'a str,
-    pub recips: &'a [String],
+    /// The envelope as given, bytes (addresses need not be UTF-8).
+    pub sender: &'a [u8],
+    pub recips: &'a [Vec<u8>],
     pub helo: &'a str,
     pub auth: Option<&'a Auth>,
     pub tls: &'a TlsRule,
@@ -80,30 +81,31 @@ impl Ehlo {
     }
 }
 
-/// The local part of an address quoted per RFC 5321 when it needs it.
-pub fn quote(addr: &str) -> String {
-    let (local, domain) = match addr.rfind('@') {
-        Some(i) => (&addr[..i], &addr[i..]),
-        None => (addr, ""),
+/// The local part of an address quoted per RFC 5321 when it needs it
+/// (qmail's quote()); the domain is left alone.
+pub fn quote(addr: &[u8]) -> Vec<u8> {
+    let (local, domain) = match memchr::memrchr(b'@', addr) {
+        Some(i) => addr.split_at(i),
+        None => (addr, &b""[..]),
     };
-    let special = |b: u8| b <= 32 || b >= 127 && b.is_ascii() || b"()<>,;:\\\"[]@".contains(&b);
-    let needs = local.bytes().any(special)
-        || local.starts_with('.')
-        || local.ends_with('.')
-        || local.contains("..");
+    let special = |b: &u8| *b <= 32 || *b == 127 || b"()<>,;:\\\"[]@".contains(b);
+    let needs = local.iter().any(special)
+        || local.starts_with(b".")
+        || local.ends_with(b".")
+        || local.windows(2).any(|w| w == b"..");
     if !needs {
-        return addr.to_string();
+        return addr.to_vec();
     }
-    let mut q = String::with_capacity(addr.len() + 4);
-    q.push('"');
-    for c in local.chars() {
-        if c == '"' || c == '\\' {
-            q.push('\\');
+    let mut q = Vec::with_capacity(addr.len() + 4);
+    q.push(b'"');
+    for &c in local {
+        if c == b'"' || c == b'\\' {
+            q.push(b'\\');
         }
         q.push(c);
     }
-    q.push('"');
-    q.push_str(domain);
+    q.push(b'"');
+    q.extend_from_slice(domain);
     q
 }
 
@@ -236,13 +238,17 @@ fn blast(conn: &mut Conn, msg: &mut File) -> io::Result<Result<bool, ()>> {
                 }
             }
         }
-        conn.s.write_all(&out)?;
-        out.clear();
+        // Keep the tail for the last write, with the final dot.
+        if out.len() >= 64 * 1024 {
+            conn.s.write_all(&out)?;
+            out.clear();
+        }
     }
     if !sol {
         return Ok(Ok(false));
     }
-    conn.s.write_all(b".\r\n")?;
+    out.extend_from_slice(b".\r\n");
+    conn.s.write_all(&out)?;
     conn.s.flush()?;
     Ok(Ok(true))
 }
@@ -352,15 +358,17 @@ fn dialogue(
             return Err(Fail::Report(report::tls_fail(tls::NEGOTIATE, job.tls_host)));
         }
     }
-    let mut mail = format!("MAIL FROM:<{}>", quote(job.sender));
+    let mut mail = b"MAIL FROM:<".to_vec();
+    mail.extend_from_slice(&quote(job.sender));
+    mail.push(b'>');
     // Without a mechanism in common the session goes on unauthenticated,
     // without the K-lettered notice s/qmail writes here (spec §2.2).
     if let Some(a) = job.auth
         && let Some(mech) = ehlo.mechanism()
     {
         login(conn, job.sender, a, mech, ip)?;
-        mail.push_str(" AUTH=");
-        mail.push_str(&auth::xtext(&a.user));
+        mail.extend_from_slice(b" AUTH=");
+        mail.extend_from_slice(auth::xtext(&a.user).as_bytes());
     }
     if let Some(limit) = ehlo.size {
         let size = job.msg.metadata().map_or(0, |m| m.len());
@@ -372,29 +380,29 @@ fn dialogue(
                 .into_bytes(),
             ));
         }
-        mail.push_str(&format!(" SIZE={size}"));
+        mail.extend_from_slice(format!(" SIZE={size}").as_bytes());
     }
     if ehlo.eightbit && has_8bit(job.msg) {
-        mail.push_str(" BODY=8BITMIME");
+        mail.extend_from_slice(b" BODY=8BITMIME");
     }
     if ehlo.smtputf8 && (!job.sender.is_ascii() || job.recips.iter().any(|r| !r.is_ascii())) {
-        mail.push_str(" SMTPUTF8");
+        mail.extend_from_slice(b" SMTPUTF8");
     }
-    mail.push_str("\r\n");
-    let rcpts: Vec<String> = job
+    mail.extend_from_slice(b"\r\n");
+    let rcpts: Vec<Vec<u8>> = job
         .recips
         .iter()
-        .map(|r| format!("RCPT TO:<{}>\r\n", quote(r)))
+        .map(|r| [&b"RCPT TO:<"[..], &quote(r), b">\r\n"].concat())
         .collect();
     if ehlo.pipelining {
-        let mut all = mail.into_bytes();
+        let mut all = mail;
         for r in &rcpts {
-            all.extend_from_slice(r.as_bytes());
+            all.extend_from_slice(r);
         }
         all.extend_from_slice(b"DATA\r\n");
         conn.send(&all)?;
     } else {
-        conn.send(mail.as_bytes())?;
+        conn.send(&mail)?;
     }
     let m = conn.reply()?;
     match m.code {
@@ -405,7 +413,7 @@ fn dialogue(
     let mut any = false;
     for r in &rcpts {
         if !ehlo.pipelining {
-            conn.send(r.as_bytes())?;
+            conn.send(r)?;
         }
         let rr = conn.reply()?;
         match rr.code {
@@ -493,7 +501,7 @@ fn hello(conn: &mut Conn, helo: &str, ip: &str) -> Result<Ehlo, Fail> {
 }
 
 /// AUTH with `mech`; Ok when the server said 235.
-fn login(conn: &mut Conn, sender: &str, a: &Auth, mech: &str, ip: &str) -> Result<(), Fail> {
+fn login(conn: &mut Conn, sender: &[u8], a: &Auth, mech: &str, ip: &str) -> Result<(), Fail> {
     let rejected = |what: &str, r: &Reply| {
         Fail::Report(match r.code {
             432 => quit("DConnected to ", ip, " but password expired", Some(r)),
@@ -561,12 +569,14 @@ mod tests {
 
     #[test]
     fn quoting() {
-        assert_eq!(quote("joe@example.com"), "joe@example.com");
-        assert_eq!(quote("a b@x"), "\"a b\"@x");
-        assert_eq!(quote("a\"b@x"), "\"a\\\"b\"@x");
-        assert_eq!(quote(".a@x"), "\".a\"@x");
-        assert_eq!(quote("a@b@x"), "\"a@b\"@x");
-        assert_eq!(quote(""), "");
+        let q = |a: &[u8]| String::from_utf8_lossy(&quote(a)).into_owned();
+        assert_eq!(q(b"joe@example.com"), "joe@example.com");
+        assert_eq!(q(b"a b@x"), "\"a b\"@x");
+        assert_eq!(q(b"a\"b@x"), "\"a\\\"b\"@x");
+        assert_eq!(q(b".a@x"), "\".a\"@x");
+        assert_eq!(q(b"a@b@x"), "\"a@b\"@x");
+        assert_eq!(q(b""), "");
+        assert_eq!(quote(b"j\xe9@x"), b"j\xe9@x", "8-bit bytes pass unchanged");
     }
 
     #[test]

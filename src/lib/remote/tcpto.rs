@@ -169,6 +169,15 @@ impl Table {
     }
 }
 
+/// The table of the qmail home, for qmail-tcpto and qmail-tcpok.
+pub fn open_home() -> Result<Table, crate::exit::Die> {
+    let home = crate::home::home();
+    std::env::set_current_dir(&home)
+        .map_err(|e| crate::exit::Die::sys(format_args!("switch to {}", home.display()), e))?;
+    Table::open(Path::new("queue/lock/tcpto"))
+        .map_err(|e| crate::exit::Die::sys("open queue/lock/tcpto", e))
+}
+
 /// Seconds since the epoch, as the table stores them.
 pub fn now() -> u32 {
     std::time::SystemTime::now()

@@ -71,10 +71,16 @@ impl Write for Stream {
 
 impl Stream {
     /// Ends the session: close_notify over TLS, then the socket is dropped.
+    /// Only writes: waiting for the peer's own close could take up to
+    /// timeoutremote.
     pub fn close(&mut self) {
         if let Stream::Tls(s) = self {
             s.conn.send_close_notify();
-            let _ = s.conn.complete_io(&mut s.sock);
+            while s.conn.wants_write() {
+                if s.conn.write_tls(&mut s.sock).is_err() {
+                    break;
+                }
+            }
         }
         *self = Stream::Closed;
     }
@@ -170,9 +176,12 @@ pub fn start(conn: &mut Conn, job: &Job<'_>, mx_host: &str) -> Result<(), Vec<u8
             .map_err(|_| tls_fail(KEY_LOAD, host))?,
         None => builder.with_no_client_auth(),
     };
-    let name = ServerName::try_from(mx_host.trim_end_matches('.').to_string())
-        .or_else(|_| ServerName::try_from("invalid"))
-        .map_err(|_| tls_fail(ESTABLISH, host))?;
+    // An address literal sends no SNI (RFC 6066 §3).
+    let name = match super::literal(mx_host) {
+        Some(ip) => ServerName::from(ip),
+        None => ServerName::try_from(mx_host.trim_end_matches('.').to_string())
+            .map_err(|_| tls_fail(ESTABLISH, host))?,
+    };
     let c = ClientConnection::new(Arc::new(config), name).map_err(|_| tls_fail(ESTABLISH, host))?;
     let mut s = StreamOwned::new(c, tcp);
     while s.conn.is_handshaking() {
@@ -207,21 +216,23 @@ fn check_peer(
         };
     }
     let rule = job.tls;
-    if rule.mode >= 2 && rule.mode != 3 && certs.is_empty() {
+    let leaf = certs.first();
+    if rule.mode >= 2 && rule.mode != 3 && leaf.is_none() {
         return Err(tls_fail(NO_CERT, host));
     }
     if let Some(pin) = &rule.pin {
-        return check_pin(&certs[0], pin, host);
+        let leaf = leaf.ok_or_else(|| tls_fail(NO_CERT, host))?;
+        return check_pin(leaf, pin, host);
     }
-    if !(4..=6).contains(&rule.mode) {
+    let Some(leaf) = leaf.filter(|_| (4..=6).contains(&rule.mode)) else {
         return Ok(());
-    }
+    };
     let roots = roots(rule.ca.as_deref()).ok_or_else(|| tls_fail(NO_CA, host))?;
     let v = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), p.clone())
         .build()
         .map_err(|_| tls_fail(NO_CA, host))?;
     let name = ServerName::try_from(host.to_string()).map_err(|_| tls_fail(BAD_SUBJECT, host))?;
-    match v.verify_server_cert(&certs[0], &certs[1..], &name, &[], UnixTime::now()) {
+    match v.verify_server_cert(leaf, &certs[1..], &name, &[], UnixTime::now()) {
         Ok(_) => Ok(()),
         Err(rustls::Error::InvalidCertificate(
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
