@@ -936,7 +936,6 @@ fn round_trip_between_two_instances() {
 /// AUTH to a smarthost that is our own qmail-smtpd (sslserver, AUTH only
 /// after STARTTLS, passwords checked by qmail-authuser).
 #[test]
-#[ignore = "sslserver sometimes stalls when the client's EHLO arrives right behind its TLS Finished"]
 fn auth_to_our_smtpd_smarthost() {
     use crate::common::bin;
     use crate::ucspi::{Server, prog};

@@ -64,6 +64,19 @@ pub fn handshake(conn: &mut Connection, sock: RawFd, secs: u32) -> Result<(), St
     flush(conn, sock).map_err(|e| e.to_string())
 }
 
+/// Moves decrypted bytes from `conn` into `pending`; false once the peer
+/// has closed its side (or the TLS stream broke).
+fn take_plaintext(conn: &mut Connection, pending: &mut Vec<u8>, buf: &mut [u8]) -> bool {
+    loop {
+        match conn.reader().read(buf) {
+            Ok(0) => return false,
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
 /// Relays until both directions are closed or nothing moved for
 /// `idle_secs`: TLS plaintext from the peer goes to `to_prog`, what the
 /// program writes to `from_prog` goes out encrypted. Closing the program's
@@ -89,6 +102,16 @@ pub fn relay(
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 16384];
     let mut sockf = sys::borrow_fd(sock);
+    // Records that came in with the handshake's last flight (a client may
+    // send its first command right behind Finished) are already decrypted
+    // or buffered: take them now, the socket may never become readable again.
+    if let Err(e) = conn.process_new_packets() {
+        let _ = flush(conn, sock);
+        return Err(e.to_string());
+    }
+    if !take_plaintext(conn, &mut pending, &mut buf) {
+        sock_open = false;
+    }
     loop {
         match flush(conn, sock) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -146,19 +169,8 @@ pub fn relay(
                 let _ = flush(conn, sock);
                 return Err(e.to_string());
             }
-            loop {
-                match conn.reader().read(&mut buf) {
-                    Ok(0) => {
-                        sock_open = false;
-                        break;
-                    }
-                    Ok(n) => pending.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(_) => {
-                        sock_open = false;
-                        break;
-                    }
-                }
+            if !take_plaintext(conn, &mut pending, &mut buf) {
+                sock_open = false;
             }
         }
         if ev[2] != 0
