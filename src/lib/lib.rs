@@ -10,6 +10,7 @@ pub mod sys;
 
 pub mod address;
 pub mod auto;
+pub mod bytescan;
 pub mod cdb;
 pub mod control;
 pub mod date;

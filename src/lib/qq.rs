@@ -69,6 +69,11 @@ pub fn program(home: &Path) -> PathBuf {
     }
 }
 
+/// Whether `$QMAILQUEUE` names a program other than ours.
+fn custom_program() -> bool {
+    std::env::var_os("QMAILQUEUE").is_some_and(|q| !q.is_empty())
+}
+
 /// A running qmail-queue: write the message with `write_all`, then call
 /// `finish` with the envelope.
 pub struct QueueClient {
@@ -95,11 +100,15 @@ impl QueueClient {
 
     fn spawn(home: &Path, body: Stdio) -> io::Result<QueueClient> {
         let (env_r, env_w) = io::pipe()?;
-        let child = Command::new(program(home))
-            .current_dir(home)
-            .stdin(body)
-            .stdout(Stdio::from(env_r))
-            .spawn()?;
+        let mut cmd = Command::new(program(home));
+        // qmail starts the queue program in the home. Our qmail-queue
+        // changes there itself, and without a directory change std can
+        // start it by posix_spawn (vfork-like: no page-table copy), so
+        // only a QMAILQUEUE substitute gets the chdir.
+        if custom_program() {
+            cmd.current_dir(home);
+        }
+        let child = cmd.stdin(body).stdout(Stdio::from(env_r)).spawn()?;
         Ok(QueueClient {
             child,
             body: None,

@@ -20,7 +20,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::envelope::MAX_ADDRESS;
-use crate::{date, fsutil, home, passwd, queue::Queue, sys};
+use crate::{bytescan, date, fsutil, home, passwd, queue::Queue, sys};
 
 /// Exit codes of qmail-queue (queue.md §2.6).
 pub mod code {
@@ -452,7 +452,7 @@ impl In<'_> {
         loop {
             self.fill()?;
             let avail = &self.buf[self.pos..self.end];
-            if let Some(i) = memchr::memchr(0, avail) {
+            if let Some(i) = bytescan::find(0, avail) {
                 if len + i >= ADDR {
                     return Err(code::ADDRESS_TOO_LONG);
                 }

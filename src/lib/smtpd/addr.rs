@@ -8,10 +8,10 @@ pub const MAX_ADDRESS: usize = 900;
 /// route `@a,@b:` is dropped, `"` toggles quoting, `\` escapes. `None` is a
 /// syntax error (no `<`, too long, or a NUL byte).
 pub fn parse(arg: &[u8]) -> Option<Vec<u8>> {
-    let lt = memchr::memchr(b'<', arg)?;
+    let lt = crate::bytescan::find(b'<', arg)?;
     let mut rest = &arg[lt + 1..];
     if rest.first() == Some(&b'@') {
-        rest = match memchr::memchr(b':', rest) {
+        rest = match crate::bytescan::find(b':', rest) {
             Some(c) => &rest[c + 1..],
             None => &[],
         };
@@ -41,7 +41,7 @@ pub fn parse(arg: &[u8]) -> Option<Vec<u8>> {
 /// Replaces a trailing `@[ip]` naming one of `local_ips` by
 /// `@localiphost` (smtpd.md §6.2).
 pub fn rewrite_literal(addr: &mut Vec<u8>, local_ips: &[String], localiphost: &str) {
-    let Some(at) = memchr::memrchr(b'@', addr) else {
+    let Some(at) = crate::bytescan::rfind(b'@', addr) else {
         return;
     };
     let dom = &addr[at + 1..];
@@ -79,7 +79,7 @@ pub fn mail_params(arg: &[u8]) -> MailParams {
 
 /// The domain of an address (after the last `@`), empty if none.
 pub fn domain(addr: &[u8]) -> &[u8] {
-    match memchr::memrchr(b'@', addr) {
+    match crate::bytescan::rfind(b'@', addr) {
         Some(at) => &addr[at + 1..],
         None => &[],
     }

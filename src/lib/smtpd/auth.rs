@@ -102,7 +102,7 @@ pub fn split_plain(resp: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
 
 /// Splits a CRAM-MD5 response `user digest` at the last space.
 pub fn split_cram(resp: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
-    let sp = memchr::memrchr(b' ', resp)?;
+    let sp = crate::bytescan::rfind(b' ', resp)?;
     Some((resp[..sp].to_vec(), resp[sp + 1..].to_vec()))
 }
 

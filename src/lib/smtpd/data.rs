@@ -124,7 +124,7 @@ impl<'a> DataFilter<'a> {
                 }
                 St::Normal => {
                     let rest = &input[i..];
-                    match memchr::memchr2(b'\r', b'\n', rest) {
+                    match crate::bytescan::find2(b'\r', b'\n', rest) {
                         None => {
                             self.emit(rest, sink);
                             i = input.len();
@@ -250,7 +250,7 @@ impl<'a> DataFilter<'a> {
 
     fn encoded_line(&mut self, line: &[u8]) {
         if self.scan.whitespace
-            && let Some(p) = memchr::memchr2(b' ', b'\t', line)
+            && let Some(p) = crate::bytescan::find2(b' ', b'\t', line)
         {
             let from = p.saturating_sub(4);
             let info = String::from_utf8_lossy(&line[from..(from + 9).min(line.len())]);

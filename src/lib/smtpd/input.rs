@@ -74,7 +74,7 @@ impl InBuf {
     /// The next complete line, if one is buffered.
     pub fn next_line(&mut self) -> Option<Line<'_>> {
         let pending = &self.buf[self.start..self.end];
-        match memchr::memchr(b'\n', pending) {
+        match crate::bytescan::find(b'\n', pending) {
             Some(i) if self.skipping => {
                 self.start += i + 1;
                 self.skipping = false;

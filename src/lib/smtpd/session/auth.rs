@@ -68,7 +68,7 @@ impl Session {
             self.reply(r::AUTH_IN_MAIL);
             return Action::Continue;
         }
-        let (word, initial) = match memchr::memchr(b' ', arg) {
+        let (word, initial) = match crate::bytescan::find(b' ', arg) {
             Some(sp) => (&arg[..sp], Some(arg[sp..].trim_ascii())),
             None => (arg, None),
         };

@@ -327,7 +327,7 @@ impl Session {
         if self.auth_step.is_some() {
             return self.auth_continue(line);
         }
-        let (verb, arg) = match memchr::memchr(b' ', line) {
+        let (verb, arg) = match crate::bytescan::find(b' ', line) {
             Some(sp) => (&line[..sp], line[sp..].trim_ascii_start()),
             None => (line, &b""[..]),
         };
@@ -649,7 +649,7 @@ impl Session {
             self.log_line("Reject::ORIG::DNS_MF", Some(a), "");
             return Err(Action::Continue);
         }
-        if memchr::memchr(b'@', a).is_some() {
+        if crate::bytescan::find(b'@', a).is_some() {
             let dom = lossy(addr::domain(a)).to_ascii_lowercase();
             if !self.in_rcpthosts(&dom, host) {
                 let t = r::no_gateway(&self.cfg.replies.nogateway);
