@@ -2,7 +2,7 @@
 //! qmail exit code and one `prog: fatal: reason` line here, nowhere else.
 
 use std::fmt;
-use std::io::Write;
+use std::io::{self, Write};
 
 /// Temporary failure: try again later.
 pub const TEMP: i32 = 111;
@@ -73,6 +73,40 @@ pub fn run_with(prog: &'static str, panic_code: i32, main: impl FnOnce() -> Resu
 /// `run_with` for the usual temporary code 111.
 pub fn run(prog: &'static str, main: impl FnOnce() -> Result<(), Die>) -> ! {
     run_with(prog, TEMP, main)
+}
+
+/// qmail's error_temp: errors worth a retry.
+pub fn is_temp_errno(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            libc::EINTR
+                | libc::ENOMEM
+                | libc::ETXTBSY
+                | libc::EIO
+                | libc::ETIMEDOUT
+                | libc::EAGAIN
+                | libc::EDEADLK
+                | libc::EBUSY
+                | libc::ENFILE
+                | libc::EMFILE
+                | libc::EFBIG
+                | libc::ENOSPC
+                | libc::ENETDOWN
+                | libc::ENETUNREACH
+                | libc::ENETRESET
+                | libc::ECONNABORTED
+                | libc::ECONNRESET
+                | libc::ENOBUFS
+                | libc::ECONNREFUSED
+                | libc::EHOSTDOWN
+                | libc::EHOSTUNREACH
+                | libc::EUSERS
+                | libc::EDQUOT
+                | libc::ESTALE
+                | libc::EREMOTE
+        )
+    )
 }
 
 /// Prints `prog: warning: text` on stderr.

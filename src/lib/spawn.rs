@@ -37,22 +37,9 @@ pub fn limit() -> usize {
 
 const TRUNC_MESS: &[u8] = b"\nError report too long, sorry.\n";
 
+/// qmail's temporary errors, and a missing program.
 fn is_temp_errno(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(
-            libc::EINTR
-                | libc::ENOMEM
-                | libc::ETXTBSY
-                | libc::EIO
-                | libc::ETIMEDOUT
-                | libc::EAGAIN
-                | libc::ENFILE
-                | libc::EMFILE
-                | libc::ENOSPC
-                | libc::ENOENT
-        )
-    )
+    crate::exit::is_temp_errno(e) || e.raw_os_error() == Some(libc::ENOENT)
 }
 
 /// Exit code for a failed exec: 111 when the error may go away. A missing

@@ -12,36 +12,4 @@ pub fn errstr(e: &io::Error) -> String {
     }
 }
 
-/// qmail's error_temp: errors worth a retry.
-pub fn is_temp(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(
-            libc::EINTR
-                | libc::ENOMEM
-                | libc::ETXTBSY
-                | libc::EIO
-                | libc::ETIMEDOUT
-                | libc::EAGAIN
-                | libc::EDEADLK
-                | libc::EBUSY
-                | libc::ENFILE
-                | libc::EMFILE
-                | libc::EFBIG
-                | libc::ENOSPC
-                | libc::ENETDOWN
-                | libc::ENETUNREACH
-                | libc::ENETRESET
-                | libc::ECONNABORTED
-                | libc::ECONNRESET
-                | libc::ENOBUFS
-                | libc::ECONNREFUSED
-                | libc::EHOSTDOWN
-                | libc::EHOSTUNREACH
-                | libc::EUSERS
-                | libc::EDQUOT
-                | libc::ESTALE
-                | libc::EREMOTE
-        )
-    )
-}
+pub use crate::exit::is_temp_errno as is_temp;
