@@ -21,18 +21,15 @@ pub fn home() -> PathBuf {
 }
 
 /// True when qmail users map to the invoking user: a program that is not
-/// set-id and either runs as a normal user or was given a private home with
-/// `QMAILHOME` (tests and `make run` as root). Then no program changes uid:
+/// set-id and was given a private home with `QMAILHOME` (tests and
+/// `make run`, as any user, root included). Then no program changes uid:
 /// every "qmail user" and every mail user is the invoking user, and uid 0 is
-/// allowed for local delivery.
+/// allowed for local delivery. Without `QMAILHOME` a program is part of a
+/// system install and uses the real qmail users, whatever uid it runs as
+/// (qmail-rspawn runs as qmailr, qmail-send as qmails).
 pub fn private_mode() -> bool {
-    if sys::is_setid() {
-        return false;
-    }
-    if sys::getuid() != 0 {
-        return true;
-    }
-    std::env::var_os("QMAILHOME").is_some_and(|h| !h.is_empty() && h != auto::HOME)
+    !sys::is_setid()
+        && std::env::var_os("QMAILHOME").is_some_and(|h| !h.is_empty() && h != auto::HOME)
 }
 
 /// Numeric ids of qmail's users and groups (conf-files/users, groups).
