@@ -437,11 +437,16 @@ fn tcpserver_concurrency_limit() {
         .count();
     assert_eq!(served, 10);
     assert!(max.load(Ordering::SeqCst) <= 3);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let log = loop {
         let t = s.log_text();
         if t.matches(" status 0\n").count() == 10 {
             break t;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "log never showed 10 ends:\n{t}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
     let counts: Vec<usize> = log
