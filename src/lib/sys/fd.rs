@@ -139,24 +139,11 @@ pub(crate) fn cstr(path: &Path) -> io::Result<CString> {
 /// Waits for readability on several fds; returns which are ready.
 /// `timeout_ms` < 0 waits forever. EINTR returns an all-false vector.
 pub fn poll_readable(fds: &[RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
-    let mut pfds: Vec<libc::pollfd> = fds
+    let want: Vec<(RawFd, bool, bool)> = fds.iter().map(|&fd| (fd, true, false)).collect();
+    Ok(super::poll_events(&want, timeout_ms)?
         .iter()
-        .map(|&fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    // SAFETY: pfds is a valid array of pfds.len() pollfd structs.
-    let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
-    if r == -1 {
-        let e = super::last_err();
-        if e.kind() == io::ErrorKind::Interrupted {
-            return Ok(vec![false; fds.len()]);
-        }
-        return Err(e);
-    }
-    Ok(pfds.iter().map(|p| p.revents != 0).collect())
+        .map(|&r| r != 0)
+        .collect())
 }
 
 /// Waits until `fd` is readable (or writable) or the timeout passes.

@@ -281,6 +281,5 @@ pub fn wait_nohang_raw() -> io::Result<Option<(i32, i32)>> {
 
 /// Process id of the caller.
 pub fn getpid() -> i32 {
-    // SAFETY: cannot fail.
-    unsafe { libc::getpid() }
+    std::process::id() as i32
 }

@@ -33,26 +33,10 @@ impl PollFd {
 /// Waits until one of `fds` is ready or `timeout_ms` passes (< 0: forever).
 /// EINTR counts as "nothing ready" (the signal pipe is then readable).
 pub fn poll_fds(fds: &mut [PollFd], timeout_ms: i32) -> io::Result<()> {
-    let mut pfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|p| libc::pollfd {
-            fd: p.fd,
-            events: if p.write { libc::POLLOUT } else { libc::POLLIN },
-            revents: 0,
-        })
-        .collect();
-    // SAFETY: pfds is a valid array of pfds.len() pollfd structs.
-    let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
-    if r == -1 {
-        let e = super::last_err();
-        if e.kind() == io::ErrorKind::Interrupted {
-            fds.iter_mut().for_each(|p| p.ready = false);
-            return Ok(());
-        }
-        return Err(e);
-    }
-    for (p, q) in fds.iter_mut().zip(&pfds) {
-        p.ready = q.revents != 0;
+    let want: Vec<(RawFd, bool, bool)> = fds.iter().map(|p| (p.fd, !p.write, p.write)).collect();
+    let revents = super::poll_events(&want, timeout_ms)?;
+    for (p, r) in fds.iter_mut().zip(revents) {
+        p.ready = r != 0;
     }
     Ok(())
 }
