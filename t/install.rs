@@ -86,11 +86,9 @@ fn setuid_modes_from_package_modes() {
     let out = install(&prefix);
     assert!(out.status.success());
     let cmd = prefix.join("package/mail/sqmail/sqmail/command");
-    if cmd.join("qmail-queue").exists() {
-        assert_eq!(mode(&cmd.join("qmail-queue")), 0o4711);
-    }
-    if cmd.join("qmail-lspawn").exists() {
-        assert_eq!(mode(&cmd.join("qmail-lspawn")), 0o700);
-    }
+    assert_eq!(mode(&cmd.join("qmail-queue")), 0o4711);
+    assert_eq!(mode(&cmd.join("qmail-lspawn")), 0o700);
+    assert_eq!(mode(&cmd.join("qmail-authuser")), 0o6711);
+    assert_eq!(mode(&cmd.join("qmail-send")), 0o711);
     fs::remove_dir_all(&prefix).unwrap();
 }
