@@ -185,7 +185,8 @@ pub struct Outcome {
     pub trace: String,
     /// `(domain) => record` lines, one per domain whose record was read.
     pub records: String,
-    /// The expanded explanation (for `fail` only).
+    /// The expanded explanation: for `fail` the domain's `exp=` text or
+    /// the local one; for the other rejectable results the local one.
     pub explanation: Option<String>,
     /// The domain checked (the sender's, or the HELO name).
     pub identity: String,
@@ -253,14 +254,21 @@ pub fn check(q: &Query, dns: &mut dyn Lookup) -> Option<Outcome> {
     };
     let verdict = e.check_host(&identity, true);
     e.info("R:", &verdict.code().to_string());
-    let explanation = (verdict == Verdict::Fail).then(|| match e.explanation.take() {
-        Some(t) => t,
-        None => {
-            let d = e.exp_domain.clone();
-            e.expand_exp(q.explain, &d)
-                .unwrap_or_else(|| q.explain.to_string())
+    let local_text = |e: &mut Eval| {
+        let d = e.exp_domain.clone();
+        e.expand_exp(q.explain, &d)
+            .unwrap_or_else(|| q.explain.to_string())
+    };
+    let explanation = match verdict {
+        Verdict::Fail => Some(match e.explanation.take() {
+            Some(t) => t,
+            None => local_text(&mut e),
+        }),
+        Verdict::SoftFail | Verdict::Neutral | Verdict::None | Verdict::PermError => {
+            Some(local_text(&mut e))
         }
-    });
+        _ => None,
+    };
     Some(Outcome {
         verdict,
         trace: e.trace,

@@ -417,6 +417,14 @@ fn explanation() {
     );
     // Only fail has one; an include's exp is not used; a redirect's is.
     let mut d = one("v=spf1 ~all exp=explain.example.com").txt("explain.example.com", "x");
+    let o = run(&mut d, "192.0.2.1", "u@example.com");
+    assert!(
+        o.explanation
+            .unwrap()
+            .starts_with("See http://spf.pobox.com/"),
+        "softfail: the local text"
+    );
+    let mut d = one("v=spf1 +all exp=explain.example.com");
     assert_eq!(run(&mut d, "192.0.2.1", "u@example.com").explanation, None);
     let mut d = one("v=spf1 redirect=r.example.com exp=e1.example.com")
         .txt("r.example.com", "v=spf1 -all exp=e2.example.com")
