@@ -147,7 +147,7 @@ fn config(home: &Path, pid: u32, checkprogram: bool) -> Result<Config, Die> {
 
 /// `SPF` and its control files, read only when SPF is on (policy.md §6.1).
 fn spf_policy(c: &Control) -> Result<Option<SpfPolicy>, Die> {
-    let level = spf_level(var("SPF").as_deref()).map_err(|()| die_with(r::CONTROLS))?;
+    let level = spf_level(var("SPF").as_deref()).map_err(|_| die_with(r::CONTROLS))?;
     if level == 0 {
         return Ok(None);
     }

@@ -414,10 +414,8 @@ impl Eval<'_, '_> {
                     let v = Verdict::from(d.qualifier);
                     if v == Verdict::Fail && self.include_depth == 0 {
                         self.exp_domain = domain.to_string();
-                        if !is_local {
-                            if let Some(exp) = &rec.exp {
-                                self.explanation = self.explain_from(exp, domain);
-                            }
+                        if !is_local && let Some(exp) = &rec.exp {
+                            self.explanation = self.explain_from(exp, domain);
                         }
                     }
                     return v;

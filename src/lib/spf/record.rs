@@ -217,17 +217,17 @@ fn dual_cidr(rest: &str) -> Result<(&str, u8, u8), &'static str> {
     let mut s = rest;
     let mut c6 = 128;
     let mut c4 = 32;
-    if let Some(i) = s.rfind("//") {
-        if s[i + 2..].bytes().all(|c| c.is_ascii_digit()) {
-            c6 = cidr(&s[i + 2..], 128)?;
-            s = &s[..i];
-        }
+    if let Some(i) = s.rfind("//")
+        && s[i + 2..].bytes().all(|c| c.is_ascii_digit())
+    {
+        c6 = cidr(&s[i + 2..], 128)?;
+        s = &s[..i];
     }
-    if let Some(i) = s.rfind('/') {
-        if s[i + 1..].bytes().all(|c| c.is_ascii_digit()) {
-            c4 = cidr(&s[i + 1..], 32)?;
-            s = &s[..i];
-        }
+    if let Some(i) = s.rfind('/')
+        && s[i + 1..].bytes().all(|c| c.is_ascii_digit())
+    {
+        c4 = cidr(&s[i + 1..], 32)?;
+        s = &s[..i];
     }
     if s.contains('/') && !s.contains('%') {
         return Err(PARSE_ERROR);

@@ -207,7 +207,7 @@ pub struct Session {
     /// SPF passed for the current recipient (the `Accept::SPF::` line).
     spf_pass: bool,
     /// The last SPF evaluation, for its (HELO, sender).
-    spf_done: Option<((Vec<u8>, Vec<u8>), crate::spf::Outcome)>,
+    spf_done: Option<(spf::SpfKey, crate::spf::Outcome)>,
     /// Replies waiting to be sent.
     pub out: Vec<u8>,
     /// Log lines waiting to be written to fd 2.

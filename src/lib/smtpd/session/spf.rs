@@ -18,12 +18,19 @@ pub struct SpfPolicy {
 
 pub const SPF_TEMP: &str = "451 SPF lookup failure (#4.3.0)";
 
-/// The level from `SPF`: `Ok(0)` is off; `Err` for numbers above 6 (the
-/// caller answers 421). Like s/qmail, only leading digits count.
-pub fn level(v: Option<&str>) -> Result<u8, ()> {
+/// `SPF` is a number above 6 (the caller answers 421).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadLevel;
+
+/// The level from `SPF`: `Ok(0)` is off. Like s/qmail, only leading
+/// digits count.
+pub fn level(v: Option<&str>) -> Result<u8, BadLevel> {
     let n = v.and_then(crate::control::parse_leading_uint).unwrap_or(0);
-    u8::try_from(n).ok().filter(|&l| l <= 6).ok_or(())
+    u8::try_from(n).ok().filter(|&l| l <= 6).ok_or(BadLevel)
 }
+
+/// The (HELO, sender) an SPF outcome was found for.
+pub type SpfKey = (Vec<u8>, Vec<u8>);
 
 /// The 550 reply: one `550-` line per explanation line, the last with the
 /// status code. Control characters become `?`.
@@ -128,8 +135,8 @@ mod tests {
         assert_eq!(level(Some("3")), Ok(3));
         assert_eq!(level(Some("6")), Ok(6));
         assert_eq!(level(Some("x")), Ok(0));
-        assert_eq!(level(Some("7")), Err(()));
-        assert_eq!(level(Some("300")), Err(()));
+        assert_eq!(level(Some("7")), Err(BadLevel));
+        assert_eq!(level(Some("300")), Err(BadLevel));
         assert_eq!(reject_reply("no"), "550 no (#5.7.1)");
         assert_eq!(reject_reply("one\ntwo\rx"), "550-one\r\n550 two?x (#5.7.1)");
     }
