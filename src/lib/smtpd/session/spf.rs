@@ -127,6 +127,156 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::smtpd::filter::List;
+    use crate::smtpd::{Config, Dns, RcptCheck};
+
+    /// A host whose SPF verdict comes from the sender's domain name.
+    #[derive(Default)]
+    struct SpfHost {
+        asked: usize,
+        exported: Vec<(String, String)>,
+    }
+
+    impl Host for SpfHost {
+        fn dns(&mut self, _: &str, _: bool) -> Dns {
+            Dns::Found
+        }
+        fn more_rcpthosts(&mut self, _: &str) -> bool {
+            false
+        }
+        fn recipient(&mut self, _: &[u8]) -> RcptCheck {
+            RcptCheck::Accept("Recipients_Cdb")
+        }
+        fn mailfromrules(&mut self, _: &str, _: Option<&str>, _: &str, _: &str) -> Option<bool> {
+            None
+        }
+        fn sleep(&mut self, _: u64) {}
+        fn export(&mut self, name: &str, value: &str) {
+            self.exported.push((name.into(), value.into()));
+        }
+        fn spf(&mut self, q: &Query) -> Option<Outcome> {
+            self.asked += 1;
+            let dom = q.sender.rsplit('@').next().unwrap_or("");
+            let verdict = match dom {
+                "pass.example" => Verdict::Pass,
+                "fail.example" => Verdict::Fail,
+                _ => Verdict::TempError,
+            };
+            Some(Outcome {
+                verdict,
+                trace: String::new(),
+                records: String::new(),
+                explanation: Some(format!("no\nway {}", q.explain)),
+                identity: dom.into(),
+                problem: None,
+                mechanism: None,
+            })
+        }
+    }
+
+    fn session(level: u8, relay: bool) -> Session {
+        Session::new(Config {
+            pid: 1,
+            greeting: "mx.example".into(),
+            remote_ip: "192.0.2.7".into(),
+            local_host: "mx.example".into(),
+            rcpthosts: Some(List::new(vec!["example.com".into()])),
+            relayclient: relay.then(String::new),
+            spf: Some(SpfPolicy {
+                level,
+                local_rules: None,
+                explain: "X".into(),
+            }),
+            ..Config::default()
+        })
+    }
+
+    fn say(s: &mut Session, h: &mut SpfHost, lines: &[&str]) -> String {
+        s.out.clear();
+        for l in lines {
+            s.line(l.as_bytes(), h);
+        }
+        String::from_utf8_lossy(&s.out).into_owned()
+    }
+
+    #[test]
+    fn rcpt_replies_and_header() {
+        let h = &mut SpfHost::default();
+        let mut s = session(3, false);
+        let out = say(
+            &mut s,
+            h,
+            &[
+                "HELO c.example",
+                "MAIL FROM:<a@fail.example>",
+                "RCPT TO:<x@example.com>",
+            ],
+        );
+        assert_eq!(
+            out,
+            "250 mx.example\r\n250 ok\r\n550-no\r\n550 way X (#5.7.1)\r\n"
+        );
+        let log = String::from_utf8_lossy(&s.log).into_owned();
+        assert!(log.contains(" Reject::SPF::Fail P:ESMTP S:192.0.2.7:unknown H:c.example F:a@fail.example T:x@example.com\n"));
+        // One 451 and nothing else for an error from level 2 on.
+        let out = say(
+            &mut s,
+            h,
+            &["MAIL FROM:<a@down.example>", "RCPT TO:<x@example.com>"],
+        );
+        assert_eq!(out, "250 ok\r\n451 SPF lookup failure (#4.3.0)\r\n");
+        // A pass: evaluated once for two recipients, logged as SPF, header.
+        let before = h.asked;
+        let out = say(
+            &mut s,
+            h,
+            &[
+                "MAIL FROM:<a@pass.example>",
+                "RCPT TO:<x@example.com>",
+                "RCPT TO:<y@example.com>",
+            ],
+        );
+        assert_eq!(out, "250 ok\r\n250 ok\r\n250 ok\r\n");
+        assert_eq!(h.asked, before + 1);
+        assert!(String::from_utf8_lossy(&s.log).contains(" Accept::SPF::Recipients_Cdb "));
+        assert_eq!(
+            h.exported.last().unwrap(),
+            &("SPFRESULT".to_string(), "pass".to_string())
+        );
+        assert_eq!(s.line(b"DATA", h), Action::Data);
+        let hdr = String::from_utf8(s.data_started(0)).unwrap();
+        assert!(
+            hdr.starts_with("Received-SPF:  pass (c.example: domain of pass.example\n"),
+            "{hdr}"
+        );
+        // Level 1 refuses nothing.
+        let mut s = session(1, false);
+        let out = say(
+            &mut s,
+            h,
+            &["MAIL FROM:<a@fail.example>", "RCPT TO:<x@example.com>"],
+        );
+        assert_eq!(out, "250 ok\r\n250 ok\r\n");
+    }
+
+    #[test]
+    fn relay_clients_are_not_checked() {
+        let h = &mut SpfHost::default();
+        let mut s = session(6, true);
+        let out = say(
+            &mut s,
+            h,
+            &["MAIL FROM:<a@fail.example>", "RCPT TO:<x@anywhere.example>"],
+        );
+        assert_eq!(out, "250 ok\r\n250 ok\r\n");
+        assert_eq!(s.line(b"DATA", h), Action::Data);
+        assert!(
+            String::from_utf8(s.data_started(0))
+                .unwrap()
+                .starts_with("Received: ")
+        );
+        assert_eq!(h.asked, 0);
+    }
 
     #[test]
     fn levels_and_replies() {
