@@ -28,8 +28,13 @@ fn zone() -> Vec<Record> {
         txt("none.example", &["some other text"]),
         txt("bad.example", &["v=spf1 frobnicate -all"]),
         txt("exp.example", &["v=spf1 -all exp=why.exp.example"]),
-        txt("why.exp.example", &["%{i} may not send for %{d}."]),
-        txt("why.exp.example", &["Ask postmaster@%{d}."]),
+        txt(
+            "why.exp.example",
+            &["%{i} may not send for %{d}.", " Ask postmaster@%{d}."],
+        ),
+        txt("two.example", &["v=spf1 -all exp=why.two.example"]),
+        txt("why.two.example", &["one"]),
+        txt("why.two.example", &["two"]),
         txt("inc.example", &["v=spf1 include:pass.example -all"]),
         txt("mx.client.example", &["v=spf1 ip4:192.0.2.7 -all"]),
     ]
@@ -84,7 +89,7 @@ fn spfquery_results() {
     );
     let (_, out, _) = q(CLIENT, "a@exp.example");
     assert!(
-        out.ends_with("SPF results returned: 192.0.2.7 may not send for exp.example.\nAsk postmaster@exp.example.\n"),
+        out.ends_with("SPF results returned: 192.0.2.7 may not send for exp.example. Ask postmaster@exp.example.\n"),
         "{out}"
     );
     for (from, word) in [
@@ -268,15 +273,20 @@ fn smtpd_every_level() {
 fn smtpd_explanations_and_local_rules() {
     let s = smtpd("spf-exp");
     let dns = dns();
-    let out = run(&s, &dns, &[("SPF", "3")], &transactions(&["exp.example"]));
-    let l = lines(&out.stdout);
+    let out = run(
+        &s,
+        &dns,
+        &[("SPF", "3")],
+        &transactions(&["exp.example", "two.example"]),
+    );
     assert_eq!(
-        l[l.len() - 3..],
+        rcpt_replies(&out),
         [
-            "550-192.0.2.7 may not send for exp.example.",
-            "550 Ask postmaster@exp.example. (#5.7.1)",
-            "221 mx.example"
-        ]
+            "550 192.0.2.7 may not send for exp.example. Ask postmaster@exp.example. (#5.7.1)"
+                .to_string(),
+            reject("two.example"),
+        ],
+        "an exp= name with two TXT records gives the local text"
     );
     s.h.control("spfexplain", "Go away, %{s} from %{i} (%{d})\n");
     let out = run(&s, &dns, &[("SPF", "6")], &transactions(&["soft.example"]));

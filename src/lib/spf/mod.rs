@@ -438,7 +438,7 @@ impl Eval<'_, '_> {
         if !had_record {
             return Verdict::None;
         }
-        rec.default.map_or(Verdict::Neutral, Verdict::from)
+        Verdict::Neutral
     }
 
     /// The domain's one SPF record, `None` if it publishes none.
@@ -495,19 +495,18 @@ impl Eval<'_, '_> {
         self.expand(text, domain, true)
     }
 
-    /// The `exp=` text: one TXT record at the expanded name, expanded.
+    /// The `exp=` text: exactly one TXT record of printable ASCII at the
+    /// expanded name, expanded (RFC 7208 §6.2); else none.
     fn explain_from(&mut self, spec: &str, domain: &str) -> Option<String> {
         let name = self.target(spec, domain)?;
         let txts = self.dns.txt(&name).ok()?;
-        // s/qmail joins several records, one line each.
-        let lines: Vec<String> = txts
-            .iter()
-            .map(|t| String::from_utf8_lossy(t).into_owned())
-            .collect();
-        if lines.is_empty() {
+        let [t] = txts.as_slice() else {
+            return None;
+        };
+        if !t.iter().all(|&b| b == b' ' || b.is_ascii_graphic()) {
             return None;
         }
-        self.expand_exp(&lines.join("\n"), domain)
+        self.expand_exp(&String::from_utf8_lossy(t), domain)
     }
 
     fn directive(&mut self, d: &Directive, domain: &str) -> Step {
@@ -660,5 +659,7 @@ fn validated_name(dns: &mut dyn Lookup, ip: IpAddr, domain: &str) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+#[cfg(test)]
+mod suite;
 #[cfg(test)]
 mod tests;

@@ -49,8 +49,6 @@ pub struct Record {
     pub directives: Vec<Directive>,
     pub redirect: Option<String>,
     pub exp: Option<String>,
-    /// The historic `default=` modifier (s/qmail's result aliases).
-    pub default: Option<Qualifier>,
 }
 
 /// Why a record is unusable, with the offending term.
@@ -81,6 +79,10 @@ pub fn parse(text: &str) -> Result<Record, SyntaxError> {
             problem,
             term: term.to_string(),
         };
+        // Records are 7-bit ASCII without control characters.
+        if !term.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(err(PARSE_ERROR));
+        }
         let name_len = term.find([':', '/', '=']).unwrap_or(term.len());
         if term[name_len..].starts_with('=') {
             let (name, value) = (&term[..name_len], &term[name_len + 1..]);
@@ -90,10 +92,6 @@ pub fn parse(text: &str) -> Result<Record, SyntaxError> {
             let slot = match name.to_ascii_lowercase().as_str() {
                 "redirect" => &mut r.redirect,
                 "exp" => &mut r.exp,
-                "default" => {
-                    r.default = Some(alias(value).ok_or_else(|| err(PARSE_ERROR))?);
-                    continue;
-                }
                 _ => {
                     if !macros::well_formed(value, false) {
                         return Err(err(PARSE_ERROR));
@@ -122,17 +120,6 @@ pub fn parse(text: &str) -> Result<Record, SyntaxError> {
         });
     }
     Ok(r)
-}
-
-/// s/qmail's result words for `default=`.
-fn alias(v: &str) -> Option<Qualifier> {
-    Some(match v.to_ascii_lowercase().as_str() {
-        "allow" | "pass" => Qualifier::Pass,
-        "deny" | "fail" => Qualifier::Fail,
-        "softdeny" | "softfail" => Qualifier::SoftFail,
-        "unknown" | "neutral" => Qualifier::Neutral,
-        _ => return None,
-    })
 }
 
 /// name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." )
@@ -229,9 +216,6 @@ fn dual_cidr(rest: &str) -> Result<(&str, u8, u8), &'static str> {
         c4 = cidr(&s[i + 1..], 32)?;
         s = &s[..i];
     }
-    if s.contains('/') && !s.contains('%') {
-        return Err(PARSE_ERROR);
-    }
     Ok((s, c4, c6))
 }
 
@@ -289,9 +273,14 @@ mod tests {
             parse("v=spf1 a//64").unwrap().directives[0].mechanism,
             Mechanism::A(None, 32, 64)
         );
+        // The historic default= is an unknown modifier now (RFC 7208).
+        assert_eq!(parse("v=spf1 default=deny").unwrap(), Record::default());
         assert_eq!(
-            parse("v=spf1 default=deny").unwrap().default,
-            Some(Qualifier::Fail)
+            parse("v=spf1 a:foo:bar/baz.example.com")
+                .unwrap()
+                .directives[0]
+                .mechanism,
+            Mechanism::A(Some("foo:bar/baz.example.com".into()), 32, 128)
         );
         assert!(
             parse("v=spf1 foo=%{d} moo.cow-far_out=man:dog/cat").is_ok(),
@@ -318,6 +307,8 @@ mod tests {
             "v=spf1 a/",
             "v=spf1 ptr/24",
             "v=spf1 exists:a.example.1",
+            "v=spf1 a:\u{feff}garbage.example.net -all",
+            "v=spf1 a:ctrl.example.com\rptr -all",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
