@@ -18,6 +18,7 @@ mod remote_util;
 mod send_util;
 mod smtpd_client;
 mod smtpd_policy;
+mod spf;
 mod ucspi;
 mod ucspi_tls;
 mod users;

@@ -21,7 +21,7 @@ use sqmail::smtpd::data::{self, DataFilter, Feed, ScanConfig};
 use sqmail::smtpd::filter::List;
 use sqmail::smtpd::input::{InBuf, Line};
 use sqmail::smtpd::reply as r;
-use sqmail::smtpd::session::{AuthRequest, Replies};
+use sqmail::smtpd::session::{AuthRequest, Replies, SpfPolicy, spf_level};
 use sqmail::smtpd::{
     Action, AuthOutcome, Config, Dns, Host, RcptCheck, Session, TlsMode, recipients,
 };
@@ -141,7 +141,24 @@ fn config(home: &Path, pid: u32, checkprogram: bool) -> Result<Config, Die> {
         scan_only_strangers,
         deliverto: var("DELIVERTO"),
         tls_vars: if smtps { tls_vars } else { Vec::new() },
+        spf: spf_policy(&c)?,
     })
+}
+
+/// `SPF` and its control files, read only when SPF is on (policy.md §6.1).
+fn spf_policy(c: &Control) -> Result<Option<SpfPolicy>, Die> {
+    let level = spf_level(var("SPF").as_deref()).map_err(|_| die_with(r::CONTROLS))?;
+    if level == 0 {
+        return Ok(None);
+    }
+    let ctl = |_| die_with(r::CONTROLS);
+    Ok(Some(SpfPolicy {
+        level,
+        local_rules: c.line("spflocalrules").map_err(ctl)?,
+        explain: c
+            .line_or("spfexplain", sqmail::spf::DEFAULT_EXPLAIN)
+            .map_err(ctl)?,
+    }))
 }
 
 /// `BADMIMETYPE` / `BADLOADERTYPE` (smtpd.md §7.5).
@@ -176,6 +193,8 @@ struct RealHost {
     mfrules: Option<Cdb>,
     /// Made at the first DNS check.
     resolver: Option<Resolver>,
+    /// This host's addresses, read at the first SPF check.
+    own_ips: Option<Vec<std::net::IpAddr>>,
 }
 
 impl Host for RealHost {
@@ -236,6 +255,17 @@ impl Host for RealHost {
 
     fn export(&mut self, name: &str, value: &str) {
         sys::set_env(name, value);
+    }
+
+    fn spf(&mut self, q: &sqmail::spf::Query) -> Option<sqmail::spf::Outcome> {
+        let own = self
+            .own_ips
+            .get_or_insert_with(|| sys::local_addrs().unwrap_or_default());
+        let q = sqmail::spf::Query {
+            own_ips: own,
+            ..q.clone()
+        };
+        sqmail::spf::check(&q, self.resolver.get_or_insert_with(Resolver::new))
     }
 }
 
@@ -484,6 +514,7 @@ fn smtpd() -> Result<(), Die> {
         recipients,
         mfrules,
         resolver: None,
+        own_ips: None,
     };
     let mut conn = Conn {
         session: Session::new(cfg),

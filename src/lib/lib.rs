@@ -27,6 +27,7 @@ pub mod queuecheck;
 pub mod queuewrite;
 pub mod remote;
 pub mod smtpd;
+pub mod spf;
 pub mod timeoutio;
 
 // The UCSPI network toolkit (tcpserver, tcprules, sslserver, ...) and TLS.

@@ -5,11 +5,13 @@
 //! lookups and sleeps go through the `Host` trait.
 
 mod auth;
+mod spf;
 #[cfg(test)]
 mod tests;
 
 use auth::AuthStep;
 pub use auth::{AuthOutcome, AuthRequest};
+pub use spf::{SpfPolicy, level as spf_level};
 
 use crate::envelope::Envelope;
 use crate::qq::QqError;
@@ -108,6 +110,8 @@ pub struct Config {
     pub deliverto: Option<String>,
     /// TLS variables of an implicit-TLS session (`SSL_*`).
     pub tls_vars: Vec<(String, String)>,
+    /// `SPF` 1–6 (policy.md §6); `None`: off.
+    pub spf: Option<SpfPolicy>,
 }
 
 /// A recipient verification answer.
@@ -149,6 +153,11 @@ pub trait Host {
     fn sleep(&mut self, secs: u64);
     /// Sets an environment variable for the children.
     fn export(&mut self, name: &str, value: &str);
+    /// Evaluates SPF (the host adds its own addresses); `None` if it can't.
+    fn spf(&mut self, q: &crate::spf::Query) -> Option<crate::spf::Outcome> {
+        let _ = q;
+        None
+    }
 }
 
 /// What the caller must do after a line.
@@ -195,6 +204,10 @@ pub struct Session {
     remote_info: Option<String>,
     tls_active: bool,
     tls_info: Option<String>,
+    /// SPF passed for the current recipient (the `Accept::SPF::` line).
+    spf_pass: bool,
+    /// The last SPF evaluation, for its (HELO, sender).
+    spf_done: Option<(spf::SpfKey, crate::spf::Outcome)>,
     /// Replies waiting to be sent.
     pub out: Vec<u8>,
     /// Log lines waiting to be written to fd 2.
@@ -257,6 +270,8 @@ impl Session {
             remote_info,
             tls_active,
             tls_info: None,
+            spf_pass: false,
+            spf_done: None,
             out: Vec::with_capacity(512),
             log: Vec::new(),
         };
@@ -607,6 +622,8 @@ impl Session {
             "Accept::ORIG::Local_Sender".into()
         } else if self.relay.is_some() {
             "Accept::SNDR::Relay_Client".into()
+        } else if self.spf_pass {
+            format!("Accept::SPF::{source}")
         } else {
             format!("Accept::RCPT::{source}")
         };
@@ -673,7 +690,7 @@ impl Session {
             }
         }
         match host.recipient(a) {
-            RcptCheck::Accept(s) => Ok(s),
+            RcptCheck::Accept(s) => self.spf_rcpt(a, host).map(|()| s),
             RcptCheck::Temp => {
                 self.reply(r::CHECK_RCPTS);
                 Err(Action::Close)
@@ -739,7 +756,9 @@ impl Session {
     /// are returned.
     pub fn data_started(&mut self, now: i64) -> Vec<u8> {
         self.reply(r::GO_AHEAD);
-        self.received(now).into_bytes()
+        let mut h = self.spf_header();
+        h.push_str(&self.received(now));
+        h.into_bytes()
     }
 
     /// Whether the base64 scanner applies to this client.
