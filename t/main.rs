@@ -7,6 +7,7 @@ mod dns;
 mod home_setup;
 mod install;
 mod local_tools;
+mod postgrey;
 mod qmail_inject;
 mod qmail_local;
 mod qmail_queue;

@@ -136,11 +136,13 @@ fn config(home: &Path, pid: u32, checkprogram: bool) -> Result<Config, Die> {
             senderinvalid: reply("REPLY_SENDERINVALID"),
             senderexist: reply("REPLY_SENDEREXIST"),
             content: reply("REPLY_CONTENT"),
+            greylisted: reply("REPLY_GREYLISTED"),
         },
         scan,
         scan_only_strangers,
         deliverto: var("DELIVERTO"),
         tls_vars: if smtps { tls_vars } else { Vec::new() },
+        postgrey: var("POSTGREY").filter(|v| !v.is_empty()),
     })
 }
 
@@ -236,6 +238,10 @@ impl Host for RealHost {
 
     fn export(&mut self, name: &str, value: &str) {
         sys::set_env(name, value);
+    }
+
+    fn greylisted(&mut self, server: &str, q: &sqmail::postgrey::Query) -> bool {
+        sqmail::postgrey::greylisted(&self.home, server, q)
     }
 }
 

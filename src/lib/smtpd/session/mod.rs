@@ -5,6 +5,7 @@
 //! lookups and sleeps go through the `Host` trait.
 
 mod auth;
+mod grey;
 #[cfg(test)]
 mod tests;
 
@@ -64,6 +65,7 @@ pub struct Replies {
     pub senderinvalid: String,
     pub senderexist: String,
     pub content: String,
+    pub greylisted: String,
 }
 
 /// Everything fixed for one connection: controls and environment.
@@ -108,6 +110,8 @@ pub struct Config {
     pub deliverto: Option<String>,
     /// TLS variables of an implicit-TLS session (`SSL_*`).
     pub tls_vars: Vec<(String, String)>,
+    /// `POSTGREY`: the greylisting server (policy.md §7).
+    pub postgrey: Option<String>,
 }
 
 /// A recipient verification answer.
@@ -149,6 +153,10 @@ pub trait Host {
     fn sleep(&mut self, secs: u64);
     /// Sets an environment variable for the children.
     fn export(&mut self, name: &str, value: &str);
+    /// Asks the greylisting server `server` about this recipient.
+    fn greylisted(&mut self, _server: &str, _q: &crate::postgrey::Query) -> bool {
+        false
+    }
 }
 
 /// What the caller must do after a line.
@@ -559,6 +567,7 @@ impl Session {
         let mut source = "Rcpthosts_Rcptto";
         match self.relay.clone() {
             None => match self.stranger_checks(&a, host) {
+                Ok(_) if self.greylist(&a, host) => return Action::Continue,
                 Ok(s) => source = s,
                 Err(action) => return action,
             },
