@@ -17,6 +17,7 @@ mod qmail_smtpd;
 mod queue_tools;
 mod remote_util;
 mod send_util;
+mod smtpd_base64;
 mod smtpd_client;
 mod smtpd_policy;
 mod ucspi;

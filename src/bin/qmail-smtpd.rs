@@ -148,7 +148,10 @@ fn config(home: &Path, pid: u32, checkprogram: bool) -> Result<Config, Die> {
 
 /// `BADMIMETYPE` / `BADLOADERTYPE` (smtpd.md §7.5).
 fn scan_config(c: &Control) -> Result<ScanConfig, Die> {
-    let mut s = ScanConfig::default();
+    let mut s = ScanConfig {
+        base64: var("BASE64").is_some(),
+        ..ScanConfig::default()
+    };
     let keys = |name: &str| data::cdb_keys(&c.path(name)).map_err(|_| die_with(r::CONTROLS));
     if let Some(m) = var("BADMIMETYPE").filter(|m| m != "-" && !m.is_empty()) {
         s.whitespace = m == "!" || m == "+";
@@ -354,10 +357,11 @@ impl Conn {
                 Feed::More => self.fill()?,
             }
         }
+        let saw_base64 = filter.saw_base64;
         let verdict = filter.finish();
         let qp = qq.pid();
         let result = match verdict {
-            Ok(_) => Some(qq.finish(&self.session.envelope())),
+            Ok(_) => Some(qq.finish_bytes(&self.session.queue_envelope(saw_base64))),
             Err(_) => {
                 drop(qq);
                 None

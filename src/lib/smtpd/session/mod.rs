@@ -725,6 +725,16 @@ impl Session {
         }
     }
 
+    /// The envelope as qmail-queue reads it; with `BASE64` set and no
+    /// base64 part seen, the `Q` token skips the virus scan (§7.4).
+    pub fn queue_envelope(&self, saw_base64: bool) -> Vec<u8> {
+        let env = self.envelope();
+        match self.cfg.scan.base64 && !saw_base64 {
+            true => env.to_bytes_no_scan(),
+            false => env.to_bytes(),
+        }
+    }
+
     /// The `RCPTTO` value of this transaction.
     pub fn rcptto(&self) -> String {
         let mut s = match &self.cfg.deliverto {
@@ -754,7 +764,10 @@ impl Session {
     /// Whether the base64 scanner applies to this client.
     pub fn scan_config(&self) -> ScanConfig {
         if self.cfg.scan_only_strangers && self.relay.is_some() {
-            return ScanConfig::default();
+            return ScanConfig {
+                base64: self.cfg.scan.base64,
+                ..ScanConfig::default()
+            };
         }
         self.cfg.scan.clone()
     }
