@@ -3,6 +3,7 @@
 
 mod common;
 
+mod authuser_pop3;
 mod dns;
 mod home_setup;
 mod install;
