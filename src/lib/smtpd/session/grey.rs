@@ -45,22 +45,24 @@ mod tests {
     }
 
     impl Host for Grey {
-        fn dns(&mut self, _: &str, _: bool) -> Dns {
-            Dns::Found
+        fn dns(&mut self, name: &str, _: bool) -> Dns {
+            unreachable!("no DNS checks configured: {name}")
         }
         fn more_rcpthosts(&mut self, _: &str) -> bool {
             false
         }
         fn recipient(&mut self, addr: &[u8]) -> RcptCheck {
-            match addr {
-                b"nobody@example.com" => RcptCheck::Reject,
-                _ => RcptCheck::Accept("Recipients_Cdb"),
+            if addr == b"nobody@example.com" {
+                return RcptCheck::Reject;
             }
+            RcptCheck::Accept("Recipients_Cdb")
         }
         fn mailfromrules(&mut self, _: &str, _: Option<&str>, _: &str, _: &str) -> Option<bool> {
-            None
+            unreachable!("no LOCALMFCHECK configured")
         }
-        fn sleep(&mut self, _: u64) {}
+        fn sleep(&mut self, secs: u64) {
+            unreachable!("no tarpit configured: {secs}")
+        }
         fn export(&mut self, _: &str, _: &str) {}
         fn greylisted(&mut self, server: &str, q: &Query) -> bool {
             let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
