@@ -3,10 +3,12 @@
 
 mod common;
 
+mod authuser_pop3;
 mod dns;
 mod home_setup;
 mod install;
 mod local_tools;
+mod postgrey;
 mod qmail_inject;
 mod qmail_local;
 mod qmail_queue;
@@ -16,6 +18,7 @@ mod qmail_smtpd;
 mod queue_tools;
 mod remote_util;
 mod send_util;
+mod smtpd_base64;
 mod smtpd_client;
 mod smtpd_policy;
 mod spf;

@@ -136,12 +136,14 @@ fn config(home: &Path, pid: u32, checkprogram: bool) -> Result<Config, Die> {
             senderinvalid: reply("REPLY_SENDERINVALID"),
             senderexist: reply("REPLY_SENDEREXIST"),
             content: reply("REPLY_CONTENT"),
+            greylisted: reply("REPLY_GREYLISTED"),
         },
         scan,
         scan_only_strangers,
         deliverto: var("DELIVERTO"),
         tls_vars: if smtps { tls_vars } else { Vec::new() },
         spf: spf_policy(&c)?,
+        postgrey: var("POSTGREY").filter(|v| !v.is_empty()),
     })
 }
 
@@ -163,7 +165,10 @@ fn spf_policy(c: &Control) -> Result<Option<SpfPolicy>, Die> {
 
 /// `BADMIMETYPE` / `BADLOADERTYPE` (smtpd.md §7.5).
 fn scan_config(c: &Control) -> Result<ScanConfig, Die> {
-    let mut s = ScanConfig::default();
+    let mut s = ScanConfig {
+        base64: var("BASE64").is_some(),
+        ..ScanConfig::default()
+    };
     let keys = |name: &str| data::cdb_keys(&c.path(name)).map_err(|_| die_with(r::CONTROLS));
     if let Some(m) = var("BADMIMETYPE").filter(|m| m != "-" && !m.is_empty()) {
         s.whitespace = m == "!" || m == "+";
@@ -266,6 +271,10 @@ impl Host for RealHost {
             ..q.clone()
         };
         sqmail::spf::check(&q, self.resolver.get_or_insert_with(Resolver::new))
+    }
+
+    fn greylisted(&mut self, server: &str, q: &sqmail::postgrey::Query) -> bool {
+        sqmail::postgrey::greylisted(&self.home, server, q)
     }
 }
 
@@ -378,10 +387,11 @@ impl Conn {
                 Feed::More => self.fill()?,
             }
         }
+        let saw_base64 = filter.saw_base64;
         let verdict = filter.finish();
         let qp = qq.pid();
         let result = match verdict {
-            Ok(_) => Some(qq.finish(&self.session.envelope())),
+            Ok(_) => Some(qq.finish_bytes(&self.session.queue_envelope(saw_base64))),
             Err(_) => {
                 drop(qq);
                 None

@@ -34,6 +34,15 @@ impl Envelope {
         out.push(0);
         out
     }
+
+    /// s/qmail's form that also tells qmail-queue to skip the QHPSI virus
+    /// scan: the token `Q` `\0` before the terminator (queue.md §2.2).
+    pub fn to_bytes_no_scan(&self) -> Vec<u8> {
+        let mut out = self.to_bytes();
+        out.pop();
+        out.extend_from_slice(b"Q\0\0");
+        out
+    }
 }
 
 /// Splits a NUL-separated record list into records (without the NULs).
@@ -53,6 +62,7 @@ mod tests {
         let mut e = Envelope::new("a@b");
         e.recipients.push(b"c@d".to_vec());
         assert_eq!(e.to_bytes(), b"Fa@b\0Tc@d\0\0");
+        assert_eq!(e.to_bytes_no_scan(), b"Fa@b\0Tc@d\0Q\0\0");
     }
 
     #[test]

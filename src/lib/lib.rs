@@ -21,6 +21,7 @@ pub mod fsutil;
 pub mod home;
 pub mod inject;
 pub mod passwd;
+pub mod postgrey;
 pub mod qq;
 pub mod queue;
 pub mod queuecheck;

@@ -134,14 +134,19 @@ impl QueueClient {
     }
 
     /// Closes the message, sends the envelope, waits, and maps the result.
-    pub fn finish(mut self, env: &Envelope) -> Result<(), QqError> {
+    pub fn finish(self, env: &Envelope) -> Result<(), QqError> {
+        self.finish_bytes(&env.to_bytes())
+    }
+
+    /// `finish` with the envelope already in its wire form.
+    pub fn finish_bytes(mut self, envelope: &[u8]) -> Result<(), QqError> {
         if let Some(mut b) = self.body.take() {
             if b.flush().is_err() {
                 self.write_failed = true;
             }
             drop(b);
         }
-        if self.envelope.write_all(&env.to_bytes()).is_err() {
+        if self.envelope.write_all(envelope).is_err() {
             self.write_failed = true;
         }
         drop(self.envelope);

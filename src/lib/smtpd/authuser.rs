@@ -108,11 +108,25 @@ pub fn check_secret(token: &str, c: &Credentials) -> bool {
     } else if ct_eq(token.as_bytes(), &c.secret) {
         return true;
     }
-    !c.challenge.is_empty()
-        && ct_eq(
-            hmac_md5_hex(token.as_bytes(), &c.challenge).as_bytes(),
-            &c.secret,
-        )
+    if c.challenge.is_empty() {
+        return false;
+    }
+    ct_eq(
+        hmac_md5_hex(token.as_bytes(), &c.challenge).as_bytes(),
+        &c.secret,
+    ) || ct_eq(
+        apop_hex(&c.challenge, token.as_bytes()).as_bytes(),
+        &c.secret,
+    )
+}
+
+/// The APOP digest (RFC 1939): hex MD5 of the timestamp and the secret.
+fn apop_hex(timestamp: &[u8], secret: &[u8]) -> String {
+    use md5::Digest;
+    let mut m = md5::Md5::new();
+    m.update(timestamp);
+    m.update(secret);
+    hex(&m.finalize())
 }
 
 /// The stored hash of a system user: `/etc/shadow`, else the passwd field.
@@ -198,5 +212,14 @@ mod tests {
             "other",
             &creds("tim", b"b913a602c7eda7a495b4e6e7334d3890", ch)
         ));
+        // RFC 1939's APOP example.
+        let ts = b"<1896.697170952@dbc.mtview.ca.us>";
+        let apop = creds("mrose", b"c4c9334bac560ecc979e58001b3e22fb", ts);
+        assert!(check_secret("tanstaaf", &apop));
+        assert!(!check_secret(
+            "tanstaaf",
+            &creds("mrose", b"c4c9334bac560ecc979e58001b3e22fb", b"")
+        ));
+        assert!(!check_secret("other", &apop));
     }
 }

@@ -59,11 +59,13 @@ pub struct ScanConfig {
     pub loader_keys: Option<HashSet<Vec<u8>>>,
     /// Only positions holding this byte are tested (`None`: all).
     pub loader_char: Option<u8>,
+    /// `BASE64`: note whether a base64 part was seen (`saw_base64`).
+    pub base64: bool,
 }
 
 impl ScanConfig {
     fn active(&self) -> bool {
-        self.mime_keys.is_some() || self.whitespace || self.loader_keys.is_some()
+        self.mime_keys.is_some() || self.whitespace || self.loader_keys.is_some() || self.base64
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod auth;
 mod spf;
+mod grey;
 #[cfg(test)]
 mod tests;
 
@@ -66,6 +67,7 @@ pub struct Replies {
     pub senderinvalid: String,
     pub senderexist: String,
     pub content: String,
+    pub greylisted: String,
 }
 
 /// Everything fixed for one connection: controls and environment.
@@ -112,6 +114,8 @@ pub struct Config {
     pub tls_vars: Vec<(String, String)>,
     /// `SPF` 1–6 (policy.md §6); `None`: off.
     pub spf: Option<SpfPolicy>,
+    /// `POSTGREY`: the greylisting server (policy.md §7).
+    pub postgrey: Option<String>,
 }
 
 /// A recipient verification answer.
@@ -157,6 +161,11 @@ pub trait Host {
     fn spf(&mut self, q: &crate::spf::Query) -> Option<crate::spf::Outcome> {
         let _ = q;
         None
+    }
+
+    /// Asks the greylisting server `server` about this recipient.
+    fn greylisted(&mut self, _server: &str, _q: &crate::postgrey::Query) -> bool {
+        false
     }
 }
 
@@ -574,6 +583,7 @@ impl Session {
         let mut source = "Rcpthosts_Rcptto";
         match self.relay.clone() {
             None => match self.stranger_checks(&a, host) {
+                Ok(_) if self.greylist(&a, host) => return Action::Continue,
                 Ok(s) => source = s,
                 Err(action) => return action,
             },
@@ -733,6 +743,16 @@ impl Session {
         }
     }
 
+    /// The envelope as qmail-queue reads it; with `BASE64` set and no
+    /// base64 part seen, the `Q` token skips the virus scan (§7.4).
+    pub fn queue_envelope(&self, saw_base64: bool) -> Vec<u8> {
+        let env = self.envelope();
+        match self.cfg.scan.base64 && !saw_base64 {
+            true => env.to_bytes_no_scan(),
+            false => env.to_bytes(),
+        }
+    }
+
     /// The `RCPTTO` value of this transaction.
     pub fn rcptto(&self) -> String {
         let mut s = match &self.cfg.deliverto {
@@ -764,7 +784,10 @@ impl Session {
     /// Whether the base64 scanner applies to this client.
     pub fn scan_config(&self) -> ScanConfig {
         if self.cfg.scan_only_strangers && self.relay.is_some() {
-            return ScanConfig::default();
+            return ScanConfig {
+                base64: self.cfg.scan.base64,
+                ..ScanConfig::default()
+            };
         }
         self.cfg.scan.clone()
     }
