@@ -5,8 +5,8 @@
 //! lookups and sleeps go through the `Host` trait.
 
 mod auth;
-mod spf;
 mod grey;
+mod spf;
 #[cfg(test)]
 mod tests;
 
