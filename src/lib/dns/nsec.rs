@@ -52,7 +52,7 @@ pub fn covers(owner: &Name, next: &Name, n: &Name) -> bool {
 }
 
 /// The number of labels, a leading `*` included (unlike `num_labels`).
-fn len(n: &Name) -> usize {
+pub fn len(n: &Name) -> usize {
     n.iter().count()
 }
 

@@ -1,18 +1,195 @@
-//! DANE for SMTP (RFC 7672): the peer's certificate against the MX's
-//! DNSSEC-secure TLSA records. Usages 2 (DANE-TA) and 3 (DANE-EE),
-//! selectors 0 (certificate) and 1 (SubjectPublicKeyInfo), matching types
-//! 0 (exact), 1 (SHA-256) and 2 (SHA-512). PKIX usages 0 and 1 are unusable
-//! for SMTP (RFC 7672 §3.1.3) and ignored.
+//! DANE for SMTP (RFC 7672): when DANE applies to an MX host (§2.2) and
+//! what its certificate must then match (§3). Usages 2 (DANE-TA) and 3
+//! (DANE-EE), selectors 0 (certificate) and 1 (SubjectPublicKeyInfo),
+//! matching types 0 (exact), 1 (SHA-256) and 2 (SHA-512). PKIX usages 0
+//! and 1 are unusable for SMTP (RFC 7672 §3.1.3) and ignored.
+//!
+//! DANE applies to a host only when every step to its TLSA records is
+//! DNSSEC-secure: the MX RRset of the destination (or its proven absence,
+//! the implicit MX), the host's address records with any CNAMEs on the
+//! way, and the TLSA RRset (tried at the CNAME-expanded name first, then
+//! at the host name). A proven insecure step means no DANE (opportunistic
+//! TLS as before); a bogus step or a lookup that fails for now means the
+//! host is not tried this time.
 
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
+use hickory_proto::rr::{Name, RData, RecordType};
 use rustls::RootCertStore;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier;
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 
-use crate::dns::dnssec::Tlsa;
+use super::report::tls_fail;
+use crate::dns::dnssec::{Anchors, Status, Tlsa, Validator};
+use crate::dns::{self, Resolver};
+
+pub const BOGUS_MX: &str = "DNSSEC validation failed for the MX records of";
+pub const BOGUS_ADDR: &str = "DNSSEC validation failed for the address records of";
+pub const BOGUS_TLSA: &str = "DNSSEC validation failed for the TLSA records of";
+pub const TEMP: &str = "Temporary failure in the DNSSEC lookups for";
+
+/// What DANE asks of the TLS session with one MX host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// The usable records; empty when every record is unusable: TLS is
+    /// then mandatory but the peer is not authenticated (RFC 7672 §2.2).
+    pub tlsa: Vec<Tlsa>,
+    /// Names a DANE-TA certificate may be issued to (RFC 7672 §3.2.2): the
+    /// TLSA base domain first (also sent as SNI), then the MX host name.
+    pub names: Vec<String>,
+}
+
+/// The outcome for one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// No DANE: opportunistic TLS as tlsdestinations says.
+    Off,
+    /// TLS is mandatory and the certificate must match.
+    On(Policy),
+    /// Do not try this host now; the report if no other host takes the
+    /// message.
+    Defer(Vec<u8>),
+}
+
+/// The DANE decisions of one delivery, each lookup made once.
+pub struct Dane<'a> {
+    v: Option<Validator<'a>>,
+    /// The destination whose MX records name the hosts; `None` for a
+    /// relay route (its host needs no MX).
+    domain: Option<&'a str>,
+    port: u16,
+    mx: OnceCell<Result<Option<Vec<Name>>, Vec<u8>>>,
+    hosts: RefCell<HashMap<(String, bool), Decision>>,
+}
+
+impl<'a> Dane<'a> {
+    /// DANE is off without `anchors`.
+    pub fn new(
+        r: &'a Resolver,
+        anchors: Option<&'a Anchors>,
+        domain: Option<&'a str>,
+        port: u16,
+    ) -> Dane<'a> {
+        Dane {
+            v: anchors.map(|a| Validator::new(r, a)),
+            domain,
+            port,
+            mx: OnceCell::new(),
+            hosts: RefCell::default(),
+        }
+    }
+
+    /// The decision for connecting to `host` at `ip`.
+    pub fn decide(&self, host: &str, ip: IpAddr) -> Decision {
+        let Some(v) = &self.v else {
+            return Decision::Off;
+        };
+        if super::literal(host).is_some() || host.parse::<IpAddr>().is_ok() {
+            return Decision::Off;
+        }
+        let key = (host.to_ascii_lowercase(), ip.is_ipv4());
+        if let Some(d) = self.hosts.borrow().get(&key) {
+            return d.clone();
+        }
+        let d = self.decide_uncached(v, host, ip);
+        self.hosts.borrow_mut().insert(key, d.clone());
+        d
+    }
+
+    fn decide_uncached(&self, v: &Validator<'_>, host: &str, ip: IpAddr) -> Decision {
+        let Ok(hn) = dns::name(host) else {
+            return Decision::Off;
+        };
+        if let Some(domain) = self.domain {
+            match self.mx.get_or_init(|| secure_mx(v, domain)) {
+                Err(text) => return Decision::Defer(text.clone()),
+                Ok(None) => return Decision::Off,
+                // The host must be one the secure answer names (no MX
+                // records: the domain itself).
+                Ok(Some(hosts)) if !hosts.contains(&hn) => {
+                    return Decision::Defer(tls_fail(BOGUS_MX, domain));
+                }
+                Ok(Some(_)) => {}
+            }
+        }
+        let t = if ip.is_ipv4() {
+            RecordType::A
+        } else {
+            RecordType::AAAA
+        };
+        let a = match v.lookup(&hn, t) {
+            Ok(a) => a,
+            Err(_) => return Decision::Defer(tls_fail(TEMP, host)),
+        };
+        match a.status {
+            Status::Insecure => return Decision::Off,
+            Status::Bogus => return Decision::Defer(tls_fail(BOGUS_ADDR, host)),
+            Status::Secure => {}
+        }
+        let listed = a.records.iter().any(|r| match r.data {
+            RData::A(x) => IpAddr::V4(x.0) == ip.to_canonical(),
+            RData::AAAA(x) => IpAddr::V6(x.0) == ip,
+            _ => false,
+        });
+        if !listed {
+            return Decision::Defer(tls_fail(BOGUS_ADDR, host));
+        }
+        // RFC 7672 §2.2.3: the CNAME-expanded name first, then the host.
+        let mut bases = vec![a.canonical().clone()];
+        if a.chain.len() > 1 {
+            bases.push(hn.clone());
+        }
+        for base in bases {
+            let (st, recs) = match v.tlsa(&base, self.port) {
+                Ok(x) => x,
+                Err(_) => return Decision::Defer(tls_fail(TEMP, host)),
+            };
+            match st {
+                Status::Bogus => return Decision::Defer(tls_fail(BOGUS_TLSA, host)),
+                Status::Secure if !recs.is_empty() => {
+                    let mut names = vec![dns::text(&base)];
+                    if base != hn {
+                        names.push(host.trim_end_matches('.').to_string());
+                    }
+                    return Decision::On(Policy {
+                        tlsa: usable(recs),
+                        names,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Decision::Off
+    }
+}
+
+/// The MX hosts of `domain` when its MX RRset (or the proof that it has
+/// none: the domain is its own MX) is secure; `None` when insecure.
+fn secure_mx(v: &Validator<'_>, domain: &str) -> Result<Option<Vec<Name>>, Vec<u8>> {
+    let n = dns::name(domain).map_err(|_| tls_fail(BOGUS_MX, domain))?;
+    let a = v
+        .lookup(&n, RecordType::MX)
+        .map_err(|_| tls_fail(TEMP, domain))?;
+    match a.status {
+        Status::Insecure => Ok(None),
+        Status::Bogus => Err(tls_fail(BOGUS_MX, domain)),
+        Status::Secure if a.records.is_empty() => Ok(Some(vec![n])),
+        Status::Secure => Ok(Some(
+            a.records
+                .into_iter()
+                .filter_map(|r| match r.data {
+                    RData::MX(m) => Some(m.exchange),
+                    _ => None,
+                })
+                .collect(),
+        )),
+    }
+}
 
 /// The records DANE can use; empty means "no DANE for this MX".
 pub fn usable(v: Vec<Tlsa>) -> Vec<Tlsa> {
@@ -73,42 +250,66 @@ pub fn matches(cert: &[u8], t: &Tlsa) -> bool {
     }
 }
 
-/// Is the chain `certs` (leaf first) acceptable under the records `tlsa`
-/// for the MX `mx_host`? DANE-EE: the leaf matches, no name or date check.
-/// DANE-TA: a certificate of the chain matches and the leaf verifies up to
-/// it for the name `mx_host`.
-pub fn verify(
-    certs: &[CertificateDer<'_>],
-    tlsa: &[Tlsa],
-    mx_host: &str,
-    p: &Arc<CryptoProvider>,
-) -> bool {
+/// The issuer Name of a certificate, the contents of its SEQUENCE.
+fn issuer(cert: &[u8]) -> Option<&[u8]> {
+    let (_, c, _) = tlv(cert)?;
+    let (_, tbs, _) = tlv(c)?;
+    let mut rest = tbs;
+    if rest.first() == Some(&0xa0) {
+        rest = tlv(rest)?.2;
+    }
+    // serial, signature, then the issuer.
+    for _ in 0..2 {
+        rest = tlv(rest)?.2;
+    }
+    Some(tlv(rest)?.1)
+}
+
+/// Is the chain `certs` (leaf first, as the server sent it) acceptable
+/// under `policy`? No usable records: any certificate (encryption only).
+/// DANE-EE: the leaf matches; names and dates are not checked (RFC 7672
+/// §3.1.1). DANE-TA: a certificate the server sent matches (or a `2 1 0`
+/// record holds the key that issued the top of the chain), the leaf
+/// verifies up to it through the chain, dates included, and carries one
+/// of the policy's names (§3.1.2, §3.2.2; a `*.` wildcard covers one label).
+pub fn verify(certs: &[CertificateDer<'_>], policy: &Policy, p: &Arc<CryptoProvider>) -> bool {
     let Some(leaf) = certs.first() else {
         return false;
     };
-    if tlsa.iter().any(|t| t.usage == 3 && matches(leaf, t)) {
+    let tlsa = &policy.tlsa;
+    if tlsa.is_empty() || tlsa.iter().any(|t| t.usage == 3 && matches(leaf, t)) {
         return true;
     }
-    let Ok(name) = ServerName::try_from(mx_host.trim_end_matches('.').to_string()) else {
-        return false;
-    };
+    let mut roots = RootCertStore::empty();
     for ta in &certs[1..] {
-        if !tlsa.iter().any(|t| t.usage == 2 && matches(ta, t)) {
-            continue;
-        }
-        let mut roots = RootCertStore::empty();
-        if roots.add(ta.clone().into_owned()).is_err() {
-            continue;
-        }
-        let Ok(v) = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), p.clone()).build()
-        else {
-            continue;
-        };
-        if v.verify_server_cert(leaf, &certs[1..], &name, &[], UnixTime::now())
-            .is_ok()
-        {
-            return true;
+        if tlsa.iter().any(|t| t.usage == 2 && matches(ta, t)) {
+            let _ = roots.add(ta.clone().into_owned());
         }
     }
-    false
+    let top = &certs[certs.len() - 1];
+    for t in tlsa
+        .iter()
+        .filter(|t| (t.usage, t.selector, t.matching) == (2, 1, 0))
+    {
+        if let (Some(subject), Some((_, key, _))) = (issuer(top), tlv(&t.data)) {
+            roots.roots.push(TrustAnchor {
+                subject: subject.to_vec().into(),
+                subject_public_key_info: key.to_vec().into(),
+                name_constraints: None,
+            });
+        }
+    }
+    if roots.is_empty() {
+        return false;
+    }
+    let Ok(v) = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), p.clone()).build()
+    else {
+        return false;
+    };
+    policy.names.iter().any(|n| {
+        ServerName::try_from(n.trim_end_matches('.').to_string()).is_ok_and(|name| {
+            v.verify_server_cert(leaf, &certs[1..], &name, &[], UnixTime::now())
+                .is_ok()
+        })
+    })
 }
