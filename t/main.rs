@@ -3,6 +3,7 @@
 
 mod common;
 
+mod dane;
 mod dns;
 mod home_setup;
 mod install;

@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS, NSEC, NSEC3, RRSIG};
+use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS, RRSIG};
 use hickory_proto::dnssec::{Algorithm, DigestType, PublicKey, PublicKeyBuf, Verifier};
 use hickory_proto::op::Message;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
@@ -332,7 +332,8 @@ impl<'a> Validator<'a> {
                     // proven not to exist (RFC 4035 §5.3.4).
                     let labels = s.input().num_labels;
                     if labels < owner.num_labels()
-                        && !self.no_closer(owner, labels, signer, &k, &m.authorities)
+                        && !proof_records(signer, &k, &m.authorities)
+                            .no_closer(owner, labels, signer)
                     {
                         continue;
                     }
@@ -353,48 +354,6 @@ impl<'a> Validator<'a> {
                 s => s,
             },
         )
-    }
-
-    fn no_closer(&self, n: &Name, labels: u8, zone: &Name, k: &[DNSKEY], auth: &[Record]) -> bool {
-        let (nsecs, nsec3s) = self.proof_records(zone, k, auth);
-        if nsec3s.is_empty() {
-            nsec::nsec_no_closer(n, &nsecs)
-        } else {
-            nsec::nsec3_no_closer(n, labels, zone, &nsec3s)
-        }
-    }
-
-    /// The NSEC and NSEC3 records of the authority section that `zone`
-    /// signed with one of `keys`.
-    fn proof_records(
-        &self,
-        zone: &Name,
-        keys: &[DNSKEY],
-        auth: &[Record],
-    ) -> (Vec<(Name, NSEC)>, Vec<(Name, NSEC3)>) {
-        let (mut nsecs, mut nsec3s) = (Vec::new(), Vec::new());
-        for r in auth {
-            if !zone.zone_of(&r.name) {
-                continue;
-            }
-            let t = r.record_type();
-            let signed = || {
-                let set = rrset(auth, &r.name, t);
-                sigs_over(auth, &r.name, t)
-                    .filter(|s| &s.input().signer_name == zone)
-                    .any(|s| verifies(s, &r.name, &set, keys))
-            };
-            match &r.data {
-                RData::DNSSEC(DNSSECRData::NSEC(x)) if signed() => {
-                    nsecs.push((r.name.clone(), x.clone()));
-                }
-                RData::DNSSEC(DNSSECRData::NSEC3(x)) if signed() => {
-                    nsec3s.push((r.name.clone(), x.clone()));
-                }
-                _ => {}
-            }
-        }
-        (nsecs, nsec3s)
     }
 
     /// The status of "no `t` at `n`" in the answer `m`.
@@ -431,12 +390,7 @@ impl<'a> Validator<'a> {
             Keys::Insecure => return Ok((Status::Insecure, None)),
             Keys::Bogus => return Ok((Status::Bogus, None)),
         };
-        let (nsecs, nsec3s) = self.proof_records(&zone, &k, &m.authorities);
-        let p = if nsec3s.is_empty() {
-            nsec::nsec_proof(n, t, &nsecs)
-        } else {
-            nsec::nsec3_proof(n, t, &zone, &nsec3s)
-        };
+        let p = proof_records(&zone, &k, &m.authorities).proof(n, t, &zone);
         let st = match p {
             Proof::NoData { .. } | Proof::NxDomain => Status::Secure,
             Proof::OptOut => Status::Insecure,
@@ -598,6 +552,34 @@ impl<'a> Validator<'a> {
         let a = self.lookup(&n, RecordType::TLSA)?;
         Ok((a.status, tlsa_of(a.records)))
     }
+}
+
+/// The NSEC and NSEC3 records of the authority section that `zone`
+/// signed with one of `keys`.
+fn proof_records(zone: &Name, keys: &[DNSKEY], auth: &[Record]) -> nsec::Records {
+    let mut out = nsec::Records::default();
+    for r in auth {
+        if !zone.zone_of(&r.name) {
+            continue;
+        }
+        let t = r.record_type();
+        let signed = || {
+            let set = rrset(auth, &r.name, t);
+            sigs_over(auth, &r.name, t)
+                .filter(|s| &s.input().signer_name == zone)
+                .any(|s| verifies(s, &r.name, &set, keys))
+        };
+        match &r.data {
+            RData::DNSSEC(DNSSECRData::NSEC(x)) if signed() => {
+                out.nsec.push((r.name.clone(), x.clone()));
+            }
+            RData::DNSSEC(DNSSECRData::NSEC3(x)) if signed() => {
+                out.nsec3.push((r.name.clone(), x.clone()));
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn tlsa_of(recs: Vec<Record>) -> Vec<Tlsa> {

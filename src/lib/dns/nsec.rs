@@ -26,6 +26,35 @@ pub enum Proof {
     Bogus,
 }
 
+/// The verified NSEC or NSEC3 records of one answer.
+#[derive(Debug, Default)]
+pub struct Records {
+    pub nsec: Vec<(Name, NSEC)>,
+    pub nsec3: Vec<(Name, NSEC3)>,
+}
+
+impl Records {
+    /// What the records prove about `n`/`qtype` in `zone` (NSEC3 when
+    /// there are any).
+    pub fn proof(&self, n: &Name, qtype: RecordType, zone: &Name) -> Proof {
+        if self.nsec3.is_empty() {
+            nsec_proof(n, qtype, &self.nsec)
+        } else {
+            nsec3_proof(n, qtype, zone, &self.nsec3)
+        }
+    }
+
+    /// For an answer expanded from a wildcard of `labels` labels: is `n`
+    /// itself proven absent?
+    pub fn no_closer(&self, n: &Name, labels: u8, zone: &Name) -> bool {
+        if self.nsec3.is_empty() {
+            nsec_no_closer(n, &self.nsec)
+        } else {
+            nsec3_no_closer(n, labels, zone, &self.nsec3)
+        }
+    }
+}
+
 /// The type bitmap at the name itself: NODATA for `qtype`, or not.
 fn nodata(types: &RecordTypeSet, n: &Name, qtype: RecordType) -> Proof {
     if types.contains(qtype) || types.contains(RecordType::CNAME) {
