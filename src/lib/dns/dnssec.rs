@@ -331,6 +331,9 @@ impl<'a> Validator<'a> {
                     // Expanded from a wildcard: the name itself must be
                     // proven not to exist (RFC 4035 §5.3.4).
                     let labels = s.input().num_labels;
+                    if labels < signer.num_labels() {
+                        continue;
+                    }
                     if labels < owner.num_labels()
                         && !proof_records(signer, &k, &m.authorities)
                             .no_closer(owner, labels, signer)
