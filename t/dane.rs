@@ -204,6 +204,25 @@ impl Served {
         self.records.iter().any(|r| n.zone_of(&r.name))
     }
 
+    /// The records of `*.<closest encloser>` of type `t` renamed to `n`.
+    fn wildcard_for(&self, n: &Name, t: RecordType, dnssec: bool) -> Vec<Record> {
+        let ce = (self.apex.num_labels()..n.num_labels())
+            .rev()
+            .map(|k| n.trim_to(k as usize))
+            .find(|a| self.exists(a))
+            .unwrap_or_else(|| self.apex.clone());
+        let w = nsec::wildcard(&ce).unwrap();
+        self.records
+            .iter()
+            .filter(|r| r.name == w && covers_type(r, t) && (dnssec || r.record_type() == t))
+            .map(|r| {
+                let mut r = r.clone();
+                r.name = n.clone();
+                r
+            })
+            .collect()
+    }
+
     /// The chain records that match or cover `n`, with their signatures.
     fn proof_for(&self, n: &Name, out: &mut Vec<Record>) {
         for (i, (owner, recs)) in self.chain.iter().enumerate() {
@@ -286,6 +305,16 @@ fn answer(zones: &[Served], knobs: &Knobs, q: &[u8]) -> Option<Vec<u8>> {
             continue;
         }
         if !zone.exists(&cur) {
+            // Synthesised from a wildcard, with the proof that the name
+            // itself does not exist.
+            let w = zone.wildcard_for(&cur, qt, dnssec);
+            if !w.is_empty() {
+                m.add_answers(w);
+                if dnssec {
+                    m.add_authorities(zone.denial(&cur).into_iter().skip(zone.soa.len()));
+                }
+                break;
+            }
             m.metadata.response_code = ResponseCode::NXDomain;
         }
         if dnssec {
@@ -841,4 +870,43 @@ fn without_anchor_no_tlsa_is_asked() {
             .iter()
             .any(|q| q.ends_with("TLSA"))
     );
+}
+
+#[test]
+fn tlsa_from_a_wildcard_needs_its_proof() {
+    let (cfg, _) = ee();
+    for (label, denial, strip) in [
+        ("dane-wild-nsec", Denial::Nsec, false),
+        ("dane-wild-nsec3", Denial::Nsec3 { opt_out: false }, false),
+        ("dane-wild-noproof", Denial::Nsec, true),
+    ] {
+        let r = run(
+            label,
+            cfg.clone(),
+            "dane.test",
+            |_| {
+                let w = tlsa("*._tcp.mx.dane.test", 3, 1, 1, vec![7; 32]);
+                base(denial, vec![w])
+            },
+            move |p| Knobs {
+                tamper: Some(Arc::new(move |n, t, m| {
+                    if strip && t == RecordType::TLSA && *n == name(&tlsa_owner(p, "mx.dane.test"))
+                    {
+                        m.authorities.clear();
+                    }
+                })),
+                ..Knobs::default()
+            },
+        );
+        // The expanded (mismatching) record is believed only with the proof.
+        if strip {
+            assert_eq!(
+                r.reports,
+                deferred(sqmail::remote::dane::BOGUS_TLSA, "mx.dane.test"),
+                "{label}"
+            );
+        } else {
+            assert_eq!(r.reports, mismatch("mx.dane.test"), "{label}");
+        }
+    }
 }
