@@ -392,6 +392,17 @@ fn run(
     zones: impl FnOnce(u16) -> Vec<Zone>,
     knobs: impl FnOnce(u16) -> Knobs,
 ) -> Run {
+    run_anchored(label, cfg, domain, zones, knobs, true)
+}
+
+fn run_anchored(
+    label: &str,
+    cfg: Arc<rustls::ServerConfig>,
+    domain: &str,
+    zones: impl FnOnce(u16) -> Vec<Zone>,
+    knobs: impl FnOnce(u16) -> Knobs,
+    anchored: bool,
+) -> Run {
     let h = QmailHome::new(label);
     h.control("helohost", "client.test\n");
     let sink = Sink::start(
@@ -404,7 +415,9 @@ fn run(
     let port = sink.addr.port();
     let (dns, anchor) = Auth::start(zones(port), knobs(port));
     h.control("smtproutes", &format!("{domain}:;{port}\n"));
-    h.control("trustanchors", &anchor);
+    if anchored {
+        h.control("trustanchors", &anchor);
+    }
     let p = h.path("msg");
     fs::write(&p, MSG).unwrap();
     let out = h
@@ -422,6 +435,24 @@ fn run(
         sink,
         dns,
     }
+}
+
+/// `run` for dane.test (NSEC) with one TLSA record (usage, selector,
+/// matching, data) at mx.dane.test.
+fn run_one(label: &str, cfg: Arc<rustls::ServerConfig>, usm: (u8, u8, u8), data: Vec<u8>) -> Run {
+    let (u, s, m) = usm;
+    run(
+        label,
+        cfg,
+        "dane.test",
+        |p| {
+            base(
+                Denial::Nsec,
+                vec![tlsa(&tlsa_owner(p, "mx.dane.test"), u, s, m, data)],
+            )
+        },
+        |_| Knobs::default(),
+    )
 }
 
 fn tlsa_owner(port: u16, host: &str) -> String {
@@ -460,18 +491,7 @@ fn dane_ee_match_mismatch_and_bad_signature() {
         ("dane-ee", good.clone(), true),
         ("dane-ee-no", vec![7; 32], false),
     ] {
-        let r = run(
-            label,
-            cfg.clone(),
-            "dane.test",
-            |p| {
-                base(
-                    Denial::Nsec,
-                    vec![tlsa(&tlsa_owner(p, "mx.dane.test"), 3, 1, 1, data)],
-                )
-            },
-            |_| Knobs::default(),
-        );
+        let r = run_one(label, cfg.clone(), (3, 1, 1), data);
         if ok {
             assert_eq!(r.reports, tls_ok(), "{label}");
         } else {
@@ -764,36 +784,15 @@ fn ca_chain(leaf_name: &str) -> (Vec<u8>, Vec<u8>, Arc<rustls::ServerConfig>) {
 #[test]
 fn dane_ta_checks_names_and_uses_the_chain() {
     let (ca, _, cfg) = ca_chain("mx.dane.test");
-    let rec = |p| vec![tlsa(&tlsa_owner(p, "mx.dane.test"), 2, 0, 1, sha256(&ca))];
-    let r = run(
-        "dane-ta",
-        cfg,
-        "dane.test",
-        |p| base(Denial::Nsec, rec(p)),
-        |_| Knobs::default(),
-    );
+    let r = run_one("dane-ta", cfg, (2, 0, 1), sha256(&ca));
     assert_eq!(r.reports, tls_ok());
     // The CA matches but the leaf is for another name.
     let (ca, _, cfg) = ca_chain("other.example");
-    let rec = |p| vec![tlsa(&tlsa_owner(p, "mx.dane.test"), 2, 0, 1, sha256(&ca))];
-    let r = run(
-        "dane-ta-name",
-        cfg,
-        "dane.test",
-        |p| base(Denial::Nsec, rec(p)),
-        |_| Knobs::default(),
-    );
+    let r = run_one("dane-ta-name", cfg, (2, 0, 1), sha256(&ca));
     assert_eq!(r.reports, mismatch("mx.dane.test"));
     // 2 1 0: the full key of the issuer.
     let (_, spki, cfg) = ca_chain("mx.dane.test");
-    let rec = |p| vec![tlsa(&tlsa_owner(p, "mx.dane.test"), 2, 1, 0, spki.clone())];
-    let r = run(
-        "dane-ta-key",
-        cfg,
-        "dane.test",
-        |p| base(Denial::Nsec, rec(p)),
-        |_| Knobs::default(),
-    );
+    let r = run_one("dane-ta-key", cfg, (2, 1, 0), spki.clone());
     assert_eq!(r.reports, tls_ok());
 }
 
@@ -806,24 +805,10 @@ fn dane_ee_ignores_names_and_dates_and_unusable_records_still_need_tls() {
     let cert = p.self_signed(&key).unwrap();
     let cfg = server_config(vec![cert.der().clone()], &key);
     let spki = sqmail::remote::dane::spki(cert.der()).unwrap().to_vec();
-    let rec = |p| vec![tlsa(&tlsa_owner(p, "mx.dane.test"), 3, 1, 1, sha256(&spki))];
-    let r = run(
-        "dane-ee-old",
-        cfg.clone(),
-        "dane.test",
-        |p| base(Denial::Nsec, rec(p)),
-        |_| Knobs::default(),
-    );
+    let r = run_one("dane-ee-old", cfg.clone(), (3, 1, 1), sha256(&spki));
     assert_eq!(r.reports, tls_ok());
     // Only a PKIX-EE record (usage 1, unusable for SMTP): TLS, no check.
-    let rec = |p| vec![tlsa(&tlsa_owner(p, "mx.dane.test"), 1, 1, 1, vec![7; 32])];
-    let r = run(
-        "dane-unusable",
-        cfg,
-        "dane.test",
-        |p| base(Denial::Nsec, rec(p)),
-        |_| Knobs::default(),
-    );
+    let r = run_one("dane-unusable", cfg, (1, 1, 1), vec![7; 32]);
     assert_eq!(r.reports, tls_ok());
     assert!(r.sink.log().contains(&"TLS".to_string()));
 }
@@ -831,40 +816,23 @@ fn dane_ee_ignores_names_and_dates_and_unusable_records_still_need_tls() {
 #[test]
 fn without_anchor_no_tlsa_is_asked() {
     let (cfg, _) = ee();
-    let h = QmailHome::new("dane-off");
-    h.control("helohost", "client.test\n");
-    let sink = Sink::start(
-        "127.0.0.2",
-        Script {
-            tls: Some(cfg),
-            ..Script::default()
+    let r = run_anchored(
+        "dane-off",
+        cfg,
+        "dane.test",
+        |p| {
+            base(
+                Denial::Nsec,
+                vec![tlsa(&tlsa_owner(p, "mx.dane.test"), 3, 1, 1, vec![7; 32])],
+            )
         },
+        |_| Knobs::default(),
+        false,
     );
-    let port = sink.addr.port();
-    let zones = base(
-        Denial::Nsec,
-        vec![tlsa(
-            &tlsa_owner(port, "mx.dane.test"),
-            3,
-            1,
-            1,
-            vec![7; 32],
-        )],
-    );
-    let (dns, _) = Auth::start(zones, Knobs::default());
-    h.control("smtproutes", &format!("dane.test:;{port}\n"));
-    let p = h.path("msg");
-    fs::write(&p, MSG).unwrap();
-    let out = h
-        .cmd("qmail-remote")
-        .args(["dane.test", "a@client.test", "b@dane.test"])
-        .env("DNSCACHEIP", &dns.env)
-        .stdin(fs::File::open(&p).unwrap())
-        .output()
-        .unwrap();
-    assert_eq!(reports(&out.stdout), tls_ok());
+    assert_eq!(r.reports, tls_ok());
     assert!(
-        !dns.queries
+        !r.dns
+            .queries
             .lock()
             .unwrap()
             .iter()

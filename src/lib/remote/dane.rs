@@ -218,19 +218,26 @@ fn tlv(d: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     Some((d.get(..end)?, d.get(hdr..end)?, d.get(end..)?))
 }
 
-/// The SubjectPublicKeyInfo of a certificate, as DER.
-pub fn spki(cert: &[u8]) -> Option<&[u8]> {
+/// The field of a certificate's TBSCertificate after `skip` others (the
+/// version excepted): (whole TLV, contents).
+fn tbs_field(cert: &[u8], skip: usize) -> Option<(&[u8], &[u8])> {
     let (_, c, _) = tlv(cert)?;
     let (_, tbs, _) = tlv(c)?;
     let mut rest = tbs;
     if rest.first() == Some(&0xa0) {
         rest = tlv(rest)?.2;
     }
-    // serial, signature, issuer, validity, subject, then the key.
-    for _ in 0..5 {
+    for _ in 0..skip {
         rest = tlv(rest)?.2;
     }
-    Some(tlv(rest)?.0)
+    let (whole, contents, _) = tlv(rest)?;
+    Some((whole, contents))
+}
+
+/// The SubjectPublicKeyInfo of a certificate, as DER (after serial,
+/// signature, issuer, validity and subject).
+pub fn spki(cert: &[u8]) -> Option<&[u8]> {
+    tbs_field(cert, 5).map(|f| f.0)
 }
 
 /// Does `cert` match the record's selector and matching type?
@@ -250,19 +257,10 @@ pub fn matches(cert: &[u8], t: &Tlsa) -> bool {
     }
 }
 
-/// The issuer Name of a certificate, the contents of its SEQUENCE.
+/// The issuer Name of a certificate (after serial and signature), the
+/// contents of its SEQUENCE.
 fn issuer(cert: &[u8]) -> Option<&[u8]> {
-    let (_, c, _) = tlv(cert)?;
-    let (_, tbs, _) = tlv(c)?;
-    let mut rest = tbs;
-    if rest.first() == Some(&0xa0) {
-        rest = tlv(rest)?.2;
-    }
-    // serial, signature, then the issuer.
-    for _ in 0..2 {
-        rest = tlv(rest)?.2;
-    }
-    Some(tlv(rest)?.1)
+    tbs_field(cert, 2).map(|f| f.1)
 }
 
 /// Is the chain `certs` (leaf first, as the server sent it) acceptable
