@@ -526,6 +526,30 @@ fn dane_ee_match_mismatch_and_bad_signature() {
         deferred(sqmail::remote::dane::BOGUS_TLSA, "mx.dane.test")
     );
     assert!(r.sink.log().is_empty(), "not connected");
+    // Signed in the name of the root, which no anchor covers: that would
+    // make it insecure (no DANE), but the zone holding it is signed.
+    let r = run(
+        "dane-rootsig",
+        ee().0,
+        "dane.test",
+        |_| base(Denial::Nsec, Vec::new()),
+        move |p| Knobs {
+            tamper: Some(Arc::new(move |n, t, m| {
+                if t == RecordType::TLSA && *n == name(&tlsa_owner(p, "mx.dane.test")) {
+                    let root = ZoneKey::new(".");
+                    let set = vec![tlsa(&tlsa_owner(p, "mx.dane.test"), 3, 1, 1, vec![7; 32])];
+                    m.answers = signed(&root, set);
+                    m.authorities.clear();
+                    m.metadata.response_code = ResponseCode::NoError;
+                }
+            })),
+            ..Knobs::default()
+        },
+    );
+    assert_eq!(
+        r.reports,
+        deferred(sqmail::remote::dane::BOGUS_TLSA, "mx.dane.test")
+    );
 }
 
 #[test]

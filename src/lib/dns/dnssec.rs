@@ -314,14 +314,14 @@ impl<'a> Validator<'a> {
         m: &Message,
         depth: usize,
     ) -> Result<Status, DnsError> {
-        let (mut insecure, mut bogus) = (false, false);
+        let mut bogus = false;
         for s in sigs_over(&m.answers, owner, t) {
             let signer = &s.input().signer_name;
             if !Self::may_sign(signer, owner, t) {
                 continue;
             }
             match self.keys(signer, depth + 1)? {
-                Keys::Insecure => insecure = true,
+                Keys::Insecure => {}
                 Keys::Bogus => bogus = true,
                 Keys::Secure(k) => {
                     bogus = true;
@@ -347,16 +347,19 @@ impl<'a> Validator<'a> {
         if bogus {
             return Ok(Status::Bogus);
         }
-        if insecure {
-            return Ok(Status::Insecure);
-        }
-        // Unsigned: fine only where the zone is provably unsigned.
-        Ok(
-            match self.zone_status(&Self::holder(owner, t), depth + 1)? {
-                Status::Secure => Status::Bogus,
-                s => s,
-            },
-        )
+        // Unsigned, or signed by a zone without a chain of trust (a signer
+        // above every anchor, say): fine only where the zone holding the
+        // data is provably unsigned.
+        self.unless_signed(owner, t, depth)
+    }
+
+    /// Insecure when the zone holding `n`/`t` is proven unsigned, bogus
+    /// when it is signed.
+    fn unless_signed(&self, n: &Name, t: RecordType, depth: usize) -> Result<Status, DnsError> {
+        Ok(match self.zone_status(&Self::holder(n, t), depth + 1)? {
+            Status::Secure => Status::Bogus,
+            s => s,
+        })
     }
 
     /// The status of "no `t` at `n`" in the answer `m`.
@@ -382,15 +385,11 @@ impl<'a> Validator<'a> {
             .max_by_key(|z| len(z))
             .cloned();
         let Some(zone) = zone else {
-            let st = match self.zone_status(&Self::holder(n, t), depth + 1)? {
-                Status::Secure => Status::Bogus,
-                s => s,
-            };
-            return Ok((st, None));
+            return Ok((self.unless_signed(n, t, depth)?, None));
         };
         let k = match self.keys(&zone, depth + 1)? {
             Keys::Secure(k) => k,
-            Keys::Insecure => return Ok((Status::Insecure, None)),
+            Keys::Insecure => return Ok((self.unless_signed(n, t, depth)?, None)),
             Keys::Bogus => return Ok((Status::Bogus, None)),
         };
         let p = proof_records(&zone, &k, &m.authorities).proof(n, t, &zone);
