@@ -192,9 +192,20 @@ fn secure_mx(v: &Validator<'_>, domain: &str) -> Result<Option<Vec<Name>>, Vec<u
 }
 
 /// The records DANE can use; empty means "no DANE for this MX".
+/// Digest agility (RFC 7671 §9): where a usage and selector have SHA-512
+/// records, their SHA-256 records are not used.
 pub fn usable(v: Vec<Tlsa>) -> Vec<Tlsa> {
-    v.into_iter()
+    let v: Vec<Tlsa> = v
+        .into_iter()
         .filter(|t| matches!(t.usage, 2 | 3) && t.selector <= 1 && t.matching <= 2)
+        .collect();
+    let strong: Vec<(u8, u8)> = v
+        .iter()
+        .filter(|t| t.matching == 2)
+        .map(|t| (t.usage, t.selector))
+        .collect();
+    v.into_iter()
+        .filter(|t| t.matching != 1 || !strong.contains(&(t.usage, t.selector)))
         .collect()
 }
 
@@ -310,4 +321,68 @@ pub fn verify(certs: &[CertificateDer<'_>], policy: &Policy, p: &Arc<CryptoProvi
                 .is_ok()
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(usage: u8, selector: u8, matching: u8, data: Vec<u8>) -> Tlsa {
+        Tlsa {
+            usage,
+            selector,
+            matching,
+            data,
+        }
+    }
+
+    #[test]
+    fn usable_records_and_digest_agility() {
+        let v = usable(vec![
+            t(3, 1, 1, vec![1]),
+            t(3, 1, 2, vec![2]),
+            t(3, 0, 1, vec![3]),
+            t(1, 1, 1, vec![4]),
+            t(3, 2, 1, vec![5]),
+            t(2, 0, 0, vec![6]),
+            t(3, 1, 3, vec![7]),
+        ]);
+        let data: Vec<u8> = v.iter().map(|x| x.data[0]).collect();
+        assert_eq!(data, [2, 3, 6]);
+    }
+
+    #[test]
+    fn ee_ta_and_encrypt_only() {
+        let ck = rcgen::generate_simple_self_signed(vec!["a.example".to_string()]).unwrap();
+        let der = ck.cert.der().clone();
+        assert_eq!(
+            spki(&der).unwrap(),
+            rcgen::PublicKeyData::subject_public_key_info(&ck.signing_key)
+        );
+        // Self-signed: the issuer is the subject.
+        assert!(issuer(&der).is_some_and(|i| !i.is_empty()));
+        let sha = |d: &[u8]| {
+            ring::digest::digest(&ring::digest::SHA256, d)
+                .as_ref()
+                .to_vec()
+        };
+        let p = Arc::new(rustls::crypto::ring::default_provider());
+        let policy = |tlsa: Vec<Tlsa>| Policy {
+            tlsa,
+            names: vec!["mx.example".to_string()],
+        };
+        let chain = [der.clone()];
+        // DANE-EE: the name a.example is not mx.example, and that is fine.
+        assert!(verify(
+            &chain,
+            &policy(vec![t(3, 1, 1, sha(spki(&der).unwrap()))]),
+            &p
+        ));
+        assert!(verify(&chain, &policy(vec![t(3, 0, 0, der.to_vec())]), &p));
+        assert!(!verify(&chain, &policy(vec![t(3, 1, 1, vec![0; 32])]), &p));
+        // DANE-TA needs a certificate besides the leaf.
+        assert!(!verify(&chain, &policy(vec![t(2, 0, 1, sha(&der))]), &p));
+        assert!(verify(&chain, &policy(Vec::new()), &p), "encrypt only");
+        assert!(!verify(&[], &policy(Vec::new()), &p));
+    }
 }
