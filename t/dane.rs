@@ -902,3 +902,37 @@ fn tlsa_from_a_wildcard_needs_its_proof() {
         }
     }
 }
+
+#[test]
+fn implicit_mx_needs_the_proof_that_there_is_no_mx() {
+    let (cfg, _) = ee();
+    for (label, strip) in [("dane-implicit", false), ("dane-implicit-noproof", true)] {
+        let r = run(
+            label,
+            cfg.clone(),
+            "dane.test",
+            |p| {
+                let mut zs = base(Denial::Nsec3 { opt_out: false }, Vec::new());
+                zs[1].records = vec![
+                    a("dane.test", "127.0.0.2"),
+                    tlsa(&tlsa_owner(p, "dane.test"), 3, 1, 1, vec![7; 32]),
+                ];
+                zs
+            },
+            move |_| Knobs {
+                tamper: Some(Arc::new(move |n, t, m| {
+                    if strip && t == RecordType::MX && *n == name("dane.test") {
+                        m.authorities.retain(|r| r.record_type() == RecordType::SOA);
+                    }
+                })),
+                ..Knobs::default()
+            },
+        );
+        if strip {
+            let want = deferred(sqmail::remote::dane::BOGUS_MX, "dane.test");
+            assert_eq!(r.reports, want, "{label}");
+        } else {
+            assert_eq!(r.reports, mismatch("dane.test"), "{label}");
+        }
+    }
+}

@@ -275,6 +275,10 @@ impl<'a> Validator<'a> {
             chain.push(target);
         }
         if chain.len() > 1 {
+            let last = &chain[chain.len() - 1];
+            if chain[..chain.len() - 1].contains(last) {
+                return Err(DnsError::Temp);
+            }
             // The answer stopped at an alias: ask for the target itself.
             let mut a = self.lookup_at(&chain[chain.len() - 1], t, depth + 1)?;
             a.status = worse(status, a.status);
