@@ -47,17 +47,6 @@ pub struct Tlsa {
     pub data: Vec<u8>,
 }
 
-impl Resolver {
-    /// The TLSA records at `_port._tcp.host` and whether they are secure.
-    pub fn tlsa(&self, host: &str, port: u16) -> Result<(Status, Vec<Tlsa>), DnsError> {
-        let n = name(&format!("_{port}._tcp.{host}"))?;
-        Ok((
-            Status::Insecure,
-            tlsa_of(self.records(&n, RecordType::TLSA)?),
-        ))
-    }
-}
-
 /// Trust anchors: DS or DNSKEY records in zone-file form
 /// (`zone. [ttl] [IN] DS tag alg type hex`, `zone. [ttl] [IN] DNSKEY flags
 /// 3 alg base64`), as unbound's root.key; `;` and `#` start comments.
