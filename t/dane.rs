@@ -379,7 +379,9 @@ fn base(denial: Denial, extra: Vec<Record>) -> Vec<Zone> {
 
 struct Run {
     reports: Vec<String>,
+    /// The sink on 127.0.0.2, then any others.
     sink: Sink,
+    others: Vec<Sink>,
     dns: Auth,
 }
 
@@ -392,7 +394,7 @@ fn run(
     zones: impl FnOnce(u16) -> Vec<Zone>,
     knobs: impl FnOnce(u16) -> Knobs,
 ) -> Run {
-    run_anchored(label, cfg, domain, zones, knobs, true)
+    run_anchored(label, cfg, domain, zones, knobs, true, &["127.0.0.2"])
 }
 
 fn run_anchored(
@@ -402,16 +404,19 @@ fn run_anchored(
     zones: impl FnOnce(u16) -> Vec<Zone>,
     knobs: impl FnOnce(u16) -> Knobs,
     anchored: bool,
+    ips: &[&str],
 ) -> Run {
     let h = QmailHome::new(label);
     h.control("helohost", "client.test\n");
-    let sink = Sink::start(
-        "127.0.0.2",
-        Script {
-            tls: Some(cfg),
-            ..Script::default()
-        },
-    );
+    let script = Script {
+        tls: Some(cfg),
+        ..Script::default()
+    };
+    let mut others: Vec<Sink> = same_port(ips)
+        .into_iter()
+        .map(|l| Sink::start_on(l, script.clone()))
+        .collect();
+    let sink = others.remove(0);
     let port = sink.addr.port();
     let (dns, anchor) = Auth::start(zones(port), knobs(port));
     h.control("smtproutes", &format!("{domain}:;{port}\n"));
@@ -433,6 +438,7 @@ fn run_anchored(
     Run {
         reports: reports(&out.stdout),
         sink,
+        others,
         dns,
     }
 }
@@ -852,6 +858,7 @@ fn without_anchor_no_tlsa_is_asked() {
         },
         |_| Knobs::default(),
         false,
+        &["127.0.0.2"],
     );
     assert_eq!(r.reports, tls_ok());
     assert!(
@@ -935,4 +942,31 @@ fn implicit_mx_needs_the_proof_that_there_is_no_mx() {
             assert_eq!(r.reports, mismatch("dane.test"), "{label}");
         }
     }
+}
+
+#[test]
+fn tlsa_servfail_goes_on_to_the_next_mx() {
+    let (cfg, _) = ee();
+    let r = run_anchored(
+        "dane-servfail-next",
+        cfg,
+        "dane.test",
+        |_| {
+            let mut zs = base(Denial::Nsec, Vec::new());
+            zs[1].records.push(mx("dane.test", 20, "mx2.dane.test"));
+            zs[1].records.push(a("mx2.dane.test", "127.0.0.3"));
+            zs
+        },
+        |p| Knobs {
+            servfail: vec![(name(&tlsa_owner(p, "mx.dane.test")), RecordType::TLSA)],
+            ..Knobs::default()
+        },
+        true,
+        &["127.0.0.2", "127.0.0.3"],
+    );
+    let mut want = tls_ok();
+    want[1] = want[1].replace("127.0.0.2", "127.0.0.3");
+    assert_eq!(r.reports, want);
+    assert!(r.sink.log().is_empty(), "the first MX is skipped");
+    assert!(r.others[0].log().iter().any(|l| l.starts_with("MAIL")));
 }
