@@ -60,6 +60,37 @@ struct Knobs {
     tamper: Option<Tamper>,
 }
 
+/// Knobs where `f` changes the answer to `n`/`t`.
+fn tamper_at(n: &str, t: RecordType, f: impl Fn(&mut Message) + Send + Sync + 'static) -> Knobs {
+    let n = name(n);
+    Knobs {
+        tamper: Some(Arc::new(move |q, qt, m| {
+            if qt == t && *q == n {
+                f(m);
+            }
+        })),
+        ..Knobs::default()
+    }
+}
+
+/// Knobs where `f` changes the answer for the TLSA records of
+/// mx.dane.test at `port`.
+fn tamper_tlsa(port: u16, f: impl Fn(&mut Message) + Send + Sync + 'static) -> Knobs {
+    tamper_at(&tlsa_owner(port, "mx.dane.test"), RecordType::TLSA, f)
+}
+
+/// An answer of `set` signed by `k`, nothing else.
+fn replace_answer(m: &mut Message, k: &ZoneKey, set: Vec<Record>) {
+    m.answers = signed(k, set);
+    m.authorities.clear();
+    m.metadata.response_code = ResponseCode::NoError;
+}
+
+/// Leaves only the SOA record (no signatures, no NSEC) in the authority.
+fn strip_proofs(m: &mut Message) {
+    m.authorities.retain(|r| r.record_type() == RecordType::SOA);
+}
+
 /// The served data of one zone: signed RRsets and the denial chain.
 struct Served {
     apex: Name,
@@ -512,19 +543,11 @@ fn dane_ee_match_mismatch_and_bad_signature() {
         cfg,
         "dane.test",
         |_| base(Denial::Nsec, Vec::new()),
-        move |p| Knobs {
-            tamper: Some(Arc::new(move |n, t, m| {
-                if t == RecordType::TLSA && *n == name(&tlsa_owner(p, "mx.dane.test")) {
-                    let other = ZoneKey::new("dane.test");
-                    m.answers = signed(
-                        &other,
-                        vec![tlsa(&tlsa_owner(p, "mx.dane.test"), 3, 1, 1, good.clone())],
-                    );
-                    m.authorities.clear();
-                    m.metadata.response_code = ResponseCode::NoError;
-                }
-            })),
-            ..Knobs::default()
+        move |p| {
+            tamper_tlsa(p, move |m| {
+                let set = vec![tlsa(&tlsa_owner(p, "mx.dane.test"), 3, 1, 1, good.clone())];
+                replace_answer(m, &ZoneKey::new("dane.test"), set);
+            })
         },
     );
     assert_eq!(
@@ -539,17 +562,11 @@ fn dane_ee_match_mismatch_and_bad_signature() {
         ee().0,
         "dane.test",
         |_| base(Denial::Nsec, Vec::new()),
-        move |p| Knobs {
-            tamper: Some(Arc::new(move |n, t, m| {
-                if t == RecordType::TLSA && *n == name(&tlsa_owner(p, "mx.dane.test")) {
-                    let root = ZoneKey::new(".");
-                    let set = vec![tlsa(&tlsa_owner(p, "mx.dane.test"), 3, 1, 1, vec![7; 32])];
-                    m.answers = signed(&root, set);
-                    m.authorities.clear();
-                    m.metadata.response_code = ResponseCode::NoError;
-                }
-            })),
-            ..Knobs::default()
+        move |p| {
+            tamper_tlsa(p, move |m| {
+                let set = vec![tlsa(&tlsa_owner(p, "mx.dane.test"), 3, 1, 1, vec![7; 32])];
+                replace_answer(m, &ZoneKey::new("."), set);
+            })
         },
     );
     assert_eq!(
@@ -625,9 +642,7 @@ fn forged_or_missing_denial_defers() {
                 .retain(|r| covers_type(r, RecordType::SOA) || keep.contains(&r.name));
         }),
         // No DNSSEC records at all in a signed zone.
-        ("dane-stripped", Denial::Nsec, |m| {
-            m.authorities.retain(|r| r.record_type() == RecordType::SOA);
-        }),
+        ("dane-stripped", Denial::Nsec, strip_proofs),
     ];
     for (label, denial, f) in cases {
         let r = run(
@@ -635,14 +650,7 @@ fn forged_or_missing_denial_defers() {
             cfg.clone(),
             "dane.test",
             |_| base(denial, Vec::new()),
-            |p| Knobs {
-                tamper: Some(Arc::new(move |n, t, m| {
-                    if t == RecordType::TLSA && *n == name(&tlsa_owner(p, "mx.dane.test")) {
-                        f(m);
-                    }
-                })),
-                ..Knobs::default()
-            },
+            |p| tamper_tlsa(p, f),
         );
         assert_eq!(
             r.reports,
@@ -693,14 +701,7 @@ fn insecure_delegation_means_no_dane() {
             ];
             vec![Zone::new("test", true, Denial::Nsec), child]
         },
-        |_| Knobs {
-            tamper: Some(Arc::new(|n, t, m| {
-                if t == RecordType::DS && *n == name("plain.test") {
-                    m.authorities.retain(|r| r.record_type() == RecordType::SOA);
-                }
-            })),
-            ..Knobs::default()
-        },
+        |_| tamper_at("plain.test", RecordType::DS, strip_proofs),
     );
     assert_eq!(
         r.reports,
@@ -887,14 +888,12 @@ fn tlsa_from_a_wildcard_needs_its_proof() {
                 let w = tlsa("*._tcp.mx.dane.test", 3, 1, 1, vec![7; 32]);
                 base(denial, vec![w])
             },
-            move |p| Knobs {
-                tamper: Some(Arc::new(move |n, t, m| {
-                    if strip && t == RecordType::TLSA && *n == name(&tlsa_owner(p, "mx.dane.test"))
-                    {
+            move |p| {
+                tamper_tlsa(p, move |m| {
+                    if strip {
                         m.authorities.clear();
                     }
-                })),
-                ..Knobs::default()
+                })
             },
         );
         // The expanded (mismatching) record is believed only with the proof.
@@ -926,13 +925,13 @@ fn implicit_mx_needs_the_proof_that_there_is_no_mx() {
                 ];
                 zs
             },
-            move |_| Knobs {
-                tamper: Some(Arc::new(move |n, t, m| {
-                    if strip && t == RecordType::MX && *n == name("dane.test") {
-                        m.authorities.retain(|r| r.record_type() == RecordType::SOA);
-                    }
-                })),
-                ..Knobs::default()
+            move |_| {
+                let f = if strip {
+                    strip_proofs
+                } else {
+                    |_: &mut Message| {}
+                };
+                tamper_at("dane.test", RecordType::MX, f)
             },
         );
         if strip {
