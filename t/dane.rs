@@ -492,6 +492,11 @@ fn run_one(label: &str, cfg: Arc<rustls::ServerConfig>, usm: (u8, u8, u8), data:
     )
 }
 
+/// A DANE-EE record at mx.dane.test that matches no certificate.
+fn bad_tlsa(port: u16) -> Record {
+    tlsa(&tlsa_owner(port, "mx.dane.test"), 3, 1, 1, vec![7; 32])
+}
+
 fn tlsa_owner(port: u16, host: &str) -> String {
     format!("_{port}._tcp.{host}")
 }
@@ -564,7 +569,7 @@ fn dane_ee_match_mismatch_and_bad_signature() {
         |_| base(Denial::Nsec, Vec::new()),
         move |p| {
             tamper_tlsa(p, move |m| {
-                let set = vec![tlsa(&tlsa_owner(p, "mx.dane.test"), 3, 1, 1, vec![7; 32])];
+                let set = vec![bad_tlsa(p)];
                 replace_answer(m, &ZoneKey::new("."), set);
             })
         },
@@ -719,10 +724,7 @@ fn insecure_mx_means_no_dane_for_its_hosts() {
         cfg,
         "mxin.test",
         |p| {
-            let mut zs = base(
-                Denial::Nsec,
-                vec![tlsa(&tlsa_owner(p, "mx.dane.test"), 3, 1, 1, vec![7; 32])],
-            );
+            let mut zs = base(Denial::Nsec, vec![bad_tlsa(p)]);
             let mut z = Zone::new("mxin.test", false, Denial::Nsec);
             z.records.push(mx("mxin.test", 10, "mx.dane.test"));
             zs.push(z);
@@ -851,12 +853,7 @@ fn without_anchor_no_tlsa_is_asked() {
         "dane-off",
         cfg,
         "dane.test",
-        |p| {
-            base(
-                Denial::Nsec,
-                vec![tlsa(&tlsa_owner(p, "mx.dane.test"), 3, 1, 1, vec![7; 32])],
-            )
-        },
+        |p| base(Denial::Nsec, vec![bad_tlsa(p)]),
         |_| Knobs::default(),
         false,
         &["127.0.0.2"],
