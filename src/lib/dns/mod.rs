@@ -6,6 +6,7 @@
 
 pub mod conf;
 pub mod dnssec;
+pub mod nsec;
 mod stub;
 pub mod tools;
 

@@ -21,7 +21,7 @@ use crate::control::{ConstMap, Control};
 use crate::dns::{self, DnsError, MxIp, Resolver};
 use crate::sys;
 use report::Out;
-use route::{QMTPS_PORT, SMTPS_PORT, TlsRule};
+use route::{QMTPS_PORT, SMTPS_PORT};
 use smtp::{Job, Step};
 use tls::TlsSetup;
 
@@ -141,6 +141,13 @@ fn deliver(args: &[Vec<u8>], out: &mut Out) -> Vec<u8> {
         .unwrap_or_else(|| ctl.helo.clone());
     let implicit = port == SMTPS_PORT && rule.wanted();
     let anchors = dns::dnssec::Anchors::load(Path::new("control/trustanchors"));
+    let dane = dane::Dane::new(
+        &resolver,
+        anchors.as_ref().filter(|_| rule.mode >= 0 && !rt.qmtp),
+        rt.relay.is_none().then_some(target.as_str()),
+        port,
+    );
+    let mut dane_defer: Option<Vec<u8>> = None;
     let mut job = Job {
         sender: raw_sender,
         recips,
@@ -198,7 +205,14 @@ fn deliver(args: &[Vec<u8>], out: &mut Out) -> Vec<u8> {
             if skip {
                 continue;
             }
-            job.dane = dane_records(&resolver, anchors.as_ref(), &a.host, port, &rule);
+            job.dane = match dane.decide(&a.host, a.ip) {
+                dane::Decision::Off => None,
+                dane::Decision::On(p) => Some(p),
+                dane::Decision::Defer(text) => {
+                    dane_defer = Some(text);
+                    continue;
+                }
+            };
             let ip = a.ip.to_string();
             let to = SocketAddr::new(a.ip, port);
             let ms = i32::try_from(ctl.timeoutconnect.saturating_mul(1000)).unwrap_or(i32::MAX);
@@ -242,7 +256,7 @@ fn deliver(args: &[Vec<u8>], out: &mut Out) -> Vec<u8> {
         }
     }
     match (found, cut, soft) {
-        (true, _, _) => report::NO_CONNECTION.into(),
+        (true, _, _) => dane_defer.unwrap_or_else(|| report::NO_CONNECTION.into()),
         (false, true, _) => report::MX_IS_ME.into(),
         (false, false, true) => report::dns_soft(&target).into_bytes(),
         (false, false, false) => report::NO_MX.into(),
@@ -297,30 +311,6 @@ fn candidates(r: &Resolver, target: &str, relayed: bool) -> Result<Vec<Cand>, Ve
         return Err(report::MX_IS_ME.into());
     }
     Ok(ips.into_iter().map(addr).collect())
-}
-
-/// Usable secure TLSA records of `mx_host`, when a trust anchor is
-/// configured and the MX is a name (not an address literal).
-fn dane_records(
-    r: &Resolver,
-    anchors: Option<&dns::dnssec::Anchors>,
-    mx_host: &str,
-    port: u16,
-    rule: &TlsRule,
-) -> Option<Vec<dns::dnssec::Tlsa>> {
-    let anchors = anchors?;
-    if rule.mode < 0 || literal(mx_host).is_some() {
-        return None;
-    }
-    let (status, v) = r.tlsa_secure(mx_host, port, anchors).ok()?;
-    let v = dane::usable(v);
-    match status {
-        dns::dnssec::Status::Secure if !v.is_empty() => Some(v),
-        // Signatures that fail under a secure zone: TLS is required and
-        // no certificate can match.
-        dns::dnssec::Status::Bogus => Some(Vec::new()),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

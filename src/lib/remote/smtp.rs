@@ -31,9 +31,9 @@ pub struct Job<'a> {
     /// certificate names are checked against.
     pub tls_host: &'a str,
     pub tls_setup: &'a TlsSetup,
-    /// Usable DNSSEC-secure TLSA records of this MX: TLS is then mandatory
-    /// and the certificate must match them.
-    pub dane: Option<Vec<crate::dns::dnssec::Tlsa>>,
+    /// The DANE policy of this MX: TLS is then mandatory and the
+    /// certificate must match it.
+    pub dane: Option<super::dane::Policy>,
     pub msg: &'a mut File,
 }
 

@@ -176,10 +176,16 @@ pub fn start(conn: &mut Conn, job: &Job<'_>, mx_host: &str) -> Result<(), Vec<u8
             .map_err(|_| tls_fail(KEY_LOAD, host))?,
         None => builder.with_no_client_auth(),
     };
-    // An address literal sends no SNI (RFC 6066 §3).
-    let name = match super::literal(mx_host) {
+    // An address literal sends no SNI (RFC 6066 §3); with DANE the TLSA
+    // base domain is sent (RFC 7672 §8.1).
+    let sni = job
+        .dane
+        .as_ref()
+        .and_then(|d| d.names.first())
+        .map_or(mx_host, String::as_str);
+    let name = match super::literal(sni) {
         Some(ip) => ServerName::from(ip),
-        None => ServerName::try_from(mx_host.trim_end_matches('.').to_string())
+        None => ServerName::try_from(sni.trim_end_matches('.').to_string())
             .map_err(|_| tls_fail(ESTABLISH, host))?,
     };
     let c = ClientConnection::new(Arc::new(config), name).map_err(|_| tls_fail(ESTABLISH, host))?;
@@ -208,8 +214,8 @@ fn check_peer(
     p: &Arc<CryptoProvider>,
 ) -> Result<(), Vec<u8>> {
     let host = job.tls_host;
-    if let Some(tlsa) = &job.dane {
-        return if dane::verify(certs, tlsa, mx_host, p) {
+    if let Some(policy) = &job.dane {
+        return if dane::verify(certs, policy, p) {
             Ok(())
         } else {
             Err(tls_fail(DANE_MISMATCH, mx_host))
