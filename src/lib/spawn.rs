@@ -398,8 +398,22 @@ impl Spawner for Local {
     }
 }
 
-/// qmail-rspawn: run `qmail-remote host sender recip` (found on PATH).
-pub struct Remote;
+/// qmail-rspawn: deliver in a forked child by calling qmail-remote's code
+/// in-process (no exec per delivery; both run as qmailr). With
+/// `$QMAILREMOTE` set, that program is executed instead, as qmail does.
+pub struct Remote {
+    /// The program to execute (from `$QMAILREMOTE`), or None: in-process.
+    pub program: Option<OsString>,
+}
+
+impl Remote {
+    /// The spawner as the environment asks for it.
+    pub fn from_env() -> Remote {
+        Remote {
+            program: std::env::var_os("QMAILREMOTE").filter(|p| !p.is_empty()),
+        }
+    }
+}
 
 /// Translates qmail-remote's NUL-terminated reports into one result
 /// (queue.md §4.2).
@@ -460,9 +474,16 @@ impl Spawner for Remote {
         remote_report(out, exit, output)
     }
     fn child(&self, sender: &[u8], recip: &[u8], at: usize) -> ! {
-        let prog = std::env::var_os("QMAILREMOTE").unwrap_or_else(|| "qmail-remote".into());
+        let host = &recip[at + 1..];
+        let Some(prog) = self.program.as_ref() else {
+            // What an exec would have reset: the spawner's SIGCHLD handler.
+            let _ = sys::default_signal(libc::SIGCHLD);
+            let args = [host.to_vec(), sender.to_vec(), recip.to_vec()];
+            crate::remote::run(&args).flush();
+            sys::exit_now(0)
+        };
         let err = std::process::Command::new(prog)
-            .arg(OsStr::from_bytes(&recip[at + 1..]))
+            .arg(OsStr::from_bytes(host))
             .arg(OsStr::from_bytes(sender))
             .arg(OsStr::from_bytes(recip))
             .exec();
