@@ -15,6 +15,7 @@ mod qmail_send;
 mod qmail_smtpd;
 mod queue_tools;
 mod remote_util;
+mod rspawn;
 mod send_util;
 mod smtpd_client;
 mod smtpd_policy;

@@ -399,20 +399,36 @@ impl Spawner for Local {
 }
 
 /// qmail-rspawn: deliver in a forked child by calling qmail-remote's code
-/// in-process (no exec per delivery; both run as qmailr). With
-/// `$QMAILREMOTE` set, that program is executed instead, as qmail does.
+/// in-process (no exec per delivery; both run as qmailr) when the
+/// qmail-remote it would run is ours; a replaced one (a wrapper script, a
+/// signing filter) or `$QMAILREMOTE` is executed, as qmail does.
 pub struct Remote {
-    /// The program to execute (from `$QMAILREMOTE`), or None: in-process.
+    /// The program to execute, or None: in-process.
     pub program: Option<OsString>,
 }
 
 impl Remote {
-    /// The spawner as the environment asks for it.
+    /// The spawner as the environment asks for it: `$QMAILREMOTE` when
+    /// set, else `qmail-remote` on PATH unless that file is sqmail's own
+    /// (it carries [`crate::remote::BUILTIN_MARK`]), else in-process.
     pub fn from_env() -> Remote {
-        Remote {
-            program: std::env::var_os("QMAILREMOTE").filter(|p| !p.is_empty()),
+        if let Some(p) = std::env::var_os("QMAILREMOTE").filter(|p| !p.is_empty()) {
+            return Remote { program: Some(p) };
         }
+        let found = std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join("qmail-remote"))
+                .find(|p| p.is_file())
+        });
+        let program = found.filter(|p| !is_builtin(p)).map(|p| p.into_os_string());
+        Remote { program }
     }
+}
+
+/// True when the program at `p` is sqmail's qmail-remote: same code as
+/// the library's, so running it in-process changes nothing.
+fn is_builtin(p: &Path) -> bool {
+    std::fs::read(p).is_ok_and(|b| memchr::memmem::find(&b, crate::remote::BUILTIN_MARK).is_some())
 }
 
 /// Translates qmail-remote's NUL-terminated reports into one result
