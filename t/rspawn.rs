@@ -172,3 +172,64 @@ fn a_replaced_qmail_remote_is_executed() {
     assert_eq!(args.lines().count(), recipients().len(), "{args}");
     assert!(args.lines().any(|l| l == "ok.test a@client.test b@ok.test"));
 }
+
+/// SIGKILL qmail-send and all its helpers (in-process qmail-remote
+/// children included) while remote deliveries run on the fast path; after
+/// a restart every acknowledged message reached the peer complete at least
+/// once, the queue drains and qmail-qmaint finds it sane.
+#[test]
+fn crash_during_fast_path_remote_deliveries() {
+    use crate::send_util::*;
+    let h = QmailHome::new("rspawn-crash");
+    h.control("helohost", "client.test\n");
+    h.control("concurrencyremote", "5\n");
+    let sink = Sink::start("127.0.0.2", Script::default());
+    h.control(
+        "smtproutes",
+        &format!("far.example:[127.0.0.2];{}\n", sink.addr.port()),
+    );
+    let body = |i: usize| format!("Subject: test {i}\n\nbody of message {i}\n");
+    let (rounds, per_round) = (6, 20);
+    let mut acked = 0;
+    for round in 0..rounds {
+        let d = Daemon::start(&h);
+        let before = d.log_text().matches("starting delivery").count();
+        for k in 0..per_round {
+            let i = round * per_round + k;
+            let r = format!("u{i}@far.example");
+            enqueue(&h, "me@here.example", &[&r], body(i).as_bytes());
+            acked += 1;
+        }
+        let target = before + 1 + (round * 7) % per_round;
+        wait_until(20, || {
+            d.log_text().matches("starting delivery").count() >= target
+        });
+        // On the fast path: nothing was preprocessed the plain way.
+        assert_eq!(queue_count(&h, "info"), 0, "round {round}: info files");
+        assert_eq!(queue_count(&h, "remote"), 0, "round {round}: remote files");
+        d.kill_all();
+    }
+    let d = Daemon::start(&h);
+    let seen = |i: usize| {
+        let want = format!("BODY:{}", body(i));
+        sink.log().iter().filter(|l| **l == want).count()
+    };
+    assert!(
+        wait_until(60, || queue_drained(&h) && (0..acked).all(|i| seen(i) > 0)),
+        "lost: {:?}; log:\n{}",
+        (0..acked).filter(|&i| seen(i) == 0).collect::<Vec<_>>(),
+        d.log_text()
+    );
+    assert_eq!(d.stop(), 0);
+    let orphans = queue_count(&h, "mess");
+    assert!(orphans <= rounds, "{orphans} mess files left");
+    let dups: usize = (0..acked).map(|i| seen(i) - 1).sum();
+    eprintln!("remote crash safety: {acked} messages, {rounds} kills, {dups} duplicates");
+    let o = h.run("qmail-qmaint", &[] as &[&str], b"");
+    assert!(
+        o.status.success(),
+        "qmail-qmaint: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
