@@ -34,14 +34,22 @@ fn cases() -> Vec<(&'static str, Script, u8)> {
             script(|s| s.rcpt = std::sync::Arc::new(|_| "450 mailbox busy".into())),
             b'Z',
         ),
-        ("grey.test", script(|s| s.greeting = "421 busy".into()), b'Z'),
+        (
+            "grey.test",
+            script(|s| s.greeting = "421 busy".into()),
+            b'Z',
+        ),
         (
             "final5.test",
             script(|s| s.final_reply = "554 rejected".into()),
             b'D',
         ),
         ("mail4.test", script(|s| s.mail = "451 later".into()), b'Z'),
-        ("drop.test", script(|s| s.drop_at = Some("DATA".into())), b'Z'),
+        (
+            "drop.test",
+            script(|s| s.drop_at = Some("DATA".into())),
+            b'Z',
+        ),
     ]
 }
 
@@ -103,7 +111,10 @@ fn rspawn(h: &QmailHome, dns: &Dns, qmailremote: Option<&Path>) -> BTreeMap<Stri
     while let [n, tail @ ..] = rest {
         let end = tail.iter().position(|&b| b == 0).expect("NUL-terminated");
         let text = String::from_utf8_lossy(&tail[..end]).into_owned();
-        assert!(got.insert(rcpts[*n as usize].clone(), text).is_none(), "two answers");
+        assert!(
+            got.insert(rcpts[*n as usize].clone(), text).is_none(),
+            "two answers"
+        );
         rest = &tail[end + 1..];
     }
     assert_eq!(got.len(), rcpts.len(), "{got:?}");
@@ -147,7 +158,12 @@ fn in_process_answers_like_the_program() {
     for r in recipients() {
         assert_eq!(inproc[&r], program(&h, &dns, &r), "{r}");
     }
-    assert!(sinks[0].log().iter().any(|l| l == "BODY:Subject: hi\n\nline one\n..dotted\n"));
+    assert!(
+        sinks[0]
+            .log()
+            .iter()
+            .any(|l| l == "BODY:Subject: hi\n\nline one\n..dotted\n")
+    );
 }
 
 #[test]
