@@ -18,6 +18,7 @@ mod qmail_send;
 mod qmail_smtpd;
 mod queue_tools;
 mod remote_util;
+mod rspawn;
 mod send_util;
 mod smtpd_base64;
 mod smtpd_client;

@@ -1,4 +1,5 @@
-//! qmail-rspawn: runs qmail-remote for qmail-send (queue.md §4.2).
+//! qmail-rspawn: runs remote deliveries for qmail-send (queue.md §4.2):
+//! qmail-remote's code in a forked child, or `$QMAILREMOTE` when set.
 #![forbid(unsafe_code)]
 
 use sqmail::spawn::{self, Remote};
@@ -8,6 +9,6 @@ fn main() {
         let home = sqmail::home::home();
         // Every restart forgets remote timeouts: 1024 NUL bytes.
         let _ = std::fs::write(home.join("queue/lock/tcpto"), [0u8; 1024]);
-        spawn::serve(&Remote, &home)
+        spawn::serve(&Remote::from_env(), &home)
     })
 }

@@ -398,8 +398,38 @@ impl Spawner for Local {
     }
 }
 
-/// qmail-rspawn: run `qmail-remote host sender recip` (found on PATH).
-pub struct Remote;
+/// qmail-rspawn: deliver in a forked child by calling qmail-remote's code
+/// in-process (no exec per delivery; both run as qmailr) when the
+/// qmail-remote it would run is ours; a replaced one (a wrapper script, a
+/// signing filter) or `$QMAILREMOTE` is executed, as qmail does.
+pub struct Remote {
+    /// The program to execute, or None: in-process.
+    pub program: Option<OsString>,
+}
+
+impl Remote {
+    /// The spawner as the environment asks for it: `$QMAILREMOTE` when
+    /// set, else `qmail-remote` on PATH unless that file is sqmail's own
+    /// (it carries [`crate::remote::BUILTIN_MARK`]), else in-process.
+    pub fn from_env() -> Remote {
+        if let Some(p) = std::env::var_os("QMAILREMOTE").filter(|p| !p.is_empty()) {
+            return Remote { program: Some(p) };
+        }
+        let found = std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join("qmail-remote"))
+                .find(|p| p.is_file())
+        });
+        let program = found.filter(|p| !is_builtin(p)).map(|p| p.into_os_string());
+        Remote { program }
+    }
+}
+
+/// True when the program at `p` is sqmail's qmail-remote: same code as
+/// the library's, so running it in-process changes nothing.
+fn is_builtin(p: &Path) -> bool {
+    std::fs::read(p).is_ok_and(|b| memchr::memmem::find(&b, crate::remote::BUILTIN_MARK).is_some())
+}
 
 /// Translates qmail-remote's NUL-terminated reports into one result
 /// (queue.md §4.2).
@@ -460,9 +490,16 @@ impl Spawner for Remote {
         remote_report(out, exit, output)
     }
     fn child(&self, sender: &[u8], recip: &[u8], at: usize) -> ! {
-        let prog = std::env::var_os("QMAILREMOTE").unwrap_or_else(|| "qmail-remote".into());
+        let host = &recip[at + 1..];
+        let Some(prog) = self.program.as_ref() else {
+            // What an exec would have reset: the spawner's SIGCHLD handler.
+            let _ = sys::default_signal(libc::SIGCHLD);
+            let args = [host.to_vec(), sender.to_vec(), recip.to_vec()];
+            crate::remote::run(&args).flush();
+            sys::exit_now(0)
+        };
         let err = std::process::Command::new(prog)
-            .arg(OsStr::from_bytes(&recip[at + 1..]))
+            .arg(OsStr::from_bytes(host))
             .arg(OsStr::from_bytes(sender))
             .arg(OsStr::from_bytes(recip))
             .exec();

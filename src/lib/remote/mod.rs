@@ -72,6 +72,11 @@ pub fn literal(host: &str) -> Option<IpAddr> {
     inner.parse().ok()
 }
 
+/// Carried by the qmail-remote program (it names it in `main`): how
+/// qmail-rspawn tells sqmail's own qmail-remote, whose code it runs
+/// in-process, from a replacement it must execute.
+pub const BUILTIN_MARK: &[u8] = b"sqmail-qmail-remote-builtin-delivery-1";
+
 /// Runs qmail-remote with `args` (host sender recip..., as bytes) and
 /// returns its whole output.
 pub fn run(args: &[Vec<u8>]) -> Out {

@@ -1,0 +1,247 @@
+//! qmail-rspawn: its in-process deliveries answer qmail-send exactly as the
+//! qmail-remote program would; a replaced qmail-remote is executed.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Stdio;
+
+use crate::common::QmailHome;
+use crate::remote_util::*;
+use sqmail::sys::Exit;
+
+const MSG: &[u8] = b"Subject: hi\n\nline one\n.dotted\n";
+
+/// A sink changed by `f`.
+fn script(f: impl FnOnce(&mut Script)) -> Script {
+    let mut s = Script::default();
+    f(&mut s);
+    s
+}
+
+/// One domain per behaviour of the peer: (domain, script, expected letter).
+fn cases() -> Vec<(&'static str, Script, u8)> {
+    vec![
+        ("ok.test", Script::default(), b'K'),
+        (
+            "rcpt5.test",
+            script(|s| s.rcpt = std::sync::Arc::new(|_| "550 no such user".into())),
+            b'D',
+        ),
+        (
+            "rcpt4.test",
+            script(|s| s.rcpt = std::sync::Arc::new(|_| "450 mailbox busy".into())),
+            b'Z',
+        ),
+        (
+            "grey.test",
+            script(|s| s.greeting = "421 busy".into()),
+            b'Z',
+        ),
+        (
+            "final5.test",
+            script(|s| s.final_reply = "554 rejected".into()),
+            b'D',
+        ),
+        ("mail4.test", script(|s| s.mail = "451 later".into()), b'Z'),
+        (
+            "drop.test",
+            script(|s| s.drop_at = Some("DATA".into())),
+            b'Z',
+        ),
+    ]
+}
+
+/// A home with one sink per case, routed by smtproutes; unrouted domains
+/// go to the (empty) test DNS server.
+fn setup(name: &str) -> (QmailHome, Dns, Vec<Sink>) {
+    let h = QmailHome::new(name);
+    h.control("helohost", "client.test\n");
+    let mut routes = String::new();
+    let mut sinks = Vec::new();
+    for (dom, sc, _) in cases() {
+        let s = Sink::start("127.0.0.2", sc);
+        routes.push_str(&format!("{dom}:[127.0.0.2];{}\n", s.addr.port()));
+        sinks.push(s);
+    }
+    h.control("smtproutes", &routes);
+    fs::write(h.path("queue/mess/0/4242"), MSG).unwrap();
+    (h, Dns::start(vec![]), sinks)
+}
+
+/// The recipients, one per case plus one that has no host at all.
+fn recipients() -> Vec<String> {
+    let mut v: Vec<String> = cases().iter().map(|c| format!("b@{}", c.0)).collect();
+    v.push("b@nx.test".into());
+    v
+}
+
+/// Runs qmail-rspawn with every recipient as one concurrent delivery and
+/// returns its answers by recipient.
+fn rspawn(h: &QmailHome, dns: &Dns, qmailremote: Option<&Path>) -> BTreeMap<String, String> {
+    let mut c = h.cmd("qmail-rspawn");
+    c.env("DNSCACHEIP", dns.env())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(p) = qmailremote {
+        c.env("QMAILREMOTE", p);
+    }
+    let mut child = c.spawn().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut limit = [0u8; 1];
+    out.read_exact(&mut limit).unwrap();
+    let rcpts = recipients();
+    assert!(limit[0] as usize >= rcpts.len(), "concurrency {}", limit[0]);
+    let mut cmds = Vec::new();
+    for (i, r) in rcpts.iter().enumerate() {
+        cmds.push(i as u8);
+        cmds.extend_from_slice(format!("0/4242\0a@client.test\0{r}\0").as_bytes());
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&cmds).unwrap();
+    drop(stdin);
+    let mut all = Vec::new();
+    out.read_to_end(&mut all).unwrap();
+    assert!(child.wait().unwrap().success());
+    let mut got = BTreeMap::new();
+    // Answers: the delivery number byte, the text, a NUL.
+    let mut rest = &all[..];
+    while let [n, tail @ ..] = rest {
+        let end = tail.iter().position(|&b| b == 0).expect("NUL-terminated");
+        let text = String::from_utf8_lossy(&tail[..end]).into_owned();
+        assert!(
+            got.insert(rcpts[*n as usize].clone(), text).is_none(),
+            "two answers"
+        );
+        rest = &tail[end + 1..];
+    }
+    assert_eq!(got.len(), rcpts.len(), "{got:?}");
+    got
+}
+
+/// What qmail-rspawn must answer for a recipient: the qmail-remote
+/// program's reports, translated.
+fn program(h: &QmailHome, dns: &Dns, recip: &str) -> String {
+    let host = &recip[recip.rfind('@').unwrap() + 1..];
+    let o = h
+        .cmd("qmail-remote")
+        .args([host, "a@client.test", recip])
+        .env("DNSCACHEIP", dns.env())
+        .stdin(fs::File::open(h.path("queue/mess/0/4242")).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let mut v = Vec::new();
+    sqmail::spawn::remote_report(&mut v, Exit::Code(0), &o.stdout);
+    String::from_utf8(v).unwrap()
+}
+
+#[test]
+fn in_process_answers_like_the_program() {
+    let (h, dns, sinks) = setup("rspawn-same");
+    // In-process: sqmail's qmail-remote is not even needed.
+    let ours = h.path("bin/qmail-remote");
+    let kept = h.path("qmail-remote.kept");
+    fs::rename(&ours, &kept).unwrap();
+    let inproc = rspawn(&h, &dns, None);
+    fs::rename(&kept, &ours).unwrap();
+    let exec = rspawn(&h, &dns, Some(&ours));
+    for (dom, _, letter) in cases() {
+        let r = format!("b@{dom}");
+        assert_eq!(inproc[&r].as_bytes()[0], letter, "{r}: {}", inproc[&r]);
+    }
+    assert!(inproc["b@nx.test"].starts_with("DSorry, I couldn't find any host named nx.test."));
+    assert!(inproc["b@ok.test"].contains("127.0.0.2 accepted message."));
+    assert_eq!(inproc, exec, "in-process and executed qmail-remote differ");
+    for r in recipients() {
+        assert_eq!(inproc[&r], program(&h, &dns, &r), "{r}");
+    }
+    assert!(
+        sinks[0]
+            .log()
+            .iter()
+            .any(|l| l == "BODY:Subject: hi\n\nline one\n..dotted\n")
+    );
+}
+
+#[test]
+fn a_replaced_qmail_remote_is_executed() {
+    let (h, dns, _sinks) = setup("rspawn-wrapper");
+    let seen = h.path("wrapper.args");
+    let ours = h.path("bin/qmail-remote");
+    fs::rename(&ours, h.path("bin/qmail-remote.orig")).unwrap();
+    fs::write(
+        &ours,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\nexec qmail-remote.orig \"$@\"\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&ours, fs::Permissions::from_mode(0o755)).unwrap();
+    let got = rspawn(&h, &dns, None);
+    assert!(got["b@ok.test"].starts_with("K127.0.0.2 accepted message."));
+    let args = fs::read_to_string(&seen).unwrap();
+    assert_eq!(args.lines().count(), recipients().len(), "{args}");
+    assert!(args.lines().any(|l| l == "ok.test a@client.test b@ok.test"));
+}
+
+/// SIGKILL qmail-send and all its helpers (in-process qmail-remote
+/// children included) while remote deliveries run on the fast path; after
+/// a restart every acknowledged message reached the peer complete at least
+/// once, the queue drains and qmail-qmaint finds it sane.
+#[test]
+fn crash_during_fast_path_remote_deliveries() {
+    use crate::send_util::*;
+    let h = QmailHome::new("rspawn-crash");
+    h.control("helohost", "client.test\n");
+    h.control("concurrencyremote", "5\n");
+    let sink = Sink::start("127.0.0.2", Script::default());
+    h.control(
+        "smtproutes",
+        &format!("far.example:[127.0.0.2];{}\n", sink.addr.port()),
+    );
+    let body = |i: usize| format!("Subject: test {i}\n\nbody of message {i}\n");
+    let (rounds, per_round) = (6, 20);
+    let mut acked = 0;
+    for round in 0..rounds {
+        let d = Daemon::start(&h);
+        let before = d.log_text().matches("starting delivery").count();
+        for k in 0..per_round {
+            let i = round * per_round + k;
+            let r = format!("u{i}@far.example");
+            enqueue(&h, "me@here.example", &[&r], body(i).as_bytes());
+            acked += 1;
+        }
+        let target = before + 1 + (round * 7) % per_round;
+        wait_until(20, || {
+            d.log_text().matches("starting delivery").count() >= target
+        });
+        // On the fast path: nothing was preprocessed the plain way.
+        assert_eq!(queue_count(&h, "info"), 0, "round {round}: info files");
+        assert_eq!(queue_count(&h, "remote"), 0, "round {round}: remote files");
+        d.kill_all();
+    }
+    let d = Daemon::start(&h);
+    let seen = |i: usize| {
+        let want = format!("BODY:{}", body(i));
+        sink.log().iter().filter(|l| **l == want).count()
+    };
+    assert!(
+        wait_until(60, || queue_drained(&h) && (0..acked).all(|i| seen(i) > 0)),
+        "lost: {:?}; log:\n{}",
+        (0..acked).filter(|&i| seen(i) == 0).collect::<Vec<_>>(),
+        d.log_text()
+    );
+    assert_eq!(d.stop(), 0);
+    let orphans = queue_count(&h, "mess");
+    assert!(orphans <= rounds, "{orphans} mess files left");
+    let dups: usize = (0..acked).map(|i| seen(i) - 1).sum();
+    eprintln!("remote crash safety: {acked} messages, {rounds} kills, {dups} duplicates");
+    // qmail-qmaint checks the queue's consistency.
+    let o = h.run("qmail-qmaint", &[] as &[&str], b"");
+    assert!(o.status.success(), "qmail-qmaint: {o:?}");
+}
