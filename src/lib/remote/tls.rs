@@ -14,9 +14,10 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{
-    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
-    SignatureScheme, StreamOwned,
+    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, InconsistentKeys,
+    RootCertStore, SignatureScheme, StreamOwned,
 };
 
 use super::dane;
@@ -33,6 +34,7 @@ pub const BAD_DIGEST: &str = "Invalid digest length provided for";
 pub const NO_CA: &str = "I wasn't able to set up CAFILE or CADIR for TLS with";
 pub const CERT_LOAD: &str = "Can't load X.509 certificate";
 pub const KEY_LOAD: &str = "Can't load X.509 private key";
+pub const KEY_MISMATCH: &str = "Keyfile does not match X.509 certificate";
 pub const DANE_MISMATCH: &str = "No TLSA record matches the X.509 certificate of";
 
 /// The connection, plain or wrapped in TLS.
@@ -91,16 +93,30 @@ pub fn is_tls_error(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|i| i.is::<rustls::Error>())
 }
 
-/// A client certificate from `domaincerts` (spec §6.2).
+/// A client certificate from `domaincerts` (spec §6.2): the entry
+/// `certfile[|keyfile[|password]]`, read only when a handshake needs it,
+/// as s/qmail does (a broken entry does not hold up mail sent in clear).
 #[derive(Debug, Default)]
 pub struct TlsSetup {
-    pub client: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    entry: Option<String>,
 }
 
 impl TlsSetup {
-    /// Loads `certfile[|keyfile[|password]]` (encrypted keys are not
-    /// supported: the password field is ignored).
+    /// Takes the `domaincerts` value; the files are read at the handshake.
     pub fn load(value: &str) -> Result<TlsSetup, Vec<u8>> {
+        Ok(TlsSetup {
+            entry: Some(value.to_string()),
+        })
+    }
+
+    /// The chain (every certificate of certfile, leaf first) and the key
+    /// (keyfile, else certfile: PKCS#8, PKCS#1 RSA or SEC1 EC), checked to
+    /// belong together. Encrypted keys are not supported: the password
+    /// field is ignored and such a key fails to load.
+    fn certified_key(&self, p: &CryptoProvider) -> Result<Option<CertifiedKey>, Vec<u8>> {
+        let Some(value) = &self.entry else {
+            return Ok(None);
+        };
         let mut f = value.split('|');
         let cert = f.next().unwrap_or("");
         let key = f.next().filter(|k| !k.is_empty()).unwrap_or(cert);
@@ -111,9 +127,15 @@ impl TlsSetup {
             return Err(tls_fail(CERT_LOAD, cert));
         }
         let k = PrivateKeyDer::from_pem_file(key).map_err(|_| tls_fail(KEY_LOAD, key))?;
-        Ok(TlsSetup {
-            client: Some((certs, k)),
-        })
+        let signer = p
+            .key_provider
+            .load_private_key(k)
+            .map_err(|_| tls_fail(KEY_LOAD, key))?;
+        let ck = CertifiedKey::new(certs, signer);
+        match ck.keys_match() {
+            Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => Ok(Some(ck)),
+            Err(_) => Err(tls_fail(KEY_MISMATCH, key)),
+        }
     }
 }
 
@@ -170,10 +192,8 @@ pub fn start(conn: &mut Conn, job: &Job<'_>, mx_host: &str) -> Result<(), Vec<u8
         .map_err(|_| tls_fail(ESTABLISH, host))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AfterTheFact(p.clone())));
-    let config = match &job.tls_setup.client {
-        Some((c, k)) => builder
-            .with_client_auth_cert(c.clone(), k.clone_key())
-            .map_err(|_| tls_fail(KEY_LOAD, host))?,
+    let config = match job.tls_setup.certified_key(&p)? {
+        Some(ck) => builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(ck))),
         None => builder.with_no_client_auth(),
     };
     // An address literal sends no SNI (RFC 6066 §3).
@@ -284,8 +304,13 @@ fn roots(ca: Option<&str>) -> Option<RootCertStore> {
     } else {
         vec![ca.into()]
     };
+    // In a directory, entries that are not readable PEM files (a
+    // subdirectory, c_rehash's CRL links) are passed over.
     for f in files {
-        for c in CertificateDer::pem_file_iter(&f).ok()?.flatten() {
+        let Ok(certs) = CertificateDer::pem_file_iter(&f) else {
+            continue;
+        };
+        for c in certs.flatten() {
             let _ = r.add(c);
         }
     }
