@@ -92,11 +92,19 @@ fn authsenders_forms() {
     );
     // (The empty value ends the search: not the empty key, smtproutes.)
     assert_eq!(send("joe@example.com"), clear);
-    let n = authed.log().iter().filter(|l| l.starts_with("AUTH")).count();
+    let n = authed
+        .log()
+        .iter()
+        .filter(|l| l.starts_with("AUTH"))
+        .count();
     assert_eq!(send("ann@example.com"), ok);
     assert_eq!(last_mail(&authed), "MAIL FROM:<ann@example.com>");
     assert_eq!(
-        authed.log().iter().filter(|l| l.starts_with("AUTH")).count(),
+        authed
+            .log()
+            .iter()
+            .filter(|l| l.starts_with("AUTH"))
+            .count(),
         n
     );
 
@@ -104,7 +112,9 @@ fn authsenders_forms() {
     h.control("authsenders", &format!(":[127.0.0.2];{p2}|u|wrong\n"));
     assert_eq!(
         send("joe@example.com"),
-        ["ZConnected to 127.0.0.2 but authentication was rejected (login).\nRemote host said: 535 no\n"]
+        [
+            "ZConnected to 127.0.0.2 but authentication was rejected (login).\nRemote host said: 535 no\n"
+        ]
     );
 }
 
@@ -133,7 +143,14 @@ fn tlsdestinations_forms() {
         a("relay.test", "127.0.0.2"),
         a("mx.wild.test", "127.0.0.2"),
     ]);
-    let send = || remote(&h, &dns, &["example.test", "a@client.test", "b@example.test"], MSG);
+    let send = || {
+        remote(
+            &h,
+            &dns,
+            &["example.test", "a@client.test", "b@example.test"],
+            MSG,
+        )
+    };
     let route = |relay: &str, s: &Sink| {
         h.control(
             "smtproutes",
@@ -162,7 +179,10 @@ fn tlsdestinations_forms() {
     // An empty directory: no CA at all.
     let empty = h.path("control/emptydir");
     fs::create_dir_all(&empty).unwrap();
-    h.control("tlsdestinations", &format!("relay.test:{}/\n", empty.display()));
+    h.control(
+        "tlsdestinations",
+        &format!("relay.test:{}/\n", empty.display()),
+    );
     assert_eq!(
         send(),
         ["Z I wasn't able to set up CAFILE or CADIR for TLS with: relay.test. (#4.4.1)\n"]
@@ -246,22 +266,36 @@ fn smtputf8_for_utf8_header_fields() {
     let legacy = Sink::start("127.0.0.2", Script::default());
     assert_eq!(
         send(&legacy, "a@client.test", UTF8_MSG.as_bytes()),
-        ["DConnected to 127.0.0.2 but it does not offer SMTPUTF8, which a message with UTF-8 header fields needs. (#5.6.9)\n"]
+        [
+            "DConnected to 127.0.0.2 but it does not offer SMTPUTF8, which a message with UTF-8 header fields needs. (#5.6.9)\n"
+        ]
     );
     assert!(!legacy.log().iter().any(|l| l.starts_with("MAIL")));
     assert_eq!(
         send(&legacy, "j\u{f6}rg@client.test", MSG),
-        ["DConnected to 127.0.0.2 but it does not offer SMTPUTF8, which a message with a non-ASCII address needs. (#5.6.7)\n"]
+        [
+            "DConnected to 127.0.0.2 but it does not offer SMTPUTF8, which a message with a non-ASCII address needs. (#5.6.7)\n"
+        ]
     );
     // Raw Latin-1 in the header is no UTF-8: sent as before.
     assert_eq!(
         send(&legacy, "a@client.test", b"Subject: gr\xfc\xdfe\n\nbody\n"),
         ["r".to_string(), k("127.0.0.2")]
     );
-    assert_eq!(last_mail(&legacy), "MAIL FROM:<a@client.test> BODY=8BITMIME");
+    assert_eq!(
+        last_mail(&legacy),
+        "MAIL FROM:<a@client.test> BODY=8BITMIME"
+    );
     // UTF-8 in the body only: 8BITMIME, no SMTPUTF8.
-    send(&legacy, "a@client.test", "Subject: x\n\ngr\u{fc}\u{df}e\n".as_bytes());
-    assert_eq!(last_mail(&legacy), "MAIL FROM:<a@client.test> BODY=8BITMIME");
+    send(
+        &legacy,
+        "a@client.test",
+        "Subject: x\n\ngr\u{fc}\u{df}e\n".as_bytes(),
+    );
+    assert_eq!(
+        last_mail(&legacy),
+        "MAIL FROM:<a@client.test> BODY=8BITMIME"
+    );
 
     let eai = Sink::start(
         "127.0.0.2",

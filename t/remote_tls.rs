@@ -168,7 +168,13 @@ fn receiver(p: &Pki, b: &QmailHome, ip: &str, port: &str, starttls: bool) -> Opt
 /// Sends a message tagged `tag` from `sender` to x@b.test; the reports,
 /// and the `de/crypted` line of the Received field B wrote (empty when
 /// B did not queue it).
-fn deliver(a: &QmailHome, dns: &Dns, b: &QmailHome, sender: &str, tag: &str) -> (Vec<String>, String) {
+fn deliver(
+    a: &QmailHome,
+    dns: &Dns,
+    b: &QmailHome,
+    sender: &str,
+    tag: &str,
+) -> (Vec<String>, String) {
     let msg = format!("Subject: {tag}\n\nbody\n");
     let r = remote(a, dns, &["b.test", sender, "x@b.test"], msg.as_bytes());
     let queued = queue_files(b, "mess")
@@ -264,7 +270,10 @@ fn client_certificates_through_sslserver_starttls() {
             s(&p.sec1.1)
         )]
     );
-    a.control("domaincerts", &format!("*:{}|/nonexistent.key\n", s(&p.ecdsa.0)));
+    a.control(
+        "domaincerts",
+        &format!("*:{}|/nonexistent.key\n", s(&p.ecdsa.0)),
+    );
     let (r, _) = deliver(&a, &dns, &b, "joe@other.test", "t10");
     assert_eq!(
         r,
@@ -415,7 +424,12 @@ fn client_certificate_to_openssl_s_server() {
         eprintln!("skipped: s_server could not listen on {ip}:6209");
         return;
     };
-    let r = remote(&a, &dns, &["q.test", "joe@a.test", "x@q.test"], b"Subject: q\n\nbody\n");
+    let r = remote(
+        &a,
+        &dns,
+        &["q.test", "joe@a.test", "x@q.test"],
+        b"Subject: q\n\nbody\n",
+    );
     let (sent, log) = srv.finish();
     assert_eq!(
         r,
@@ -434,9 +448,15 @@ fn client_certificate_to_openssl_s_server() {
         eprintln!("skipped: cannot bind {ip}:465");
         return;
     }
-    let replies = b"220 s_server ESMTP\r\n250 s_server\r\n250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
+    let replies =
+        b"220 s_server ESMTP\r\n250 s_server\r\n250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
     let srv = SServer::start(&p, &ip, 465, replies).unwrap();
-    let r = remote(&a, &dns, &["b.test", "joe@rsa.test", "x@b.test"], b"Subject: s\n\nbody\n");
+    let r = remote(
+        &a,
+        &dns,
+        &["b.test", "joe@rsa.test", "x@b.test"],
+        b"Subject: s\n\nbody\n",
+    );
     let (sent, log) = srv.finish();
     assert_eq!(
         r,
@@ -451,7 +471,12 @@ fn client_certificate_to_openssl_s_server() {
     assert!(sent.contains("Subject: s\r\n"), "{sent}");
     // No certificate for this sender: s_server refuses the handshake.
     let srv = SServer::start(&p, &ip, 465, replies).unwrap();
-    let r = remote(&a, &dns, &["b.test", "joe@none.test", "x@b.test"], b"Subject: s\n\nbody\n");
+    let r = remote(
+        &a,
+        &dns,
+        &["b.test", "joe@none.test", "x@b.test"],
+        b"Subject: s\n\nbody\n",
+    );
     let (_, log) = srv.finish();
     assert!(r.len() == 1 && r[0].starts_with("Z "), "{r:?} {log}");
 }

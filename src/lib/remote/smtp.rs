@@ -438,6 +438,11 @@ fn dialogue(
             return Err(Fail::Report(report::tls_fail(tls::NEGOTIATE, job.tls_host)));
         }
     }
+    // Known before AUTH: a message this peer must not get ends here.
+    let utf8 = match needs_smtputf8(job) {
+        Some(need) if !ehlo.smtputf8 => return Err(Fail::Report(need.refusal(ip))),
+        need => need.is_some(),
+    };
     let mut mail = b"MAIL FROM:<".to_vec();
     mail.extend_from_slice(&quote(job.sender));
     mail.push(b'>');
@@ -465,10 +470,7 @@ fn dialogue(
     if ehlo.eightbit && has_8bit(job.msg) {
         mail.extend_from_slice(b" BODY=8BITMIME");
     }
-    if let Some(need) = needs_smtputf8(job) {
-        if !ehlo.smtputf8 {
-            return Err(Fail::Report(need.refusal(ip)));
-        }
+    if utf8 {
         mail.extend_from_slice(b" SMTPUTF8");
     }
     mail.extend_from_slice(b"\r\n");

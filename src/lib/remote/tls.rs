@@ -133,7 +133,9 @@ impl TlsSetup {
             .map_err(|_| tls_fail(KEY_LOAD, key))?;
         let ck = CertifiedKey::new(certs, signer);
         match ck.keys_match() {
-            Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => Ok(Some(ck)),
+            Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => {
+                Ok(Some(ck))
+            }
             Err(_) => Err(tls_fail(KEY_MISMATCH, key)),
         }
     }
