@@ -4,11 +4,11 @@
 
 use std::fs;
 
-use crate::common::{QmailHome, bin};
 use crate::qmail_queue::queue_files;
 use crate::qmail_remote::{ca_signed, home, remote};
+use crate::remote_tls::{home_b, plain_receiver};
 use crate::remote_util::*;
-use crate::ucspi::{Server, prog};
+use crate::ucspi::Server;
 
 const MSG: &[u8] = b"Subject: forms\n\nbody\n";
 
@@ -320,20 +320,8 @@ fn smtputf8_for_utf8_header_fields() {
 /// marks the message UTF8ESMTP; without, the message is bounced by us.
 #[test]
 fn smtputf8_with_our_smtpd() {
-    let b = QmailHome::new("forms-utf8-b");
-    b.control("me", "mx.b.test\n");
-    b.control("rcpthosts", "b.test\n");
-    let server = |utf8: bool| {
-        let mut c = prog("tcpserver");
-        c.env("QMAILHOME", &b.dir)
-            .env("PATH", format!("{}:/usr/bin:/bin", b.path("bin").display()))
-            .args(["-1", "-R", "-H", "-l", "mx.b.test", "127.0.0.1", "0"])
-            .arg(bin("qmail-smtpd"));
-        if utf8 {
-            c.env("UTF8", "");
-        }
-        Server::start(c, &b.dir).unwrap()
-    };
+    let b = home_b("forms-utf8-b");
+    let server = |utf8: bool| plain_receiver(&b, if utf8 { &[("UTF8", "")] } else { &[] });
     let a = home("forms-utf8-a");
     let dns = Dns::start(vec![]);
     let send = |s: &Server| {

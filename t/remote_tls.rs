@@ -139,11 +139,22 @@ fn own_loopback() -> String {
 }
 
 /// Home B: qmail-smtpd's side; mail for b.test is accepted.
-fn home_b(name: &str) -> QmailHome {
+pub fn home_b(name: &str) -> QmailHome {
     let b = QmailHome::new(name);
     b.control("me", "mx.b.test\n");
     b.control("rcpthosts", "b.test\n");
     b
+}
+
+/// tcpserver in front of B's qmail-smtpd on 127.0.0.1, with `env`.
+pub fn plain_receiver(b: &QmailHome, env: &[(&str, &str)]) -> Server {
+    let mut c = prog("tcpserver");
+    c.env("QMAILHOME", &b.dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", b.path("bin").display()))
+        .envs(env.iter().copied())
+        .args(["-1", "-R", "-H", "-l", "mx.b.test", "127.0.0.1", "0"])
+        .arg(bin("qmail-smtpd"));
+    Server::start(c, &b.dir).unwrap()
 }
 
 /// sslserver demanding a client certificate from the root CA (`-m`,
@@ -287,12 +298,7 @@ fn client_certificates_through_sslserver_starttls() {
 #[test]
 fn client_certificate_not_read_without_tls() {
     let b = home_b("rtls-clear-b");
-    let mut c = prog("tcpserver");
-    c.env("QMAILHOME", &b.dir)
-        .env("PATH", format!("{}:/usr/bin:/bin", b.path("bin").display()))
-        .args(["-1", "-R", "-H", "-l", "mx.b.test", "127.0.0.1", "0"])
-        .arg(bin("qmail-smtpd"));
-    let srv = Server::start(c, &b.dir).unwrap();
+    let srv = plain_receiver(&b, &[]);
     let a = home("rtls-clear-a");
     let dns = Dns::start(vec![]);
     a.control("smtproutes", &format!("b.test:[127.0.0.1];{}\n", srv.port));
@@ -397,6 +403,22 @@ impl SServer {
     }
 }
 
+/// One delivery from A through a fresh s_server on `ip:port` answering
+/// `replies`: the reports, what s_server received, its verification log.
+fn via_s_server(
+    p: &Pki,
+    a: &QmailHome,
+    ip: &str,
+    port: u16,
+    replies: &[u8],
+    args: &[&str],
+) -> Option<(Vec<String>, String, String)> {
+    let srv = SServer::start(p, ip, port, replies)?;
+    let r = remote(a, &Dns::start(vec![]), args, b"Subject: s\n\nbody\n");
+    let (sent, log) = srv.finish();
+    Some((r, sent, log))
+}
+
 /// s_server on QMTPS (port 6209, no privilege needed) and, as root, on
 /// SMTPS (465): the client certificate arrives with its chain and verifies.
 #[test]
@@ -408,7 +430,6 @@ fn client_certificate_to_openssl_s_server() {
     let p = Pki::new("rtls-s_server");
     let ip = own_loopback();
     let a = home("rtls-s_server-a");
-    let dns = Dns::start(vec![]);
     a.control("qmtproutes", &format!("q.test:[{ip}];6209\n"));
     a.control("smtproutes", &format!("b.test:[{ip}];465\n"));
     a.control(
@@ -420,17 +441,11 @@ fn client_certificate_to_openssl_s_server() {
             s(&p.rsa)
         ),
     );
-    let Some(srv) = SServer::start(&p, &ip, 6209, b"6:Kthanx,") else {
+    let qmtp = ["q.test", "joe@a.test", "x@q.test"];
+    let Some((r, sent, log)) = via_s_server(&p, &a, &ip, 6209, b"6:Kthanx,", &qmtp) else {
         eprintln!("skipped: s_server could not listen on {ip}:6209");
         return;
     };
-    let r = remote(
-        &a,
-        &dns,
-        &["q.test", "joe@a.test", "x@q.test"],
-        b"Subject: q\n\nbody\n",
-    );
-    let (sent, log) = srv.finish();
     assert_eq!(
         r,
         [
@@ -450,14 +465,8 @@ fn client_certificate_to_openssl_s_server() {
     }
     let replies =
         b"220 s_server ESMTP\r\n250 s_server\r\n250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
-    let srv = SServer::start(&p, &ip, 465, replies).unwrap();
-    let r = remote(
-        &a,
-        &dns,
-        &["b.test", "joe@rsa.test", "x@b.test"],
-        b"Subject: s\n\nbody\n",
-    );
-    let (sent, log) = srv.finish();
+    let smtps = ["b.test", "joe@rsa.test", "x@b.test"];
+    let (r, sent, log) = via_s_server(&p, &a, &ip, 465, replies, &smtps).unwrap();
     assert_eq!(
         r,
         [
@@ -470,13 +479,7 @@ fn client_certificate_to_openssl_s_server() {
     assert!(sent.contains("MAIL FROM:<joe@rsa.test>"), "{sent}");
     assert!(sent.contains("Subject: s\r\n"), "{sent}");
     // No certificate for this sender: s_server refuses the handshake.
-    let srv = SServer::start(&p, &ip, 465, replies).unwrap();
-    let r = remote(
-        &a,
-        &dns,
-        &["b.test", "joe@none.test", "x@b.test"],
-        b"Subject: s\n\nbody\n",
-    );
-    let (_, log) = srv.finish();
+    let none = ["b.test", "joe@none.test", "x@b.test"];
+    let (r, _, log) = via_s_server(&p, &a, &ip, 465, replies, &none).unwrap();
     assert!(r.len() == 1 && r[0].starts_with("Z "), "{r:?} {log}");
 }
