@@ -136,7 +136,9 @@ impl TlsSetup {
             Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => {
                 Ok(Some(ck))
             }
-            Err(_) => Err(tls_fail(KEY_MISMATCH, key)),
+            Err(rustls::Error::InconsistentKeys(_)) => Err(tls_fail(KEY_MISMATCH, key)),
+            // The leaf does not parse.
+            Err(_) => Err(tls_fail(CERT_LOAD, cert)),
         }
     }
 }
