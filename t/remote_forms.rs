@@ -222,10 +222,17 @@ fn tlsdestinations_forms() {
     assert_eq!(send(), tls_k());
 
     // `-dest`: mandatory TLS, no certificate check (self-signed is fine).
-    let (_ck, self_cfg) = self_signed(&["nobody.test"]);
+    let (ck, self_cfg) = self_signed(&["nobody.test"]);
     let s = tls_sink(self_cfg.clone());
     route("relay.test", &s);
     h.control("tlsdestinations", "-relay.test:\n");
+    assert_eq!(send(), tls_k());
+    // `%host:=hex` with a SHA-224 digest (56 hex digits).
+    let pin: String = <sha2::Sha224 as sha2::Digest>::digest(ck.cert.der().as_ref())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    h.control("tlsdestinations", &format!("%relay.test:={pin}\n"));
     assert_eq!(send(), tls_k());
     // `=*` for every destination: the self-signed certificate fails.
     h.control("tlsdestinations", "=*:\n");
@@ -237,7 +244,7 @@ fn tlsdestinations_forms() {
     // `!dest`: no STARTTLS although offered.
     h.control("tlsdestinations", "!.test:\n*:\n");
     assert_eq!(send(), ["r".to_string(), k("127.0.0.2")]);
-    assert_eq!(s.log().iter().filter(|l| *l == "TLS").count(), 3);
+    assert_eq!(s.log().iter().filter(|l| *l == "TLS").count(), 4);
     // `*` with a peer that has no STARTTLS: in clear; `+*` requires TLS.
     let s = Sink::start("127.0.0.2", Script::default());
     route("relay.test", &s);
