@@ -17,6 +17,8 @@ mod qmail_remote;
 mod qmail_send;
 mod qmail_smtpd;
 mod queue_tools;
+mod remote_forms;
+mod remote_tls;
 mod remote_util;
 mod rspawn;
 mod send_util;

@@ -11,7 +11,7 @@ use crate::remote_util::*;
 
 const MSG: &[u8] = b"Subject: hi\n\nline one\n.dotted\n..two\nend\n";
 
-fn remote(h: &QmailHome, dns: &Dns, args: &[&str], msg: &[u8]) -> Vec<String> {
+pub fn remote(h: &QmailHome, dns: &Dns, args: &[&str], msg: &[u8]) -> Vec<String> {
     let p = h.path("msg");
     fs::write(&p, msg).unwrap();
     let out = h
@@ -27,7 +27,7 @@ fn remote(h: &QmailHome, dns: &Dns, args: &[&str], msg: &[u8]) -> Vec<String> {
     reports(&out.stdout)
 }
 
-fn home(name: &str) -> QmailHome {
+pub fn home(name: &str) -> QmailHome {
     let h = QmailHome::new(name);
     h.control("helohost", "client.test\n");
     h
@@ -299,7 +299,8 @@ fn helo_fallback_size_and_partial_line() {
             ..Script::default()
         },
         &["b@example.test"],
-        "Subject: caf\u{e9}\n\nx\n".as_bytes(),
+        // UTF-8 in the body only (in the header it would need SMTPUTF8).
+        "Subject: x\n\ncaf\u{e9}\n".as_bytes(),
     );
     assert_eq!(r, ["r".to_string(), ok_report("127.0.0.2")]);
     assert!(
@@ -530,7 +531,7 @@ fn starttls_opportunistic_and_required() {
 }
 
 /// A CA (PEM) and a server config with a certificate it issued for `name`.
-fn ca_signed(name: &str) -> (String, Arc<rustls::ServerConfig>) {
+pub fn ca_signed(name: &str) -> (String, Arc<rustls::ServerConfig>) {
     let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let ca_key = rcgen::KeyPair::generate().unwrap();
@@ -676,7 +677,14 @@ fn auth_not_offered_and_client_cert_errors() {
     assert!(!s.log().iter().any(|l| l.starts_with("AUTH")));
     assert!(s.log().contains(&"MAIL FROM:<a@client.test>".to_string()));
 
-    // A client certificate that cannot be loaded: temporary failure.
+    // A client certificate that cannot be loaded: temporary failure when
+    // TLS is used (read at the handshake; remote_tls.rs has the rest).
+    let (_ck, cfg) = self_signed(&["example.test"]);
+    let s = Sink::start("127.0.0.2", tls_script(cfg));
+    h.control(
+        "smtproutes",
+        &format!("example.test:[127.0.0.2];{}\n", s.addr.port()),
+    );
     h.control("domaincerts", "client.test:/nonexistent/cert.pem\n");
     assert_eq!(
         send1(&h, &dns),

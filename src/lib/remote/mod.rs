@@ -126,7 +126,6 @@ fn deliver(args: &[Vec<u8>], out: &mut Out) -> Vec<u8> {
     let tls_setup = if rule.mode >= 0 {
         let dom = route::sender_domain(sender);
         let v = route::suffix_keys(dom, &['.'])
-            .filter(|k| !k.is_empty())
             .find_map(|k| ctl.domaincerts.get(k))
             .or_else(|| ctl.domaincerts.get("*"));
         match v.map(TlsSetup::load) {

@@ -272,6 +272,86 @@ fn has_8bit(msg: &mut File) -> bool {
     }
 }
 
+/// Why a message needs SMTPUTF8 (RFC 6531).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Utf8Need {
+    /// An envelope address is not ASCII.
+    Address,
+    /// The header has UTF-8 beyond ASCII (RFC 6532).
+    Header,
+}
+
+impl Utf8Need {
+    /// The bounce when the server does not offer SMTPUTF8: RFC 6531 §3.4
+    /// forbids sending such a message to it, and we do not downgrade.
+    fn refusal(self, ip: &str) -> Vec<u8> {
+        let (what, code) = match self {
+            Utf8Need::Address => ("a non-ASCII address", "5.6.7"),
+            Utf8Need::Header => ("UTF-8 header fields", "5.6.9"),
+        };
+        format!(
+            "DConnected to {ip} but it does not offer SMTPUTF8, which a message with {what} needs. (#{code})\n"
+        )
+        .into_bytes()
+    }
+}
+
+fn needs_smtputf8(job: &Job<'_>) -> Option<Utf8Need> {
+    if !job.sender.is_ascii() || job.recips.iter().any(|r| !r.is_ascii()) {
+        Some(Utf8Need::Address)
+    } else if utf8_header(job.msg) {
+        Some(Utf8Need::Header)
+    } else {
+        None
+    }
+}
+
+/// How much of the header is looked at for UTF-8.
+const HEADER_SCAN: usize = 64 * 1024;
+
+/// Whether the header (up to the first empty line, at most HEADER_SCAN
+/// bytes, read with pread so the file offset stays) is UTF-8 with bytes
+/// beyond ASCII. 8-bit bytes that are not UTF-8 (a legacy charset sent
+/// raw) do not make an internationalised message: they go as before.
+fn utf8_header(msg: &File) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 8 * 1024];
+    let mut len = 0;
+    let mut searched: usize = 0;
+    let end = loop {
+        if len == buf.len() {
+            if len >= HEADER_SCAN {
+                break len;
+            }
+            buf.resize(len * 2, 0);
+        }
+        let n = match msg.read_at(&mut buf[len..], len as u64) {
+            Ok(0) => break len,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break len,
+        };
+        len += n;
+        if buf.first() == Some(&b'\n') {
+            return false;
+        }
+        let from = searched.saturating_sub(1);
+        if let Some(i) = memchr::memmem::find(&buf[from..len], b"\n\n") {
+            break from + i + 1;
+        }
+        searched = len;
+    };
+    let h = &buf[..end];
+    if h.is_ascii() {
+        return false;
+    }
+    match std::str::from_utf8(h) {
+        Ok(_) => true,
+        // Cut off inside a character at the scan limit: still UTF-8.
+        Err(e) => e.error_len().is_none(),
+    }
+}
+
 /// Where in the dialogue an I/O error happened.
 enum Fail {
     Io(io::Error),
@@ -358,6 +438,11 @@ fn dialogue(
             return Err(Fail::Report(report::tls_fail(tls::NEGOTIATE, job.tls_host)));
         }
     }
+    // Known before AUTH: a message this peer must not get ends here.
+    let utf8 = match needs_smtputf8(job) {
+        Some(need) if !ehlo.smtputf8 => return Err(Fail::Report(need.refusal(ip))),
+        need => need.is_some(),
+    };
     let mut mail = b"MAIL FROM:<".to_vec();
     mail.extend_from_slice(&quote(job.sender));
     mail.push(b'>');
@@ -385,7 +470,7 @@ fn dialogue(
     if ehlo.eightbit && has_8bit(job.msg) {
         mail.extend_from_slice(b" BODY=8BITMIME");
     }
-    if ehlo.smtputf8 && (!job.sender.is_ascii() || job.recips.iter().any(|r| !r.is_ascii())) {
+    if utf8 {
         mail.extend_from_slice(b" SMTPUTF8");
     }
     mail.extend_from_slice(b"\r\n");
@@ -577,6 +662,37 @@ mod tests {
         assert_eq!(q(b"a@b@x"), "\"a@b\"@x");
         assert_eq!(q(b""), "");
         assert_eq!(quote(b"j\xe9@x"), b"j\xe9@x", "8-bit bytes pass unchanged");
+    }
+
+    #[test]
+    fn utf8_headers() {
+        let path = std::env::temp_dir().join(format!("sqmail-utf8hdr-{}", std::process::id()));
+        let check = |msg: &[u8]| {
+            std::fs::write(&path, msg).unwrap();
+            utf8_header(&File::open(&path).unwrap())
+        };
+        assert!(!check(b"Subject: plain\n\nbody\n"));
+        assert!(check("Subject: caf\u{e9}\n\nbody\n".as_bytes()));
+        assert!(check("From: J\u{f6}rg <j@x>\n".as_bytes()), "no body");
+        assert!(!check(b"Subject: caf\xe9\n\n"), "Latin-1 is not UTF-8");
+        assert!(!check("Subject: x\n\ncaf\u{e9}\n".as_bytes()), "body only");
+        assert!(!check("\nSubject: caf\u{e9}\n".as_bytes()), "empty header");
+        // A header longer than the first read; UTF-8 after 8 KiB.
+        let mut long = b"X-Pad: ".to_vec();
+        long.extend(std::iter::repeat_n(b'a', 20_000));
+        long.extend_from_slice("\nSubject: \u{263a}\n\nbody\n".as_bytes());
+        assert!(check(&long));
+        // Beyond the scan limit nothing is seen.
+        let mut huge = b"X-Pad: ".to_vec();
+        huge.extend(std::iter::repeat_n(b'a', HEADER_SCAN));
+        huge.extend_from_slice("\nSubject: \u{263a}\n\n".as_bytes());
+        assert!(!check(&huge));
+        // "\n\n" split across two reads.
+        let mut split = b"X: ".to_vec();
+        split.extend(std::iter::repeat_n(b'a', 8 * 1024 - 4));
+        split.extend_from_slice("\n\n\u{263a}\n".as_bytes());
+        assert!(!check(&split));
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

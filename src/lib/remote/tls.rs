@@ -14,9 +14,10 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{
-    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
-    SignatureScheme, StreamOwned,
+    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, InconsistentKeys,
+    RootCertStore, SignatureScheme, StreamOwned,
 };
 
 use super::dane;
@@ -33,6 +34,7 @@ pub const BAD_DIGEST: &str = "Invalid digest length provided for";
 pub const NO_CA: &str = "I wasn't able to set up CAFILE or CADIR for TLS with";
 pub const CERT_LOAD: &str = "Can't load X.509 certificate";
 pub const KEY_LOAD: &str = "Can't load X.509 private key";
+pub const KEY_MISMATCH: &str = "Keyfile does not match X.509 certificate";
 pub const DANE_MISMATCH: &str = "No TLSA record matches the X.509 certificate of";
 
 /// The connection, plain or wrapped in TLS.
@@ -91,16 +93,30 @@ pub fn is_tls_error(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|i| i.is::<rustls::Error>())
 }
 
-/// A client certificate from `domaincerts` (spec §6.2).
+/// A client certificate from `domaincerts` (spec §6.2): the entry
+/// `certfile[|keyfile[|password]]`, read only when a handshake needs it,
+/// as s/qmail does (a broken entry does not hold up mail sent in clear).
 #[derive(Debug, Default)]
 pub struct TlsSetup {
-    pub client: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    entry: Option<String>,
 }
 
 impl TlsSetup {
-    /// Loads `certfile[|keyfile[|password]]` (encrypted keys are not
-    /// supported: the password field is ignored).
+    /// Takes the `domaincerts` value; the files are read at the handshake.
     pub fn load(value: &str) -> Result<TlsSetup, Vec<u8>> {
+        Ok(TlsSetup {
+            entry: Some(value.to_string()),
+        })
+    }
+
+    /// The chain (every certificate of certfile, leaf first) and the key
+    /// (keyfile, else certfile: PKCS#8, PKCS#1 RSA or SEC1 EC), checked to
+    /// belong together. Encrypted keys are not supported: the password
+    /// field is ignored and such a key fails to load.
+    fn certified_key(&self, p: &CryptoProvider) -> Result<Option<CertifiedKey>, Vec<u8>> {
+        let Some(value) = &self.entry else {
+            return Ok(None);
+        };
         let mut f = value.split('|');
         let cert = f.next().unwrap_or("");
         let key = f.next().filter(|k| !k.is_empty()).unwrap_or(cert);
@@ -111,9 +127,19 @@ impl TlsSetup {
             return Err(tls_fail(CERT_LOAD, cert));
         }
         let k = PrivateKeyDer::from_pem_file(key).map_err(|_| tls_fail(KEY_LOAD, key))?;
-        Ok(TlsSetup {
-            client: Some((certs, k)),
-        })
+        let signer = p
+            .key_provider
+            .load_private_key(k)
+            .map_err(|_| tls_fail(KEY_LOAD, key))?;
+        let ck = CertifiedKey::new(certs, signer);
+        match ck.keys_match() {
+            Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => {
+                Ok(Some(ck))
+            }
+            Err(rustls::Error::InconsistentKeys(_)) => Err(tls_fail(KEY_MISMATCH, key)),
+            // The leaf does not parse.
+            Err(_) => Err(tls_fail(CERT_LOAD, cert)),
+        }
     }
 }
 
@@ -170,10 +196,8 @@ pub fn start(conn: &mut Conn, job: &Job<'_>, mx_host: &str) -> Result<(), Vec<u8
         .map_err(|_| tls_fail(ESTABLISH, host))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AfterTheFact(p.clone())));
-    let config = match &job.tls_setup.client {
-        Some((c, k)) => builder
-            .with_client_auth_cert(c.clone(), k.clone_key())
-            .map_err(|_| tls_fail(KEY_LOAD, host))?,
+    let config = match job.tls_setup.certified_key(&p)? {
+        Some(ck) => builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(ck))),
         None => builder.with_no_client_auth(),
     };
     // An address literal sends no SNI (RFC 6066 §3); with DANE the TLSA
@@ -250,20 +274,21 @@ fn check_peer(
     }
 }
 
-/// `=hex` pinning: the digest of the peer certificate, chosen by length.
+/// `=hex` pinning: the digest of the peer certificate, chosen by length
+/// (SHA-1, SHA-224, SHA-256, SHA-384, SHA-512).
 fn check_pin(cert: &CertificateDer<'_>, pin: &str, host: &str) -> Result<(), Vec<u8>> {
-    let alg = match pin.len() {
-        40 => &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-        64 => &ring::digest::SHA256,
-        96 => &ring::digest::SHA384,
-        128 => &ring::digest::SHA512,
+    let ring =
+        |alg: &'static ring::digest::Algorithm| ring::digest::digest(alg, cert).as_ref().to_vec();
+    let digest = match pin.len() {
+        40 => ring(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY),
+        // ring has no SHA-224; s/qmail takes 56 hex digits as SHA-224.
+        56 => <sha2::Sha224 as sha2::Digest>::digest(cert.as_ref()).to_vec(),
+        64 => ring(&ring::digest::SHA256),
+        96 => ring(&ring::digest::SHA384),
+        128 => ring(&ring::digest::SHA512),
         _ => return Err(tls_fail(BAD_DIGEST, host)),
     };
-    let d: String = ring::digest::digest(alg, cert)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let d: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     if d == pin.to_ascii_lowercase() {
         Ok(())
     } else {
@@ -290,10 +315,36 @@ fn roots(ca: Option<&str>) -> Option<RootCertStore> {
     } else {
         vec![ca.into()]
     };
+    // In a directory, entries that are not readable PEM files (a
+    // subdirectory, c_rehash's CRL links) are passed over.
     for f in files {
-        for c in CertificateDer::pem_file_iter(&f).ok()?.flatten() {
+        let Ok(certs) = CertificateDer::pem_file_iter(&f) else {
+            continue;
+        };
+        for c in certs.flatten() {
             let _ = r.add(c);
         }
     }
     (!r.is_empty()).then_some(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_by_length() {
+        let c = CertificateDer::from(b"abc".to_vec());
+        let sha224 = "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7";
+        assert_eq!(check_pin(&c, sha224, "h"), Ok(()));
+        assert_eq!(check_pin(&c, &sha224.to_ascii_uppercase(), "h"), Ok(()));
+        let sha1 = "a9993e364706816aba3e25717850c26c9cd0d89d";
+        assert_eq!(check_pin(&c, sha1, "h"), Ok(()));
+        let wrong = "0".repeat(56);
+        assert!(check_pin(&c, &wrong, "h").is_err());
+        assert_eq!(
+            check_pin(&c, "abcd", "h"),
+            Err(b"Z Invalid digest length provided for: h. (#4.4.1)\n".to_vec())
+        );
+    }
 }
