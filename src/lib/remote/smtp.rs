@@ -281,19 +281,13 @@ enum Utf8Need {
     Header,
 }
 
-impl Utf8Need {
-    /// The bounce when the server does not offer SMTPUTF8: RFC 6531 §3.4
-    /// forbids sending such a message to it, and we do not downgrade.
-    fn refusal(self, ip: &str) -> Vec<u8> {
-        let (what, code) = match self {
-            Utf8Need::Address => ("a non-ASCII address", "5.6.7"),
-            Utf8Need::Header => ("UTF-8 header fields", "5.6.9"),
-        };
-        format!(
-            "DConnected to {ip} but it does not offer SMTPUTF8, which a message with {what} needs. (#{code})\n"
-        )
-        .into_bytes()
-    }
+/// The bounce when a non-ASCII address meets a server without SMTPUTF8:
+/// an address cannot be downgraded (RFC 6531 §3.4).
+fn utf8_address_refusal(ip: &str) -> Vec<u8> {
+    format!(
+        "DConnected to {ip} but it does not offer SMTPUTF8, which a message with a non-ASCII address needs. (#5.6.7)\n"
+    )
+    .into_bytes()
 }
 
 fn needs_smtputf8(job: &Job<'_>) -> Option<Utf8Need> {
@@ -439,9 +433,16 @@ fn dialogue(
         }
     }
     // Known before AUTH: a message this peer must not get ends here.
+    // UTF-8 header fields ask for SMTPUTF8 where it is offered and go as
+    // 8-bit text elsewhere, as qmail and Postfix send them: bouncing them
+    // would refuse mail every qmail peer takes today (spec: SMTPUTF8 only
+    // for a non-ASCII address).
     let utf8 = match needs_smtputf8(job) {
-        Some(need) if !ehlo.smtputf8 => return Err(Fail::Report(need.refusal(ip))),
-        need => need.is_some(),
+        Some(Utf8Need::Address) if !ehlo.smtputf8 => {
+            return Err(Fail::Report(utf8_address_refusal(ip)));
+        }
+        Some(_) => ehlo.smtputf8,
+        None => false,
     };
     let mut mail = b"MAIL FROM:<".to_vec();
     mail.extend_from_slice(&quote(job.sender));
