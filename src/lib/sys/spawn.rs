@@ -58,6 +58,50 @@ fn check(r: libc::c_int) -> io::Result<()> {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Dup,
+    Close,
+}
+
+/// Orders the moves `(from, to)` as dup2 steps so that no step overwrites
+/// a descriptor a later step still reads; a cycle (or a move onto itself,
+/// which must clear close-on-exec) goes through a spare number above all
+/// the others, closed at the end.
+fn sequence(moves: &[(RawFd, RawFd)]) -> Vec<(Step, RawFd, RawFd)> {
+    let mut spare = moves.iter().map(|m| m.0.max(m.1)).max().unwrap_or(0) + 1;
+    let mut pending: Vec<(RawFd, RawFd)> = moves.to_vec();
+    let mut steps = Vec::new();
+    let mut spares = Vec::new();
+    while !pending.is_empty() {
+        let free = pending.iter().enumerate().position(|(i, &(f, t))| {
+            f != t
+                && !pending
+                    .iter()
+                    .enumerate()
+                    .any(|(j, &(f2, _))| j != i && f2 == t)
+        });
+        match free {
+            Some(i) => {
+                let (f, t) = pending.remove(i);
+                steps.push((Step::Dup, f, t));
+            }
+            None => {
+                // Every target is still needed as a source: park one source.
+                let f = pending[0].0;
+                steps.push((Step::Dup, f, spare));
+                for m in pending.iter_mut().filter(|m| m.0 == f) {
+                    m.0 = spare;
+                }
+                spares.push(spare);
+                spare += 1;
+            }
+        }
+    }
+    steps.extend(spares.into_iter().map(|s| (Step::Close, s, s)));
+    steps
+}
+
 /// Starts `argv[0]` (searched in this process's PATH when it has no `/`,
 /// as execvp does) with arguments `argv` and environment `envp`
 /// (`NAME=VALUE` strings). Each `(from, to)` of `moves` puts descriptor
@@ -76,21 +120,10 @@ pub fn spawn(
         return Err(io::Error::from(io::ErrorKind::InvalidInput));
     }
     let mut actions = Actions::new()?;
-    let targets: Vec<RawFd> = moves.iter().map(|m| m.1).collect();
-    if moves.iter().all(|(from, _)| !targets.contains(from)) {
-        // No source is also a target: move each directly.
-        for &(from, to) in moves {
-            actions.dup2(from, to)?;
-        }
-    } else {
-        // Park every source above all numbers involved, then place them.
-        let base = moves.iter().map(|m| m.0.max(m.1)).max().unwrap_or(0) + 1;
-        for (i, &(from, _)) in moves.iter().enumerate() {
-            actions.dup2(from, base + i as RawFd)?;
-        }
-        for (i, &(_, to)) in moves.iter().enumerate() {
-            actions.dup2(base + i as RawFd, to)?;
-            actions.close(base + i as RawFd)?;
+    for (kind, a, b) in sequence(moves) {
+        match kind {
+            Step::Dup => actions.dup2(a, b)?,
+            Step::Close => actions.close(a)?,
         }
     }
     // SAFETY: an all-zero posix_spawnattr_t is plain data that
@@ -147,6 +180,39 @@ mod tests {
 
     fn cs(s: &str) -> CString {
         CString::new(s).unwrap()
+    }
+
+    /// Runs the steps on a table of "descriptor -> open file" and checks
+    /// every target ends up with its source's file.
+    fn simulate(moves: &[(RawFd, RawFd)]) -> usize {
+        let mut table: std::collections::HashMap<RawFd, RawFd> =
+            moves.iter().map(|m| (m.0, m.0)).collect();
+        let steps = sequence(moves);
+        for &(k, a, b) in &steps {
+            match k {
+                Step::Dup => {
+                    let file = table[&a];
+                    table.insert(b, file);
+                }
+                Step::Close => {
+                    table.remove(&a);
+                }
+            }
+        }
+        for &(f, t) in moves {
+            assert_eq!(table[&t], f, "{moves:?} -> {steps:?}");
+        }
+        steps.len()
+    }
+
+    #[test]
+    fn sequences() {
+        // sslserver's usual layout needs no spare.
+        assert_eq!(simulate(&[(7, 0), (11, 1), (4, 3), (7, 4), (11, 5)]), 5);
+        assert_eq!(simulate(&[(6, 0), (6, 1)]), 2);
+        // A swap and a move onto itself go through spares.
+        assert_eq!(simulate(&[(3, 4), (4, 3)]), 4);
+        assert_eq!(simulate(&[(5, 5), (5, 0)]), 4);
     }
 
     #[test]

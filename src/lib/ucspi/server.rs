@@ -237,6 +237,8 @@ pub fn serve_starting(
     child: impl Fn(OwnedFd, SocketAddr) -> Die,
 ) -> Result<(), Die> {
     let lfd = listen.as_raw_fd();
+    // Read the environment for posix_spawn once, not in every child.
+    let _ = base_env();
     if drop_in_parent {
         o.drop_privileges()?;
     }
