@@ -624,7 +624,9 @@ pub fn spawn_allowed(
         send_banner(o, sock);
         *banner_sent = true;
     }
-    let pid = match sys::spawn(&argv, &envp(&changes), plan.moves, &[]) {
+    // The signals `serve` catches (its self-pipe).
+    let caught = [libc::SIGCHLD, libc::SIGTERM];
+    let pid = match sys::spawn(&argv, &envp(&changes), plan.moves, &caught) {
         Ok(pid) => pid,
         Err(_) => return Err(ex),
     };
