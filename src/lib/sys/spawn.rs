@@ -74,8 +74,7 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
     unsafe {
         let job = &*(arg as *const Job);
         let fail = |job: &Job| {
-            job.err
-                .store(*libc::__errno_location(), Ordering::SeqCst);
+            job.err.store(*libc::__errno_location(), Ordering::SeqCst);
             libc::_exit(127)
         };
         for &(kind, a, b) in job.steps {
@@ -240,7 +239,10 @@ mod tests {
         std::fs::File::from(r2).read_to_string(&mut out2).unwrap();
         assert_eq!(out, "one\n");
         assert_eq!(out2, "two\n");
-        assert_eq!(crate::sys::wait_pid(pid).unwrap(), crate::sys::Exit::Code(0));
+        assert_eq!(
+            crate::sys::wait_pid(pid).unwrap(),
+            crate::sys::Exit::Code(0)
+        );
         let e = spawn(&[cs("/no/such/program")], &[], &[], &[]).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
     }

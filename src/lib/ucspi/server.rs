@@ -462,7 +462,10 @@ pub fn conclude(o: &Options, pid: i32, ex: Examined) -> Result<Accepted, Die> {
     let decision = ex.verdict?;
     if o.verbose() {
         let what = if decision.deny { "deny" } else { "ok" };
-        log(o.prog, format_args!("{what} {pid} {}", ex.conn.log_fields()));
+        log(
+            o.prog,
+            format_args!("{what} {pid} {}", ex.conn.log_fields()),
+        );
     }
     if decision.deny {
         return Err(Die::quiet(100));
@@ -555,9 +558,9 @@ fn base_env() -> &'static [CString] {
 /// The server's environment changed by `changes` (later ones win).
 fn envp(changes: &[(OsString, Option<OsString>)]) -> Vec<CString> {
     let changed = |entry: &[u8]| {
-        changes
-            .iter()
-            .any(|(k, _)| entry.len() > k.len() && entry.starts_with(k.as_bytes()) && entry[k.len()] == b'=')
+        changes.iter().any(|(k, _)| {
+            entry.len() > k.len() && entry.starts_with(k.as_bytes()) && entry[k.len()] == b'='
+        })
     };
     let mut out: Vec<CString> = base_env()
         .iter()
@@ -611,7 +614,11 @@ pub fn spawn_allowed(
         rule_env: decision.env.clone(),
     };
     let mut changes = environment(&a, plan.prefixes);
-    changes.extend(plan.extra.iter().map(|(k, v)| ((*k).into(), Some((*v).into()))));
+    changes.extend(
+        plan.extra
+            .iter()
+            .map(|(k, v)| ((*k).into(), Some((*v).into()))),
+    );
     let argv: Vec<CString> = o
         .argv
         .iter()

@@ -214,7 +214,11 @@ fn connection(so: &SslOptions, ctx: &ServerContext, sock: OwnedFd, remote: Socke
         );
         let (in0, out1) = if so.delayed { (fd, fd) } else { (r, wr) };
         let plan = server::SpawnPlan {
-            prefixes: if so.tcp_env { &["SSL", "TCP"] } else { &["SSL"] },
+            prefixes: if so.tcp_env {
+                &["SSL", "TCP"]
+            } else {
+                &["SSL"]
+            },
             extra: &[("SSLCTLFD", "3"), ("SSLREADFD", "4"), ("SSLWRITEFD", "5")],
             moves: &[(in0, 0), (out1, 1), (ctl, 3), (r, 4), (wr, 5)],
             banner: so.delayed,
