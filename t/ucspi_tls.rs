@@ -462,7 +462,7 @@ fn spawned_and_forked_programs_agree() {
     for export in [&["-e"][..], &["-e", "-s"][..]] {
         let s = sslserver(&p, export, &["env"]);
         let text = tls_fetch(s.port, client_config(&p, v13, None)).unwrap();
-        let mut env: std::collections::BTreeMap<String, String> = text
+        let env: std::collections::BTreeMap<String, String> = text
             .lines()
             .filter_map(|l| l.split_once('='))
             .filter(|(k, _)| {

@@ -43,11 +43,11 @@ fn main() {
                     banner: true,
                 };
                 let mut sent = false;
-                let r = server::spawn_allowed(&o, fd, ex, &plan, &mut sent);
+                let r = server::spawn_allowed(&o, fd, &ex, &plan, &mut sent);
                 banner_sent.set(sent);
                 match r {
-                    Ok(pid) => Start::Spawned(pid),
-                    Err(_) => Start::Fork(sock),
+                    Some(pid) => Start::Spawned(pid),
+                    None => Start::Fork(sock),
                 }
             },
             |sock, remote| {

@@ -456,17 +456,19 @@ pub fn examine(o: &Options, sock: RawFd, remote: SocketAddr) -> Result<Examined,
     Ok(Examined { conn, verdict })
 }
 
+/// The verbose `ok`/`deny` line.
+fn log_verdict(o: &Options, pid: i32, conn: &Conn, deny: bool) {
+    if o.verbose() {
+        let what = if deny { "deny" } else { "ok" };
+        log(o.prog, format_args!("{what} {pid} {}", conn.log_fields()));
+    }
+}
+
 /// The decision's end for the process that logs as `pid`: the `ok`/`deny`
 /// line; a denied or dropped connection returns the exit.
 pub fn conclude(o: &Options, pid: i32, ex: Examined) -> Result<Accepted, Die> {
     let decision = ex.verdict?;
-    if o.verbose() {
-        let what = if decision.deny { "deny" } else { "ok" };
-        log(
-            o.prog,
-            format_args!("{what} {pid} {}", ex.conn.log_fields()),
-        );
-    }
+    log_verdict(o, pid, &ex.conn, decision.deny);
     if decision.deny {
         return Err(Die::quiet(100));
     }
@@ -593,21 +595,22 @@ pub struct SpawnPlan<'a> {
     pub banner: bool,
 }
 
-/// Starts the program of an examined connection by posix_spawn, then logs
-/// its `pid` and `ok` lines with the program's pid. Gives `ex` back when
-/// the connection has to take the forking path instead: denied, rules
-/// unreadable, `PATH` set by a rule (the search would use the server's),
-/// or the spawn failed. `banner_sent` says whether the banner went out.
+/// Starts the program of an examined connection without a fork
+/// ([`sys::spawn`]), then logs its `pid` and `ok` lines with the program's
+/// pid. `None` when the connection has to take the forking path instead:
+/// denied, rules unreadable, `PATH` set by a rule (the search would use the
+/// server's), or the start failed. `banner_sent` says whether the banner
+/// went out.
 pub fn spawn_allowed(
     o: &Options,
     sock: RawFd,
-    ex: Examined,
+    ex: &Examined,
     plan: &SpawnPlan,
     banner_sent: &mut bool,
-) -> Result<i32, Examined> {
+) -> Option<i32> {
     let decision = match &ex.verdict {
         Ok(d) if !d.deny && !d.env.iter().any(|(k, _)| k == b"PATH") => d,
-        _ => return Err(ex),
+        _ => return None,
     };
     let a = Accepted {
         conn: ex.conn.clone(),
@@ -625,7 +628,7 @@ pub fn spawn_allowed(
         .filter_map(|a| CString::new(a.as_bytes()).ok())
         .collect();
     if argv.len() != o.argv.len() {
-        return Err(ex);
+        return None;
     }
     if plan.banner && !*banner_sent {
         send_banner(o, sock);
@@ -633,11 +636,8 @@ pub fn spawn_allowed(
     }
     // The signals `serve` catches (its self-pipe).
     let caught = [libc::SIGCHLD, libc::SIGTERM];
-    let pid = match sys::spawn(&argv, &envp(&changes), plan.moves, &caught) {
-        Ok(pid) => pid,
-        Err(_) => return Err(ex),
-    };
+    let pid = sys::spawn(&argv, &envp(&changes), plan.moves, &caught).ok()?;
     log_pid(o, pid, a.conn.remote);
-    let _ = conclude(o, pid, ex);
-    Ok(pid)
+    log_verdict(o, pid, &a.conn, false);
+    Some(pid)
 }

@@ -223,9 +223,9 @@ fn connection(so: &SslOptions, ctx: &ServerContext, sock: OwnedFd, remote: Socke
             moves: &[(in0, 0), (out1, 1), (ctl, 3), (r, 4), (wr, 5)],
             banner: so.delayed,
         };
-        match server::spawn_allowed(o, fd, ex, &plan, &mut banner_sent) {
-            Ok(pid) => spawned = Some(pid),
-            Err(ex) => pre = Some(ex),
+        spawned = server::spawn_allowed(o, fd, &ex, &plan, &mut banner_sent);
+        if spawned.is_none() {
+            pre = Some(ex);
         }
     }
     let prog = match spawned {
