@@ -694,3 +694,73 @@ fn rblsmtpd_by_dns_lists() {
         "{asked:?}"
     );
 }
+
+/// With nothing slow to look up (-H, no -r, -l given) the parent starts
+/// the program itself (a vfork-like clone); with an IDENT lookup (-r) a
+/// forked child does the work. Both give the program the same environment
+/// and the same log lines, all naming the program's pid.
+#[test]
+fn tcpserver_spawn_and_fork_paths_agree() {
+    let dir = fresh_dir("ucspi-paths");
+    let (cdb, out) = rules(
+        &dir,
+        "127.0.0.1:allow,RULEVAR=\"x y\",TCPLOCALHOST=\"movie.edu\"\n:deny\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let cdbs = cdb.to_str().unwrap();
+    let mut envs = Vec::new();
+    for lookup in [&[][..], &["-r", "-t", "2"][..]] {
+        let mut args = vec!["-v", "-H", "-l", "here", "-x", cdbs, "-B", "hi:"];
+        args.extend_from_slice(lookup);
+        let s = tcpserver(&args, "127.0.0.1", &["env"], &dir).unwrap();
+        let (text, me) = fetch(([127, 0, 0, 1], s.port).into());
+        let body = text.strip_prefix("hi:").expect(&text);
+        assert!(!body.contains("hi:"), "banner sent twice: {text}");
+        let log = s.wait_log(" status 0\n");
+        let pid = log
+            .lines()
+            .find_map(|l| l.strip_prefix("tcpserver: pid "))
+            .and_then(|r| r.strip_suffix(" from 127.0.0.1"))
+            .expect(&log)
+            .to_string();
+        let ok = format!(
+            "tcpserver: ok {pid} here:127.0.0.1:{} :127.0.0.1::{}\n",
+            s.port,
+            me.port()
+        );
+        assert!(log.contains(&ok), "{log}");
+        assert!(
+            log.contains(&format!("tcpserver: end {pid} status 0\n")),
+            "{log}"
+        );
+        let mut env = env_map(body);
+        assert_eq!(env.remove("TCPREMOTEPORT"), Some(me.port().to_string()));
+        assert_eq!(env.remove("TCPLOCALPORT"), Some(s.port.to_string()));
+        envs.push(env);
+    }
+    assert_eq!(envs[0], envs[1]);
+    assert_eq!(envs[0]["RULEVAR"], "x y");
+    assert_eq!(envs[0]["TCPLOCALHOST"], "movie.edu");
+    assert_eq!(envs[0]["PROTO"], "TCP");
+    assert!(!envs[0].contains_key("TCPREMOTEINFO"));
+}
+
+/// A program that cannot be started: the parent's spawn fails, the forked
+/// child reports it as ucspi-tcp does, the banner goes out once.
+#[test]
+fn tcpserver_unrunnable_program() {
+    let dir = fresh_dir("ucspi-norun");
+    let s = tcpserver(
+        &["-v", "-H", "-l", "0", "-B", "hi:"],
+        "127.0.0.1",
+        &["/nonexistent/program"],
+        &dir,
+    )
+    .unwrap();
+    assert_eq!(fetch(([127, 0, 0, 1], s.port).into()).0, "hi:");
+    let log = s.wait_log(" status 28416\n");
+    assert!(
+        log.contains("tcpserver: fatal: unable to run: /nonexistent/program"),
+        "{log}"
+    );
+}

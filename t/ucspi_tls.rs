@@ -450,3 +450,33 @@ fn openssl_starttls_smtp_with_qmail_smtpd() {
     assert!(text.contains("250-mx.example"), "{text}");
     assert!(text.contains("221 "), "{text}");
 }
+
+/// The TLS process starts the program itself (no -u/-g, not -s in
+/// immediate mode) or forks it (-s: the variables come from the handshake):
+/// the program's environment is the same either way.
+#[test]
+fn spawned_and_forked_programs_agree() {
+    let p = pki("tls-paths");
+    let v13 = &[&rustls::version::TLS13][..];
+    let mut envs = Vec::new();
+    for export in [&["-e"][..], &["-e", "-s"][..]] {
+        let s = sslserver(&p, export, &["env"]);
+        let text = tls_fetch(s.port, client_config(&p, v13, None)).unwrap();
+        let env: std::collections::BTreeMap<String, String> = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .filter(|(k, _)| {
+                let ucspi = k.starts_with("TCP") || k.starts_with("SSL") || *k == "PROTO";
+                ucspi && !k.starts_with("SSL_") && !k.ends_with("PORT")
+            })
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        envs.push(env);
+    }
+    assert_eq!(envs[0], envs[1]);
+    assert_eq!(envs[0]["SSLCTLFD"], "3");
+    assert_eq!(envs[0]["SSLREADFD"], "4");
+    assert_eq!(envs[0]["SSLWRITEFD"], "5");
+    assert_eq!(envs[0]["TCPREMOTEIP"], "127.0.0.1");
+    assert_eq!(envs[0]["PROTO"], "TCP");
+}

@@ -14,6 +14,7 @@ mod outnet;
 mod poll;
 mod proc;
 mod signal;
+mod spawn;
 
 pub use copy::*;
 pub use crypt::*;
@@ -25,6 +26,7 @@ pub use outnet::*;
 pub use poll::*;
 pub use proc::*;
 pub use signal::*;
+pub use spawn::*;
 
 /// The calling thread's errno as an `io::Error`.
 pub(crate) fn last_err() -> std::io::Error {

@@ -115,6 +115,17 @@ pub fn relay(
     loop {
         match flush(conn, sock) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            // Both sides were done: the peer left before our close_notify.
+            Err(e)
+                if from_prog.is_none()
+                    && !sock_open
+                    && matches!(
+                        e.kind(),
+                        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+                    ) =>
+            {
+                return Ok(());
+            }
             Err(e) => return Err(e.to_string()),
             Ok(()) => {}
         }

@@ -3,13 +3,15 @@
 //! IDENT, rules, log lines, environment) done in the forked child.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::OnceLock;
 
 use super::{Common, Conn, ident, log, rules};
 use crate::cdb::Cdb;
@@ -202,10 +204,41 @@ pub fn serve(
     o: &Options,
     listen: OwnedFd,
     drop_in_parent: bool,
+    before_fork: impl FnMut(),
+    child: impl Fn(OwnedFd, SocketAddr) -> Die,
+) -> Result<(), Die> {
+    serve_starting(
+        o,
+        listen,
+        drop_in_parent,
+        before_fork,
+        |sock, _| Start::Fork(sock),
+        child,
+    )
+}
+
+/// How the parent started a connection's process.
+pub enum Start {
+    /// The program runs already (posix_spawn): its pid.
+    Spawned(i32),
+    /// Fork and run the `child` function on this socket.
+    Fork(OwnedFd),
+}
+
+/// [`serve`] where `start` runs in the parent first and may start the
+/// program itself; a child it started is counted, logged and reaped like a
+/// forked one.
+pub fn serve_starting(
+    o: &Options,
+    listen: OwnedFd,
+    drop_in_parent: bool,
     mut before_fork: impl FnMut(),
+    mut start: impl FnMut(OwnedFd, SocketAddr) -> Start,
     child: impl Fn(OwnedFd, SocketAddr) -> Die,
 ) -> Result<(), Die> {
     let lfd = listen.as_raw_fd();
+    // Read the environment for posix_spawn once, not in every child.
+    let _ = base_env();
     if drop_in_parent {
         o.drop_privileges()?;
     }
@@ -281,6 +314,13 @@ pub fn serve(
             before_fork();
             children += 1;
             status(children);
+            let conn = match start(conn, remote) {
+                Start::Spawned(pid) => {
+                    track(o, &mut per_ip, &mut pids, pid, rip);
+                    continue;
+                }
+                Start::Fork(conn) => conn,
+            };
             match sys::fork() {
                 Ok(sys::Fork::Child) => {
                     drop(listen);
@@ -293,12 +333,7 @@ pub fn serve(
                     }
                     sys::exit_now(d.code);
                 }
-                Ok(sys::Fork::Parent(pid)) => {
-                    if o.per_ip > 0 {
-                        *per_ip.entry(rip).or_insert(0) += 1;
-                        pids.insert(pid, rip);
-                    }
-                }
+                Ok(sys::Fork::Parent(pid)) => track(o, &mut per_ip, &mut pids, pid, rip),
                 Err(_) => {
                     children -= 1;
                     if o.verbosity >= 1 {
@@ -310,21 +345,35 @@ pub fn serve(
     }
 }
 
+/// Counts a started child against its remote address for `-C`.
+fn track(
+    o: &Options,
+    per_ip: &mut HashMap<IpAddr, usize>,
+    pids: &mut HashMap<i32, IpAddr>,
+    pid: i32,
+    rip: IpAddr,
+) {
+    if o.per_ip > 0 {
+        *per_ip.entry(rip).or_insert(0) += 1;
+        pids.insert(pid, rip);
+    }
+}
+
 /// What the child learned about the connection, ready to run the program.
 pub struct Accepted {
     pub conn: Conn,
     pub rule_env: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-/// The per-connection work of §2.3 up to the decision: socket options,
-/// `pid` line, banner (if `banner` is true), names, IDENT, rules, the
-/// `ok`/`deny` line. A denied or dropped connection returns the exit.
-pub fn accept_work(
-    o: &Options,
-    sock: RawFd,
-    remote: SocketAddr,
-    banner: bool,
-) -> Result<Accepted, Die> {
+/// What the per-connection lookups found, before anything is logged: the
+/// connection and the rules' verdict (or why the connection is dropped).
+pub struct Examined {
+    pub conn: Conn,
+    pub verdict: Result<rules::Decision, Die>,
+}
+
+/// Socket options, local address and interface of an accepted socket.
+fn prepare(o: &Options, sock: RawFd, remote: SocketAddr) -> Result<Conn, Die> {
     let local = sys::local_addr(sock).map_err(|e| Die::sys("get local address", e))?;
     if !o.keep_ip_options && local.is_ipv4() {
         let _ = sys::kill_ip_options(sock);
@@ -338,80 +387,148 @@ pub fn accept_work(
     {
         c.interface = interface_name(l6.scope_id());
     }
-    let pid = sys::getpid();
+    Ok(c)
+}
+
+/// Names and IDENT: the steps that may wait on the network.
+fn lookups(o: &Options, c: &mut Conn) {
+    let dns = Resolver::new();
+    c.local_host = match &o.local_name {
+        Some(n) => Some(n.clone()),
+        None => super::host_name(&dns, c.local.ip()),
+    };
+    if o.lookup_remote {
+        c.remote_host = super::remote_host(&dns, c.remote.ip(), o.paranoid);
+    }
+    if o.ident {
+        c.remote_info = ident::lookup(c.local, c.remote, o.ident_secs);
+    }
+}
+
+/// The rules' decision for `c` (the default one without `-x`).
+fn decide(o: &Options, c: &Conn) -> Result<rules::Decision, Die> {
+    let Some(path) = &o.rules else {
+        return Ok(rules::Decision::default());
+    };
+    let dropping = |e: &dyn std::fmt::Display| {
+        Die::temp(format!(
+            "warning: dropping connection, unable to read {}: {e}",
+            path.display()
+        ))
+    };
+    match Cdb::open_optional(path) {
+        Ok(Some(cdb)) => rules::lookup(
+            &cdb,
+            &c.remote.ip(),
+            c.remote_host.as_deref(),
+            c.remote_info.as_deref(),
+        )
+        .map_err(|e| dropping(&e)),
+        Ok(None) if o.rules_missing_ok => Ok(rules::Decision::default()),
+        Ok(None) => Err(dropping(&"file does not exist")),
+        Err(e) => Err(dropping(&e)),
+    }
+}
+
+/// The verbose `pid PID from IP` line.
+pub fn log_pid(o: &Options, pid: i32, remote: SocketAddr) {
     if o.verbose() {
         log(
             o.prog,
             format_args!("pid {pid} from {}", super::ip_text(remote.ip())),
         );
     }
-    if banner && !o.banner.is_empty() {
+}
+
+/// Writes the `-B` banner on the socket (in the clear).
+pub fn send_banner(o: &Options, sock: RawFd) {
+    if !o.banner.is_empty() {
         let _ = sys::borrow_fd(sock).write_all(&o.banner);
     }
-    let dns = Resolver::new();
-    c.local_host = match &o.local_name {
-        Some(n) => Some(n.clone()),
-        None => super::host_name(&dns, local.ip()),
-    };
-    if o.lookup_remote {
-        c.remote_host = super::remote_host(&dns, remote.ip(), o.paranoid);
-    }
-    if o.ident {
-        c.remote_info = ident::lookup(local, remote, o.ident_secs);
-    }
-    let decision = match &o.rules {
-        None => rules::Decision::default(),
-        Some(path) => {
-            let dropping = |e: &dyn std::fmt::Display| {
-                Die::temp(format!(
-                    "warning: dropping connection, unable to read {}: {e}",
-                    path.display()
-                ))
-            };
-            match Cdb::open_optional(path) {
-                Ok(Some(cdb)) => rules::lookup(
-                    &cdb,
-                    &remote.ip(),
-                    c.remote_host.as_deref(),
-                    c.remote_info.as_deref(),
-                )
-                .map_err(|e| dropping(&e))?,
-                Ok(None) if o.rules_missing_ok => rules::Decision::default(),
-                Ok(None) => return Err(dropping(&"file does not exist")),
-                Err(e) => return Err(dropping(&e)),
-            }
-        }
-    };
+}
+
+/// The lookups and the rules without logging: what a process that does
+/// not know the program's pid yet can do.
+pub fn examine(o: &Options, sock: RawFd, remote: SocketAddr) -> Result<Examined, Die> {
+    let mut conn = prepare(o, sock, remote)?;
+    lookups(o, &mut conn);
+    let verdict = decide(o, &conn);
+    Ok(Examined { conn, verdict })
+}
+
+/// The verbose `ok`/`deny` line.
+fn log_verdict(o: &Options, pid: i32, conn: &Conn, deny: bool) {
     if o.verbose() {
-        let what = if decision.deny { "deny" } else { "ok" };
-        log(o.prog, format_args!("{what} {pid} {}", c.log_fields()));
+        let what = if deny { "deny" } else { "ok" };
+        log(o.prog, format_args!("{what} {pid} {}", conn.log_fields()));
     }
+}
+
+/// The decision's end for the process that logs as `pid`: the `ok`/`deny`
+/// line; a denied or dropped connection returns the exit.
+pub fn conclude(o: &Options, pid: i32, ex: Examined) -> Result<Accepted, Die> {
+    let decision = ex.verdict?;
+    log_verdict(o, pid, &ex.conn, decision.deny);
     if decision.deny {
         return Err(Die::quiet(100));
     }
     Ok(Accepted {
-        conn: c,
+        conn: ex.conn,
         rule_env: decision.env,
     })
 }
 
-/// The program's command line with the connection variables (`prefixes`:
-/// `TCP` for tcpserver, `SSL` and with `-e` also `TCP` for sslserver) and
-/// the rule variables applied last (rules override, as in DJB's tcpserver).
-pub fn command(o: &Options, a: &Accepted, prefixes: &[&str]) -> Command {
+/// The per-connection work of §2.3 up to the decision, in ucspi-tcp's
+/// order, in the process that will run the program: socket options, `pid`
+/// line, banner (if `banner` is true), names, IDENT, rules, the `ok`/`deny`
+/// line. A denied or dropped connection returns the exit.
+pub fn accept_work(
+    o: &Options,
+    sock: RawFd,
+    remote: SocketAddr,
+    banner: bool,
+) -> Result<Accepted, Die> {
+    let mut conn = prepare(o, sock, remote)?;
+    let pid = sys::getpid();
+    log_pid(o, pid, remote);
+    if banner {
+        send_banner(o, sock);
+    }
+    lookups(o, &mut conn);
+    let verdict = decide(o, &conn);
+    conclude(o, pid, Examined { conn, verdict })
+}
+
+/// The variables the program gets: the connection variables (`prefixes`:
+/// `TCP` for tcpserver, `SSL` and with `-e` also `TCP` for sslserver), then
+/// the rule variables (rules override, as in DJB's tcpserver). `None`
+/// removes a variable.
+pub fn environment(a: &Accepted, prefixes: &[&str]) -> Vec<(OsString, Option<OsString>)> {
     use std::os::unix::ffi::OsStringExt;
-    let mut cmd = Command::new(&o.argv[0]);
-    cmd.args(&o.argv[1..]);
+    let mut env = Vec::new();
     for p in prefixes {
         for (k, v) in a.conn.environ(p) {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
+            env.push((k.into(), v));
         }
     }
     for (k, v) in &a.rule_env {
-        cmd.env(OsString::from_vec(k.clone()), OsString::from_vec(v.clone()));
+        env.push((
+            OsString::from_vec(k.clone()),
+            Some(OsString::from_vec(v.clone())),
+        ));
+    }
+    env
+}
+
+/// The program's command line with the variables of [`environment`].
+pub fn command(o: &Options, a: &Accepted, prefixes: &[&str]) -> Command {
+    let mut cmd = Command::new(&o.argv[0]);
+    cmd.args(&o.argv[1..]);
+    for (k, v) in environment(a, prefixes) {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
     }
     cmd
 }
@@ -423,4 +540,104 @@ pub fn exec(o: &Options, mut cmd: Command) -> Die {
         "fatal: unable to run: {}: {e}",
         o.argv[0].to_string_lossy()
     ))
+}
+
+/// The server's own environment as `NAME=VALUE` strings, read once.
+fn base_env() -> &'static [CString] {
+    static BASE: OnceLock<Vec<CString>> = OnceLock::new();
+    BASE.get_or_init(|| {
+        std::env::vars_os()
+            .filter_map(|(k, v)| {
+                let mut kv = k.into_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                CString::new(kv).ok()
+            })
+            .collect()
+    })
+}
+
+/// The server's environment changed by `changes` (later ones win).
+fn envp(changes: &[(OsString, Option<OsString>)]) -> Vec<CString> {
+    let changed = |entry: &[u8]| {
+        changes.iter().any(|(k, _)| {
+            entry.len() > k.len() && entry.starts_with(k.as_bytes()) && entry[k.len()] == b'='
+        })
+    };
+    let mut out: Vec<CString> = base_env()
+        .iter()
+        .filter(|e| !changed(e.as_bytes()))
+        .cloned()
+        .collect();
+    for (i, (k, v)) in changes.iter().enumerate() {
+        let later = changes[i + 1..].iter().any(|(k2, _)| k2 == k);
+        if let (Some(v), false) = (v, later) {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            if let Ok(c) = CString::new(kv) {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// How to start the program of an allowed connection without a fork.
+pub struct SpawnPlan<'a> {
+    /// Connection-variable prefixes, as for [`environment`].
+    pub prefixes: &'a [&'a str],
+    /// Variables added after the connection and rule variables.
+    pub extra: &'a [(&'a str, &'a str)],
+    /// Descriptor moves `(from, to)` for the program.
+    pub moves: &'a [(RawFd, RawFd)],
+    /// Whether the `-B` banner goes on the socket before the program starts.
+    pub banner: bool,
+}
+
+/// Starts the program of an examined connection without a fork
+/// ([`sys::spawn`]), then logs its `pid` and `ok` lines with the program's
+/// pid. `None` when the connection has to take the forking path instead:
+/// denied, rules unreadable, `PATH` set by a rule (the search would use the
+/// server's), or the start failed. `banner_sent` says whether the banner
+/// went out.
+pub fn spawn_allowed(
+    o: &Options,
+    sock: RawFd,
+    ex: &Examined,
+    plan: &SpawnPlan,
+    banner_sent: &mut bool,
+) -> Option<i32> {
+    let decision = match &ex.verdict {
+        Ok(d) if !d.deny && !d.env.iter().any(|(k, _)| k == b"PATH") => d,
+        _ => return None,
+    };
+    let a = Accepted {
+        conn: ex.conn.clone(),
+        rule_env: decision.env.clone(),
+    };
+    let mut changes = environment(&a, plan.prefixes);
+    changes.extend(
+        plan.extra
+            .iter()
+            .map(|(k, v)| ((*k).into(), Some((*v).into()))),
+    );
+    let argv: Vec<CString> = o
+        .argv
+        .iter()
+        .filter_map(|a| CString::new(a.as_bytes()).ok())
+        .collect();
+    if argv.len() != o.argv.len() {
+        return None;
+    }
+    if plan.banner && !*banner_sent {
+        send_banner(o, sock);
+        *banner_sent = true;
+    }
+    // The signals `serve` catches (its self-pipe).
+    let caught = [libc::SIGCHLD, libc::SIGTERM];
+    let pid = sys::spawn(&argv, &envp(&changes), plan.moves, &caught).ok()?;
+    log_pid(o, pid, a.conn.remote);
+    log_verdict(o, pid, &a.conn, false);
+    Some(pid)
 }

@@ -183,27 +183,73 @@ fn wires() -> std::io::Result<Wires> {
     })
 }
 
-/// The connection child: becomes the TLS process after forking the program.
+/// Whether the program can be started by posix_spawn from the TLS
+/// process: nothing has to happen in its own process before the exec
+/// (no `-u`/`-g` switch, no variables that only the handshake gives).
+fn spawnable(so: &SslOptions) -> bool {
+    so.server.uid.is_none() && so.server.gid.is_none() && (so.delayed || !so.export)
+}
+
+/// The connection child: becomes the TLS process after starting the
+/// program (posix_spawn, or a fork that does the tcpserver work).
 fn connection(so: &SslOptions, ctx: &ServerContext, sock: OwnedFd, remote: SocketAddr) -> Die {
+    let o = &so.server;
     let w = match wires() {
         Ok(w) => w,
         Err(e) => return Die::sys("create pipes", e),
     };
-    let prog = match sys::fork() {
-        Err(e) => return Die::sys("fork", e),
-        Ok(sys::Fork::Child) => {
-            drop((w.ctl_tls, w.to_prog_w, w.from_prog_r));
-            return program(so, sock, remote, w.ctl_prog, w.to_prog_r, w.from_prog_w);
+    let mut pre = None;
+    let mut banner_sent = false;
+    let mut spawned = None;
+    if spawnable(so) {
+        let fd = sock.as_raw_fd();
+        let ex = match server::examine(o, fd, remote) {
+            Ok(ex) => ex,
+            Err(d) => return d,
+        };
+        let (ctl, r, wr) = (
+            w.ctl_prog.as_raw_fd(),
+            w.to_prog_r.as_raw_fd(),
+            w.from_prog_w.as_raw_fd(),
+        );
+        let (in0, out1) = if so.delayed { (fd, fd) } else { (r, wr) };
+        let plan = server::SpawnPlan {
+            prefixes: if so.tcp_env {
+                &["SSL", "TCP"]
+            } else {
+                &["SSL"]
+            },
+            extra: &[("SSLCTLFD", "3"), ("SSLREADFD", "4"), ("SSLWRITEFD", "5")],
+            moves: &[(in0, 0), (out1, 1), (ctl, 3), (r, 4), (wr, 5)],
+            banner: so.delayed,
+        };
+        spawned = server::spawn_allowed(o, fd, &ex, &plan, &mut banner_sent);
+        if spawned.is_none() {
+            pre = Some(ex);
         }
-        Ok(sys::Fork::Parent(pid)) => pid,
+    }
+    let prog = match spawned {
+        Some(pid) => pid,
+        None => match sys::fork() {
+            Err(e) => return Die::sys("fork", e),
+            Ok(sys::Fork::Child) => {
+                drop((w.ctl_tls, w.to_prog_w, w.from_prog_r));
+                let wires = (w.ctl_prog, w.to_prog_r, w.from_prog_w);
+                return program(so, sock, remote, wires, pre, banner_sent);
+            }
+            Ok(sys::Fork::Parent(pid)) => pid,
+        },
     };
     drop((w.ctl_prog, w.to_prog_r, w.from_prog_w));
+    // A spawned program in immediate mode asks for nothing: TLS is on.
+    let known = (spawned.is_some() && !so.delayed).then_some(b'y');
     let d = tls_process(
         so,
         ctx,
         &sock,
         remote,
         prog,
+        known,
         w.ctl_tls,
         w.to_prog_w,
         w.from_prog_r,
@@ -233,6 +279,7 @@ fn tls_process(
     sock: &OwnedFd,
     remote: SocketAddr,
     prog: i32,
+    known: Option<u8>,
     ctl: OwnedFd,
     to_prog: OwnedFd,
     from_prog: OwnedFd,
@@ -240,12 +287,15 @@ fn tls_process(
     if let Err(d) = confine() {
         return d;
     }
-    let mut cmd = [0u8; 1];
-    let n = loop {
-        match sys::borrow_fd(ctl.as_raw_fd()).read(&mut cmd) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            r => break r.unwrap_or(0),
-        }
+    let mut cmd = [known.unwrap_or(0)];
+    let n = match known {
+        Some(_) => 1,
+        None => loop {
+            match sys::borrow_fd(ctl.as_raw_fd()).read(&mut cmd) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => break r.unwrap_or(0),
+            }
+        },
     };
     if n == 0 || !matches!(cmd[0], b'y' | b'Y') {
         return program_status(prog);
@@ -370,17 +420,30 @@ fn settle(fds: [OwnedFd; 3]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The program process: tcpserver's work, then UCSPI-TLS wiring and exec.
+/// The program process: tcpserver's work (or the end of it, when the TLS
+/// process did the lookups: `pre`), then UCSPI-TLS wiring and exec.
 fn program(
     so: &SslOptions,
     sock: OwnedFd,
     remote: SocketAddr,
-    ctl: OwnedFd,
-    from_tls: OwnedFd,
-    to_tls: OwnedFd,
+    (ctl, from_tls, to_tls): (OwnedFd, OwnedFd, OwnedFd),
+    pre: Option<server::Examined>,
+    banner_sent: bool,
 ) -> Die {
     let o = &so.server;
-    let a = match server::accept_work(o, sock.as_raw_fd(), remote, so.delayed) {
+    let fd = sock.as_raw_fd();
+    let accepted = match pre {
+        None => server::accept_work(o, fd, remote, so.delayed && !banner_sent),
+        Some(ex) => {
+            let pid = sys::getpid();
+            server::log_pid(o, pid, remote);
+            if so.delayed && !banner_sent {
+                server::send_banner(o, fd);
+            }
+            server::conclude(o, pid, ex)
+        }
+    };
+    let a = match accepted {
         Ok(a) => a,
         Err(d) => return d,
     };
