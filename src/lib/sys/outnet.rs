@@ -161,8 +161,11 @@ mod tests {
         let s = connect_from(Some(from), to, 1000).unwrap();
         let (_peer, addr) = l.accept().unwrap();
         assert_eq!(addr, s.local_addr().unwrap());
-        drop(l);
-        match connect_from(None, to, 1000) {
+        // The client's own port is bound but not listening, and stays
+        // ours while `s` lives: nothing else can take it, unlike a closed
+        // listener's port.
+        let closed = s.local_addr().unwrap();
+        match connect_from(None, closed, 1000) {
             Err(ConnectError::Connect(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused),
             r => panic!("{r:?}"),
         }
