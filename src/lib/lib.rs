@@ -24,6 +24,7 @@ pub mod passwd;
 pub mod qq;
 pub mod queue;
 pub mod queuecheck;
+pub mod queuepool;
 pub mod queuewrite;
 pub mod remote;
 pub mod smtpd;

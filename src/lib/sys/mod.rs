@@ -12,6 +12,7 @@ mod lock;
 mod net;
 mod outnet;
 mod poll;
+mod pool;
 mod proc;
 mod signal;
 
@@ -23,6 +24,7 @@ pub use lock::*;
 pub use net::*;
 pub use outnet::*;
 pub use poll::*;
+pub use pool::*;
 pub use proc::*;
 pub use signal::*;
 
