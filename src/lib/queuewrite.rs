@@ -420,17 +420,29 @@ fn pid_open(job: &Job) -> Result<(String, File), Fail> {
     Err(code::PID)
 }
 
-/// Writes `received` and then all of `message` to `out` through `buf`.
-/// Returns the bytes written.
+/// Writes `received` and then all of `message` to `out`: from a pipe (the
+/// usual case) the kernel moves the body into the file with `splice`,
+/// otherwise it goes through `buf`. Returns the bytes written.
 fn copy_message(received: &[u8], message: &File, out: &File, buf: &mut [u8]) -> Result<u64, Fail> {
-    let mut len = received.len();
-    buf[..len].copy_from_slice(received);
-    let mut total = 0u64;
+    let mut w = out;
+    w.write_all(received).map_err(|_| code::WRITE)?;
+    let head = received.len() as u64;
+    match sys::splice_all(message, out) {
+        Ok(n) => return Ok(head + n),
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => {}
+        Err(e) => {
+            return Err(match e.raw_os_error() {
+                Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG | libc::EIO) => code::WRITE,
+                _ => code::READ,
+            });
+        }
+    }
+    let mut len = 0;
+    let mut total = head;
     let mut message = message;
-    let mut out = out;
     loop {
         if len == buf.len() {
-            out.write_all(buf).map_err(|_| code::WRITE)?;
+            w.write_all(buf).map_err(|_| code::WRITE)?;
             total += len as u64;
             len = 0;
         }
@@ -441,7 +453,7 @@ fn copy_message(received: &[u8], message: &File, out: &File, buf: &mut [u8]) -> 
             Err(_) => return Err(code::READ),
         }
     }
-    out.write_all(&buf[..len]).map_err(|_| code::WRITE)?;
+    w.write_all(&buf[..len]).map_err(|_| code::WRITE)?;
     Ok(total + len as u64)
 }
 

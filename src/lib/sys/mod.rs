@@ -12,8 +12,8 @@ mod lock;
 mod net;
 mod outnet;
 mod poll;
-mod pool;
 mod proc;
+mod queuefs;
 mod signal;
 
 pub use copy::*;
@@ -24,8 +24,8 @@ pub use lock::*;
 pub use net::*;
 pub use outnet::*;
 pub use poll::*;
-pub use pool::*;
 pub use proc::*;
+pub use queuefs::*;
 pub use signal::*;
 
 /// The calling thread's errno as an `io::Error`.

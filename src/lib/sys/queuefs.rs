@@ -1,6 +1,7 @@
-//! The calls the queue's inode pool needs and std does not offer: a rename
-//! that never replaces its target, `syncfs`, and setting a file's times to
-//! now.
+//! The calls qmail-queue and qmail-clean need and std does not offer: a
+//! rename that never replaces its target, `syncfs`, setting a file's times
+//! to now (the inode pool), and `splice` from a pipe into a file (the
+//! message body without a copy through user memory).
 
 use std::ffi::CString;
 use std::io;
@@ -47,4 +48,40 @@ pub fn touch_now(fd: &impl AsRawFd) -> io::Result<()> {
     // SAFETY: a descriptor the caller holds a reference to and an array of
     // two timespecs that lives across the call.
     super::check(unsafe { libc::futimens(fd.as_raw_fd(), times.as_ptr()) }).map(|_| ())
+}
+
+/// Moves everything `pipe` delivers until EOF into `out` at its current
+/// position with `splice(2)`. Returns the bytes moved, or `Unsupported`
+/// when `pipe` is not a pipe (then nothing was read). Other errors are
+/// the kernel's, from either side.
+pub fn splice_all(pipe: &impl AsRawFd, out: &impl AsRawFd) -> io::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        // SAFETY: two descriptors the caller holds references to; null
+        // offsets make the kernel use (and advance) the file position.
+        let n = unsafe {
+            libc::splice(
+                pipe.as_raw_fd(),
+                std::ptr::null_mut(),
+                out.as_raw_fd(),
+                std::ptr::null_mut(),
+                1 << 20,
+                libc::SPLICE_F_MOVE,
+            )
+        };
+        match n {
+            0 => return Ok(total),
+            n if n > 0 => total += n as u64,
+            _ => {
+                let e = super::last_err();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => {}
+                    Some(libc::EINVAL) if total == 0 => {
+                        return Err(io::Error::new(io::ErrorKind::Unsupported, e));
+                    }
+                    _ => return Err(e),
+                }
+            }
+        }
+    }
 }
