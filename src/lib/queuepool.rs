@@ -41,6 +41,8 @@ pub const MAX: usize = 256;
 const BATCH: usize = 64;
 /// ... or this long after its first file arrived.
 const DELAY: Duration = Duration::from_millis(100);
+/// Pool entries one qmail-queue looks at (it needs two).
+const LISTED: usize = 16;
 /// Pool entries one take tries before creating a new file.
 const TRIES: usize = 4;
 /// A taken file whose access time is older than this gets the current
@@ -73,6 +75,7 @@ impl Taker {
             .map(|rd| {
                 rd.flatten()
                     .filter_map(|e| e.file_name().to_str().and_then(parse_id))
+                    .take(LISTED)
                     .collect()
             })
             .unwrap_or_default();

@@ -18,9 +18,11 @@ fn cpath(p: &Path) -> io::Result<CString> {
 pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     let (f, t) = (cpath(from)?, cpath(to)?);
     // SAFETY: two NUL-terminated strings that live across the call; the
-    // directory descriptors are AT_FDCWD.
+    // directory descriptors are AT_FDCWD. The raw system call (not libc's
+    // wrapper, which older libcs lack) takes exactly these five arguments.
     let r = unsafe {
-        libc::renameat2(
+        libc::syscall(
+            libc::SYS_renameat2,
             libc::AT_FDCWD,
             f.as_ptr(),
             libc::AT_FDCWD,
@@ -28,6 +30,7 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
             libc::RENAME_NOREPLACE,
         )
     };
+    let r = libc::c_int::try_from(r).unwrap_or(-1);
     super::check(r).map(|_| ())
 }
 
