@@ -36,11 +36,11 @@ use crate::sys;
 /// The pool's directory, relative to the queue.
 pub const DIR: &str = "pool";
 /// Most files one qmail-clean keeps in the pool.
-pub const MAX: usize = 256;
+pub const MAX: usize = 1024;
 /// A staged batch is made claimable at this size ...
-const BATCH: usize = 64;
+const BATCH: usize = 256;
 /// ... or this long after its first file arrived.
-const DELAY: Duration = Duration::from_millis(100);
+const DELAY: Duration = Duration::from_millis(250);
 /// Pool entries one qmail-queue looks at (it needs two).
 const LISTED: usize = 16;
 /// Pool entries one take tries before creating a new file.
