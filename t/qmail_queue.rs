@@ -451,3 +451,52 @@ fn setuid_ignores_qmailhome() {
     assert!(matches!(r.code, Some(61..=66)), "{:?}", r.code);
     assert_queue_empty(&h);
 }
+
+/// Runs qmail-queue (through `wrap` when given) with the message coming
+/// through a pipe, as qmail-smtpd and qmail-inject give it.
+fn queue_from_pipe(h: &QmailHome, wrap: Option<&str>, msg: &[u8], env: &[u8]) -> Option<i32> {
+    let mut c = match wrap {
+        Some(w) => {
+            let mut c = Command::new("prlimit");
+            c.env_clear()
+                .env("QMAILHOME", &h.dir)
+                .arg(w)
+                .arg("--")
+                .arg(bin("qmail-queue"));
+            c
+        }
+        None => h.cmd("qmail-queue"),
+    };
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(input_file(h, env))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = msg.to_vec();
+    let w = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let status = child.wait().unwrap();
+    w.join().unwrap();
+    status.code()
+}
+
+#[test]
+fn body_from_pipe_exact_and_size_limit() {
+    let h = QmailHome::new("qq-pipe");
+    let big: Vec<u8> = (0..300_000u32)
+        .map(|i| b"abcdefghij\n"[(i % 11) as usize])
+        .collect();
+    assert_eq!(queue_from_pipe(&h, None, &big, b"Fa\0Tb\0\0"), Some(0));
+    let (id, _) = queue_files(&h, "todo")[0].clone();
+    let mess = fs::read(h.path("queue").join(sqmail::queue::Queue::rel("mess", id))).unwrap();
+    let nl = mess.iter().position(|&b| b == b'\n').unwrap();
+    assert!(mess.starts_with(b"Received: (qmail "));
+    assert!(mess[nl + 1..] == big[..], "body copied exactly");
+    let h = QmailHome::new("qq-pipe-53");
+    let r = queue_from_pipe(&h, Some("--fsize=4096"), &big, b"Fa\0Tb\0\0");
+    assert_eq!(r, Some(53));
+    assert_queue_empty(&h);
+}

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::exit::Die;
 use crate::queue::{Queue, parse_id};
+use crate::queuepool::Giver;
 
 /// Age after which leftover `pid/` files are removed (queue.md §6.11).
 pub const OSSIFIED: u64 = 129_600;
@@ -22,6 +23,12 @@ fn unlink(p: &Path) -> bool {
 
 /// Carries out one request and returns the answer byte.
 pub fn handle(q: &Queue, req: &[u8]) -> u8 {
+    handle_pooled(q, None, req)
+}
+
+/// `handle` with the inode pool: finished `mess` and `intd` files go into
+/// it instead of being unlinked (see `queuepool`).
+pub fn handle_pooled(q: &Queue, pool: Option<&Giver>, req: &[u8]) -> u8 {
     if req.len() < 7 || req.len() > 100 {
         return b'x';
     }
@@ -35,14 +42,21 @@ pub fn handle(q: &Queue, req: &[u8]) -> u8 {
             let id = parse_id(i)?;
             (parse_id(d)? == Queue::split_of(id)).then_some(id)
         });
-        (&["intd", "todo"], id)
+        // todo first: then the envelope has one name left and can be
+        // pooled, and a crash between the two never leaves a todo entry
+        // of a finished message.
+        (&["todo", "intd"], id)
     } else {
         return b'x';
     };
     let Some(id) = id else { return b'x' };
     let mut ok = true;
     for d in dirs {
-        ok &= unlink(&q.path(d, id));
+        let p = q.path(d, id);
+        ok &= match (pool, *d) {
+            (Some(pool), "intd" | "mess") => pool.put(&p).is_ok(),
+            _ => unlink(&p),
+        };
     }
     if ok { b'+' } else { b'!' }
 }
@@ -65,6 +79,7 @@ pub fn sweep_pid(q: &Queue) {
 /// The program: serve requests until EOF.
 pub fn serve(home: &Path) -> Result<(), Die> {
     let q = Queue::new(home);
+    let pool = Giver::start(q.root());
     let mut input = BufReader::new(
         crate::sys::borrow_fd(0)
             .try_clone()
@@ -87,7 +102,7 @@ pub fn serve(home: &Path) -> Result<(), Die> {
         if req.pop() != Some(0) {
             return Ok(()); // EOF inside a request
         }
-        let a = handle(&q, &req);
+        let a = handle_pooled(&q, pool.as_ref(), &req);
         if out.write_all(&[a]).is_err() {
             return Err(Die::quiet(100));
         }

@@ -25,6 +25,7 @@ pub mod postgrey;
 pub mod qq;
 pub mod queue;
 pub mod queuecheck;
+pub mod queuepool;
 pub mod queuewrite;
 pub mod remote;
 pub mod smtpd;

@@ -18,7 +18,7 @@ use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt}
 use std::path::Path;
 
 use crate::queue::{Queue, SPLIT_DIRS, parse_id};
-use crate::{auto, date, fsutil, home, passwd, sys};
+use crate::{auto, date, fsutil, home, passwd, queuepool, sys};
 
 /// Leftovers older than this are removed by qmail-send (and by `-i`).
 pub const OSSIFIED: i64 = 129_600;
@@ -96,7 +96,7 @@ impl Owners {
     fn dir(&self, top: &str) -> (u32, u32) {
         match top {
             "." | "lock" | "mess" | "todo" => (self.qmailq, 0o750),
-            "pid" | "intd" => (self.qmailq, 0o700),
+            "pid" | "intd" | "pool" => (self.qmailq, 0o700),
             _ => (self.qmails, 0o700), // info local remote bounce
         }
     }
@@ -104,7 +104,7 @@ impl Owners {
     /// Owner of the files in a queue directory.
     fn file(&self, top: &str) -> u32 {
         match top {
-            "mess" | "intd" | "todo" | "pid" => self.qmailq,
+            "mess" | "intd" | "todo" | "pid" | "pool" => self.qmailq,
             _ => self.qmails,
         }
     }
@@ -222,6 +222,7 @@ impl<'a> Check<'a> {
         let mess = self.mess();
         self.companions(&mess);
         self.pids();
+        self.pool();
         let _ = writeln!(
             self.out,
             "{} messages, {} not yet preprocessed: {}",
@@ -298,6 +299,10 @@ impl<'a> Check<'a> {
     fn dirs(&mut self) {
         for top in [".", "lock", "pid", "bounce"] {
             self.dir(top, top);
+        }
+        // The inode pool is optional (a C qmail queue has none).
+        if fs::symlink_metadata(queuepool::DIR).is_ok() {
+            self.dir(queuepool::DIR, queuepool::DIR);
         }
         for top in SPLIT_DIRS {
             if self.dir(top, top) {
@@ -527,6 +532,33 @@ impl<'a> Check<'a> {
             if age > OSSIFIED {
                 self.say(format!("note: {path}: stale temporary file of qmail-queue"));
                 self.offer("remove it", Box::new(move || fs::remove_file(&path)));
+            }
+        }
+    }
+}
+
+impl Check<'_> {
+    /// Pool files: each a plain file with one link, named by its inode
+    /// (`t` before it for a staged one). Anything else would be rewritten
+    /// by the next qmail-queue or is garbage.
+    fn pool(&mut self) {
+        let Ok(rd) = fs::read_dir(queuepool::DIR) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ino = parse_id(name.strip_prefix('t').unwrap_or(&name));
+            let ok = e
+                .metadata()
+                .is_ok_and(|m| m.file_type().is_file() && m.nlink() == 1 && Some(m.ino()) == ino);
+            if !ok {
+                let path = format!("{}/{name}", queuepool::DIR);
+                self.problem(
+                    format!(
+                        "{path}: not a pool file (a plain file with one link, named by its inode)"
+                    ),
+                    Some(("remove this name", Box::new(move || fs::remove_file(&path)))),
+                );
             }
         }
     }

@@ -2,7 +2,8 @@
 //! the queue, crash-safely, and say how it went as an exit code.
 //!
 //! Order of events, each step durable before the next one that depends on
-//! it: `pid/` file → link to `mess/D/id` → message written → `intd/D/id`
+//! it: `pid/` file → link to `mess/D/id` (or a file of the inode pool,
+//! `queuepool`, renamed to `mess/D/<its inode>` and truncated) → message written → `intd/D/id`
 //! written; the message file, `mess/D` and `intd/D/id` fsynced (at the same
 //! time, by two helper threads and the main one) → link to `todo/D/id` (the
 //! commit point) → `todo/D` fsynced → trigger pulled → exit 0.
@@ -20,6 +21,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::envelope::MAX_ADDRESS;
+use crate::queuepool::{Take, Taker};
 use crate::{bytescan, date, fsutil, home, passwd, queue::Queue, sys};
 
 /// Exit codes of qmail-queue (queue.md §2.6).
@@ -268,21 +270,15 @@ pub fn queue(job: &Job, message: &File, envelope: &File) -> Result<(), Fail> {
 }
 
 fn queue_steps(job: &Job, message: &File, envelope: &File, made: &mut Made) -> Result<(), Fail> {
-    let (pidfn, pidf) = pid_open(job)?;
-    let linked = match pidf.metadata() {
-        Ok(m) => {
-            let mess = Queue::rel("mess", m.ino());
-            fs::hard_link(&pidfn, &mess)
-                .map(|_| (m.ino(), mess))
-                .map_err(|_| code::MESS)
+    let mut pool = Taker::list(job.pid);
+    let (id, mess) = match pool.take(|ino| Queue::rel("mess", ino), false) {
+        Take::Got(id, f) => {
+            let mess = Queue::rel("mess", id);
+            made.mess = Some((mess.clone(), f));
+            (id, mess)
         }
-        Err(_) => Err(code::PID),
+        _ => new_mess(job, made)?,
     };
-    let (id, mess) = linked.inspect_err(|_| {
-        let _ = fs::remove_file(&pidfn);
-    })?;
-    made.mess = Some((mess.clone(), pidf));
-    fs::remove_file(&pidfn).map_err(|_| code::PID)?;
 
     let mut buf = vec![0u8; BUF];
     let received = received_line(job.pid, job.caller, job.start);
@@ -298,7 +294,14 @@ fn queue_steps(job: &Job, message: &File, envelope: &File, made: &mut Made) -> R
     std::thread::scope(|s| {
         let file = in_background(s, || messf.sync_all());
         let dir = in_background(s, || fsutil::fsync_parent(Path::new(&mess)));
-        let env = write_envelope(job, envelope, (&mess, size), &intd, intd_slot, &mut buf);
+        let env = write_envelope(
+            job,
+            envelope,
+            (&mess, size),
+            (&intd, intd_slot),
+            &mut pool,
+            &mut buf,
+        );
         let (file, dir) = (file.wait(), dir.wait());
         env?;
         file.and(dir).map_err(|_| code::WRITE)
@@ -315,17 +318,43 @@ fn queue_steps(job: &Job, message: &File, envelope: &File, made: &mut Made) -> R
     Ok(())
 }
 
-/// Creates `intd` (kept in `slot` for the cleanup), writes `u`, `p` and the
+/// A new `mess` file the way qmail makes it: a `pid/` file, linked to
+/// `mess/D/<inode>`, the `pid/` name removed.
+fn new_mess(job: &Job, made: &mut Made) -> Result<(u64, String), Fail> {
+    let (pidfn, pidf) = pid_open(job)?;
+    let linked = match pidf.metadata() {
+        Ok(m) => {
+            let mess = Queue::rel("mess", m.ino());
+            fs::hard_link(&pidfn, &mess)
+                .map(|_| (m.ino(), mess))
+                .map_err(|_| code::MESS)
+        }
+        Err(_) => Err(code::PID),
+    };
+    let (id, mess) = linked.inspect_err(|_| {
+        let _ = fs::remove_file(&pidfn);
+    })?;
+    made.mess = Some((mess.clone(), pidf));
+    fs::remove_file(&pidfn).map_err(|_| code::PID)?;
+    Ok((id, mess))
+}
+
+/// Creates `intd` (or takes it from the pool; kept in `slot` for the
+/// cleanup), writes `u`, `p` and the
 /// validated envelope, runs the scanner on `mess` (path, size), fsyncs.
 fn write_envelope(
     job: &Job,
     envelope: &File,
     mess: (&str, u64),
-    intd: &str,
-    slot: &mut Option<(String, File)>,
+    (intd, slot): (&str, &mut Option<(String, File)>),
+    pool: &mut Taker,
     buf: &mut [u8],
 ) -> Result<(), Fail> {
-    let intdf = fsutil::create_new(Path::new(intd), 0o644).map_err(|_| code::INTD)?;
+    let intdf = match pool.take(|_| intd.to_string(), true) {
+        Take::Got(_, f) => f,
+        Take::Exists => return Err(code::INTD),
+        Take::Empty => fsutil::create_new(Path::new(intd), 0o644).map_err(|_| code::INTD)?,
+    };
     let intdf = &slot.insert((intd.to_string(), intdf)).1;
     let (inbuf, outbuf) = buf.split_at_mut(BUF / 2);
     let mut out = Out {
@@ -391,17 +420,29 @@ fn pid_open(job: &Job) -> Result<(String, File), Fail> {
     Err(code::PID)
 }
 
-/// Writes `received` and then all of `message` to `out` through `buf`.
-/// Returns the bytes written.
+/// Writes `received` and then all of `message` to `out`: from a pipe (the
+/// usual case) the kernel moves the body into the file with `splice`,
+/// otherwise it goes through `buf`. Returns the bytes written.
 fn copy_message(received: &[u8], message: &File, out: &File, buf: &mut [u8]) -> Result<u64, Fail> {
-    let mut len = received.len();
-    buf[..len].copy_from_slice(received);
-    let mut total = 0u64;
+    let mut w = out;
+    w.write_all(received).map_err(|_| code::WRITE)?;
+    let head = received.len() as u64;
+    match sys::splice_all(message, out) {
+        Ok(n) => return Ok(head + n),
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => {}
+        Err(e) => {
+            return Err(match e.raw_os_error() {
+                Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG | libc::EIO) => code::WRITE,
+                _ => code::READ,
+            });
+        }
+    }
+    let mut len = 0;
+    let mut total = head;
     let mut message = message;
-    let mut out = out;
     loop {
         if len == buf.len() {
-            out.write_all(buf).map_err(|_| code::WRITE)?;
+            w.write_all(buf).map_err(|_| code::WRITE)?;
             total += len as u64;
             len = 0;
         }
@@ -412,7 +453,7 @@ fn copy_message(received: &[u8], message: &File, out: &File, buf: &mut [u8]) -> 
             Err(_) => return Err(code::READ),
         }
     }
-    out.write_all(&buf[..len]).map_err(|_| code::WRITE)?;
+    w.write_all(&buf[..len]).map_err(|_| code::WRITE)?;
     Ok(total + len as u64)
 }
 

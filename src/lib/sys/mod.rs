@@ -13,6 +13,7 @@ mod net;
 mod outnet;
 mod poll;
 mod proc;
+mod queuefs;
 mod signal;
 mod spawn;
 
@@ -25,6 +26,7 @@ pub use net::*;
 pub use outnet::*;
 pub use poll::*;
 pub use proc::*;
+pub use queuefs::*;
 pub use signal::*;
 pub use spawn::*;
 
