@@ -11,7 +11,6 @@ REL := target/$(TARGET)/release
 MUSL := x86_64-unknown-linux-musl
 MUSL_REL := target/$(MUSL)/release
 MUSL_BINS := --bin qmail-queue --bin qmail-smtpd
-HAVE_MUSL := $(shell rustup target list --installed 2>/dev/null | grep -qx $(MUSL) && echo yes)
 HOME_DIR := $(CURDIR)/run
 USER_NAME := $(shell id -un)
 
@@ -21,9 +20,13 @@ all: build
 
 build:
 	$(CARGO) build --release
-ifeq ($(HAVE_MUSL),yes)
-	CC_x86_64_unknown_linux_musl=$${CC:-cc} $(CARGO) build --release --target $(MUSL) $(MUSL_BINS)
-endif
+	@rustup target list --installed 2>/dev/null | grep -qx $(MUSL) || \
+	  rustup target add $(MUSL) >/dev/null 2>&1 || \
+	  echo "make: no $(MUSL) target: qmail-queue and qmail-smtpd stay on glibc"
+	@if rustup target list --installed 2>/dev/null | grep -qx $(MUSL); then \
+	  echo "CC_x86_64_unknown_linux_musl=$${CC:-cc} $(CARGO) build --release --target $(MUSL) $(MUSL_BINS)"; \
+	  CC_x86_64_unknown_linux_musl=$${CC:-cc} $(CARGO) build --release --target $(MUSL) $(MUSL_BINS); \
+	fi
 
 # Everything the tests need from the system is installed by package/testdeps.
 test:
@@ -32,8 +35,8 @@ test:
 	$(CARGO) test --lib --bins --test t -- --test-threads=4
 
 run: build
-	@[ -d "$(HOME_DIR)/queue" ] || SQMAIL_BIN=$(CURDIR)/$(REL) SQMAIL_MUSL_BIN=$(if $(HAVE_MUSL),$(CURDIR)/$(MUSL_REL)) sh package/home "$(HOME_DIR)" "$(USER_NAME)"
-	@SQMAIL_BIN=$(CURDIR)/$(REL) SQMAIL_MUSL_BIN=$(if $(HAVE_MUSL),$(CURDIR)/$(MUSL_REL)) sh package/home "$(HOME_DIR)" "$(USER_NAME)" >/dev/null
+	@[ -d "$(HOME_DIR)/queue" ] || SQMAIL_BIN=$(CURDIR)/$(REL) SQMAIL_MUSL_BIN=$$([ -x $(MUSL_REL)/qmail-queue ] && echo $(CURDIR)/$(MUSL_REL)) sh package/home "$(HOME_DIR)" "$(USER_NAME)"
+	@SQMAIL_BIN=$(CURDIR)/$(REL) SQMAIL_MUSL_BIN=$$([ -x $(MUSL_REL)/qmail-queue ] && echo $(CURDIR)/$(MUSL_REL)) sh package/home "$(HOME_DIR)" "$(USER_NAME)" >/dev/null
 	@sh package/run-private "$(HOME_DIR)" "$(USER_NAME)"
 
 bench: build
