@@ -9,19 +9,26 @@ use std::os::fd::AsRawFd;
 /// `Unsupported` when the kernel cannot do it for these descriptors (then
 /// nothing was copied and the caller falls back to read/write).
 pub fn sendfile_all(out: &impl AsRawFd, input: &impl AsRawFd) -> io::Result<u64> {
+    // SAFETY: two descriptors we hold references to; a null offset
+    // makes the kernel use and advance the input's file position.
+    kernel_copy(|| unsafe {
+        libc::sendfile(
+            out.as_raw_fd(),
+            input.as_raw_fd(),
+            std::ptr::null_mut(),
+            1 << 20,
+        )
+    })
+}
+
+/// Repeats one kernel copy call (`sendfile`, `splice`: bytes moved, 0 at
+/// the end, -1 with errno) until the end. Returns the bytes moved;
+/// `Unsupported` when the first call says the kernel cannot do it for these
+/// descriptors (EINVAL, ENOSYS: nothing moved, the caller falls back).
+pub(super) fn kernel_copy(mut step: impl FnMut() -> isize) -> io::Result<u64> {
     let mut total = 0u64;
     loop {
-        // SAFETY: two descriptors we hold references to; a null offset
-        // makes the kernel use and advance the input's file position.
-        let n = unsafe {
-            libc::sendfile(
-                out.as_raw_fd(),
-                input.as_raw_fd(),
-                std::ptr::null_mut(),
-                1 << 20,
-            )
-        };
-        match n {
+        match step() {
             0 => return Ok(total),
             n if n > 0 => total += n as u64,
             _ => {

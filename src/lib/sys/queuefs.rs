@@ -58,33 +58,16 @@ pub fn touch_now(fd: &impl AsRawFd) -> io::Result<()> {
 /// when `pipe` is not a pipe (then nothing was read). Other errors are
 /// the kernel's, from either side.
 pub fn splice_all(pipe: &impl AsRawFd, out: &impl AsRawFd) -> io::Result<u64> {
-    let mut total = 0u64;
-    loop {
-        // SAFETY: two descriptors the caller holds references to; null
-        // offsets make the kernel use (and advance) the file position.
-        let n = unsafe {
-            libc::splice(
-                pipe.as_raw_fd(),
-                std::ptr::null_mut(),
-                out.as_raw_fd(),
-                std::ptr::null_mut(),
-                1 << 20,
-                libc::SPLICE_F_MOVE,
-            )
-        };
-        match n {
-            0 => return Ok(total),
-            n if n > 0 => total += n as u64,
-            _ => {
-                let e = super::last_err();
-                match e.raw_os_error() {
-                    Some(libc::EINTR) => {}
-                    Some(libc::EINVAL) if total == 0 => {
-                        return Err(io::Error::new(io::ErrorKind::Unsupported, e));
-                    }
-                    _ => return Err(e),
-                }
-            }
-        }
-    }
+    // SAFETY: two descriptors the caller holds references to; null
+    // offsets make the kernel use (and advance) the file position.
+    super::copy::kernel_copy(|| unsafe {
+        libc::splice(
+            pipe.as_raw_fd(),
+            std::ptr::null_mut(),
+            out.as_raw_fd(),
+            std::ptr::null_mut(),
+            1 << 20,
+            libc::SPLICE_F_MOVE,
+        )
+    })
 }
