@@ -4,11 +4,11 @@
 
 use super::Outcome;
 
-/// Header-safe text: letters, digits, space and `.@%+/=:-` stay, other
-/// bytes become `?`.
-fn safe(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
+/// Header-safe text, the Received line's filter (smtpd.md §11.1):
+/// letters, digits, space and `.@%+/=:-` stay, other bytes become `?`.
+pub fn safe_bytes(s: &[u8]) -> String {
+    s.iter()
+        .map(|&b| {
             if b.is_ascii_alphanumeric() || b" .@%+/=:-".contains(&b) {
                 char::from(b)
             } else {
@@ -16,6 +16,10 @@ fn safe(s: &str) -> String {
             }
         })
         .collect()
+}
+
+fn safe(s: &str) -> String {
+    safe_bytes(s.as_bytes())
 }
 
 /// The header for one evaluation. `helo` is the HELO string (`unknown`

@@ -227,18 +227,8 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Received-line filter: unsafe bytes become `?` (smtpd.md §11.1).
-fn safe(s: &[u8]) -> String {
-    s.iter()
-        .map(|&b| {
-            if b.is_ascii_alphanumeric() || b" .@%+/=:-".contains(&b) {
-                b as char
-            } else {
-                '?'
-            }
-        })
-        .collect()
-}
+// The Received line's filter, shared with Received-SPF (smtpd.md §11.1).
+use crate::spf::header::safe_bytes as safe;
 
 /// Log fields: control bytes become `?` so a decision stays one line.
 fn log_clean(s: &str) -> String {
