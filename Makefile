@@ -33,6 +33,14 @@ test:
 	sh package/testdeps
 	$(CARGO) build
 	$(CARGO) test --lib --bins --test t -- --test-threads=4
+	@# The musl builds that make run and package/install prefer: the queue
+	@# and SMTP tests again with them in every test home's bin/.
+	@if rustup target list --installed 2>/dev/null | grep -qx $(MUSL); then \
+	  echo "musl builds: qmail-smtpd and queue tests"; \
+	  CC_x86_64_unknown_linux_musl=$${CC:-cc} $(CARGO) build -q --target $(MUSL) $(MUSL_BINS) && \
+	  SQMAIL_MUSL_BIN=$(CURDIR)/target/$(MUSL)/debug $(CARGO) test -q --test t -- \
+	    qmail_smtpd smtpd_ qmail_queue queue_pool spf postgrey --test-threads=4; \
+	fi
 
 run: build
 	@[ -d "$(HOME_DIR)/queue" ] || SQMAIL_BIN=$(CURDIR)/$(REL) SQMAIL_MUSL_BIN=$$([ -x $(MUSL_REL)/qmail-queue ] && echo $(CURDIR)/$(MUSL_REL)) sh package/home "$(HOME_DIR)" "$(USER_NAME)"
