@@ -274,7 +274,7 @@ impl Host for RealHost {
     }
 
     fn greylisted(&mut self, server: &str, q: &sqmail::postgrey::Query) -> bool {
-        sqmail::postgrey::greylisted(&self.home, server, q)
+        sqmail::postgrey::greylisted(server, q)
     }
 }
 
