@@ -2,7 +2,7 @@
 //! Received-SPF header (§11.2). Runs only for clients without RELAYCLIENT
 //! and only when `SPF` is 1–6; the outcome is kept for the transaction.
 
-use super::{Action, Host, Session, lossy};
+use super::{Action, Host, Session, log_clean, lossy};
 use crate::spf::{self, Outcome, Query, Verdict};
 
 /// `SPF` and its control files (policy.md §6.1).
@@ -35,14 +35,7 @@ pub type SpfKey = (Vec<u8>, Vec<u8>);
 /// The 550 reply: one `550-` line per explanation line, the last with the
 /// status code. Control characters become `?`.
 pub fn reject_reply(explanation: &str) -> String {
-    let lines: Vec<String> = explanation
-        .split('\n')
-        .map(|l| {
-            l.chars()
-                .map(|c| if c.is_control() { '?' } else { c })
-                .collect()
-        })
-        .collect();
+    let lines: Vec<String> = explanation.split('\n').map(log_clean).collect();
     let mut r = String::new();
     for (i, l) in lines.iter().enumerate() {
         if i + 1 < lines.len() {
