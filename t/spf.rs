@@ -8,10 +8,10 @@ use std::process::Output;
 
 use hickory_proto::rr::Record;
 
-use crate::common::{QmailHome, list, user_name};
+use crate::common::{QmailHome, user_name};
 use crate::qmail_smtpd::{Smtpd, lines};
 use crate::remote_util::{Dns, DnsOpts, a, txt};
-use crate::send_util::{Daemon, maildir_new, wait_until};
+use crate::send_util::{Daemon, first_delivery};
 
 /// The client of the qmail-smtpd tests (`Smtpd::cmd`).
 const CLIENT: &str = "192.0.2.7";
@@ -419,14 +419,7 @@ fn received_spf_arrives_in_the_maildir() {
         lines(&out.stdout),
         text(&out.stderr)
     );
-    let md = maildir_new(&h);
-    assert!(
-        wait_until(20, || !list(&md).is_empty()),
-        "not delivered: {}",
-        d.log_text()
-    );
-    let f = list(&md);
-    let mail = fs::read_to_string(md.join(&f[0])).unwrap();
+    let mail = first_delivery(&h, &d);
     assert!(
         mail.contains("\nReceived-SPF:  pass (mx.client.example: domain of pass.example\n  designates 192.0.2.7 as permitted sender)\n  receiver=mx.example; client-ip=192.0.2.7\n  envelope-from=<a@pass.example>\nReceived: from unknown (HELO mx.client.example) (192.0.2.7)\n"),
         "{mail}"
