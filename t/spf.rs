@@ -156,14 +156,15 @@ fn spfquery_verbose_local_rules_and_usage() {
     );
 }
 
-/// `Smtpd` with a queue script that also records `SPFRESULT`.
+/// `Smtpd` with a queue script that records `SPFRESULT`, then runs
+/// `Smtpd`'s own (which keeps the message and envelope).
 fn smtpd(name: &str) -> Smtpd {
     let s = Smtpd::new(name);
     let qq = s.h.path("bin/spfqq");
     fs::write(
         &qq,
         format!(
-            "#!/bin/sh\necho \"$SPFRESULT\" > {d}/spfresult\ncat > {d}/msg || exit 53\ncat <&1 > {d}/env\n",
+            "#!/bin/sh\necho \"$SPFRESULT\" > {d}/spfresult\nexec {d}/bin/fakeqq\n",
             d = s.h.dir.display()
         ),
     )
