@@ -312,7 +312,7 @@ fn qhpsi_scanner() {
 }
 
 /// Spawns qmail-queue with both inputs as pipes the test holds.
-fn spawn_piped(h: &QmailHome) -> (Child, std::io::PipeWriter) {
+pub fn spawn_piped(h: &QmailHome) -> (Child, std::io::PipeWriter) {
     let (env_r, env_w) = std::io::pipe().unwrap();
     let child = h
         .cmd("qmail-queue")

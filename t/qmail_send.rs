@@ -320,9 +320,13 @@ fn crash_safety_sigkill_while_mail_flows() {
         }
         // Kill at a different point of the flow each round.
         let target = before + 1 + (round * 7) % per_round;
-        wait_until(20, || {
-            d.log_text().matches("starting delivery").count() >= target
-        });
+        assert!(
+            wait_until(20, || {
+                d.log_text().matches("starting delivery").count() >= target
+            }),
+            "round {round}: {target} deliveries never started:\n{}",
+            d.log_text()
+        );
         d.kill_all();
     }
     let d = Daemon::start(&h);

@@ -6,11 +6,10 @@
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common::*;
-use crate::qmail_queue::{queue, queue_files};
+use crate::qmail_queue::{queue, queue_files, spawn_piped};
 use sqmail::queue::Queue;
 
 /// Sends `reqs` to one qmail-clean run (which makes its pool batch
@@ -165,14 +164,7 @@ fn kill_with_pool_in_use() {
         }
         let body = format!("Subject: {i}\n\n{}\n", "x".repeat(20_000));
         let env = format!("Fs{i}@a\0Tr{i}@b\0\0");
-        let (env_r, mut env_w) = std::io::pipe().unwrap();
-        let mut child = h
-            .cmd("qmail-queue")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::from(env_r))
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let (mut child, mut env_w) = spawn_piped(&h);
         let mut stdin = child.stdin.take().unwrap();
         let writer = std::thread::spawn(move || {
             let _ = stdin.write_all(body.as_bytes());

@@ -270,16 +270,15 @@ fn smtputf8_for_utf8_header_fields() {
         );
         remote(&h, &dns, &["example.test", sender, "b@example.test"], msg)
     };
+    // Accepted, and the MAIL command it went out with.
+    let accepted = |s: &Sink, sender: &str, msg: &[u8], mail: &str| {
+        assert_eq!(send(s, sender, msg), ["r".to_string(), k("127.0.0.2")]);
+        assert_eq!(last_mail(s), mail);
+    };
     let legacy = Sink::start("127.0.0.2", Script::default());
     // UTF-8 header fields to a peer without SMTPUTF8: sent as 8-bit text.
-    assert_eq!(
-        send(&legacy, "a@client.test", UTF8_MSG.as_bytes()),
-        ["r".to_string(), k("127.0.0.2")]
-    );
-    assert_eq!(
-        last_mail(&legacy),
-        "MAIL FROM:<a@client.test> BODY=8BITMIME"
-    );
+    let eight_bit = "MAIL FROM:<a@client.test> BODY=8BITMIME";
+    accepted(&legacy, "a@client.test", UTF8_MSG.as_bytes(), eight_bit);
     assert_eq!(
         send(&legacy, "j\u{f6}rg@client.test", MSG),
         [
@@ -287,24 +286,11 @@ fn smtputf8_for_utf8_header_fields() {
         ]
     );
     // Raw Latin-1 in the header is no UTF-8: sent as before.
-    assert_eq!(
-        send(&legacy, "a@client.test", b"Subject: gr\xfc\xdfe\n\nbody\n"),
-        ["r".to_string(), k("127.0.0.2")]
-    );
-    assert_eq!(
-        last_mail(&legacy),
-        "MAIL FROM:<a@client.test> BODY=8BITMIME"
-    );
+    let latin1 = b"Subject: gr\xfc\xdfe\n\nbody\n";
+    accepted(&legacy, "a@client.test", latin1, eight_bit);
     // UTF-8 in the body only: 8BITMIME, no SMTPUTF8.
-    send(
-        &legacy,
-        "a@client.test",
-        "Subject: x\n\ngr\u{fc}\u{df}e\n".as_bytes(),
-    );
-    assert_eq!(
-        last_mail(&legacy),
-        "MAIL FROM:<a@client.test> BODY=8BITMIME"
-    );
+    let body_only = "Subject: x\n\ngr\u{fc}\u{df}e\n".as_bytes();
+    accepted(&legacy, "a@client.test", body_only, eight_bit);
 
     let eai = Sink::start(
         "127.0.0.2",
@@ -313,16 +299,9 @@ fn smtputf8_for_utf8_header_fields() {
             ..Script::default()
         },
     );
-    assert_eq!(
-        send(&eai, "a@client.test", UTF8_MSG.as_bytes()),
-        ["r".to_string(), k("127.0.0.2")]
-    );
-    assert_eq!(
-        last_mail(&eai),
-        "MAIL FROM:<a@client.test> BODY=8BITMIME SMTPUTF8"
-    );
-    send(&eai, "a@client.test", MSG);
-    assert_eq!(last_mail(&eai), "MAIL FROM:<a@client.test>");
+    let utf8 = "MAIL FROM:<a@client.test> BODY=8BITMIME SMTPUTF8";
+    accepted(&eai, "a@client.test", UTF8_MSG.as_bytes(), utf8);
+    accepted(&eai, "a@client.test", MSG, "MAIL FROM:<a@client.test>");
 }
 
 /// Our qmail-smtpd as the peer: with UTF8 set it offers SMTPUTF8 and
@@ -342,23 +321,21 @@ fn smtputf8_with_our_smtpd() {
             UTF8_MSG.as_bytes(),
         )
     };
-    let s = server(false);
-    let r = send(&s);
-    assert_eq!(r.len(), 2, "{r:?} {}", s.log_text());
-    assert!(r[1].starts_with("K127.0.0.1 accepted message."), "{r:?}");
-    let q = queue_files(&b, "mess");
-    assert_eq!(q.len(), 1);
-    let text = fs::read_to_string(&q[0].1).unwrap();
+    // One delivery through a fresh receiver: the queued message's text.
+    let deliver = |utf8: bool| {
+        let s = server(utf8);
+        let r = send(&s);
+        assert_eq!(r.len(), 2, "{r:?} {}", s.log_text());
+        assert!(r[1].starts_with("K127.0.0.1 accepted message."), "{r:?}");
+        let q = queue_files(&b, "mess");
+        assert_eq!(q.len(), 1);
+        let text = fs::read_to_string(&q[0].1).unwrap();
+        fs::remove_file(&q[0].1).unwrap();
+        text
+    };
+    let text = deliver(false);
     assert!(!text.contains(" with UTF8ESMTP"), "{text}");
-    fs::remove_file(&q[0].1).unwrap();
-    drop(s);
-    let s = server(true);
-    let r = send(&s);
-    assert_eq!(r.len(), 2, "{r:?} {}", s.log_text());
-    assert!(r[1].starts_with("K127.0.0.1 accepted message."), "{r:?}");
-    let q = queue_files(&b, "mess");
-    assert_eq!(q.len(), 1);
-    let text = fs::read_to_string(&q[0].1).unwrap();
+    let text = deliver(true);
     assert!(text.contains(" with UTF8ESMTP"), "{text}");
     assert!(text.contains("Subject: gr\u{fc}\u{df}e\n"), "{text}");
 }

@@ -7,7 +7,6 @@ use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 
@@ -16,10 +15,7 @@ use crate::qmail_queue::queue_files;
 use crate::qmail_remote::{home, remote};
 use crate::remote_util::Dns;
 use crate::ucspi::{Server, prog};
-
-fn have_openssl() -> bool {
-    Command::new("openssl").arg("version").output().is_ok()
-}
+use crate::ucspi_tls::have_openssl;
 
 fn openssl(args: &[&str]) {
     let out = Command::new("openssl").args(args).output().unwrap();
@@ -392,10 +388,7 @@ impl SServer {
     /// Waits (20 s at most) for the one connection to end: (what the client
     /// sent, the verification log).
     fn finish(mut self) -> (String, String) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::send_util::wait_child(&mut self.child, 20);
         let _ = self.child.kill();
         let _ = self.child.wait();
         let out = self.out.join().unwrap();

@@ -217,9 +217,13 @@ fn crash_during_fast_path_remote_deliveries() {
             acked += 1;
         }
         let target = before + 1 + (round * 7) % per_round;
-        wait_until(20, || {
-            d.log_text().matches("starting delivery").count() >= target
-        });
+        assert!(
+            wait_until(20, || {
+                d.log_text().matches("starting delivery").count() >= target
+            }),
+            "round {round}: {target} deliveries never started:\n{}",
+            d.log_text()
+        );
         // On the fast path: nothing was preprocessed the plain way.
         assert_eq!(queue_count(&h, "info"), 0, "round {round}: info files");
         assert_eq!(queue_count(&h, "remote"), 0, "round {round}: remote files");

@@ -254,6 +254,18 @@ pub fn maildir_new(h: &QmailHome) -> PathBuf {
     h.path(&format!("home/{}/Maildir/new", user_name()))
 }
 
+/// Waits (20 s at most) for the first message in the test user's
+/// Maildir/new and returns its text; fails with `d`'s log otherwise.
+pub fn first_delivery(h: &QmailHome, d: &Daemon) -> String {
+    let md = maildir_new(h);
+    assert!(
+        wait_until(20, || !list(&md).is_empty()),
+        "not delivered: {}",
+        d.log_text()
+    );
+    fs::read_to_string(md.join(&list(&md)[0])).unwrap()
+}
+
 /// The index `i` of a delivered test message ("Subject: test i"), and
 /// whether the file ends with exactly that message's body.
 pub fn delivered_index(bytes: &[u8], body: impl Fn(usize) -> Vec<u8>) -> Option<(usize, bool)> {

@@ -5,8 +5,8 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{QmailHome, bin, list, user_name};
-use crate::send_util::{Daemon, maildir_new, wait_until};
+use crate::common::{QmailHome, bin, user_name};
+use crate::send_util::{Daemon, first_delivery};
 use crate::ucspi::{Server, prog};
 
 /// Runs a Python smtplib script with PORT set; returns (ok, output).
@@ -64,14 +64,7 @@ c.quit()
     let (ok, out) = python(&script, s.port);
     assert!(ok, "{out}");
     assert!(out.contains("refused 553"), "{out}");
-    let md = maildir_new(&h);
-    assert!(
-        wait_until(20, || !list(&md).is_empty()),
-        "not delivered: {}",
-        d.log_text()
-    );
-    let f = list(&md);
-    let text = fs::read_to_string(md.join(&f[0])).unwrap();
+    let text = first_delivery(&h, &d);
     assert!(
         text.starts_with("Return-Path: <alice@example.org>\n"),
         "{text}"

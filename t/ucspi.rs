@@ -437,18 +437,14 @@ fn tcpserver_concurrency_limit() {
         .count();
     assert_eq!(served, 10);
     assert!(max.load(Ordering::SeqCst) <= 3);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let log = loop {
-        let t = s.log_text();
-        if t.matches(" status 0\n").count() == 10 {
-            break t;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "log never showed 10 ends:\n{t}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let mut log = String::new();
+    assert!(
+        crate::send_util::wait_until(30, || {
+            log = s.log_text();
+            log.matches(" status 0\n").count() == 10
+        }),
+        "log never showed 10 ends:\n{log}"
+    );
     let counts: Vec<usize> = log
         .lines()
         .filter_map(|l| l.strip_prefix("tcpserver: status: "))

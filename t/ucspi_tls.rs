@@ -182,7 +182,7 @@ fn tls13_and_tls12_handshakes() {
     );
 }
 
-fn have_openssl() -> bool {
+pub fn have_openssl() -> bool {
     Command::new("openssl").arg("version").output().is_ok()
 }
 
