@@ -547,10 +547,8 @@ impl Check<'_> {
         };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let ino = parse_id(name.strip_prefix('t').unwrap_or(&name));
-            let ok = e
-                .metadata()
-                .is_ok_and(|m| m.file_type().is_file() && m.nlink() == 1 && Some(m.ino()) == ino);
+            let ok = queuepool::entry(&name)
+                .is_some_and(|(ino, _)| e.metadata().is_ok_and(|m| queuepool::sound(&m, ino)));
             if !ok {
                 let path = format!("{}/{name}", queuepool::DIR);
                 self.problem(

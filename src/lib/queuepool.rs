@@ -49,6 +49,21 @@ const TRIES: usize = 4;
 /// time, so qmail-send's 36-hour cleanup never takes it for a leftover.
 const STALE_ATIME: i64 = 3600;
 
+/// The inode a pool entry's name gives, and whether it is staged
+/// (`t<inode>`) rather than claimable (`<inode>`).
+pub fn entry(name: &str) -> Option<(u64, bool)> {
+    match name.strip_prefix('t') {
+        Some(n) => parse_id(n).map(|i| (i, true)),
+        None => parse_id(name).map(|i| (i, false)),
+    }
+}
+
+/// Whether a pool file is one the pool may rewrite: a plain file with one
+/// link whose inode is `ino`, the number its name gives.
+pub fn sound(m: &fs::Metadata, ino: u64) -> bool {
+    m.file_type().is_file() && m.nlink() == 1 && m.ino() == ino
+}
+
 // ---- taking (qmail-queue) ---------------------------------------------------
 
 /// The claimable entries of the pool, listed once per qmail-queue run.
@@ -128,7 +143,7 @@ fn ready(path: &str, ino: u64) -> Option<File> {
         .open(path)
         .ok()?;
     let m = f.metadata().ok()?;
-    if !m.file_type().is_file() || m.nlink() != 1 || m.ino() != ino || m.uid() != sys::geteuid() {
+    if !sound(&m, ino) || m.uid() != sys::geteuid() {
         return None;
     }
     if m.len() != 0 {
@@ -252,18 +267,12 @@ fn scan(dir: &Path) -> Option<(Vec<u64>, usize)> {
     let (mut staged, mut count) = (Vec::new(), 0);
     for e in rd.flatten() {
         let name = e.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let (ino, is_staged) = match name.strip_prefix('t') {
-            Some(n) => (parse_id(n), true),
-            None => (parse_id(name), false),
+        let Some((ino, is_staged)) = name.to_str().and_then(entry) else {
+            continue;
         };
-        let Some(ino) = ino else { continue };
-        match e.metadata() {
-            Ok(m) if m.nlink() == 1 && m.ino() == ino && m.file_type().is_file() => {}
-            _ => {
-                let _ = fs::remove_file(e.path());
-                continue;
-            }
+        if !e.metadata().is_ok_and(|m| sound(&m, ino)) {
+            let _ = fs::remove_file(e.path());
+            continue;
         }
         if is_staged {
             staged.push(ino);
@@ -335,8 +344,7 @@ fn promote(t: &Path, to: &Path, ino: u64) -> bool {
     else {
         return false;
     };
-    matches!(f.metadata(), Ok(m) if m.nlink() == 1 && m.ino() == ino)
-        && sys::rename_noreplace(t, to).is_ok()
+    f.metadata().is_ok_and(|m| sound(&m, ino)) && sys::rename_noreplace(t, to).is_ok()
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //!
 //! Order of events, each step durable before the next one that depends on
 //! it: `pid/` file → link to `mess/D/id` (or a file of the inode pool,
-//! `queuepool`, renamed to `mess/D/<its inode>` and truncated) → message written → `intd/D/id`
-//! written; the message file, `mess/D` and `intd/D/id` fsynced (at the same
+//! `queuepool`, renamed to `mess/D/<its inode>` and truncated) → message
+//! written → `intd/D/id` written; the message file, `mess/D` and `intd/D/id` fsynced (at the same
 //! time, by two helper threads and the main one) → link to `todo/D/id` (the
 //! commit point) → `todo/D` fsynced → trigger pulled → exit 0.
 //! Nothing is acknowledged before the last fsync, so a crash (or kill -9)
@@ -340,8 +340,8 @@ fn new_mess(job: &Job, made: &mut Made) -> Result<(u64, String), Fail> {
 }
 
 /// Creates `intd` (or takes it from the pool; kept in `slot` for the
-/// cleanup), writes `u`, `p` and the
-/// validated envelope, runs the scanner on `mess` (path, size), fsyncs.
+/// cleanup), writes `u`, `p` and the validated envelope, runs the scanner
+/// on `mess` (path, size), fsyncs.
 fn write_envelope(
     job: &Job,
     envelope: &File,

@@ -3,20 +3,16 @@
 //! to now (the inode pool), and `splice` from a pipe into a file (the
 //! message body without a copy through user memory).
 
-use std::ffi::CString;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-fn cpath(p: &Path) -> io::Result<CString> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
-}
+use super::fd::cstr;
 
 /// `renameat2(from, to, RENAME_NOREPLACE)`: moves `from` to `to` in one
 /// step, and fails with `AlreadyExists` instead of replacing `to`.
 pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    let (f, t) = (cpath(from)?, cpath(to)?);
+    let (f, t) = (cstr(from)?, cstr(to)?);
     // SAFETY: two NUL-terminated strings that live across the call; the
     // directory descriptors are AT_FDCWD. The raw system call (not libc's
     // wrapper, which older libcs lack) takes exactly these five arguments.
