@@ -3,7 +3,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::os::fd::AsRawFd;
 
 use sqmail::exit::{Die, run};
@@ -22,6 +22,7 @@ fn main() {
         // otherwise (and for a denied connection) a forked child does it.
         let in_parent = !o.lookup_remote && !o.ident && o.local_name.is_some();
         let banner_sent = Cell::new(false);
+        let spawner = RefCell::new(sys::Spawner::new());
         server::serve_starting(
             &o,
             listen,
@@ -43,11 +44,23 @@ fn main() {
                     banner: true,
                 };
                 let mut sent = false;
-                let r = server::spawn_allowed(&o, fd, &ex, &plan, &mut sent);
+                let r = server::spawn_allowed(
+                    &o,
+                    fd,
+                    &ex,
+                    &plan,
+                    &mut sent,
+                    Some(&mut spawner.borrow_mut()),
+                );
                 banner_sent.set(sent);
                 match r {
                     Some(pid) => Start::Spawned(pid),
                     None => Start::Fork(sock),
+                }
+            },
+            |pid| {
+                if let Some(e) = spawner.borrow_mut().failed(pid) {
+                    server::log_unrunnable(&o, &e);
                 }
             },
             |sock, remote| {

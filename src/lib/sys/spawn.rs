@@ -5,6 +5,8 @@
 //! moves descriptors, resets the signals the caller names and execs.
 //! glibc's posix_spawn does the same but also visits every one of the 64
 //! signals with two sigaction calls, some 120 system calls per start.
+//! [`Spawner`] goes one step further for tcpserver's accept loop: its
+//! parent does not wait for the exec at all.
 
 use std::ffi::CString;
 use std::io;
@@ -102,6 +104,24 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
     }
 }
 
+/// Runs `clone` with every signal blocked, so that no handler of ours runs
+/// in the child before it has reset them (it unblocks them itself), and
+/// returns its result with the errno it left.
+fn signals_blocked(clone: impl FnOnce() -> libc::c_int) -> (libc::c_int, io::Error) {
+    // SAFETY: sigfillset/sigprocmask on sigset_t values we own; the mask
+    // saved is restored before returning.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_BLOCK, &all, &mut old);
+        let r = clone();
+        let err = super::last_err();
+        libc::sigprocmask(libc::SIG_SETMASK, &old, ptr::null_mut());
+        (r, err)
+    }
+}
+
 /// Starts `argv[0]` (searched in this process's PATH when it has no `/`,
 /// as execvp does) with arguments `argv` and environment `envp`
 /// (`NAME=VALUE` strings). Each `(from, to)` of `moves` puts descriptor
@@ -138,29 +158,17 @@ pub fn spawn(
     // The child's stack: 64 KiB is far more than execvpe's path buffer.
     let mut stack = vec![0u128; 4096];
     let top = stack.as_mut_ptr_range().end.cast::<libc::c_void>();
-    // SAFETY: sigfillset/sigprocmask work on sigset_t values we own. All
-    // signals are blocked across the clone so no handler of ours runs in the
-    // child before it has reset them (it unblocks them itself).
-    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    unsafe {
-        libc::sigfillset(&mut all);
-        libc::sigprocmask(libc::SIG_BLOCK, &all, &mut old);
-    }
     // SAFETY: `child` runs on `stack` (16-byte aligned top, alive until the
     // clone returns, which CLONE_VFORK makes wait for the child's exec or
     // exit) and reads only `job`, which outlives that wait.
-    let pid = unsafe {
+    let (pid, clone_err) = signals_blocked(|| unsafe {
         libc::clone(
             child,
             top,
             libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
             &job as *const Job as *mut libc::c_void,
         )
-    };
-    let clone_err = super::last_err();
-    // SAFETY: restores the mask saved above.
-    unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, ptr::null_mut()) };
+    });
     drop(stack);
     if pid == -1 {
         return Err(clone_err);
@@ -171,6 +179,295 @@ pub fn spawn(
             let _ = super::wait_pid(pid);
             Err(io::Error::from_raw_os_error(e))
         }
+    }
+}
+
+/// Starts programs without waiting for them to exec: a per-connection
+/// server's parent goes back to accept() while the child execs on the
+/// other CPU (with [`spawn`] it sleeps until then, as vfork does). The
+/// child is a `clone(CLONE_VM)` on a stack of its own that makes only raw
+/// system calls (it shares our memory but not our thread: no errno, no
+/// libc). What it reads lives in a slot that stays untouched until the
+/// kernel clears the slot's thread id (`CLONE_CHILD_CLEARTID`), which it
+/// does when the child execs or exits.
+pub struct Spawner {
+    /// Each slot with the pid of the child that may still read it.
+    slots: Vec<(ptr::NonNull<Slot>, Option<i32>)>,
+    /// Children whose exec failed, with the errno, until [`Spawner::failed`].
+    failed: Vec<(i32, i32)>,
+}
+
+/// One child's job and stack. While `tid` is not 0 the child may read
+/// anything here; the parent then only loads `tid` and `err` (and nothing
+/// at all is moved or freed).
+struct Slot {
+    tid: AtomicI32,
+    err: AtomicI32,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    paths: Vec<CString>,
+    argp: Vec<*const libc::c_char>,
+    envpp: Vec<*const libc::c_char>,
+    steps: Vec<(Step, RawFd, RawFd)>,
+    defaults: Vec<i32>,
+    stack: Vec<u128>,
+}
+
+impl Default for Spawner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Spawner {
+    pub fn new() -> Spawner {
+        Spawner {
+            slots: Vec::new(),
+            failed: Vec::new(),
+        }
+    }
+
+    /// Frees the slots whose child has exec'd or exited, keeping the errno
+    /// of each failed exec.
+    fn sweep(&mut self) {
+        for (p, busy) in &mut self.slots {
+            let Some(pid) = *busy else { continue };
+            // SAFETY: a live box; only its atomics are read.
+            let slot = unsafe { p.as_ref() };
+            if slot.tid.load(Ordering::Acquire) == 0 {
+                *busy = None;
+                let e = slot.err.load(Ordering::Acquire);
+                if e != 0 {
+                    self.failed.push((pid, e));
+                }
+            }
+        }
+    }
+
+    /// After `pid` was reaped: why its exec failed, if it did.
+    pub fn failed(&mut self, pid: i32) -> Option<io::Error> {
+        self.sweep();
+        let i = self.failed.iter().position(|f| f.0 == pid)?;
+        Some(io::Error::from_raw_os_error(self.failed.swap_remove(i).1))
+    }
+
+    /// Like [`spawn`], but returns as soon as the child exists: a program
+    /// that cannot be executed makes the child exit 111, and
+    /// [`Spawner::failed`] tells why once it is reaped. `argv[0]` without a
+    /// `/` is searched in this process's PATH (default `/bin:/usr/bin`), as
+    /// ucspi-tcp's pathexec does: no shell for a file without a header.
+    pub fn spawn(
+        &mut self,
+        argv: Vec<CString>,
+        envp: Vec<CString>,
+        moves: &[(RawFd, RawFd)],
+        defaults: &[i32],
+    ) -> io::Result<i32> {
+        if argv.is_empty() {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        self.sweep();
+        let paths = search_paths(argv[0].as_bytes());
+        let idle = self.slots.iter().position(|s| s.1.is_none());
+        let i = match idle {
+            Some(i) => i,
+            None => {
+                let slot = Box::new(Slot {
+                    tid: AtomicI32::new(0),
+                    err: AtomicI32::new(0),
+                    argv: Vec::new(),
+                    envp: Vec::new(),
+                    paths: Vec::new(),
+                    argp: Vec::new(),
+                    envpp: Vec::new(),
+                    steps: Vec::new(),
+                    defaults: Vec::new(),
+                    // 64 KiB: the child's frames are a few hundred bytes.
+                    stack: vec![0u128; 4096],
+                });
+                self.slots.push((ptr::NonNull::from(Box::leak(slot)), None));
+                self.slots.len() - 1
+            }
+        };
+        let p = self.slots[i].0;
+        // SAFETY: the slot is idle: no child reads it.
+        let slot = unsafe { &mut *p.as_ptr() };
+        let ptrs = |v: &[CString], out: &mut Vec<*const libc::c_char>| {
+            out.clear();
+            out.extend(v.iter().map(|s| s.as_ptr()));
+            out.push(ptr::null());
+        };
+        slot.argv = argv;
+        slot.envp = envp;
+        slot.paths = paths;
+        ptrs(&slot.argv, &mut slot.argp);
+        ptrs(&slot.envp, &mut slot.envpp);
+        slot.steps = sequence(moves);
+        slot.defaults.clear();
+        slot.defaults.push(libc::SIGPIPE);
+        slot.defaults.extend_from_slice(defaults);
+        slot.err.store(0, Ordering::Relaxed);
+        slot.tid.store(0, Ordering::Relaxed);
+        let top = slot.stack.as_mut_ptr_range().end.cast::<libc::c_void>();
+        let tid = slot.tid.as_ptr();
+        // SAFETY: `raw_child` runs on the slot's stack (16-byte aligned top)
+        // and reads only the slot, which stays unchanged and allocated until
+        // the kernel zeroes `tid` (written with the pid before the child
+        // runs, CLONE_PARENT_SETTID; zeroed at its exec or exit,
+        // CLONE_CHILD_CLEARTID), which `sweep` waits for.
+        let (pid, clone_err) = signals_blocked(|| unsafe {
+            libc::clone(
+                raw_child,
+                top,
+                libc::CLONE_VM
+                    | libc::CLONE_PARENT_SETTID
+                    | libc::CLONE_CHILD_CLEARTID
+                    | libc::SIGCHLD,
+                p.as_ptr().cast::<libc::c_void>(),
+                tid,
+                ptr::null_mut::<libc::c_void>(),
+                tid,
+            )
+        });
+        if pid == -1 {
+            return Err(clone_err);
+        }
+        self.slots[i].1 = Some(pid);
+        Ok(pid)
+    }
+}
+
+impl Drop for Spawner {
+    fn drop(&mut self) {
+        self.sweep();
+        for &(p, busy) in &self.slots {
+            if busy.is_none() {
+                // SAFETY: an idle slot has no child: free its box. A busy
+                // one may still be read by its child and stays allocated.
+                drop(unsafe { Box::from_raw(p.as_ptr()) });
+            }
+        }
+    }
+}
+
+/// The files to try for `name`: itself if it has a `/`, else each element
+/// of PATH joined with it (an empty element is the current directory).
+fn search_paths(name: &[u8]) -> Vec<CString> {
+    if name.contains(&b'/') {
+        return CString::new(name).into_iter().collect();
+    }
+    let path = std::env::var_os("PATH");
+    let path = path
+        .as_deref()
+        .map(std::os::unix::ffi::OsStrExt::as_bytes)
+        .unwrap_or(b"/bin:/usr/bin");
+    path.split(|&b| b == b':')
+        .filter_map(|dir| {
+            let mut f = dir.to_vec();
+            if !f.is_empty() {
+                f.push(b'/');
+            }
+            f.extend_from_slice(name);
+            CString::new(f).ok()
+        })
+        .collect()
+}
+
+/// A system call with up to four arguments, made without libc: the child
+/// of [`Spawner`] runs concurrently with our thread on its own stack, and
+/// libc's wrappers write errno, which is our thread's.
+#[inline(always)]
+unsafe fn raw_syscall(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+    let ret: isize;
+    // SAFETY (caller): the arguments are valid for system call `n`; the
+    // syscall instruction clobbers rcx and r11 only.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") n as isize => ret,
+            in("rdi") a,
+            in("rsi") b,
+            in("rdx") c,
+            in("r10") d,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// The kernel's `struct sigaction` for rt_sigaction.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+extern "C" fn raw_child(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the busy slot, unchanged until this child execs or
+    // exits; below are raw system calls on values it holds and on a
+    // sigaction/sigset on this stack. Nothing touches thread-local state.
+    unsafe {
+        let slot = &*(arg as *const Slot);
+        let fail = |e: isize| {
+            slot.err.store(-e as i32, Ordering::Release);
+            111
+        };
+        for &(kind, a, b) in slot.steps.iter() {
+            let r = match kind {
+                Step::Dup => raw_syscall(libc::SYS_dup2, a as usize, b as usize, 0, 0),
+                Step::Close => raw_syscall(libc::SYS_close, a as usize, 0, 0, 0),
+            };
+            if r < 0 {
+                return fail(r);
+            }
+        }
+        let dfl = KernelSigaction {
+            handler: 0,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
+        for &sig in slot.defaults.iter() {
+            raw_syscall(
+                libc::SYS_rt_sigaction,
+                sig as usize,
+                &dfl as *const KernelSigaction as usize,
+                0,
+                8,
+            );
+        }
+        let empty: u64 = 0;
+        raw_syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK as usize,
+            &empty as *const u64 as usize,
+            0,
+            8,
+        );
+        // pathexec: a missing file or one we may not run lets the next
+        // directory try; any other error ends the search.
+        let mut saved = -(libc::ENOENT as isize);
+        for path in slot.paths.iter() {
+            let r = raw_syscall(
+                libc::SYS_execve,
+                path.as_ptr() as usize,
+                slot.argp.as_ptr() as usize,
+                slot.envpp.as_ptr() as usize,
+                0,
+            );
+            let e = -r as i32;
+            if e != libc::ENOENT {
+                saved = r;
+                if e != libc::EACCES && e != libc::EPERM && e != libc::EISDIR {
+                    break;
+                }
+            }
+        }
+        fail(saved)
     }
 }
 
@@ -245,5 +542,58 @@ mod tests {
         );
         let e = spawn(&[cs("/no/such/program")], &[], &[], &[]).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn spawner_does_not_wait_and_reports_failures() {
+        let mut sp = Spawner::new();
+        let mut pids = Vec::new();
+        let mut readers = Vec::new();
+        // Several children in flight at once, each on its own slot or a
+        // reused one; `sh` is found through PATH.
+        for i in 0..4 {
+            let (r, w) = crate::sys::pipe().unwrap();
+            let argv = vec![cs("sh"), cs("-c"), cs("echo \"$X\"")];
+            let envp = vec![cs(&format!("X=child{i}"))];
+            pids.push(sp.spawn(argv, envp, &[(w.as_raw_fd(), 1)], &[]).unwrap());
+            drop(w);
+            readers.push(r);
+        }
+        for (i, (r, pid)) in readers.into_iter().zip(pids).enumerate() {
+            let mut out = String::new();
+            std::fs::File::from(r).read_to_string(&mut out).unwrap();
+            assert_eq!(out, format!("child{i}\n"));
+            assert_eq!(
+                crate::sys::wait_pid(pid).unwrap(),
+                crate::sys::Exit::Code(0)
+            );
+            assert!(sp.failed(pid).is_none());
+        }
+        assert!(sp.slots.len() <= 4);
+        let pid = sp
+            .spawn(vec![cs("/no/such/program")], Vec::new(), &[], &[])
+            .unwrap();
+        assert_eq!(
+            crate::sys::wait_pid(pid).unwrap(),
+            crate::sys::Exit::Code(111)
+        );
+        assert_eq!(sp.failed(pid).unwrap().kind(), io::ErrorKind::NotFound);
+        assert!(sp.failed(pid).is_none());
+        // A slot is reused once its child has gone.
+        let n = sp.slots.len();
+        let pid = sp.spawn(vec![cs("true")], Vec::new(), &[], &[]).unwrap();
+        crate::sys::wait_pid(pid).unwrap();
+        assert_eq!(sp.slots.len(), n);
+    }
+
+    #[test]
+    fn search_path_forms() {
+        let p = search_paths(b"./x");
+        assert_eq!(p, vec![cs("./x")]);
+        assert!(
+            search_paths(b"true")
+                .iter()
+                .all(|c| c.as_bytes().ends_with(b"/true") || c.as_bytes() == b"true")
+        );
     }
 }

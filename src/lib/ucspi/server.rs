@@ -213,6 +213,7 @@ pub fn serve(
         drop_in_parent,
         before_fork,
         |sock, _| Start::Fork(sock),
+        |_| {},
         child,
     )
 }
@@ -227,13 +228,14 @@ pub enum Start {
 
 /// [`serve`] where `start` runs in the parent first and may start the
 /// program itself; a child it started is counted, logged and reaped like a
-/// forked one.
+/// forked one. `reaped` hears of every child reaped, before its `end` line.
 pub fn serve_starting(
     o: &Options,
     listen: OwnedFd,
     drop_in_parent: bool,
     mut before_fork: impl FnMut(),
     mut start: impl FnMut(OwnedFd, SocketAddr) -> Start,
+    mut reaped: impl FnMut(i32),
     child: impl Fn(OwnedFd, SocketAddr) -> Die,
 ) -> Result<(), Die> {
     let lfd = listen.as_raw_fd();
@@ -277,6 +279,7 @@ pub fn serve_starting(
             }
             while let Ok(Some((pid, wstat))) = sys::wait_nohang_raw() {
                 children = children.saturating_sub(1);
+                reaped(pid);
                 if let Some(ip) = pids.remove(&pid)
                     && let Some(n) = per_ip.get_mut(&ip)
                 {
@@ -536,10 +539,19 @@ pub fn command(o: &Options, a: &Accepted, prefixes: &[&str]) -> Command {
 /// Execs the program; returns only on failure.
 pub fn exec(o: &Options, mut cmd: Command) -> Die {
     let e = cmd.exec();
-    Die::temp(format!(
-        "fatal: unable to run: {}: {e}",
-        o.argv[0].to_string_lossy()
-    ))
+    Die::temp(unrunnable(o, &e))
+}
+
+/// The line for a program that cannot be executed.
+fn unrunnable(o: &Options, e: &std::io::Error) -> String {
+    format!("fatal: unable to run: {}: {e}", o.argv[0].to_string_lossy())
+}
+
+/// Logs, as a forked child would, that a spawned child could not exec.
+pub fn log_unrunnable(o: &Options, e: &std::io::Error) {
+    if o.verbosity >= 1 {
+        log(o.prog, format_args!("{}", unrunnable(o, e)));
+    }
 }
 
 /// The server's own environment as `NAME=VALUE` strings, read once.
@@ -600,13 +612,15 @@ pub struct SpawnPlan<'a> {
 /// pid. `None` when the connection has to take the forking path instead:
 /// denied, rules unreadable, `PATH` set by a rule (the search would use the
 /// server's), or the start failed. `banner_sent` says whether the banner
-/// went out.
+/// went out. With a `spawner` the start does not wait for the exec, and a
+/// failed exec shows when the child is reaped ([`sys::Spawner::failed`]).
 pub fn spawn_allowed(
     o: &Options,
     sock: RawFd,
     ex: &Examined,
     plan: &SpawnPlan,
     banner_sent: &mut bool,
+    spawner: Option<&mut sys::Spawner>,
 ) -> Option<i32> {
     let decision = match &ex.verdict {
         Ok(d) if !d.deny && !d.env.iter().any(|(k, _)| k == b"PATH") => d,
@@ -636,7 +650,11 @@ pub fn spawn_allowed(
     }
     // The signals `serve` catches (its self-pipe).
     let caught = [libc::SIGCHLD, libc::SIGTERM];
-    let pid = sys::spawn(&argv, &envp(&changes), plan.moves, &caught).ok()?;
+    let envp = envp(&changes);
+    let pid = match spawner {
+        Some(sp) => sp.spawn(argv, envp, plan.moves, &caught).ok()?,
+        None => sys::spawn(&argv, &envp, plan.moves, &caught).ok()?,
+    };
     log_pid(o, pid, a.conn.remote);
     log_verdict(o, pid, &a.conn, false);
     Some(pid)

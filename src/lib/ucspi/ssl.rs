@@ -223,7 +223,7 @@ fn connection(so: &SslOptions, ctx: &ServerContext, sock: OwnedFd, remote: Socke
             moves: &[(in0, 0), (out1, 1), (ctl, 3), (r, 4), (wr, 5)],
             banner: so.delayed,
         };
-        spawned = server::spawn_allowed(o, fd, &ex, &plan, &mut banner_sent);
+        spawned = server::spawn_allowed(o, fd, &ex, &plan, &mut banner_sent, None);
         if spawned.is_none() {
             pre = Some(ex);
         }
