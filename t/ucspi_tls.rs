@@ -266,6 +266,76 @@ fn client_certificates() {
     assert!(tls_fetch(s.port, client_config(&p, v13, Some(&p.client))).is_ok());
 }
 
+/// An intermediate CA under `issuer`.
+fn intermediate(
+    issuer: &CertifiedIssuer<'static, KeyPair>,
+    cn: &str,
+) -> CertifiedIssuer<'static, KeyPair> {
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name.push(DnType::CommonName, cn);
+    CertifiedIssuer::signed_by(p, KeyPair::generate().unwrap(), issuer).unwrap()
+}
+
+/// VERIFYDEPTH: at most that many intermediate CAs between a client's
+/// certificate and the trust anchor, 1 when unset (ucspi-ssl's default).
+#[test]
+fn client_chain_depth() {
+    let p = pki("tls-depth");
+    let ca1 = ca("Depth Root");
+    let root = p.dir.join("root.pem");
+    std::fs::write(&root, ca1.pem()).unwrap();
+    let int1 = intermediate(&ca1, "Intermediate 1");
+    let int2 = intermediate(&int1, "Intermediate 2");
+    // Client files: the leaf followed by the intermediates it needs.
+    let chain = |issuer: &CertifiedIssuer<'static, KeyPair>, above: &[&str], name: &str| {
+        let (c, k) = leaf(issuer, name, &[name], &p.dir, name);
+        let mut pem = std::fs::read_to_string(&c).unwrap();
+        for a in above {
+            pem.push_str(a);
+        }
+        std::fs::write(&c, pem).unwrap();
+        (c, k)
+    };
+    let one = chain(&int1, &[&int1.pem()], "one.example");
+    let two = chain(&int2, &[&int2.pem(), &int1.pem()], "two.example");
+    let start = |depth: Option<&str>| {
+        let mut c = prog("sslserver");
+        c.env("CERTFILE", &p.cert)
+            .env("KEYFILE", &p.key)
+            .env("CCAFILE", &root)
+            .args([
+                "-1",
+                "-v",
+                "-H",
+                "-l",
+                "0",
+                "-m",
+                "-s",
+                "-e",
+                "127.0.0.1",
+                "0",
+            ])
+            .args(SHOW);
+        if let Some(d) = depth {
+            c.env("VERIFYDEPTH", d);
+        }
+        Server::start(c, &p.dir).unwrap()
+    };
+    let v13 = &[&rustls::version::TLS13][..];
+    let s = start(None);
+    let ok = tls_fetch(s.port, client_config(&p, v13, Some(&one))).unwrap();
+    assert!(ok.ends_with("client=one.example\n"), "{ok}");
+    assert!(tls_fetch(s.port, client_config(&p, v13, Some(&two))).is_err());
+    let log = s.wait_log("ChainLongerThanVerifyDepth(1)");
+    assert!(log.contains("dropping SSL connection"), "{log}");
+    let s = start(Some("2"));
+    let ok = tls_fetch(s.port, client_config(&p, v13, Some(&two))).unwrap();
+    assert!(ok.ends_with("client=two.example\n"), "{ok}");
+    let s = start(Some("0"));
+    assert!(tls_fetch(s.port, client_config(&p, v13, Some(&one))).is_err());
+}
+
 #[test]
 fn broken_handshakes_do_not_kill_the_server() {
     let p = pki("tls-broken");

@@ -127,6 +127,8 @@ pub struct ServerFiles {
     pub cadir: Option<PathBuf>,
     pub ccafile: Option<PathBuf>,
     pub ciphers: Option<String>,
+    /// VERIFYDEPTH: most intermediate CAs in a client's chain (None: 1).
+    pub verify_depth: Option<usize>,
 }
 
 /// A built server context and the server certificate (for `SSL_SERVER_*`).
@@ -138,7 +140,7 @@ pub struct ServerContext {
 
 impl ServerFiles {
     /// The files named by CERTFILE, CERTCHAINFILE, KEYFILE, CAFILE, CADIR,
-    /// CCAFILE and CIPHERS; empty values count as unset.
+    /// CCAFILE, CIPHERS and VERIFYDEPTH; empty values count as unset.
     pub fn from_env() -> ServerFiles {
         let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
         ServerFiles {
@@ -149,6 +151,7 @@ impl ServerFiles {
             cadir: var("CADIR").map(Into::into),
             ccafile: var("CCAFILE").filter(|v| v != "-").map(Into::into),
             ciphers: var("CIPHERS").map(|v| v.to_string_lossy().into_owned()),
+            verify_depth: var("VERIFYDEPTH").map(|v| crate::tlsdepth::depth_from(v.to_str())),
         }
     }
 
@@ -208,16 +211,21 @@ impl ServerFiles {
                 if roots.is_empty() {
                     return Err("unable to load client CA list: no CA certificates".into());
                 }
-                let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+                let roots = Arc::new(roots);
+                let algs = provider.signature_verification_algorithms;
+                let v = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider);
                 let v = if auth == ClientAuth::Optional {
                     v.allow_unauthenticated()
                 } else {
                     v
                 };
-                builder.with_client_cert_verifier(
-                    v.build()
-                        .map_err(|e| format!("unable to load client CA list: {e}"))?,
-                )
+                let v = v
+                    .build()
+                    .map_err(|e| format!("unable to load client CA list: {e}"))?;
+                let depth = self.verify_depth.unwrap_or(crate::tlsdepth::DEFAULT_DEPTH);
+                builder.with_client_cert_verifier(Arc::new(crate::tlsdepth::DepthLimited::new(
+                    v, roots, algs, depth,
+                )))
             }
         };
         let cert = certs[0].clone();
