@@ -15,6 +15,7 @@ use rustls::{
 };
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use zeroize::Zeroizing;
 
 /// TLS 1.3 and 1.2, nothing older.
 pub static VERSIONS: &[&rustls::SupportedProtocolVersion] =
@@ -83,7 +84,86 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 
 /// The private key in a PEM file (PKCS#8, PKCS#1 or SEC1).
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| format!("{}: {e}", path.display()))
+    load_key_with(path, None)
+}
+
+/// A private-key passphrase (`-3`). It stays in memory for reloads, is
+/// wiped when dropped, and never printed.
+#[derive(Clone, Default)]
+pub struct Passphrase(Zeroizing<Vec<u8>>);
+
+impl Passphrase {
+    /// Takes the bytes over (no copy is made).
+    pub fn new(bytes: Vec<u8>) -> Passphrase {
+        Passphrase(Zeroizing::new(bytes))
+    }
+}
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Passphrase(..)")
+    }
+}
+
+/// The private key in a PEM file: an unencrypted one (PKCS#8, PKCS#1 or
+/// SEC1), or a PKCS#8 `ENCRYPTED PRIVATE KEY` (PBES2) opened with `pass`.
+pub fn load_key_with(
+    path: &Path,
+    pass: Option<&Passphrase>,
+) -> Result<PrivateKeyDer<'static>, String> {
+    let at = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let text = Zeroizing::new(std::fs::read(path).map_err(|e| at(&e))?);
+    if let Some(der) = pem_section(&text, "ENCRYPTED PRIVATE KEY") {
+        let der = der.map_err(|e| at(&e))?;
+        let pass = pass.ok_or_else(|| at(&"encrypted key, and no passphrase (-3)"))?;
+        return decrypt_pkcs8(&der, &pass.0).map_err(|e| at(&e));
+    }
+    if memchr::memmem::find(&text, b"Proc-Type: 4,ENCRYPTED").is_some() {
+        return Err(at(
+            &"legacy encrypted PEM, convert it with openssl pkcs8 -topk8",
+        ));
+    }
+    PrivateKeyDer::from_pem_slice(&text).map_err(|e| match e {
+        rustls_pki_types::pem::Error::NoItemsFound => at(&"no private key"),
+        e => at(&e),
+    })
+}
+
+/// Decrypts a DER `EncryptedPrivateKeyInfo` into the PKCS#8 key inside.
+fn decrypt_pkcs8(der: &[u8], pass: &[u8]) -> Result<PrivateKeyDer<'static>, String> {
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der)
+        .map_err(|e| format!("bad encrypted key: {e}"))?;
+    match info.decrypt(pass) {
+        Ok(doc) => Ok(PrivateKeyDer::Pkcs8(doc.as_bytes().to_vec().into())),
+        Err(pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::UnsupportedAlgorithm {
+            oid,
+        })) => Err(format!("encryption algorithm {oid} is not supported")),
+        Err(pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::AlgorithmParametersInvalid {
+            oid,
+        })) => Err(format!("bad parameters for encryption algorithm {oid}")),
+        Err(_) => Err("wrong passphrase or damaged key".into()),
+    }
+}
+
+/// The decoded body of the first PEM section labelled `label`.
+fn pem_section(text: &[u8], label: &str) -> Option<Result<Vec<u8>, String>> {
+    use base64::Engine;
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let mut lines = text.split(|&b| b == b'\n').map(<[u8]>::trim_ascii);
+    lines.position(|l| l == begin.as_bytes())?;
+    let mut b64 = Vec::new();
+    for l in lines {
+        if l == end.as_bytes() {
+            return Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(&b64)
+                    .map_err(|e| format!("base64 decode error: {e}")),
+            );
+        }
+        b64.extend_from_slice(l);
+    }
+    Some(Err(format!("missing {end}")))
 }
 
 /// Trust anchors from a PEM bundle and/or every file of a directory.
@@ -127,6 +207,8 @@ pub struct ServerFiles {
     pub cadir: Option<PathBuf>,
     pub ccafile: Option<PathBuf>,
     pub ciphers: Option<String>,
+    /// For an encrypted key (`-3`); kept for the reloads.
+    pub passphrase: Option<Passphrase>,
 }
 
 /// A built server context and the server certificate (for `SSL_SERVER_*`).
@@ -149,6 +231,7 @@ impl ServerFiles {
             cadir: var("CADIR").map(Into::into),
             ccafile: var("CCAFILE").filter(|v| v != "-").map(Into::into),
             ciphers: var("CIPHERS").map(|v| v.to_string_lossy().into_owned()),
+            passphrase: None,
         }
     }
 
@@ -190,7 +273,8 @@ impl ServerFiles {
             .as_ref()
             .or(self.chain.as_ref())
             .or(self.cert.as_ref());
-        let key = load_key(key_path.map(PathBuf::as_path).unwrap_or(Path::new("")))
+        let key_path = key_path.map(PathBuf::as_path).unwrap_or(Path::new(""));
+        let key = load_key_with(key_path, self.passphrase.as_ref())
             .map_err(|e| format!("unable to load key: {e}"))?;
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(VERSIONS)
@@ -246,6 +330,8 @@ pub struct ClientFiles {
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
     pub ciphers: Option<String>,
+    /// For an encrypted key (`-3`).
+    pub passphrase: Option<Passphrase>,
     /// Verify the server's certificate chain (`-x`, default).
     pub verify: bool,
     /// Check the host name against the certificate (`-n`, default).
@@ -287,7 +373,7 @@ impl ClientFiles {
             Some(c) => {
                 let certs =
                     load_certs(c).map_err(|e| format!("unable to load certificate: {e}"))?;
-                let key = load_key(self.key.as_deref().unwrap_or(c))
+                let key = load_key_with(self.key.as_deref().unwrap_or(c), self.passphrase.as_ref())
                     .map_err(|e| format!("unable to load key: {e}"))?;
                 b.with_client_auth_cert(certs, key)
                     .map_err(|e| format!("key does not match certificate: {e}"))
@@ -560,6 +646,135 @@ pub fn pem(der: &CertificateDer<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
+
+    /// A scratch directory, emptied first.
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sqmail-tls-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// Runs `openssl ARGS`; false if openssl is not installed.
+    fn openssl(args: &[&str]) -> bool {
+        match Command::new("openssl").args(args).output() {
+            Ok(o) => {
+                assert!(o.status.success(), "openssl {args:?}: {o:?}");
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn pass(p: &str) -> Passphrase {
+        Passphrase::new(p.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn encrypted_pkcs8_keys_openssl_makes() {
+        let d = scratch("enc");
+        let path = |f: &str| d.join(f).to_string_lossy().into_owned();
+        let (plain, rsa) = (path("plain.pem"), path("rsa-plain.pem"));
+        let ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
+        if !openssl(&[&["genpkey"][..], &ec, &["-out", &plain]].concat()) {
+            eprintln!("skipped: openssl not installed (package/testdeps)");
+            return;
+        }
+        let want = load_key(Path::new(&plain)).unwrap();
+        // pkcs8 -topk8 with the ciphers and PRFs OpenSSL offers.
+        let cases: &[&[&str]] = &[
+            &["-v2", "aes256"],
+            &["-v2", "aes128", "-v2prf", "hmacWithSHA1"],
+            &["-v2", "aes192", "-v2prf", "hmacWithSHA512"],
+            &["-v2", "des3"],
+            &["-scrypt"],
+        ];
+        for (i, extra) in cases.iter().enumerate() {
+            let out = path(&format!("enc{i}.pem"));
+            let args = ["pkcs8", "-topk8", "-in", &plain, "-out", &out];
+            let pw = "pass:s3cret phrase";
+            assert!(openssl(&[&args[..], extra, &["-passout", pw]].concat()));
+            let got = load_key_with(Path::new(&out), Some(&pass("s3cret phrase")));
+            assert_eq!(
+                got.unwrap().secret_der(),
+                want.secret_der(),
+                "{extra:?}"
+            );
+            let wrong = load_key_with(Path::new(&out), Some(&pass("s3cret phrasE")));
+            assert_eq!(
+                wrong.unwrap_err(),
+                format!("{out}: wrong passphrase or damaged key"),
+                "{extra:?}"
+            );
+        }
+        let none = load_key(Path::new(&path("enc0.pem"))).unwrap_err();
+        assert!(none.ends_with("enc0.pem: encrypted key, and no passphrase (-3)"));
+        // genpkey -aes256, and OpenSSL 3's default for req -newkey
+        // (AES-256-CBC, PBKDF2 with HMAC-SHA256), key and certificate in one
+        // file; an empty passphrase works too.
+        let genkey = path("gen.pem");
+        assert!(openssl(
+            &[&["genpkey"][..], &ec, &["-aes256", "-pass", "pass:", "-out", &genkey]].concat()
+        ));
+        assert!(load_key_with(Path::new(&genkey), Some(&pass(""))).is_ok());
+        let both = path("both.pem");
+        let req = [
+            "req", "-x509", "-newkey", "rsa:2048", "-subj", "/CN=localhost", "-days", "2",
+            "-passout", "pass:x", "-keyout", &rsa, "-out", &both,
+        ];
+        assert!(openssl(&req));
+        let key = std::fs::read_to_string(&rsa).unwrap();
+        assert!(key.contains("ENCRYPTED PRIVATE KEY"), "{key}");
+        let cert = std::fs::read_to_string(&both).unwrap();
+        std::fs::write(&both, cert + &key).unwrap();
+        let files = ServerFiles {
+            cert: Some(both.into()),
+            passphrase: Some(pass("x")),
+            ..ServerFiles::default()
+        };
+        assert!(files.build(ClientAuth::None).is_ok());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn legacy_and_broken_pem() {
+        let d = scratch("legacy");
+        let f = d.join("legacy.pem");
+        std::fs::write(
+            &f,
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
+             DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\nAAAA\n\
+             -----END RSA PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let e = load_key_with(&f, Some(&pass("x"))).unwrap_err();
+        assert_eq!(
+            e,
+            format!(
+                "{}: legacy encrypted PEM, convert it with openssl pkcs8 -topk8",
+                f.display()
+            )
+        );
+        let pem = b"junk\r\n-----BEGIN ENCRYPTED PRIVATE KEY-----\r\nYWJj\r\nZA==\r\n\
+                    -----END ENCRYPTED PRIVATE KEY-----\r\n";
+        assert_eq!(
+            pem_section(pem, "ENCRYPTED PRIVATE KEY"),
+            Some(Ok(b"abcd".to_vec()))
+        );
+        assert_eq!(pem_section(pem, "PRIVATE KEY"), None);
+        std::fs::write(&f, &pem[..60]).unwrap();
+        let e = load_key_with(&f, Some(&pass("x"))).unwrap_err();
+        assert!(e.ends_with("missing -----END ENCRYPTED PRIVATE KEY-----"), "{e}");
+        std::fs::write(&f, pem).unwrap();
+        let e = load_key_with(&f, Some(&pass("x"))).unwrap_err();
+        assert!(e.contains(": bad encrypted key: "), "{e}");
+        std::fs::write(&f, "nothing\n").unwrap();
+        let e = load_key(&f).unwrap_err();
+        assert!(e.ends_with(": no private key"), "{e}");
+        assert_eq!(format!("{:?}", pass("secret")), "Passphrase(..)");
+        let _ = std::fs::remove_dir_all(&d);
+    }
 
     #[test]
     fn names_and_pem() {
