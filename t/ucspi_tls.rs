@@ -580,7 +580,12 @@ fn encrypted_keys_with_passphrase_on_fd3() {
     // sslclient -3: an encrypted client key, for a server that wants one.
     let mut c = with_fd3("sslserver", &pass);
     c.env("CCAFILE", &p.ca);
-    server_args(&mut c, &enc, &["-3", "-m", "-s"], "echo srv:$SSL_CLIENT_S_DN_CN");
+    server_args(
+        &mut c,
+        &enc,
+        &["-3", "-m", "-s"],
+        "echo srv:$SSL_CLIENT_S_DN_CN",
+    );
     let s = Server::start(c, &p.dir).unwrap();
     let client_enc = encrypt_key(&p.client.1, "s3cret phrase");
     let out = with_fd3("sslclient", &pass)

@@ -113,15 +113,14 @@ pub fn load_key_with(
 ) -> Result<PrivateKeyDer<'static>, String> {
     let at = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let text = Zeroizing::new(std::fs::read(path).map_err(|e| at(&e))?);
-    if let Some(der) = pem_section(&text, "ENCRYPTED PRIVATE KEY") {
-        let der = der.map_err(|e| at(&e))?;
+    if let Some(section) = pem_section(&text, "ENCRYPTED PRIVATE KEY") {
+        let (_, der) = section.map_err(|e| at(&e))?;
         let pass = pass.ok_or_else(|| at(&"encrypted key, and no passphrase (-3)"))?;
         return decrypt_pkcs8(&der, &pass.0).map_err(|e| at(&e));
     }
     if memchr::memmem::find(&text, b"Proc-Type: 4,ENCRYPTED").is_some() {
-        return Err(at(
-            &"legacy encrypted PEM, convert it with openssl pkcs8 -topk8",
-        ));
+        let pass = pass.ok_or_else(|| at(&"encrypted key, and no passphrase (-3)"))?;
+        return decrypt_legacy(&text, &pass.0).map_err(|e| at(&e));
     }
     PrivateKeyDer::from_pem_slice(&text).map_err(|e| match e {
         rustls_pki_types::pem::Error::NoItemsFound => at(&"no private key"),
@@ -138,30 +137,111 @@ fn decrypt_pkcs8(der: &[u8], pass: &[u8]) -> Result<PrivateKeyDer<'static>, Stri
         Err(pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::UnsupportedAlgorithm {
             oid,
         })) => Err(format!("encryption algorithm {oid} is not supported")),
-        Err(pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::AlgorithmParametersInvalid {
-            oid,
-        })) => Err(format!("bad parameters for encryption algorithm {oid}")),
+        Err(pkcs8::Error::EncryptedPrivateKey(
+            pkcs8::pkcs5::Error::AlgorithmParametersInvalid { oid },
+        )) => Err(format!("bad parameters for encryption algorithm {oid}")),
         Err(_) => Err("wrong passphrase or damaged key".into()),
     }
 }
 
-/// The decoded body of the first PEM section labelled `label`.
-fn pem_section(text: &[u8], label: &str) -> Option<Result<Vec<u8>, String>> {
+/// The legacy OpenSSL form: `Proc-Type: 4,ENCRYPTED` and `DEK-Info:
+/// CIPHER,IV` headers in an `RSA PRIVATE KEY` or `EC PRIVATE KEY` section,
+/// the cipher key made from the passphrase and the first 8 bytes of the IV
+/// by OpenSSL's EVP_BytesToKey (MD5, one round).
+fn decrypt_legacy(text: &[u8], pass: &[u8]) -> Result<PrivateKeyDer<'static>, String> {
+    use cbc::cipher::block_padding::Pkcs7;
+    use cbc::cipher::{BlockCipherDecrypt, BlockModeDecrypt, KeyInit, KeyIvInit};
+    use md5::{Digest, Md5};
+    fn cbc<C: BlockCipherDecrypt + KeyInit>(
+        key: &[u8],
+        iv: &[u8],
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        let d = cbc::Decryptor::<C>::new_from_slices(key, iv).ok()?;
+        d.decrypt_padded::<Pkcs7>(buf).ok().map(<[u8]>::len)
+    }
+    let convert = "convert it with openssl pkcs8 -topk8";
+    let (label, section) = ["RSA PRIVATE KEY", "EC PRIVATE KEY"]
+        .into_iter()
+        .find_map(|l| Some((l, pem_section(text, l)?)))
+        .ok_or_else(|| format!("unknown legacy encrypted PEM, {convert}"))?;
+    let (headers, body) = section?;
+    let dek = headers
+        .iter()
+        .find_map(|h| h.strip_prefix(b"DEK-Info:"))
+        .map(|d| String::from_utf8_lossy(d).trim().to_string())
+        .unwrap_or_default();
+    let (cipher, iv) = dek.split_once(',').unwrap_or((&dek, ""));
+    let iv: Option<Vec<u8>> = iv
+        .as_bytes()
+        .chunks(2)
+        .map(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok())
+        .collect();
+    let (key_len, iv_len) = match cipher {
+        "AES-128-CBC" => (16, 16),
+        "AES-192-CBC" => (24, 16),
+        "AES-256-CBC" => (32, 16),
+        "DES-EDE3-CBC" => (24, 8),
+        _ => return Err(format!("legacy encrypted PEM ({cipher}), {convert}")),
+    };
+    let iv = iv
+        .filter(|iv| iv.len() == iv_len)
+        .ok_or_else(|| format!("legacy encrypted PEM with a bad IV, {convert}"))?;
+    let mut key = Zeroizing::new(Vec::with_capacity(key_len + 16));
+    while key.len() < key_len {
+        let mut h = Md5::new();
+        if !key.is_empty() {
+            h.update(&key[key.len() - 16..]);
+        }
+        h.update(pass);
+        h.update(&iv[..8]);
+        key.extend_from_slice(&h.finalize());
+    }
+    let key = &key[..key_len];
+    let mut buf = Zeroizing::new(body);
+    let plain = match cipher {
+        "AES-128-CBC" => cbc::<aes::Aes128>(key, &iv, &mut buf),
+        "AES-192-CBC" => cbc::<aes::Aes192>(key, &iv, &mut buf),
+        "AES-256-CBC" => cbc::<aes::Aes256>(key, &iv, &mut buf),
+        _ => cbc::<des::TdesEde3>(key, &iv, &mut buf),
+    };
+    // A wrong passphrase fails the padding check, or (rarely) leaves bytes
+    // that are no DER structure.
+    let der = plain
+        .map(|n| buf[..n].to_vec())
+        .filter(|der| pkcs8::der::Document::try_from(&der[..]).is_ok())
+        .ok_or("wrong passphrase or damaged key")?;
+    Ok(match label {
+        "RSA PRIVATE KEY" => PrivateKeyDer::Pkcs1(der.into()),
+        _ => PrivateKeyDer::Sec1(der.into()),
+    })
+}
+
+/// The header lines (`Name: value`) and the decoded body of the first PEM
+/// section labelled `label`.
+type Section<'a> = (Vec<&'a [u8]>, Vec<u8>);
+
+fn pem_section<'a>(text: &'a [u8], label: &str) -> Option<Result<Section<'a>, String>> {
     use base64::Engine;
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
     let mut lines = text.split(|&b| b == b'\n').map(<[u8]>::trim_ascii);
     lines.position(|l| l == begin.as_bytes())?;
-    let mut b64 = Vec::new();
+    let (mut headers, mut b64) = (Vec::new(), Vec::new());
     for l in lines {
         if l == end.as_bytes() {
             return Some(
                 base64::engine::general_purpose::STANDARD
                     .decode(&b64)
+                    .map(|der| (headers, der))
                     .map_err(|e| format!("base64 decode error: {e}")),
             );
         }
-        b64.extend_from_slice(l);
+        if b64.is_empty() && l.contains(&b':') {
+            headers.push(l);
+        } else {
+            b64.extend_from_slice(l);
+        }
     }
     Some(Err(format!("missing {end}")))
 }
@@ -696,11 +776,7 @@ mod tests {
             let pw = "pass:s3cret phrase";
             assert!(openssl(&[&args[..], extra, &["-passout", pw]].concat()));
             let got = load_key_with(Path::new(&out), Some(&pass("s3cret phrase")));
-            assert_eq!(
-                got.unwrap().secret_der(),
-                want.secret_der(),
-                "{extra:?}"
-            );
+            assert_eq!(got.unwrap().secret_der(), want.secret_der(), "{extra:?}");
             let wrong = load_key_with(Path::new(&out), Some(&pass("s3cret phrasE")));
             assert_eq!(
                 wrong.unwrap_err(),
@@ -715,13 +791,30 @@ mod tests {
         // file; an empty passphrase works too.
         let genkey = path("gen.pem");
         assert!(openssl(
-            &[&["genpkey"][..], &ec, &["-aes256", "-pass", "pass:", "-out", &genkey]].concat()
+            &[
+                &["genpkey"][..],
+                &ec,
+                &["-aes256", "-pass", "pass:", "-out", &genkey]
+            ]
+            .concat()
         ));
         assert!(load_key_with(Path::new(&genkey), Some(&pass(""))).is_ok());
         let both = path("both.pem");
         let req = [
-            "req", "-x509", "-newkey", "rsa:2048", "-subj", "/CN=localhost", "-days", "2",
-            "-passout", "pass:x", "-keyout", &rsa, "-out", &both,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-subj",
+            "/CN=localhost",
+            "-days",
+            "2",
+            "-passout",
+            "pass:x",
+            "-keyout",
+            &rsa,
+            "-out",
+            &both,
         ];
         assert!(openssl(&req));
         let key = std::fs::read_to_string(&rsa).unwrap();
@@ -738,13 +831,64 @@ mod tests {
     }
 
     #[test]
-    fn legacy_and_broken_pem() {
+    fn legacy_encrypted_pem() {
         let d = scratch("legacy");
+        let path = |f: &str| d.join(f).to_string_lossy().into_owned();
+        let (ec, rsa) = (path("ec.pem"), path("rsa.pem"));
+        let ecgen = [
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ];
+        if !openssl(&[&ecgen[..], &["-out", &ec]].concat()) {
+            eprintln!("skipped: openssl not installed (package/testdeps)");
+            return;
+        }
+        let rsagen = [
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:1024",
+        ];
+        assert!(openssl(&[&rsagen[..], &["-out", &rsa]].concat()));
+        // Traditional output, SEC1 or PKCS#1, plain and encrypted.
+        let (ec_in, rsa_in) = (["ec", "-in", &ec], ["rsa", "-traditional", "-in", &rsa]);
+        let cases: [(&[&str], &str); 4] = [
+            (&ec_in, "-aes256"),
+            (&ec_in, "-aes192"),
+            (&rsa_in, "-aes128"),
+            (&rsa_in, "-des3"),
+        ];
+        for (i, (args, cipher)) in cases.into_iter().enumerate() {
+            let (plain, enc) = (path(&format!("p{i}.pem")), path(&format!("e{i}.pem")));
+            assert!(openssl(&[args, &["-out", &plain]].concat()));
+            let out = ["-passout", "pass:old key", "-out", &enc];
+            assert!(openssl(&[args, &[cipher], &out].concat()));
+            let want = load_key(Path::new(&plain)).unwrap();
+            let got = load_key_with(Path::new(&enc), Some(&pass("old key"))).unwrap();
+            assert_eq!(got, want, "{args:?} {cipher}");
+            let wrong = load_key_with(Path::new(&enc), Some(&pass("old kez"))).unwrap_err();
+            assert!(
+                wrong.ends_with(": wrong passphrase or damaged key"),
+                "{wrong}"
+            );
+        }
+        let none = load_key(Path::new(&path("e0.pem"))).unwrap_err();
+        assert!(none.ends_with("e0.pem: encrypted key, and no passphrase (-3)"));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn broken_pem() {
+        let d = scratch("broken");
         let f = d.join("legacy.pem");
         std::fs::write(
             &f,
             "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
-             DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\nAAAA\n\
+             DEK-Info: CAMELLIA-128-CBC,00112233445566778899AABBCCDDEEFF\n\nAAAA\n\
              -----END RSA PRIVATE KEY-----\n",
         )
         .unwrap();
@@ -752,7 +896,7 @@ mod tests {
         assert_eq!(
             e,
             format!(
-                "{}: legacy encrypted PEM, convert it with openssl pkcs8 -topk8",
+                "{}: legacy encrypted PEM (CAMELLIA-128-CBC), convert it with openssl pkcs8 -topk8",
                 f.display()
             )
         );
@@ -760,12 +904,15 @@ mod tests {
                     -----END ENCRYPTED PRIVATE KEY-----\r\n";
         assert_eq!(
             pem_section(pem, "ENCRYPTED PRIVATE KEY"),
-            Some(Ok(b"abcd".to_vec()))
+            Some(Ok((vec![], b"abcd".to_vec())))
         );
         assert_eq!(pem_section(pem, "PRIVATE KEY"), None);
         std::fs::write(&f, &pem[..60]).unwrap();
         let e = load_key_with(&f, Some(&pass("x"))).unwrap_err();
-        assert!(e.ends_with("missing -----END ENCRYPTED PRIVATE KEY-----"), "{e}");
+        assert!(
+            e.ends_with("missing -----END ENCRYPTED PRIVATE KEY-----"),
+            "{e}"
+        );
         std::fs::write(&f, pem).unwrap();
         let e = load_key_with(&f, Some(&pass("x"))).unwrap_err();
         assert!(e.contains(": bad encrypted key: "), "{e}");
