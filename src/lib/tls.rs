@@ -128,18 +128,22 @@ pub fn load_key_with(
     })
 }
 
+/// How to turn a key we cannot decrypt into one we can.
+const CONVERT: &str = "convert it with openssl pkcs8 -topk8 -v2 aes256";
+
 /// Decrypts a DER `EncryptedPrivateKeyInfo` into the PKCS#8 key inside.
 fn decrypt_pkcs8(der: &[u8], pass: &[u8]) -> Result<PrivateKeyDer<'static>, String> {
+    use pkcs8::pkcs5::Error as P5;
     let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der)
-        .map_err(|e| format!("bad encrypted key: {e}"))?;
+        .map_err(|e| format!("encrypted key not understood ({e}), {CONVERT}"))?;
     match info.decrypt(pass) {
         Ok(doc) => Ok(PrivateKeyDer::Pkcs8(doc.as_bytes().to_vec().into())),
-        Err(pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::UnsupportedAlgorithm {
-            oid,
-        })) => Err(format!("encryption algorithm {oid} is not supported")),
         Err(pkcs8::Error::EncryptedPrivateKey(
-            pkcs8::pkcs5::Error::AlgorithmParametersInvalid { oid },
-        )) => Err(format!("bad parameters for encryption algorithm {oid}")),
+            e @ (P5::UnsupportedAlgorithm { .. } | P5::NoPbes1CryptSupport),
+        )) => Err(format!("encrypted key not understood ({e}), {CONVERT}")),
+        Err(pkcs8::Error::EncryptedPrivateKey(P5::AlgorithmParametersInvalid { oid })) => {
+            Err(format!("bad parameters for encryption algorithm {oid}"))
+        }
         Err(_) => Err("wrong passphrase or damaged key".into()),
     }
 }
@@ -160,11 +164,10 @@ fn decrypt_legacy(text: &[u8], pass: &[u8]) -> Result<PrivateKeyDer<'static>, St
         let d = cbc::Decryptor::<C>::new_from_slices(key, iv).ok()?;
         d.decrypt_padded::<Pkcs7>(buf).ok().map(<[u8]>::len)
     }
-    let convert = "convert it with openssl pkcs8 -topk8";
     let (label, section) = ["RSA PRIVATE KEY", "EC PRIVATE KEY"]
         .into_iter()
         .find_map(|l| Some((l, pem_section(text, l)?)))
-        .ok_or_else(|| format!("unknown legacy encrypted PEM, {convert}"))?;
+        .ok_or_else(|| format!("unknown legacy encrypted PEM, {CONVERT}"))?;
     let (headers, body) = section?;
     let dek = headers
         .iter()
@@ -182,11 +185,11 @@ fn decrypt_legacy(text: &[u8], pass: &[u8]) -> Result<PrivateKeyDer<'static>, St
         "AES-192-CBC" => (24, 16),
         "AES-256-CBC" => (32, 16),
         "DES-EDE3-CBC" => (24, 8),
-        _ => return Err(format!("legacy encrypted PEM ({cipher}), {convert}")),
+        _ => return Err(format!("legacy encrypted PEM ({cipher}), {CONVERT}")),
     };
     let iv = iv
         .filter(|iv| iv.len() == iv_len)
-        .ok_or_else(|| format!("legacy encrypted PEM with a bad IV, {convert}"))?;
+        .ok_or_else(|| format!("legacy encrypted PEM with a bad IV, {CONVERT}"))?;
     let mut key = Zeroizing::new(Vec::with_capacity(key_len + 16));
     while key.len() < key_len {
         let mut h = Md5::new();
@@ -784,6 +787,20 @@ mod tests {
                 "{extra:?}"
             );
         }
+        // PKCS#12-style PBES1 and Camellia: not understood, and said so.
+        for (i, extra) in [["-v1", "PBE-SHA1-3DES"], ["-v2", "camellia256"]]
+            .iter()
+            .enumerate()
+        {
+            let out = path(&format!("old{i}.pem"));
+            let args = [
+                "pkcs8", "-topk8", "-in", &plain, "-out", &out, "-passout", "pass:x",
+            ];
+            assert!(openssl(&[&args[..], extra].concat()));
+            let e = load_key_with(Path::new(&out), Some(&pass("x"))).unwrap_err();
+            assert!(e.contains(": encrypted key not understood ("), "{e}");
+            assert!(e.ends_with(CONVERT), "{e}");
+        }
         let none = load_key(Path::new(&path("enc0.pem"))).unwrap_err();
         assert!(none.ends_with("enc0.pem: encrypted key, and no passphrase (-3)"));
         // genpkey -aes256, and OpenSSL 3's default for req -newkey
@@ -896,7 +913,7 @@ mod tests {
         assert_eq!(
             e,
             format!(
-                "{}: legacy encrypted PEM (CAMELLIA-128-CBC), convert it with openssl pkcs8 -topk8",
+                "{}: legacy encrypted PEM (CAMELLIA-128-CBC), {CONVERT}",
                 f.display()
             )
         );
@@ -915,7 +932,7 @@ mod tests {
         );
         std::fs::write(&f, pem).unwrap();
         let e = load_key_with(&f, Some(&pass("x"))).unwrap_err();
-        assert!(e.contains(": bad encrypted key: "), "{e}");
+        assert!(e.contains(": encrypted key not understood ("), "{e}");
         std::fs::write(&f, "nothing\n").unwrap();
         let e = load_key(&f).unwrap_err();
         assert!(e.ends_with(": no private key"), "{e}");
