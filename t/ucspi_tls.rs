@@ -550,3 +550,126 @@ fn spawned_and_forked_programs_agree() {
     assert_eq!(envs[0]["TCPREMOTEIP"], "127.0.0.1");
     assert_eq!(envs[0]["PROTO"], "TCP");
 }
+
+/// `key` as PKCS#8 encrypted by openssl (PBES2, AES-256-CBC) with `pass`.
+fn encrypt_key(key: &Path, pass: &str) -> PathBuf {
+    let out = key.with_extension("enc");
+    let st = Command::new("openssl")
+        .args(["pkcs8", "-topk8", "-v2", "aes256", "-passout"])
+        .arg(format!("pass:{pass}"))
+        .arg("-in")
+        .arg(key)
+        .arg("-out")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    out
+}
+
+/// Our program `name`, started by sh with descriptor 3 reading `file`;
+/// its arguments are to be added.
+fn with_fd3(name: &str, file: &Path) -> Command {
+    let mut c = Command::new("sh");
+    c.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .args(["-c", "f=$1; shift; exec \"$@\" 3<\"$f\"", "sh"])
+        .arg(file)
+        .arg(crate::common::bin(name));
+    c
+}
+
+#[test]
+fn encrypted_keys_with_passphrase_on_fd3() {
+    if !have_openssl() {
+        eprintln!("skipped: openssl not installed (package/testdeps)");
+        return;
+    }
+    let p = pki("tls-passphrase");
+    let pass = p.dir.join("pass");
+    // NUL-terminated: what follows the NUL is not part of the passphrase.
+    std::fs::write(&pass, b"s3cret phrase\0not part of it").unwrap();
+    let enc = encrypt_key(&p.key, "s3cret phrase");
+    let server_args = |c: &mut Command, key: &Path, extra: &[&str], program: &str| {
+        c.env("CERTFILE", &p.cert)
+            .env("KEYFILE", key)
+            .args(["-1", "-H", "-l", "0"])
+            .args(extra)
+            .args(["127.0.0.1", "0", "sh", "-c", program]);
+    };
+    let mut c = with_fd3("sslserver", &pass);
+    server_args(&mut c, &enc, &["-3", "-s"], "echo $SSL_SERVER_S_DN_CN");
+    let s = Server::start(c, &p.dir).unwrap();
+    let v13 = &[&rustls::version::TLS13][..];
+    assert_eq!(
+        tls_fetch(s.port, client_config(&p, v13, None)).unwrap(),
+        "localhost\n"
+    );
+    // A renewed certificate with a new key under the same passphrase: the
+    // reload before the next accept still has the passphrase.
+    let issuer = ca("Renewal CA");
+    let (c2, k2) = leaf(&issuer, "renewed", &["localhost"], &p.dir, "renewed");
+    let enc2 = encrypt_key(&k2, "s3cret phrase");
+    let mut p2 = pki("tls-passphrase-2");
+    p2.ca_der = issuer.der().clone();
+    std::fs::write(&p2.ca, issuer.pem()).unwrap();
+    std::fs::rename(&enc2, &enc).unwrap();
+    std::fs::rename(&c2, &p.cert).unwrap();
+    assert_eq!(
+        tls_fetch(s.port, client_config(&p2, v13, None)).unwrap(),
+        "renewed\n"
+    );
+    drop(s);
+
+    // Wrong passphrase, or none: exit 111 at startup, nothing of the
+    // passphrase in the message.
+    let wrong = p.dir.join("wrong");
+    std::fs::write(&wrong, b"s3cret phrasE\0").unwrap();
+    let mut c = with_fd3("sslserver", &wrong);
+    server_args(&mut c, &enc, &["-3"], "true");
+    let out = c.stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(111), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err,
+        format!(
+            "sslserver: fatal: unable to load key: {}: wrong passphrase or damaged key\n",
+            enc.display()
+        )
+    );
+    let mut c = prog("sslserver");
+    server_args(&mut c, &enc, &[], "true");
+    let out = c.stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(111), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.ends_with("encrypted key, and no passphrase (-3)\n"),
+        "{err}"
+    );
+
+    // sslclient -3: an encrypted client key, for a server that wants one.
+    let mut c = with_fd3("sslserver", &pass);
+    c.env("CCAFILE", &p.ca);
+    server_args(
+        &mut c,
+        &enc,
+        &["-3", "-m", "-s"],
+        "echo srv:$SSL_CLIENT_S_DN_CN",
+    );
+    let s = Server::start(c, &p.dir).unwrap();
+    let client_enc = encrypt_key(&p.client.1, "s3cret phrase");
+    let out = with_fd3("sslclient", &pass)
+        .args(["-3", "-a"])
+        .arg(&p2.ca)
+        .arg("-c")
+        .arg(&p.client.0)
+        .arg("-k")
+        .arg(&client_enc)
+        .args(["-H", "-l", "0", "localhost", &s.port.to_string()])
+        .args(["sh", "-c", "cat <&6"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "srv:client.example\n");
+}

@@ -15,7 +15,7 @@ use sqmail::exit::{Die, run};
 use sqmail::sys;
 use sqmail::tls::{self, ClientFiles};
 use sqmail::ucspi::client::Options;
-use sqmail::ucspi::{num, relay};
+use sqmail::ucspi::{num, read_passphrase, relay};
 
 const USAGE: &str = "sslclient [ -346hHrRdDqQvxXnNsSeE ] [ -i localip ] [ -p localport ] [ -T timeoutconn ] [ -l localname ] [ -t timeoutinfo ] [ -I interface ] [ -a cafile ] [ -A cadir ] [ -c certfile ] [ -C certchainfile ] [ -k keyfile ] [ -V verifydepth ] [ -z ciphers ] [ -w progtimeout ] host port program [ arg ... ]";
 
@@ -28,10 +28,10 @@ fn main() {
             check_name: true,
             ..ClientFiles::default()
         };
-        let (mut export, mut tcp_env, mut idle) = (false, false, 3600u32);
+        let (mut export, mut tcp_env, mut idle, mut pass) = (false, false, 3600u32, false);
         for (c, v) in other {
             match c {
-                '3' => {}
+                '3' => pass = true,
                 'x' => f.verify = true,
                 'X' => f.verify = false,
                 'n' => f.check_name = true,
@@ -51,6 +51,9 @@ fn main() {
                 'w' => idle = num(&v, USAGE)?,
                 _ => return Err(Die::usage(USAGE)),
             }
+        }
+        if pass {
+            f.passphrase = Some(read_passphrase()?);
         }
         let config = f.build().map_err(Die::temp)?;
         let name = match o.host.parse::<std::net::IpAddr>() {

@@ -5,6 +5,7 @@
 
 use sqmail::exit::run;
 use sqmail::tls::ServerFiles;
+use sqmail::ucspi::read_passphrase;
 use sqmail::ucspi::ssl::{self, SslOptions};
 
 const USAGE: &str = "sslserver [ -1346UXpPhHrRoOdDqQvVeEsSnNmzZ ] [ -c limit ] [ -C perip ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] [ -I interface ] [ -T ssltimeout ] [ -w progtimeout ] host port program [ arg ... ]";
@@ -13,7 +14,10 @@ fn main() {
     run("sslserver", || {
         let args: Vec<_> = std::env::args_os().skip(1).collect();
         let so = SslOptions::parse(&args, USAGE)?;
-        let files = ServerFiles::from_env();
+        let mut files = ServerFiles::from_env();
+        if so.passphrase {
+            files.passphrase = Some(read_passphrase()?);
+        }
         let ctx = ssl::load(&so, &files)?;
         ssl::serve(&so, &files, ctx)
     })

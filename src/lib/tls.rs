@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use crate::tlskey::{Passphrase, load_key, load_key_with};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::server::WebPkiClientVerifier;
@@ -14,7 +15,7 @@ use rustls::{
     SupportedCipherSuite,
 };
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 /// TLS 1.3 and 1.2, nothing older.
 pub static VERSIONS: &[&rustls::SupportedProtocolVersion] =
@@ -81,11 +82,6 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
-/// The private key in a PEM file (PKCS#8, PKCS#1 or SEC1).
-pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 /// Trust anchors from a PEM bundle and/or every file of a directory.
 pub fn load_roots(files: &[&Path], dir: Option<&Path>) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
@@ -129,6 +125,8 @@ pub struct ServerFiles {
     pub ciphers: Option<String>,
     /// VERIFYDEPTH: most intermediate CAs in a client's chain (None: 1).
     pub verify_depth: Option<usize>,
+    /// For an encrypted key (`-3`); kept for the reloads.
+    pub passphrase: Option<Passphrase>,
 }
 
 /// A built server context and the server certificate (for `SSL_SERVER_*`).
@@ -152,6 +150,7 @@ impl ServerFiles {
             ccafile: var("CCAFILE").filter(|v| v != "-").map(Into::into),
             ciphers: var("CIPHERS").map(|v| v.to_string_lossy().into_owned()),
             verify_depth: var("VERIFYDEPTH").map(|v| crate::tlsdepth::depth_from(v.to_str())),
+            passphrase: None,
         }
     }
 
@@ -193,7 +192,8 @@ impl ServerFiles {
             .as_ref()
             .or(self.chain.as_ref())
             .or(self.cert.as_ref());
-        let key = load_key(key_path.map(PathBuf::as_path).unwrap_or(Path::new("")))
+        let key_path = key_path.map(PathBuf::as_path).unwrap_or(Path::new(""));
+        let key = load_key_with(key_path, self.passphrase.as_ref())
             .map_err(|e| format!("unable to load key: {e}"))?;
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(VERSIONS)
@@ -254,6 +254,8 @@ pub struct ClientFiles {
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
     pub ciphers: Option<String>,
+    /// For an encrypted key (`-3`).
+    pub passphrase: Option<Passphrase>,
     /// Verify the server's certificate chain (`-x`, default).
     pub verify: bool,
     /// Check the host name against the certificate (`-n`, default).
@@ -295,7 +297,7 @@ impl ClientFiles {
             Some(c) => {
                 let certs =
                     load_certs(c).map_err(|e| format!("unable to load certificate: {e}"))?;
-                let key = load_key(self.key.as_deref().unwrap_or(c))
+                let key = load_key_with(self.key.as_deref().unwrap_or(c), self.passphrase.as_ref())
                     .map_err(|e| format!("unable to load key: {e}"))?;
                 b.with_client_auth_cert(certs, key)
                     .map_err(|e| format!("key does not match certificate: {e}"))

@@ -144,6 +144,38 @@ impl Common {
 }
 
 /// A number option value, or a usage error.
+/// `-3`: the private-key passphrase, read from descriptor 3 up to a NUL
+/// byte (or the end), which is then closed. Every buffer that held it is
+/// wiped.
+pub fn read_passphrase() -> Result<crate::tls::Passphrase, Die> {
+    use std::io::Read;
+    use zeroize::Zeroizing;
+    let mut fd = crate::sys::take_fd(3)
+        .ok_or_else(|| Die::sys("read password", "descriptor 3 is not open"))?;
+    let mut pass = Zeroizing::new(Vec::with_capacity(256));
+    let mut buf = Zeroizing::new([0u8; 256]);
+    loop {
+        let n = match fd.read(&mut buf[..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Die::sys("read password", e)),
+        };
+        let nul = memchr::memchr(0, &buf[..n]);
+        let part = &buf[..nul.unwrap_or(n)];
+        if pass.capacity() - pass.len() < part.len() {
+            // Grow by hand: a reallocation would leave a copy behind.
+            let mut bigger = Zeroizing::new(Vec::with_capacity(2 * (pass.len() + part.len())));
+            bigger.extend_from_slice(&pass);
+            pass = bigger;
+        }
+        pass.extend_from_slice(part);
+        if n == 0 || nul.is_some() {
+            break;
+        }
+    }
+    Ok(crate::tls::Passphrase::new(std::mem::take(&mut *pass)))
+}
+
 pub fn num<T: std::str::FromStr>(v: &str, usage: &str) -> Result<T, Die> {
     v.parse().map_err(|_| Die::usage(usage))
 }

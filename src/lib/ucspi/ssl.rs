@@ -103,13 +103,9 @@ impl SslOptions {
     }
 }
 
-/// Loads the TLS context now (fatal at startup), logging the files.
+/// Loads the TLS context now (fatal at startup), logging the files. With
+/// `-3` the caller has put the passphrase into `files` (`read_passphrase`).
 pub fn load(so: &SslOptions, files: &ServerFiles) -> Result<ServerContext, Die> {
-    if so.passphrase {
-        // Read and discard: rustls reads only unencrypted keys.
-        let mut pass = Vec::new();
-        let _ = sys::borrow_fd(3).read_to_end(&mut pass);
-    }
     let ctx = files.build(so.client_auth(files)).map_err(Die::temp)?;
     if so.server.verbose() {
         let pid = sys::getpid();
