@@ -760,3 +760,27 @@ fn tcpserver_unrunnable_program() {
         "{log}"
     );
 }
+
+/// A file without `#!` is not run by /bin/sh, as ucspi-tcp's pathexec,
+/// whether the parent starts the program or a forked child does.
+#[test]
+fn tcpserver_script_without_header_both_ways() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = fresh_dir("ucspi-noheader");
+    let script = dir.join("noheader");
+    std::fs::write(&script, "echo ran\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let prog = script.to_str().unwrap();
+    for way in [
+        &["-v", "-H", "-l", "0"][..],
+        &["-v", "-H", "-l", "0", "-r", "-t", "1"][..],
+    ] {
+        let s = tcpserver(way, "127.0.0.1", &[prog], &dir).unwrap();
+        assert_eq!(fetch(([127, 0, 0, 1], s.port).into()).0, "", "{way:?}");
+        let log = s.wait_log(" status 28416\n");
+        assert!(
+            log.contains("tcpserver: fatal: unable to run: "),
+            "{way:?}: {log}"
+        );
+    }
+}

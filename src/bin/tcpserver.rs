@@ -18,7 +18,7 @@ fn main() {
         let (o, _) = Options::parse("tcpserver", &args, "", "", USAGE, false)?;
         let listen = o.listen()?;
         // With no name or IDENT lookup to wait for, the parent does the
-        // rules lookup itself and starts the program by posix_spawn;
+        // rules lookup itself and starts the program (sys::Spawner);
         // otherwise (and for a denied connection) a forked child does it.
         let in_parent = !o.lookup_remote && !o.ident && o.local_name.is_some();
         let banner_sent = Cell::new(false);
@@ -75,7 +75,7 @@ fn main() {
                     return Die::sys("set up descriptors", e);
                 }
                 drop(sock);
-                server::exec(&o, server::command(&o, &a, &["TCP"]))
+                server::exec_program(&o, &a, &["TCP"])
             },
         )
     })

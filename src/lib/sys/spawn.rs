@@ -350,6 +350,43 @@ impl Drop for Spawner {
     }
 }
 
+/// Execs `argv[0]` with environment `envp` as ucspi-tcp's pathexec does,
+/// from a process of its own (a forked child): the files of
+/// [`search_paths`] in turn, no shell for a file without `#!` (execvp and
+/// std's `Command` run one with /bin/sh), an empty signal mask. Returns
+/// only on failure: the error of the last file that exists, else ENOENT.
+pub fn pathexec(argv: &[CString], envp: &[CString]) -> io::Error {
+    let Some(name) = argv.first() else {
+        return io::Error::from(io::ErrorKind::InvalidInput);
+    };
+    let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
+        v.iter()
+            .map(|s| s.as_ptr())
+            .chain(std::iter::once(ptr::null()))
+            .collect()
+    };
+    let (argp, envpp) = (ptrs(argv), ptrs(envp));
+    // SAFETY: an empty sigset_t we own; no old mask is asked for.
+    unsafe {
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, ptr::null_mut());
+    }
+    let mut saved = io::Error::from_raw_os_error(libc::ENOENT);
+    for path in search_paths(name.as_bytes()) {
+        // SAFETY: NUL-terminated strings and null-terminated pointer arrays
+        // that outlive the call.
+        unsafe { libc::execve(path.as_ptr(), argp.as_ptr(), envpp.as_ptr()) };
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::ENOENT) => {}
+            Some(libc::EACCES | libc::EPERM | libc::EISDIR) => saved = e,
+            _ => return e,
+        }
+    }
+    saved
+}
+
 /// The files to try for `name`: itself if it has a `/`, else each element
 /// of PATH joined with it (an empty element is the current directory).
 fn search_paths(name: &[u8]) -> Vec<CString> {

@@ -542,6 +542,24 @@ pub fn exec(o: &Options, mut cmd: Command) -> Die {
     Die::temp(unrunnable(o, &e))
 }
 
+/// Execs the program of an accepted connection the way [`spawn_allowed`]
+/// starts it (ucspi-tcp's pathexec: the server's PATH, no shell for a file
+/// without `#!`, SIGPIPE default); returns only on failure.
+pub fn exec_program(o: &Options, a: &Accepted, prefixes: &[&str]) -> Die {
+    let argv: Vec<CString> = o
+        .argv
+        .iter()
+        .filter_map(|a| CString::new(a.as_bytes()).ok())
+        .collect();
+    if argv.len() != o.argv.len() {
+        let e = std::io::Error::from(std::io::ErrorKind::InvalidInput);
+        return Die::temp(unrunnable(o, &e));
+    }
+    let _ = sys::default_signal(libc::SIGPIPE);
+    let e = sys::pathexec(&argv, &envp(&environment(a, prefixes)));
+    Die::temp(unrunnable(o, &e))
+}
+
 /// The line for a program that cannot be executed.
 fn unrunnable(o: &Options, e: &std::io::Error) -> String {
     format!("fatal: unable to run: {}: {e}", o.argv[0].to_string_lossy())
