@@ -336,6 +336,29 @@ fn client_chain_depth() {
     assert!(tls_fetch(s.port, client_config(&p, v13, Some(&one))).is_err());
 }
 
+/// A script without `#!` is not run by a shell, whether the TLS process
+/// spawns the program or forks for it (`-s` in immediate mode), as with
+/// ucspi-ssl's pathexec.
+#[test]
+fn script_without_header_is_not_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = pki("tls-noheader");
+    let script = p.dir.join("noheader");
+    std::fs::write(&script, "echo ran\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let v13 = &[&rustls::version::TLS13][..];
+    for way in [&["-v"][..], &["-v", "-s"][..]] {
+        let s = sslserver(&p, way, &[script.to_str().unwrap()]);
+        let out = tls_fetch(s.port, client_config(&p, v13, None)).unwrap_or_default();
+        assert!(!out.contains("ran"), "{way:?}: {out}");
+        let log = s.wait_log("unable to run");
+        assert!(
+            log.contains("sslserver: fatal: unable to run: "),
+            "{way:?}: {log}"
+        );
+    }
+}
+
 #[test]
 fn broken_handshakes_do_not_kill_the_server() {
     let p = pki("tls-broken");

@@ -75,7 +75,7 @@ fn main() {
                     return Die::sys("set up descriptors", e);
                 }
                 drop(sock);
-                server::exec_program(&o, &a, &["TCP"])
+                server::exec_program(&o, &a, &["TCP"], &[])
             },
         )
     })

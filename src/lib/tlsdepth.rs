@@ -18,11 +18,16 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 /// ucspi-ssl's default VERIFYDEPTH.
 pub const DEFAULT_DEPTH: usize = 1;
 
-/// The depth from `VERIFYDEPTH` (a number; anything else is the default).
+/// The depth from `VERIFYDEPTH`: its leading digits, as atoi reads them
+/// (none: the default).
 pub fn depth_from(value: Option<&str>) -> usize {
-    value
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(DEFAULT_DEPTH)
+    let digits: String = value
+        .unwrap_or("")
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().unwrap_or(DEFAULT_DEPTH)
 }
 
 #[derive(Debug)]
@@ -92,7 +97,8 @@ impl ClientCertVerifier for DepthLimited {
                 ChainLongerThanVerifyDepth(self.depth),
             ))))
         };
-        let cert = webpki::EndEntityCert::try_from(end_entity).map_err(|_| too_deep())?;
+        let cert = webpki::EndEntityCert::try_from(end_entity)
+            .map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
         let depth = self.depth;
         let fits = |p: &webpki::VerifiedPath<'_>| {
             if p.intermediate_certificates().count() > depth {
@@ -110,7 +116,11 @@ impl ClientCertVerifier for DepthLimited {
             None,
             Some(&fits),
         )
-        .map_err(|_| too_deep())?;
+        .map_err(|e| match e {
+            webpki::Error::MaximumPathDepthExceeded => too_deep(),
+            // Not a length rustls accepted: a path search limit of webpki.
+            _ => Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure),
+        })?;
         Ok(verified)
     }
 
@@ -147,5 +157,6 @@ mod tests {
         assert_eq!(depth_from(Some("3")), 3);
         assert_eq!(depth_from(Some("0")), 0);
         assert_eq!(depth_from(Some("x")), 1);
+        assert_eq!(depth_from(Some("3x")), 3);
     }
 }

@@ -104,7 +104,11 @@ fn decrypt_legacy(text: &[u8], pass: &[u8]) -> Result<PrivateKeyDer<'static>, St
     let iv: Option<Vec<u8>> = iv
         .as_bytes()
         .chunks(2)
-        .map(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok())
+        .map(|h| {
+            let h = std::str::from_utf8(h).ok()?;
+            let hex = h.len() == 2 && h.bytes().all(|b| b.is_ascii_hexdigit());
+            hex.then(|| u8::from_str_radix(h, 16).ok())?
+        })
         .collect();
     let (key_len, iv_len) = match cipher {
         "AES-128-CBC" => (16, 16),

@@ -12,6 +12,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::RawFd;
 use std::ptr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,52 +59,6 @@ fn sequence(moves: &[(RawFd, RawFd)]) -> Vec<(Step, RawFd, RawFd)> {
     steps
 }
 
-/// What the child needs, all prepared by the parent: it may only make
-/// system calls (it shares the parent's memory; no allocation, no lock).
-struct Job<'a> {
-    argv: &'a [*mut libc::c_char],
-    envp: &'a [*mut libc::c_char],
-    steps: &'a [(Step, RawFd, RawFd)],
-    defaults: &'a [i32],
-    /// The errno of the step or exec that failed; 0 if the exec happened.
-    err: AtomicI32,
-}
-
-extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` points at the parent's `Job`, alive and unchanged until
-    // this child has exec'd or exited (CLONE_VFORK suspends the parent);
-    // everything below is a plain system call on values the job holds.
-    unsafe {
-        let job = &*(arg as *const Job);
-        let fail = |job: &Job| {
-            job.err.store(*libc::__errno_location(), Ordering::SeqCst);
-            libc::_exit(127)
-        };
-        for &(kind, a, b) in job.steps {
-            let r = match kind {
-                Step::Dup => libc::dup2(a, b),
-                Step::Close => libc::close(a),
-            };
-            if r == -1 {
-                fail(job);
-            }
-        }
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        for &sig in job.defaults {
-            libc::signal(sig, libc::SIG_DFL);
-        }
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, ptr::null_mut());
-        libc::execvpe(
-            job.argv[0],
-            job.argv.as_ptr() as *const *const libc::c_char,
-            job.envp.as_ptr() as *const *const libc::c_char,
-        );
-        fail(job)
-    }
-}
-
 /// Runs `clone` with every signal blocked, so that no handler of ours runs
 /// in the child before it has reset them (it unblocks them itself), and
 /// returns its result with the errno it left.
@@ -123,7 +78,8 @@ fn signals_blocked(clone: impl FnOnce() -> libc::c_int) -> (libc::c_int, io::Err
 }
 
 /// Starts `argv[0]` (searched in this process's PATH when it has no `/`,
-/// as execvp does) with arguments `argv` and environment `envp`
+/// as ucspi-tcp's pathexec does: no shell for a file without `#!`) with
+/// arguments `argv` and environment `envp`
 /// (`NAME=VALUE` strings). Each `(from, to)` of `moves` puts descriptor
 /// `from` on `to` in the child (close-on-exec cleared), however the numbers
 /// overlap; every other descriptor stays as it is (close-on-exec ones close
@@ -140,40 +96,30 @@ pub fn spawn(
     if argv.is_empty() {
         return Err(io::Error::from(io::ErrorKind::InvalidInput));
     }
-    let ptrs = |v: &[CString]| -> Vec<*mut libc::c_char> {
-        v.iter()
-            .map(|s| s.as_ptr().cast_mut())
-            .chain(std::iter::once(ptr::null_mut()))
-            .collect()
-    };
-    let (argp, envpp) = (ptrs(argv), ptrs(envp));
-    let steps = sequence(moves);
-    let job = Job {
-        argv: &argp,
-        envp: &envpp,
-        steps: &steps,
+    let mut slot = Slot::new();
+    slot.fill(
+        argv.to_vec(),
+        envp.to_vec(),
+        search_paths(argv[0].as_bytes()).into(),
+        moves,
         defaults,
-        err: AtomicI32::new(0),
-    };
-    // The child's stack: 64 KiB is far more than execvpe's path buffer.
-    let mut stack = vec![0u128; 4096];
-    let top = stack.as_mut_ptr_range().end.cast::<libc::c_void>();
-    // SAFETY: `child` runs on `stack` (16-byte aligned top, alive until the
-    // clone returns, which CLONE_VFORK makes wait for the child's exec or
-    // exit) and reads only `job`, which outlives that wait.
+    );
+    let top = slot.stack.as_mut_ptr_range().end.cast::<libc::c_void>();
+    // SAFETY: `raw_child` runs on the slot's stack (16-byte aligned top) and
+    // reads only the slot; both stay alive and unchanged until the clone
+    // returns, which CLONE_VFORK makes wait for the child's exec or exit.
     let (pid, clone_err) = signals_blocked(|| unsafe {
         libc::clone(
-            child,
+            raw_child,
             top,
             libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            &job as *const Job as *mut libc::c_void,
+            (&*slot as *const Slot).cast_mut().cast::<libc::c_void>(),
         )
     });
-    drop(stack);
     if pid == -1 {
         return Err(clone_err);
     }
-    match job.err.load(Ordering::SeqCst) {
+    match slot.err.load(Ordering::SeqCst) {
         0 => Ok(pid),
         e => {
             let _ = super::wait_pid(pid);
@@ -195,6 +141,8 @@ pub struct Spawner {
     slots: Vec<(ptr::NonNull<Slot>, Option<i32>)>,
     /// Children whose exec failed, with the errno, until [`Spawner::failed`].
     failed: Vec<(i32, i32)>,
+    /// The program name last searched, and the files to try for it.
+    paths: Option<(CString, Arc<[CString]>)>,
 }
 
 /// One child's job and stack. While `tid` is not 0 the child may read
@@ -205,12 +153,57 @@ struct Slot {
     err: AtomicI32,
     argv: Vec<CString>,
     envp: Vec<CString>,
-    paths: Vec<CString>,
+    paths: Arc<[CString]>,
     argp: Vec<*const libc::c_char>,
     envpp: Vec<*const libc::c_char>,
     steps: Vec<(Step, RawFd, RawFd)>,
     defaults: Vec<i32>,
     stack: Vec<u128>,
+}
+
+impl Slot {
+    fn new() -> Box<Slot> {
+        Box::new(Slot {
+            tid: AtomicI32::new(0),
+            err: AtomicI32::new(0),
+            argv: Vec::new(),
+            envp: Vec::new(),
+            paths: Arc::new([]),
+            argp: Vec::new(),
+            envpp: Vec::new(),
+            steps: Vec::new(),
+            defaults: Vec::new(),
+            // 64 KiB: the child's frames are a few hundred bytes.
+            stack: vec![0u128; 4096],
+        })
+    }
+
+    /// Prepares everything the child reads (the slot must be idle).
+    fn fill(
+        &mut self,
+        argv: Vec<CString>,
+        envp: Vec<CString>,
+        paths: Arc<[CString]>,
+        moves: &[(RawFd, RawFd)],
+        defaults: &[i32],
+    ) {
+        let ptrs = |v: &[CString], out: &mut Vec<*const libc::c_char>| {
+            out.clear();
+            out.extend(v.iter().map(|s| s.as_ptr()));
+            out.push(ptr::null());
+        };
+        self.argv = argv;
+        self.envp = envp;
+        self.paths = paths;
+        ptrs(&self.argv, &mut self.argp);
+        ptrs(&self.envp, &mut self.envpp);
+        self.steps = sequence(moves);
+        self.defaults.clear();
+        self.defaults.push(libc::SIGPIPE);
+        self.defaults.extend_from_slice(defaults);
+        self.err.store(0, Ordering::Relaxed);
+        self.tid.store(0, Ordering::Relaxed);
+    }
 }
 
 impl Default for Spawner {
@@ -224,6 +217,7 @@ impl Spawner {
         Spawner {
             slots: Vec::new(),
             failed: Vec::new(),
+            paths: None,
         }
     }
 
@@ -267,24 +261,17 @@ impl Spawner {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
         self.sweep();
-        let paths = search_paths(argv[0].as_bytes());
+        // PATH does not change under a server: search it once per program.
+        if self.paths.as_ref().is_none_or(|(n, _)| n != &argv[0]) {
+            let found = search_paths(argv[0].as_bytes()).into();
+            self.paths = Some((argv[0].clone(), found));
+        }
+        let paths = self.paths.as_ref().map(|p| p.1.clone()).unwrap_or_default();
         let idle = self.slots.iter().position(|s| s.1.is_none());
         let i = match idle {
             Some(i) => i,
             None => {
-                let slot = Box::new(Slot {
-                    tid: AtomicI32::new(0),
-                    err: AtomicI32::new(0),
-                    argv: Vec::new(),
-                    envp: Vec::new(),
-                    paths: Vec::new(),
-                    argp: Vec::new(),
-                    envpp: Vec::new(),
-                    steps: Vec::new(),
-                    defaults: Vec::new(),
-                    // 64 KiB: the child's frames are a few hundred bytes.
-                    stack: vec![0u128; 4096],
-                });
+                let slot = Slot::new();
                 self.slots.push((ptr::NonNull::from(Box::leak(slot)), None));
                 self.slots.len() - 1
             }
@@ -292,22 +279,7 @@ impl Spawner {
         let p = self.slots[i].0;
         // SAFETY: the slot is idle: no child reads it.
         let slot = unsafe { &mut *p.as_ptr() };
-        let ptrs = |v: &[CString], out: &mut Vec<*const libc::c_char>| {
-            out.clear();
-            out.extend(v.iter().map(|s| s.as_ptr()));
-            out.push(ptr::null());
-        };
-        slot.argv = argv;
-        slot.envp = envp;
-        slot.paths = paths;
-        ptrs(&slot.argv, &mut slot.argp);
-        ptrs(&slot.envp, &mut slot.envpp);
-        slot.steps = sequence(moves);
-        slot.defaults.clear();
-        slot.defaults.push(libc::SIGPIPE);
-        slot.defaults.extend_from_slice(defaults);
-        slot.err.store(0, Ordering::Relaxed);
-        slot.tid.store(0, Ordering::Relaxed);
+        slot.fill(argv, envp, paths, moves, defaults);
         let top = slot.stack.as_mut_ptr_range().end.cast::<libc::c_void>();
         let tid = slot.tid.as_ptr();
         // SAFETY: `raw_child` runs on the slot's stack (16-byte aligned top)

@@ -143,7 +143,6 @@ impl Common {
     }
 }
 
-/// A number option value, or a usage error.
 /// `-3`: the private-key passphrase, read from descriptor 3 up to a NUL
 /// byte (or the end), which is then closed. Every buffer that held it is
 /// wiped.
@@ -176,6 +175,7 @@ pub fn read_passphrase() -> Result<crate::tls::Passphrase, Die> {
     Ok(crate::tls::Passphrase::new(std::mem::take(&mut *pass)))
 }
 
+/// A number option value, or a usage error.
 pub fn num<T: std::str::FromStr>(v: &str, usage: &str) -> Result<T, Die> {
     v.parse().map_err(|_| Die::usage(usage))
 }

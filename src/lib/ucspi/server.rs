@@ -8,9 +8,7 @@ use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
 use super::{Common, Conn, ident, log, rules};
@@ -220,7 +218,7 @@ pub fn serve(
 
 /// How the parent started a connection's process.
 pub enum Start {
-    /// The program runs already (posix_spawn): its pid.
+    /// The program runs already (started without a fork): its pid.
     Spawned(i32),
     /// Fork and run the `child` function on this socket.
     Fork(OwnedFd),
@@ -239,7 +237,7 @@ pub fn serve_starting(
     child: impl Fn(OwnedFd, SocketAddr) -> Die,
 ) -> Result<(), Die> {
     let lfd = listen.as_raw_fd();
-    // Read the environment for posix_spawn once, not in every child.
+    // Read the environment for the spawned programs once, not per child.
     let _ = base_env();
     if drop_in_parent {
         o.drop_privileges()?;
@@ -523,29 +521,16 @@ pub fn environment(a: &Accepted, prefixes: &[&str]) -> Vec<(OsString, Option<OsS
     env
 }
 
-/// The program's command line with the variables of [`environment`].
-pub fn command(o: &Options, a: &Accepted, prefixes: &[&str]) -> Command {
-    let mut cmd = Command::new(&o.argv[0]);
-    cmd.args(&o.argv[1..]);
-    for (k, v) in environment(a, prefixes) {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    cmd
-}
-
-/// Execs the program; returns only on failure.
-pub fn exec(o: &Options, mut cmd: Command) -> Die {
-    let e = cmd.exec();
-    Die::temp(unrunnable(o, &e))
-}
-
 /// Execs the program of an accepted connection the way [`spawn_allowed`]
 /// starts it (ucspi-tcp's pathexec: the server's PATH, no shell for a file
 /// without `#!`, SIGPIPE default); returns only on failure.
-pub fn exec_program(o: &Options, a: &Accepted, prefixes: &[&str]) -> Die {
+/// `extra` variables are set after the connection and rule ones.
+pub fn exec_program(
+    o: &Options,
+    a: &Accepted,
+    prefixes: &[&str],
+    extra: &[(OsString, Option<OsString>)],
+) -> Die {
     let argv: Vec<CString> = o
         .argv
         .iter()
@@ -556,7 +541,9 @@ pub fn exec_program(o: &Options, a: &Accepted, prefixes: &[&str]) -> Die {
         return Die::temp(unrunnable(o, &e));
     }
     let _ = sys::default_signal(libc::SIGPIPE);
-    let e = sys::pathexec(&argv, &envp(&environment(a, prefixes)));
+    let mut changes = environment(a, prefixes);
+    changes.extend_from_slice(extra);
+    let e = sys::pathexec(&argv, &envp(&changes));
     Die::temp(unrunnable(o, &e))
 }
 
@@ -628,8 +615,9 @@ pub struct SpawnPlan<'a> {
 /// Starts the program of an examined connection without a fork
 /// ([`sys::spawn`]), then logs its `pid` and `ok` lines with the program's
 /// pid. `None` when the connection has to take the forking path instead:
-/// denied, rules unreadable, `PATH` set by a rule (the search would use the
-/// server's), or the start failed. `banner_sent` says whether the banner
+/// denied, rules unreadable, or the start failed. Either way the program
+/// is searched in the server's PATH, as ucspi-tcp's pathexec does, even
+/// when a rule sets another one for the program. `banner_sent` says whether the banner
 /// went out. With a `spawner` the start does not wait for the exec, and a
 /// failed exec shows when the child is reaped ([`sys::Spawner::failed`]).
 pub fn spawn_allowed(
@@ -641,7 +629,7 @@ pub fn spawn_allowed(
     spawner: Option<&mut sys::Spawner>,
 ) -> Option<i32> {
     let decision = match &ex.verdict {
-        Ok(d) if !d.deny && !d.env.iter().any(|(k, _)| k == b"PATH") => d,
+        Ok(d) if !d.deny => d,
         _ => return None,
     };
     let a = Accepted {
@@ -666,8 +654,9 @@ pub fn spawn_allowed(
         send_banner(o, sock);
         *banner_sent = true;
     }
-    // The signals `serve` catches (its self-pipe).
-    let caught = [libc::SIGCHLD, libc::SIGTERM];
+    // The signals `serve` catches (its self-pipe), and those Rust's runtime
+    // catches to report a stack overflow.
+    let caught = [libc::SIGCHLD, libc::SIGTERM, libc::SIGSEGV, libc::SIGBUS];
     let envp = envp(&changes);
     let pid = match spawner {
         Some(sp) => sp.spawn(argv, envp, plan.moves, &caught).ok()?,

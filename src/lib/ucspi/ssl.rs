@@ -179,7 +179,7 @@ fn wires() -> std::io::Result<Wires> {
     })
 }
 
-/// Whether the program can be started by posix_spawn from the TLS
+/// Whether the program can be started without a fork from the TLS
 /// process: nothing has to happen in its own process before the exec
 /// (no `-u`/`-g` switch, no variables that only the handshake gives).
 fn spawnable(so: &SslOptions) -> bool {
@@ -187,7 +187,7 @@ fn spawnable(so: &SslOptions) -> bool {
 }
 
 /// The connection child: becomes the TLS process after starting the
-/// program (posix_spawn, or a fork that does the tcpserver work).
+/// program (a spawn, or a fork that does the tcpserver work).
 fn connection(so: &SslOptions, ctx: &ServerContext, sock: OwnedFd, remote: SocketAddr) -> Die {
     let o = &so.server;
     let w = match wires() {
@@ -451,10 +451,11 @@ fn program(
     } else {
         &["SSL"]
     };
-    let mut cmd = server::command(o, &a, prefixes);
-    cmd.env("SSLCTLFD", "3")
-        .env("SSLREADFD", "4")
-        .env("SSLWRITEFD", "5");
+    let mut extra: Vec<(OsString, Option<OsString>)> =
+        [("SSLCTLFD", "3"), ("SSLREADFD", "4"), ("SSLWRITEFD", "5")]
+            .iter()
+            .map(|(k, v)| ((*k).into(), Some((*v).into())))
+            .collect();
     let wired = if so.delayed {
         sys::dup2(sock.as_raw_fd(), 0).and_then(|()| sys::dup2(sock.as_raw_fd(), 1))
     } else {
@@ -467,7 +468,7 @@ fn program(
                 return Die::quiet(111);
             };
             for (k, v) in vars {
-                cmd.env(OsString::from_vec(k), OsString::from_vec(v));
+                extra.push((OsString::from_vec(k), Some(OsString::from_vec(v))));
             }
         }
         sys::dup2(from_tls.as_raw_fd(), 0).and_then(|()| sys::dup2(to_tls.as_raw_fd(), 1))
@@ -476,7 +477,7 @@ fn program(
     if let Err(e) = wired.and_then(|()| settle([ctl, from_tls, to_tls])) {
         return Die::sys("set up descriptors", e);
     }
-    server::exec(o, cmd)
+    server::exec_program(o, &a, prefixes, &extra)
 }
 
 #[cfg(test)]
