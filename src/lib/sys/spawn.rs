@@ -187,16 +187,11 @@ impl Slot {
         moves: &[(RawFd, RawFd)],
         defaults: &[i32],
     ) {
-        let ptrs = |v: &[CString], out: &mut Vec<*const libc::c_char>| {
-            out.clear();
-            out.extend(v.iter().map(|s| s.as_ptr()));
-            out.push(ptr::null());
-        };
         self.argv = argv;
         self.envp = envp;
         self.paths = paths;
-        ptrs(&self.argv, &mut self.argp);
-        ptrs(&self.envp, &mut self.envpp);
+        pointers(&self.argv, &mut self.argp);
+        pointers(&self.envp, &mut self.envpp);
         self.steps = sequence(moves);
         self.defaults.clear();
         self.defaults.push(libc::SIGPIPE);
@@ -331,32 +326,27 @@ pub fn pathexec(argv: &[CString], envp: &[CString]) -> io::Error {
     let Some(name) = argv.first() else {
         return io::Error::from(io::ErrorKind::InvalidInput);
     };
-    let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
-        v.iter()
-            .map(|s| s.as_ptr())
-            .chain(std::iter::once(ptr::null()))
-            .collect()
-    };
-    let (argp, envpp) = (ptrs(argv), ptrs(envp));
+    let (mut argp, mut envpp) = (Vec::new(), Vec::new());
+    pointers(argv, &mut argp);
+    pointers(envp, &mut envpp);
     // SAFETY: an empty sigset_t we own; no old mask is asked for.
     unsafe {
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, ptr::null_mut());
     }
-    let mut saved = io::Error::from_raw_os_error(libc::ENOENT);
-    for path in search_paths(name.as_bytes()) {
-        // SAFETY: NUL-terminated strings and null-terminated pointer arrays
-        // that outlive the call.
-        unsafe { libc::execve(path.as_ptr(), argp.as_ptr(), envpp.as_ptr()) };
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::ENOENT) => {}
-            Some(libc::EACCES | libc::EPERM | libc::EISDIR) => saved = e,
-            _ => return e,
-        }
-    }
-    saved
+    let paths = search_paths(name.as_bytes());
+    // SAFETY: NUL-terminated strings and null-terminated pointer arrays
+    // that outlive the call.
+    let errno = unsafe { exec_paths(&paths, argp.as_ptr(), envpp.as_ptr()) };
+    io::Error::from_raw_os_error(errno)
+}
+
+/// The C view of `v` in `out`: its strings' pointers and a null.
+fn pointers(v: &[CString], out: &mut Vec<*const libc::c_char>) {
+    out.clear();
+    out.extend(v.iter().map(|s| s.as_ptr()));
+    out.push(ptr::null());
 }
 
 /// The files to try for `name`: itself if it has a `/`, else each element
@@ -415,6 +405,42 @@ struct KernelSigaction {
     mask: u64,
 }
 
+/// ucspi-tcp's pathexec over the candidate files `paths`: a missing file,
+/// or one we may not run, lets the next one try; any other error ends the
+/// search. Returns only when no exec happened: the errno to report (that
+/// of the last file that exists, else ENOENT). Raw system calls only, so
+/// that [`Spawner`]'s child may use it.
+///
+/// # Safety
+/// `argp` and `envpp` are null-terminated arrays of NUL-terminated strings.
+unsafe fn exec_paths(
+    paths: &[CString],
+    argp: *const *const libc::c_char,
+    envpp: *const *const libc::c_char,
+) -> i32 {
+    let mut saved = libc::ENOENT;
+    for path in paths.iter() {
+        // SAFETY: the caller's arrays; `path` is NUL-terminated.
+        let r = unsafe {
+            raw_syscall(
+                libc::SYS_execve,
+                path.as_ptr() as usize,
+                argp as usize,
+                envpp as usize,
+                0,
+            )
+        };
+        let e = -r as i32;
+        if e != libc::ENOENT {
+            saved = e;
+            if e != libc::EACCES && e != libc::EPERM && e != libc::EISDIR {
+                break;
+            }
+        }
+    }
+    saved
+}
+
 extern "C" fn raw_child(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the busy slot, unchanged until this child execs or
     // exits; below are raw system calls on values it holds and on a
@@ -457,26 +483,7 @@ extern "C" fn raw_child(arg: *mut libc::c_void) -> libc::c_int {
             0,
             8,
         );
-        // pathexec: a missing file or one we may not run lets the next
-        // directory try; any other error ends the search.
-        let mut saved = -(libc::ENOENT as isize);
-        for path in slot.paths.iter() {
-            let r = raw_syscall(
-                libc::SYS_execve,
-                path.as_ptr() as usize,
-                slot.argp.as_ptr() as usize,
-                slot.envpp.as_ptr() as usize,
-                0,
-            );
-            let e = -r as i32;
-            if e != libc::ENOENT {
-                saved = r;
-                if e != libc::EACCES && e != libc::EPERM && e != libc::EISDIR {
-                    break;
-                }
-            }
-        }
-        fail(saved)
+        fail(-(exec_paths(&slot.paths, slot.argp.as_ptr(), slot.envpp.as_ptr()) as isize))
     }
 }
 
@@ -599,10 +606,19 @@ mod tests {
     fn search_path_forms() {
         let p = search_paths(b"./x");
         assert_eq!(p, vec![cs("./x")]);
-        assert!(
-            search_paths(b"true")
-                .iter()
-                .all(|c| c.as_bytes().ends_with(b"/true") || c.as_bytes() == b"true")
-        );
+        // One candidate per PATH element, in order; "" is the current one.
+        let path = std::env::var("PATH").unwrap_or("/bin:/usr/bin".into());
+        let want: Vec<CString> = path
+            .split(':')
+            .map(|d| {
+                cs(&if d.is_empty() {
+                    "true".into()
+                } else {
+                    format!("{d}/true")
+                })
+            })
+            .collect();
+        assert!(!want.is_empty());
+        assert_eq!(search_paths(b"true"), want);
     }
 }

@@ -505,14 +505,23 @@ pub fn accept_work(
 /// the rule variables (rules override, as in DJB's tcpserver). `None`
 /// removes a variable.
 pub fn environment(a: &Accepted, prefixes: &[&str]) -> Vec<(OsString, Option<OsString>)> {
+    environment_of(&a.conn, &a.rule_env, prefixes)
+}
+
+/// [`environment`] from its parts.
+fn environment_of(
+    conn: &Conn,
+    rule_env: &[(Vec<u8>, Vec<u8>)],
+    prefixes: &[&str],
+) -> Vec<(OsString, Option<OsString>)> {
     use std::os::unix::ffi::OsStringExt;
     let mut env = Vec::new();
     for p in prefixes {
-        for (k, v) in a.conn.environ(p) {
+        for (k, v) in conn.environ(p) {
             env.push((k.into(), v));
         }
     }
-    for (k, v) in &a.rule_env {
+    for (k, v) in rule_env {
         env.push((
             OsString::from_vec(k.clone()),
             Some(OsString::from_vec(v.clone())),
@@ -531,20 +540,23 @@ pub fn exec_program(
     prefixes: &[&str],
     extra: &[(OsString, Option<OsString>)],
 ) -> Die {
-    let argv: Vec<CString> = o
-        .argv
-        .iter()
-        .filter_map(|a| CString::new(a.as_bytes()).ok())
-        .collect();
-    if argv.len() != o.argv.len() {
+    let Some(argv) = program_argv(o) else {
         let e = std::io::Error::from(std::io::ErrorKind::InvalidInput);
         return Die::temp(unrunnable(o, &e));
-    }
+    };
     let _ = sys::default_signal(libc::SIGPIPE);
     let mut changes = environment(a, prefixes);
     changes.extend_from_slice(extra);
     let e = sys::pathexec(&argv, &envp(&changes));
     Die::temp(unrunnable(o, &e))
+}
+
+/// The program's argv as C strings; `None` if an argument holds a NUL.
+fn program_argv(o: &Options) -> Option<Vec<CString>> {
+    o.argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()).ok())
+        .collect()
 }
 
 /// The line for a program that cannot be executed.
@@ -632,24 +644,13 @@ pub fn spawn_allowed(
         Ok(d) if !d.deny => d,
         _ => return None,
     };
-    let a = Accepted {
-        conn: ex.conn.clone(),
-        rule_env: decision.env.clone(),
-    };
-    let mut changes = environment(&a, plan.prefixes);
+    let mut changes = environment_of(&ex.conn, &decision.env, plan.prefixes);
     changes.extend(
         plan.extra
             .iter()
             .map(|(k, v)| ((*k).into(), Some((*v).into()))),
     );
-    let argv: Vec<CString> = o
-        .argv
-        .iter()
-        .filter_map(|a| CString::new(a.as_bytes()).ok())
-        .collect();
-    if argv.len() != o.argv.len() {
-        return None;
-    }
+    let argv = program_argv(o)?;
     if plan.banner && !*banner_sent {
         send_banner(o, sock);
         *banner_sent = true;
@@ -662,7 +663,7 @@ pub fn spawn_allowed(
         Some(sp) => sp.spawn(argv, envp, plan.moves, &caught).ok()?,
         None => sys::spawn(&argv, &envp, plan.moves, &caught).ok()?,
     };
-    log_pid(o, pid, a.conn.remote);
-    log_verdict(o, pid, &a.conn, false);
+    log_pid(o, pid, ex.conn.remote);
+    log_verdict(o, pid, &ex.conn, false);
     Some(pid)
 }
