@@ -319,14 +319,7 @@ fn crash_safety_sigkill_while_mail_flows() {
             acked += 1;
         }
         // Kill at a different point of the flow each round.
-        let target = before + 1 + (round * 7) % per_round;
-        assert!(
-            wait_until(20, || {
-                d.log_text().matches("starting delivery").count() >= target
-            }),
-            "round {round}: {target} deliveries never started:\n{}",
-            d.log_text()
-        );
+        await_kill_point(&d, before, round, per_round);
         d.kill_all();
     }
     let d = Daemon::start(&h);

@@ -216,14 +216,7 @@ fn crash_during_fast_path_remote_deliveries() {
             enqueue(&h, "me@here.example", &[&r], body(i).as_bytes());
             acked += 1;
         }
-        let target = before + 1 + (round * 7) % per_round;
-        assert!(
-            wait_until(20, || {
-                d.log_text().matches("starting delivery").count() >= target
-            }),
-            "round {round}: {target} deliveries never started:\n{}",
-            d.log_text()
-        );
+        await_kill_point(&d, before, round, per_round);
         // On the fast path: nothing was preprocessed the plain way.
         assert_eq!(queue_count(&h, "info"), 0, "round {round}: info files");
         assert_eq!(queue_count(&h, "remote"), 0, "round {round}: remote files");

@@ -170,6 +170,20 @@ impl Drop for Daemon {
     }
 }
 
+/// For the crash tests: waits until the daemon `d` has started `before`
+/// plus 1 to `per_round` more deliveries (a different number each round,
+/// so the kill hits a different point of the flow), or fails.
+pub fn await_kill_point(d: &Daemon, before: usize, round: usize, per_round: usize) {
+    let target = before + 1 + (round * 7) % per_round;
+    assert!(
+        wait_until(20, || {
+            d.log_text().matches("starting delivery").count() >= target
+        }),
+        "round {round}: {target} deliveries never started:\n{}",
+        d.log_text()
+    );
+}
+
 pub fn wait_child(c: &mut Child, secs: u64) -> Option<i32> {
     let mut code = None;
     wait_until(secs, || match c.try_wait() {
