@@ -104,17 +104,19 @@ fn decrypt_legacy(text: &[u8], pass: &[u8]) -> Result<PrivateKeyDer<'static>, St
     let iv: Option<Vec<u8>> = iv
         .as_bytes()
         .chunks(2)
-        .map(|h| {
-            let h = std::str::from_utf8(h).ok()?;
-            let hex = h.len() == 2 && h.bytes().all(|b| b.is_ascii_hexdigit());
-            hex.then(|| u8::from_str_radix(h, 16).ok())?
+        .map(|h| match h {
+            [a, b] if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => {
+                u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
+            }
+            _ => None,
         })
         .collect();
-    let (key_len, iv_len) = match cipher {
-        "AES-128-CBC" => (16, 16),
-        "AES-192-CBC" => (24, 16),
-        "AES-256-CBC" => (32, 16),
-        "DES-EDE3-CBC" => (24, 8),
+    type Decrypt = fn(&[u8], &[u8], &mut [u8]) -> Option<usize>;
+    let (key_len, iv_len, decrypt): (usize, usize, Decrypt) = match cipher {
+        "AES-128-CBC" => (16, 16, cbc::<aes::Aes128>),
+        "AES-192-CBC" => (24, 16, cbc::<aes::Aes192>),
+        "AES-256-CBC" => (32, 16, cbc::<aes::Aes256>),
+        "DES-EDE3-CBC" => (24, 8, cbc::<des::TdesEde3>),
         _ => return Err(format!("legacy encrypted PEM ({cipher}), {CONVERT}")),
     };
     let iv = iv
@@ -132,12 +134,7 @@ fn decrypt_legacy(text: &[u8], pass: &[u8]) -> Result<PrivateKeyDer<'static>, St
     }
     let key = &key[..key_len];
     let mut buf = Zeroizing::new(body);
-    let plain = match cipher {
-        "AES-128-CBC" => cbc::<aes::Aes128>(key, &iv, &mut buf),
-        "AES-192-CBC" => cbc::<aes::Aes192>(key, &iv, &mut buf),
-        "AES-256-CBC" => cbc::<aes::Aes256>(key, &iv, &mut buf),
-        _ => cbc::<des::TdesEde3>(key, &iv, &mut buf),
-    };
+    let plain = decrypt(key, &iv, &mut buf);
     // A wrong passphrase fails the padding check, or (rarely) leaves bytes
     // that are no DER structure.
     let der = plain

@@ -179,6 +179,9 @@ fn wires() -> std::io::Result<Wires> {
     })
 }
 
+/// The program's UCSPI-TLS descriptors: control socket, read, write.
+const PROGRAM_FDS: &[(&str, &str)] = &[("SSLCTLFD", "3"), ("SSLREADFD", "4"), ("SSLWRITEFD", "5")];
+
 /// Whether the program can be started without a fork from the TLS
 /// process: nothing has to happen in its own process before the exec
 /// (no `-u`/`-g` switch, no variables that only the handshake gives).
@@ -215,7 +218,7 @@ fn connection(so: &SslOptions, ctx: &ServerContext, sock: OwnedFd, remote: Socke
             } else {
                 &["SSL"]
             },
-            extra: &[("SSLCTLFD", "3"), ("SSLREADFD", "4"), ("SSLWRITEFD", "5")],
+            extra: PROGRAM_FDS,
             moves: &[(in0, 0), (out1, 1), (ctl, 3), (r, 4), (wr, 5)],
             banner: so.delayed,
         };
@@ -451,11 +454,10 @@ fn program(
     } else {
         &["SSL"]
     };
-    let mut extra: Vec<(OsString, Option<OsString>)> =
-        [("SSLCTLFD", "3"), ("SSLREADFD", "4"), ("SSLWRITEFD", "5")]
-            .iter()
-            .map(|(k, v)| ((*k).into(), Some((*v).into())))
-            .collect();
+    let mut extra: Vec<(OsString, Option<OsString>)> = PROGRAM_FDS
+        .iter()
+        .map(|(k, v)| ((*k).into(), Some((*v).into())))
+        .collect();
     let wired = if so.delayed {
         sys::dup2(sock.as_raw_fd(), 0).and_then(|()| sys::dup2(sock.as_raw_fd(), 1))
     } else {
