@@ -334,6 +334,7 @@ fn client_chain_depth() {
     assert!(ok.ends_with("client=two.example\n"), "{ok}");
     let s = start(Some("0"));
     assert!(tls_fetch(s.port, client_config(&p, v13, Some(&one))).is_err());
+    s.wait_log("ChainLongerThanVerifyDepth(0)");
 }
 
 /// A script without `#!` is not run by a shell, whether the TLS process
