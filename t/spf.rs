@@ -154,6 +154,17 @@ fn spfquery_verbose_local_rules_and_usage() {
         err.starts_with("spfquery: fatal: invalid usage\nusage: spfquery "),
         "{err}"
     );
+    // A sender that is not UTF-8 is read lossily, not a panic.
+    use std::os::unix::ffi::OsStrExt;
+    let out = h
+        .cmd("spfquery")
+        .args([CLIENT, "helo.example"])
+        .arg(std::ffi::OsStr::from_bytes(b"\xff@fail.example"))
+        .env("DNSCACHEIP", dns.env())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("result=fail\n"));
 }
 
 /// `Smtpd` with a queue script that records `SPFRESULT`, then runs

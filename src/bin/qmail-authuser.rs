@@ -57,15 +57,8 @@ fn system_check(c: &Credentials) -> Result<(), Die> {
 fn become_user(c: &Credentials, sub: &mut Command) -> Result<(), Die> {
     let userid = c.user.split('@').next().unwrap_or("");
     let (passwd_file, _) = system_files();
-    let text = match std::fs::read_to_string(&passwd_file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(_) => return Err(quiet(TEMP)),
-    };
-    let pw = text
-        .lines()
-        .filter_map(passwd::parse_passwd_line)
-        .find(|p| p.name == userid)
+    let pw = passwd::user_by_name_in(&passwd_file, userid)
+        .map_err(|_| quiet(TEMP))?
         .ok_or_else(|| quiet(NO))?;
     if !home::private_mode() {
         sys::set_ids(pw.uid, pw.gid).map_err(|_| quiet(TEMP))?;

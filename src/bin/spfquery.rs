@@ -52,6 +52,11 @@ fn spfquery(args: &[String]) -> Result<(), Die> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Lossy, as qmail-smtpd reads HELO and sender: non-UTF-8 bytes must
+    // not make the program panic.
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     sqmail::exit::run("spfquery", || spfquery(&args))
 }

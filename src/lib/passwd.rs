@@ -46,7 +46,12 @@ pub fn all_users() -> io::Result<Vec<Passwd>> {
 }
 
 pub fn user_by_name(name: &str) -> io::Result<Option<Passwd>> {
-    Ok(read("/etc/passwd")?
+    user_by_name_in("/etc/passwd", name)
+}
+
+/// `user_by_name` in the passwd file at `path` (missing: no users).
+pub fn user_by_name_in(path: &str, name: &str) -> io::Result<Option<Passwd>> {
+    Ok(read(path)?
         .lines()
         .filter_map(parse_passwd_line)
         .find(|p| p.name == name))

@@ -297,15 +297,6 @@ fn closest_encloser(c: &Chain<'_>, n: &Name, zone: &Name) -> Option<(Name, Name)
     None
 }
 
-/// The closest encloser and next closer name of `n`, for tests and tools.
-pub fn nsec3_closest_encloser(
-    n: &Name,
-    zone: &Name,
-    nsec3s: &[(Name, NSEC3)],
-) -> Option<(Name, Name)> {
-    closest_encloser(&chain(zone, nsec3s)?, n, zone)
-}
-
 /// For an answer expanded from a wildcard with `labels` labels: does an
 /// NSEC3 cover the next closer name (RFC 5155 §8.8)?
 pub fn nsec3_no_closer(n: &Name, labels: u8, zone: &Name, nsec3s: &[(Name, NSEC3)]) -> bool {
@@ -494,6 +485,14 @@ mod tests {
             common(&n("a.b.example."), &n("c.b.EXAMPLE.")),
             n("b.example.")
         );
+    }
+
+    fn nsec3_closest_encloser(
+        n: &Name,
+        zone: &Name,
+        nsec3s: &[(Name, hickory_proto::dnssec::rdata::NSEC3)],
+    ) -> Option<(Name, Name)> {
+        closest_encloser(&chain(zone, nsec3s)?, n, zone)
     }
 
     #[test]

@@ -25,7 +25,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 
 use super::report::tls_fail;
-use crate::dns::dnssec::{Anchors, Status, Tlsa, Validator};
+use crate::dns::dnssec::{Anchors, Answer, Status, Tlsa, Validator};
 use crate::dns::{self, Resolver};
 
 pub const BOGUS_MX: &str = "DNSSEC validation failed for the MX records of";
@@ -64,7 +64,24 @@ pub struct Dane<'a> {
     domain: Option<&'a str>,
     port: u16,
     mx: OnceCell<Result<Option<Vec<Name>>, Vec<u8>>>,
-    hosts: RefCell<HashMap<(String, bool), Decision>>,
+    /// Per (host, IPv4?): the decision and the DNSSEC-secure addresses it
+    /// holds for (`None`: every address).
+    hosts: RefCell<HashMap<(String, bool), ForHost>>,
+}
+
+/// A host's decision for one address family, and the secure addresses it
+/// holds for (`None`: every address of the family).
+type ForHost = (Decision, Option<Vec<IpAddr>>);
+
+/// The decision for `ip`: an address the secure answer does not list is
+/// not the host's (whatever the other addresses got).
+fn for_ip((d, addrs): &ForHost, host: &str, ip: IpAddr) -> Decision {
+    match addrs {
+        Some(a) if !a.iter().any(|x| *x == ip || *x == ip.to_canonical()) => {
+            Decision::Defer(tls_fail(BOGUS_ADDR, host))
+        }
+        _ => d.clone(),
+    }
 }
 
 impl<'a> Dane<'a> {
@@ -93,52 +110,55 @@ impl<'a> Dane<'a> {
             return Decision::Off;
         }
         let key = (host.to_ascii_lowercase(), ip.is_ipv4());
-        if let Some(d) = self.hosts.borrow().get(&key) {
-            return d.clone();
+        if let Some(f) = self.hosts.borrow().get(&key) {
+            return for_ip(f, host, ip);
         }
-        let d = self.decide_uncached(v, host, ip);
-        self.hosts.borrow_mut().insert(key, d.clone());
+        let f = self.decide_uncached(v, host, ip.is_ipv4());
+        let d = for_ip(&f, host, ip);
+        self.hosts.borrow_mut().insert(key, f);
         d
     }
 
-    fn decide_uncached(&self, v: &Validator<'_>, host: &str, ip: IpAddr) -> Decision {
+    fn decide_uncached(&self, v: &Validator<'_>, host: &str, v4: bool) -> ForHost {
         let Ok(hn) = dns::name(host) else {
-            return Decision::Off;
+            return (Decision::Off, None);
         };
         if let Some(domain) = self.domain {
             match self.mx.get_or_init(|| secure_mx(v, domain)) {
-                Err(text) => return Decision::Defer(text.clone()),
-                Ok(None) => return Decision::Off,
+                Err(text) => return (Decision::Defer(text.clone()), None),
+                Ok(None) => return (Decision::Off, None),
                 // The host must be one the secure answer names (no MX
                 // records: the domain itself).
                 Ok(Some(hosts)) if !hosts.contains(&hn) => {
-                    return Decision::Defer(tls_fail(BOGUS_MX, domain));
+                    return (Decision::Defer(tls_fail(BOGUS_MX, domain)), None);
                 }
                 Ok(Some(_)) => {}
             }
         }
-        let t = if ip.is_ipv4() {
-            RecordType::A
-        } else {
-            RecordType::AAAA
-        };
+        let t = if v4 { RecordType::A } else { RecordType::AAAA };
         let a = match v.lookup(&hn, t) {
             Ok(a) => a,
-            Err(_) => return Decision::Defer(tls_fail(TEMP, host)),
+            Err(_) => return (Decision::Defer(tls_fail(TEMP, host)), None),
         };
         match a.status {
-            Status::Insecure => return Decision::Off,
-            Status::Bogus => return Decision::Defer(tls_fail(BOGUS_ADDR, host)),
+            Status::Insecure => return (Decision::Off, None),
+            Status::Bogus => return (Decision::Defer(tls_fail(BOGUS_ADDR, host)), None),
             Status::Secure => {}
         }
-        let listed = a.records.iter().any(|r| match r.data {
-            RData::A(x) => IpAddr::V4(x.0) == ip.to_canonical(),
-            RData::AAAA(x) => IpAddr::V6(x.0) == ip,
-            _ => false,
-        });
-        if !listed {
-            return Decision::Defer(tls_fail(BOGUS_ADDR, host));
-        }
+        let listed = a
+            .records
+            .iter()
+            .filter_map(|r| match r.data {
+                RData::A(x) => Some(IpAddr::V4(x.0)),
+                RData::AAAA(x) => Some(IpAddr::V6(x.0)),
+                _ => None,
+            })
+            .collect();
+        (self.tlsa_decision(v, &a, &hn, host), Some(listed))
+    }
+
+    /// The TLSA policy of a host whose address answer `a` is secure.
+    fn tlsa_decision(&self, v: &Validator<'_>, a: &Answer, hn: &Name, host: &str) -> Decision {
         // RFC 7672 §2.2.3: the CNAME-expanded name first, then the host.
         let mut bases = vec![a.canonical().clone()];
         if a.chain.len() > 1 {
@@ -153,7 +173,7 @@ impl<'a> Dane<'a> {
                 Status::Bogus => return Decision::Defer(tls_fail(BOGUS_TLSA, host)),
                 Status::Secure if !recs.is_empty() => {
                     let mut names = vec![dns::text(&base)];
-                    if base != hn {
+                    if base != *hn {
                         names.push(host.trim_end_matches('.').to_string());
                     }
                     return Decision::On(Policy {
@@ -334,6 +354,28 @@ mod tests {
             matching,
             data,
         }
+    }
+
+    #[test]
+    fn a_cached_decision_holds_only_for_listed_addresses() {
+        let on = Decision::On(Policy {
+            tlsa: Vec::new(),
+            names: vec!["mx.example".into()],
+        });
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let f = (on.clone(), Some(vec![ip("192.0.2.1"), ip("2001:db8::1")]));
+        assert_eq!(for_ip(&f, "mx.example", ip("192.0.2.1")), on);
+        assert_eq!(for_ip(&f, "mx.example", ip("::ffff:192.0.2.1")), on);
+        assert_eq!(for_ip(&f, "mx.example", ip("2001:db8::1")), on);
+        assert_eq!(
+            for_ip(&f, "mx.example", ip("192.0.2.2")),
+            Decision::Defer(tls_fail(BOGUS_ADDR, "mx.example"))
+        );
+        // Decided before any address was looked at: for every address.
+        assert_eq!(
+            for_ip(&(Decision::Off, None), "mx", ip("192.0.2.2")),
+            Decision::Off
+        );
     }
 
     #[test]

@@ -391,11 +391,10 @@ impl Eval<'_, '_> {
                 .position(|d| d.mechanism == Mechanism::All && d.qualifier != Qualifier::Pass),
             _ => None,
         };
-        let local_len = match (local_at, self.local.clone()) {
+        let local_len = match (local_at, &self.local) {
             (Some(at), Some(l)) => {
-                let n = l.len();
-                rec.directives.splice(at..at, l);
-                n
+                rec.directives.splice(at..at, l.iter().cloned());
+                l.len()
             }
             _ => 0,
         };
@@ -564,11 +563,11 @@ impl Eval<'_, '_> {
                 .with_target(&spec_or(spec), domain, |e, t| {
                     // A failed PTR lookup is no match (RFC 7208 §5.5).
                     let names = e.dns.ptr(ip).unwrap_or_default();
-                    let t = t.trim_end_matches('.').to_ascii_lowercase();
                     let hit = names.iter().take(NAME_LIMIT).any(|n| {
-                        let n = n.trim_end_matches('.').to_ascii_lowercase();
-                        (n == t || n.ends_with(&format!(".{t}")))
-                            && e.dns.addrs(&n, v6).is_ok_and(|a| a.contains(&ip))
+                        within(n, t)
+                            && e.dns
+                                .addrs(&n.trim_end_matches('.').to_ascii_lowercase(), v6)
+                                .is_ok_and(|a| a.contains(&ip))
                     });
                     Ok((names.is_empty(), hit))
                 })
@@ -636,6 +635,17 @@ impl Eval<'_, '_> {
     }
 }
 
+/// Whether `name` is `domain` or a name below it, ignoring case and a
+/// final dot on either.
+fn within(name: &str, domain: &str) -> bool {
+    let (n, d) = (name.trim_end_matches('.'), domain.trim_end_matches('.'));
+    let Some(cut) = n.len().checked_sub(d.len()) else {
+        return false;
+    };
+    n.as_bytes()[cut..].eq_ignore_ascii_case(d.as_bytes())
+        && (cut == 0 || n.as_bytes()[cut - 1] == b'.')
+}
+
 /// `%{p}`: a name of `ip` whose addresses include `ip`, preferring one
 /// in `domain`; `unknown` if none.
 fn validated_name(dns: &mut dyn Lookup, ip: IpAddr, domain: &str) -> String {
@@ -648,12 +658,8 @@ fn validated_name(dns: &mut dyn Lookup, ip: IpAddr, domain: &str) -> String {
             good.push(n.trim_end_matches('.').to_string());
         }
     }
-    let d = domain.to_ascii_lowercase();
     good.iter()
-        .find(|n| {
-            let n = n.to_ascii_lowercase();
-            n == d || n.ends_with(&format!(".{d}"))
-        })
+        .find(|n| within(n, domain))
         .or(good.first())
         .cloned()
         .unwrap_or_else(|| "unknown".into())

@@ -508,3 +508,11 @@ fn long_targets_are_shortened() {
     assert!(asked.len() - 2 <= 253, "{asked}");
     assert!(asked.ends_with(".example.com.x.example.com"));
 }
+
+#[test]
+fn names_within_a_domain() {
+    assert!(within("mx.Example.COM.", "example.com"));
+    assert!(within("example.com", "EXAMPLE.com."));
+    assert!(!within("badexample.com", "example.com"));
+    assert!(!within("com", "example.com"));
+}

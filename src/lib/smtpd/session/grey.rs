@@ -1,5 +1,7 @@
 //! Greylisting at RCPT (smtpd.md §7.1 step 4.9): for clients without
-//! RELAYCLIENT, after every other check passed, when `POSTGREY` is set.
+//! RELAYCLIENT, after the other checks of step 4 passed, when `POSTGREY`
+//! is set. The checks for everybody (step 6: badmailfrom, badrcptto,
+//! SIZE, MAXRECIPIENTS) come after it, as the spec orders them.
 
 use super::{Host, Session};
 use crate::postgrey::{self, Query};

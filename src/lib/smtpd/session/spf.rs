@@ -54,12 +54,14 @@ impl Session {
         let Some(level) = self.cfg.spf.as_ref().map(|p| p.level) else {
             return Ok(());
         };
-        let key = (self.helohost.clone(), self.sender.clone());
-        if self.spf_done.as_ref().is_none_or(|(k, _)| *k != key) {
+        let same = |((helo, sender), _): &(SpfKey, Outcome)| {
+            *helo == self.helohost && *sender == self.sender
+        };
+        if !self.spf_done.as_ref().is_some_and(same) {
             let Some(o) = self.spf_evaluate(host) else {
                 return Ok(());
             };
-            self.spf_done = Some((key, o));
+            self.spf_done = Some(((self.helohost.clone(), self.sender.clone()), o));
         }
         let Some((_, o)) = &self.spf_done else {
             return Ok(());
