@@ -200,6 +200,7 @@ struct RealHost {
     resolver: Option<Resolver>,
     /// This host's addresses, read at the first SPF check.
     own_ips: Option<Vec<std::net::IpAddr>>,
+    greylister: sqmail::postgrey::Greylister,
 }
 
 impl Host for RealHost {
@@ -274,7 +275,7 @@ impl Host for RealHost {
     }
 
     fn greylisted(&mut self, server: &str, q: &sqmail::postgrey::Query) -> bool {
-        sqmail::postgrey::greylisted(server, q)
+        self.greylister.greylisted(server, q)
     }
 }
 
@@ -525,6 +526,7 @@ fn smtpd() -> Result<(), Die> {
         mfrules,
         resolver: None,
         own_ips: None,
+        greylister: Default::default(),
     };
     let mut conn = Conn {
         session: Session::new(cfg),

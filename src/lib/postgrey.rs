@@ -199,16 +199,33 @@ pub fn query(server: &str, q: &Query) -> Result<Verdict, String> {
     })
 }
 
-/// qmail-smtpd's side: asks the server about one recipient, as
+/// qmail-smtpd's side, asking the server about each recipient as
 /// qmail-postgrey would, in-process (both run as qmaild: an exec per
-/// recipient buys nothing). Trouble is qmail-postgrey's warning on
-/// stderr (qmail-smtpd's log) and a pass.
-pub fn greylisted(server: &str, q: &Query) -> bool {
-    match query(server, q) {
-        Ok(v) => v == Verdict::Greylisted,
-        Err(why) => {
-            crate::exit::warn("qmail-postgrey", why);
-            false
+/// recipient buys nothing); trouble is qmail-postgrey's warning on stderr
+/// (qmail-smtpd's log).
+///
+/// Greylisting for one SMTP session. It fails open: a server that cannot
+/// be reached or understood lets the mail through with a warning, and is
+/// not asked again in this session (each try can cost [`TIMEOUT`], per
+/// recipient).
+#[derive(Debug, Default)]
+pub struct Greylister {
+    down: bool,
+}
+
+impl Greylister {
+    /// Whether `q` is greylisted by `server`.
+    pub fn greylisted(&mut self, server: &str, q: &Query) -> bool {
+        if self.down {
+            return false;
+        }
+        match query(server, q) {
+            Ok(v) => v == Verdict::Greylisted,
+            Err(why) => {
+                crate::exit::warn("qmail-postgrey", why);
+                self.down = true;
+                false
+            }
         }
     }
 }
