@@ -91,19 +91,35 @@ pub fn b64_decode(line: &[u8]) -> Option<Vec<u8>> {
     STANDARD.decode(line.trim_ascii()).ok()
 }
 
-/// Splits a PLAIN response `authzid\0authcid\0password`.
+/// Splits a PLAIN response `authzid\0authcid\0password`. Exactly two
+/// NULs: a NUL inside the password would reach the checkpassword program
+/// as a field separator (a CRAM-MD5 answer and its challenge smuggled in
+/// as "password"), so such a response is malformed.
 pub fn split_plain(resp: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
-    let mut parts = resp.splitn(3, |&b| b == 0);
+    let mut parts = resp.split(|&b| b == 0);
     let _authzid = parts.next()?;
     let user = parts.next()?;
     let pass = parts.next()?;
+    if parts.next().is_some() {
+        return None;
+    }
     Some((user.to_vec(), pass.to_vec()))
 }
 
-/// Splits a CRAM-MD5 response `user digest` at the last space.
+/// Splits a CRAM-MD5 response `user digest` at the last space; a NUL
+/// anywhere makes it malformed.
 pub fn split_cram(resp: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    if has_nul(resp) {
+        return None;
+    }
     let sp = crate::bytescan::rfind(b' ', resp)?;
     Some((resp[..sp].to_vec(), resp[sp + 1..].to_vec()))
+}
+
+/// A decoded LOGIN user name or password must not contain a NUL (the
+/// checkpassword block separates its fields with NULs).
+pub fn has_nul(field: &[u8]) -> bool {
+    crate::bytescan::find(0, field).is_some()
 }
 
 /// HMAC-MD5 (RFC 2104) as lower-case hex: the CRAM-MD5 digest.
@@ -149,6 +165,19 @@ mod tests {
         assert_eq!(Mech::parse(b"CRAM-md5"), Some(Mech::CramMd5));
     }
 
+    /// The replay bypass: a CRAM-MD5 answer and its challenge after a NUL
+    /// in the PLAIN password field.
+    #[test]
+    fn plain_refuses_nul_in_password() {
+        assert_eq!(split_plain(b"\0joe\0R\0<1.2@h>"), None);
+        assert_eq!(split_plain(b"\0joe\0pw\0"), None);
+        assert_eq!(split_plain(b"\0joe"), None);
+        assert_eq!(
+            split_plain(b"admin\0joe\0pw").unwrap(),
+            (b"joe".to_vec(), b"pw".to_vec())
+        );
+    }
+
     #[test]
     fn cram_vector() {
         // RFC 2195's example.
@@ -162,6 +191,7 @@ mod tests {
             (b"tim".to_vec(), b"pw".to_vec())
         );
         assert_eq!(split_cram(b"a b c").unwrap().0, b"a b");
+        assert_eq!(split_cram(b"a\0b c"), None);
         assert_eq!(b64_decode(b"dGlt"), Some(b"tim".to_vec()));
     }
 }

@@ -36,6 +36,11 @@ pub fn parse_block(b: &[u8]) -> Option<Credentials> {
         return None;
     }
     let challenge = f.next().unwrap_or(&[]);
+    // Nothing may follow the third field: extra NUL-separated fields are
+    // how a PLAIN password smuggled a CRAM-MD5 answer and its challenge.
+    if f.next().is_some_and(|rest| !rest.is_empty()) || f.next().is_some() {
+        return None;
+    }
     Some(Credentials {
         user: String::from_utf8_lossy(user).into_owned(),
         secret: secret.to_vec(),
@@ -108,7 +113,9 @@ pub fn check_secret(token: &str, c: &Credentials) -> bool {
     } else if ct_eq(token.as_bytes(), &c.secret) {
         return true;
     }
-    if c.challenge.is_empty() {
+    // Only a challenge as qmail-smtpd (CRAM-MD5) and qmail-popup (APOP)
+    // make one, `<...>`, turns on the challenge-response checks.
+    if !(c.challenge.starts_with(b"<") && c.challenge.ends_with(b">")) {
         return false;
     }
     ct_eq(
@@ -174,6 +181,8 @@ mod tests {
         assert!(parse_block(b"joe\0pw\0").is_some());
         assert!(parse_block(b"joe\0pw").is_none());
         assert!(parse_block(&[b'a'; 513]).is_none());
+        assert!(parse_block(b"joe\0R\0<1.2@h>\0\0").is_none());
+        assert!(parse_block(b"joe\0R\0<1.2@h>\0x").is_none());
     }
 
     #[test]

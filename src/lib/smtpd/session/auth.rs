@@ -60,6 +60,12 @@ impl Session {
             self.reply(r::TLS_REQUIRED);
             return Action::Continue;
         }
+        // RFC 4954: AUTH is an ESMTP extension, offered only after EHLO
+        // (and after the EHLO that must follow STARTTLS).
+        if !self.ehlo {
+            self.reply(r::EHLO_FIRST);
+            return Action::Continue;
+        }
         if self.authed > 0 {
             self.reply(r::AUTH_ALREADY);
             return Action::Continue;
@@ -118,6 +124,13 @@ impl Session {
         Action::Continue
     }
 
+    /// A line over the length limit inside the exchange ends it: the next
+    /// lines are commands again, never credentials.
+    pub(super) fn auth_abort_too_long(&mut self) {
+        self.auth_step = None;
+        self.reply(r::AUTH_MALFORMED);
+    }
+
     pub(super) fn auth_continue(&mut self, line: &[u8]) -> Action {
         let Some((mech, step)) = self.auth_step.take() else {
             return Action::Continue;
@@ -131,6 +144,11 @@ impl Session {
             return Action::Continue;
         };
         let (user, secret, challenge) = match step {
+            // A NUL would end the field in the checkpassword block.
+            AuthStep::LoginUser | AuthStep::LoginPass(_) if auth::has_nul(&dec) => {
+                self.reply(r::AUTH_MALFORMED);
+                return Action::Continue;
+            }
             AuthStep::LoginUser => {
                 self.auth_step = Some((mech, AuthStep::LoginPass(dec)));
                 self.reply(r::LOGIN_PASS);
