@@ -95,6 +95,19 @@ fn stderr(out: &Output) -> String {
 
 const TXN: &[u8] = b"MAIL FROM:<a@b.org>\r\nRCPT TO:<joe@example.com>\r\n";
 
+/// The replies to the greeting and an EHLO offering AUTH, then `rest`.
+fn ehlo_then<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+    let ehlo = [
+        GREETING,
+        "250-mx.example",
+        "250-PIPELINING",
+        "250-8BITMIME",
+        "250-AUTH *",
+        "250 SIZE 0",
+    ];
+    [&ehlo[..], rest].concat()
+}
+
 /// The replies to the greeting, MAIL, RCPT and DATA, then `rest`.
 fn txn_then<'a>(rest: &[&'a str]) -> Vec<&'a str> {
     [&[GREETING, "250 ok", "250 ok", "354 go ahead"][..], rest].concat()
@@ -489,8 +502,8 @@ fn hostile_input() {
         &[
             GREETING,
             "500 unimplemented (#5.5.1)",
-            "500 unimplemented (#5.5.1)",
-            "555 syntax error (#5.5.4)",
+            "501 NUL in command line (#5.5.2)",
+            "501 NUL in command line (#5.5.2)",
             "250 ok",
         ],
     );
@@ -607,13 +620,12 @@ fn auth_plain_and_login() {
     let s = auth_home("smtpd-auth");
     let plain = b64(b"\0joe@example.com\0secret");
     let input = format!(
-        "AUTH PLAIN {plain}\r\nAUTH PLAIN {plain}\r\nMAIL FROM:<joe@example.com>\r\nRCPT TO:<x@elsewhere.org>\r\nAUTH LOGIN\r\nDATA\r\nhi\r\n.\r\n"
+        "EHLO x\r\nAUTH PLAIN {plain}\r\nAUTH PLAIN {plain}\r\nMAIL FROM:<joe@example.com>\r\nRCPT TO:<x@elsewhere.org>\r\nAUTH LOGIN\r\nDATA\r\nhi\r\n.\r\n"
     );
     let out = run_with_input(&mut auth_cmd(&s, ""), input.as_bytes());
     check(
         &out,
-        &[
-            GREETING,
+        &ehlo_then(&[
             "235 ok, go ahead (#2.0.0)",
             "503 you're already authenticated (#5.5.0)",
             "250 ok",
@@ -621,7 +633,7 @@ fn auth_plain_and_login() {
             "503 you're already authenticated (#5.5.0)",
             "354 go ahead",
             "250 ok * qp *",
-        ],
+        ]),
     );
     let log = stderr(&out);
     assert!(
@@ -630,19 +642,18 @@ fn auth_plain_and_login() {
     );
     assert!(!log.contains("secret"));
     assert!(s.msg().unwrap().starts_with(
-        "Received: from unknown (HELO ) (joe@example.com@192.0.2.7)\n  by mx.example with ESMTPA; "
+        "Received: from unknown (HELO x) (joe@example.com@192.0.2.7)\n  by mx.example with ESMTPA; "
     ));
     // LOGIN with prompts; cancel; malformed; unknown mechanism; AUTH in a transaction.
     let input = format!(
-        "AUTH LOGIN\r\n*\r\nAUTH LOGIN\r\n!!!\r\nAUTH XOAUTH\r\nMAIL FROM:<a@b>\r\nAUTH LOGIN\r\nRSET\r\nAUTH LOGIN {}\r\n{}\r\n",
+        "EHLO x\r\nAUTH LOGIN\r\n*\r\nAUTH LOGIN\r\n!!!\r\nAUTH XOAUTH\r\nMAIL FROM:<a@b>\r\nAUTH LOGIN\r\nRSET\r\nAUTH LOGIN {}\r\n{}\r\n",
         b64(b"joe@example.com"),
         b64(b"secret")
     );
     let out = run_with_input(&mut auth_cmd(&s, ""), input.as_bytes());
     check(
         &out,
-        &[
-            GREETING,
+        &ehlo_then(&[
             "334 VXNlcm5hbWU6",
             "501 auth exchange canceled (#5.0.0)",
             "334 VXNlcm5hbWU6",
@@ -653,7 +664,7 @@ fn auth_plain_and_login() {
             "250 flushed",
             "334 UGFzc3dvcmQ6",
             "235 ok, go ahead (#2.0.0)",
-        ],
+        ]),
     );
 }
 
@@ -675,28 +686,27 @@ fn auth_failures_and_relay() {
     );
     // A wrong password (5 s pause), then PLAIN prompt, then CRAM-only refusals.
     let input = format!(
-        "AUTH PLAIN\r\n{}\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@elsewhere.org>\r\n",
+        "EHLO x\r\nAUTH PLAIN\r\n{}\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@elsewhere.org>\r\n",
         b64(b"\0joe@example.com\0wrong")
     );
     let out = run_with_input(&mut auth_cmd(&s, ""), input.as_bytes());
     check(
         &out,
-        &[
-            GREETING,
+        &ehlo_then(&[
             "334 ",
             "535 authentication failed (#5.7.1)",
             "250 ok",
             "553 sorry, that domain isn't in my list of allowed rcpthosts  (#5.7.1)",
-        ],
+        ]),
     );
     let log = stderr(&out);
     assert!(
-        log.contains("Reject::AUTH::plain P:ESMTP S:192.0.2.7:unknown H: ?~ 'joe@example.com'\n"),
+        log.contains("Reject::AUTH::plain P:ESMTP S:192.0.2.7:unknown H:x ?~ 'joe@example.com'\n"),
         "{log}"
     );
     assert!(!log.contains("wrong"));
-    let out = run_with_input(&mut auth_cmd(&s, "cram"), b"AUTH LOGIN\r\n");
-    check(&out, &[GREETING, "535 authentication failed (#5.7.1)"]);
+    let out = run_with_input(&mut auth_cmd(&s, "cram"), b"EHLO x\r\nAUTH LOGIN\r\n");
+    check(&out, &ehlo_then(&["535 authentication failed (#5.7.1)"]));
     assert!(stderr(&out).contains("Reject::AUTH::Auth_Meth") && stderr(&out).contains("?~ 'none'"));
 }
 
@@ -712,7 +722,11 @@ fn cram(s: &Smtpd, secret: &str) -> String {
     let mut rd = BufReader::new(c.stdout.take().unwrap());
     let mut line = String::new();
     rd.read_line(&mut line).unwrap();
-    stdin.write_all(b"AUTH CRAM-MD5\r\n").unwrap();
+    stdin.write_all(b"EHLO x\r\nAUTH CRAM-MD5\r\n").unwrap();
+    while !line.starts_with("250 ") {
+        line.clear();
+        rd.read_line(&mut line).unwrap();
+    }
     line.clear();
     rd.read_line(&mut line).unwrap();
     let ch = line.trim_end().strip_prefix("334 ").unwrap();
@@ -997,14 +1011,14 @@ fn real_queue_whole_or_nothing() {
 #[test]
 fn auth_child_trouble() {
     let s = Smtpd::new("smtpd-authchild");
-    let plain = format!("AUTH PLAIN {}\r\n", b64(b"\0joe\0pw"));
+    let plain = format!("EHLO x\r\nAUTH PLAIN {}\r\n", b64(b"\0joe\0pw"));
     let out = run_with_input(
         s.cmd(&[("SMTPAUTH", "")]).arg("/nonexistent/checkpassword"),
         plain.as_bytes(),
     );
     check(
         &out,
-        &[GREETING, "454 child won't start and I can't auth (#4.3.0)"],
+        &ehlo_then(&["454 child won't start and I can't auth (#4.3.0)"]),
     );
     let out = run_with_input(
         s.cmd(&[("SMTPAUTH", "")])
@@ -1013,7 +1027,7 @@ fn auth_child_trouble() {
     );
     check(
         &out,
-        &[GREETING, "454 problem with child and I can't auth (#4.3.0)"],
+        &ehlo_then(&["454 problem with child and I can't auth (#4.3.0)"]),
     );
     // The checkprogram sees AUTHUSER and the three fields on fd 3.
     let got = s.h.path("fd3.got");
@@ -1022,7 +1036,7 @@ fn auth_child_trouble() {
         s.cmd(&[("SMTPAUTH", "")]).args(["/bin/sh", "-c", &prog]),
         plain.as_bytes(),
     );
-    check(&out, &[GREETING, "235 ok, go ahead (#2.0.0)"]);
+    check(&out, &ehlo_then(&["235 ok, go ahead (#2.0.0)"]));
     assert_eq!(fs::read(&got).unwrap(), b"joe\0pw\0\0");
 }
 
@@ -1115,4 +1129,126 @@ fn dns_checks_mfdnscheck_and_helocheck() {
         "{log}"
     );
     assert!(log.contains("'A'"));
+}
+
+/// The replay bypass: a sniffed CRAM-MD5 answer R to challenge C, sent as
+/// the PLAIN password `R\0C` or the LOGIN password, must not log in.
+#[test]
+fn auth_nul_in_password_is_refused() {
+    let s = auth_home("smtpd-auth-nul");
+    let ch = b"<4711.1700000000@mx.example>";
+    let digest = sqmail::smtpd::auth::hmac_md5_hex(b"secret", ch);
+    let replay = [digest.as_bytes(), b"\0", ch].concat();
+    let plain = [&b"\0joe@example.com\0"[..], &replay].concat();
+    let input = format!(
+        "EHLO x\r\nAUTH PLAIN {}\r\nAUTH LOGIN {}\r\n{}\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@elsewhere.org>\r\n",
+        b64(&plain),
+        b64(b"joe@example.com"),
+        b64(&replay)
+    );
+    let out = run_with_input(&mut auth_cmd(&s, ""), input.as_bytes());
+    check(
+        &out,
+        &ehlo_then(&[
+            "501 malformed auth input (#5.5.4)",
+            "334 UGFzc3dvcmQ6",
+            "501 malformed auth input (#5.5.4)",
+            "250 ok",
+            "553 sorry, that domain isn't in my list of allowed rcpthosts  (#5.7.1)",
+        ]),
+    );
+    // qmail-authuser itself takes no fourth field: the block is misuse.
+    let block = [&b"joe@example.com\0"[..], &replay, b"\0\0"].concat();
+    let authuser = |block: &[u8]| {
+        let mut c = Command::new("/bin/sh");
+        c.env_clear()
+            .env("QMAILHOME", &s.h.dir)
+            .args(["-c", "exec \"$0\" true 3<&0 0</dev/null"])
+            .arg(crate::common::bin("qmail-authuser"));
+        run_with_input(&mut c, block).status.code()
+    };
+    assert_eq!(authuser(&block), Some(2));
+    let cram = [&b"joe@example.com\0"[..], &replay, b"\0"].concat();
+    assert_eq!(authuser(&cram), Some(0), "the real CRAM-MD5 block passes");
+}
+
+/// A NUL in HELO/EHLO or in an AUTH user name: a 501, no crash.
+#[test]
+fn nul_in_helo_and_auth_user() {
+    let s = auth_home("smtpd-nul");
+    let input = format!(
+        "EHLO a\0b\r\nHELO c\0\r\nEHLO x\r\nAUTH LOGIN {}\r\nQUIT\r\n",
+        b64(b"jo\0e@example.com")
+    );
+    let out = run_with_input(&mut auth_cmd(&s, ""), input.as_bytes());
+    let l = lines(&out.stdout);
+    assert_eq!(l[1], "501 NUL in command line (#5.5.2)", "{l:?}");
+    assert_eq!(l[2], "501 NUL in command line (#5.5.2)", "{l:?}");
+    assert_eq!(
+        &l[l.len() - 2..],
+        ["501 malformed auth input (#5.5.4)", "221 mx.example"],
+        "{l:?}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// AUTH is an EHLO extension (RFC 4954): before EHLO, or after HELO, 503.
+#[test]
+fn auth_before_ehlo_is_refused() {
+    let s = auth_home("smtpd-auth-noehlo");
+    let plain = b64(b"\0joe@example.com\0secret");
+    let input = format!("AUTH PLAIN {plain}\r\nHELO x\r\nAUTH PLAIN {plain}\r\n");
+    let out = run_with_input(&mut auth_cmd(&s, ""), input.as_bytes());
+    check(
+        &out,
+        &[
+            GREETING,
+            "503 EHLO first (#5.5.1)",
+            "250 mx.example",
+            "503 EHLO first (#5.5.1)",
+        ],
+    );
+}
+
+/// An over-long line inside AUTH LOGIN ends the exchange: what follows is
+/// a command again, not a user name or password.
+#[test]
+fn overlong_line_ends_auth_exchange() {
+    let s = auth_home("smtpd-auth-long");
+    let mut input = b"EHLO x\r\nAUTH LOGIN\r\n".to_vec();
+    input.extend_from_slice(&[b'A'; 5000]);
+    input.extend_from_slice(b"\r\nNOOP\r\nQUIT\r\n");
+    let out = run_with_input(&mut auth_cmd(&s, ""), &input);
+    check(
+        &out,
+        &ehlo_then(&[
+            "334 VXNlcm5hbWU6",
+            "501 malformed auth input (#5.5.4)",
+            "250 ok",
+            "221 mx.example",
+        ]),
+    );
+}
+
+/// More recipients than fit in the `RCPTTO` environment string (128 KiB):
+/// the rest get 452 and the message is queued, never a 451 for all.
+#[test]
+fn recipients_past_the_rcptto_limit_get_452() {
+    let s = Smtpd::new("smtpd-rcptto");
+    let mut input = b"MAIL FROM:<a@b.org>\r\n".to_vec();
+    for i in 0..3000 {
+        input.extend_from_slice(format!("RCPT TO:<r{i:0>50}@example.com>\r\n").as_bytes());
+    }
+    input.extend_from_slice(b"DATA\r\nhi\r\n.\r\n");
+    let out = s.run(&[], &input);
+    let l = lines(&out.stdout);
+    let refused = l.iter().filter(|r| r.starts_with("452 ")).count();
+    assert!(refused > 0 && refused < 3000, "{refused} refused");
+    assert!(l.last().unwrap().starts_with("250 ok "), "{:?}", l.last());
+    let env = s.env().unwrap();
+    let queued = env
+        .split(|&b| b == 0)
+        .filter(|f| f.starts_with(b"T"))
+        .count();
+    assert_eq!(queued, 3000 - refused);
 }

@@ -144,6 +144,7 @@ fn config(home: &Path, pid: u32, checkprogram: bool) -> Result<Config, Die> {
         tls_vars: if smtps { tls_vars } else { Vec::new() },
         spf: spf_policy(&c)?,
         postgrey: var("POSTGREY").filter(|v| !v.is_empty()),
+        keep_bare_cr: var("BARECR").is_some(),
     })
 }
 
@@ -260,7 +261,9 @@ impl Host for RealHost {
     }
 
     fn export(&mut self, name: &str, value: &str) {
-        sys::set_env(name, value);
+        // The session refuses NULs in commands; anything else that cannot
+        // be an environment string is not exported rather than a panic.
+        let _ = sys::set_env(name, value);
     }
 
     fn spf(&mut self, q: &sqmail::spf::Query) -> Option<sqmail::spf::Outcome> {
@@ -362,7 +365,13 @@ impl Conn {
         self.host.export("RCPTTO", &self.session.rcptto());
         let mut qq = match QueueClient::start(&self.host.home) {
             Ok(q) => q,
-            Err(_) => {
+            Err(e) => {
+                // The 451 alone would leave the admin guessing.
+                let pid = std::process::id();
+                sqmail::exit::warn(
+                    "qmail-smtpd",
+                    format_args!("pid {pid} unable to start qmail-queue: {e}"),
+                );
                 self.session.data_start_failed();
                 return Ok(());
             }
@@ -371,7 +380,8 @@ impl Conn {
         self.flush()?;
         qq.write_all(&header);
         let scan = self.session.scan_config();
-        let mut filter = DataFilter::new(self.session.databytes(), &scan);
+        let mut filter = DataFilter::new(self.session.databytes(), &scan)
+            .keep_bare_cr(self.session.keep_bare_cr());
         loop {
             let (used, st) = filter.feed(self.input.pending(), &mut |chunk| qq.write_all(chunk));
             self.input.consume(used);

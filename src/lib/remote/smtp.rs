@@ -203,15 +203,72 @@ impl Conn {
     }
 }
 
-/// Sends the message from `msg`: LF → CRLF, leading dots doubled, then the
-/// final dot. `Ok(false)`: the last line had no LF (nothing final sent).
+/// SMTP's encoding of a stored message: LF → CRLF, leading dots doubled,
+/// and a bare CR sent as CRLF with the next line dot-stuffed, so a next hop
+/// that ends lines at CR never sees `CR . CR` (the smuggling class). A CR
+/// right before LF goes out as qmail sends it, `CR CRLF`.
+#[derive(Debug, Default)]
+struct DataEncoder {
+    mid_line: bool,
+    /// The last byte was a CR whose successor is not known yet.
+    cr: bool,
+}
+
+impl DataEncoder {
+    fn encode(&mut self, mut rest: &[u8], out: &mut Vec<u8>) {
+        while !rest.is_empty() {
+            if std::mem::take(&mut self.cr) && rest[0] != b'\n' {
+                out.push(b'\n');
+                self.mid_line = false;
+            }
+            if !self.mid_line && rest[0] == b'.' {
+                out.push(b'.');
+            }
+            match crate::bytescan::find2(b'\r', b'\n', rest) {
+                Some(i) if rest[i] == b'\r' => {
+                    out.extend_from_slice(&rest[..=i]);
+                    rest = &rest[i + 1..];
+                    self.mid_line = true;
+                    self.cr = true;
+                }
+                Some(i) => {
+                    out.extend_from_slice(&rest[..i]);
+                    out.extend_from_slice(b"\r\n");
+                    rest = &rest[i + 1..];
+                    self.mid_line = false;
+                }
+                None => {
+                    out.extend_from_slice(rest);
+                    rest = &[];
+                    self.mid_line = true;
+                }
+            }
+        }
+    }
+
+    /// Adds the final dot; false when the last line had no LF.
+    fn finish(&mut self, out: &mut Vec<u8>) -> bool {
+        if std::mem::take(&mut self.cr) {
+            out.push(b'\n');
+            self.mid_line = false;
+        }
+        if self.mid_line {
+            return false;
+        }
+        out.extend_from_slice(b".\r\n");
+        true
+    }
+}
+
+/// Sends the message from `msg` (DataEncoder), then the final dot.
+/// `Ok(false)`: the last line had no LF (nothing final sent).
 fn blast(conn: &mut Conn, msg: &mut File) -> io::Result<Result<bool, ()>> {
     if msg.seek(SeekFrom::Start(0)).is_err() {
         return Ok(Err(()));
     }
     let mut inb = vec![0u8; 64 * 1024];
     let mut out = Vec::with_capacity(70 * 1024);
-    let mut sol = true;
+    let mut enc = DataEncoder::default();
     loop {
         let n = match msg.read(&mut inb) {
             Ok(0) => break,
@@ -219,35 +276,16 @@ fn blast(conn: &mut Conn, msg: &mut File) -> io::Result<Result<bool, ()>> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => return Ok(Err(())),
         };
-        let mut rest = &inb[..n];
-        while !rest.is_empty() {
-            if sol && rest[0] == b'.' {
-                out.push(b'.');
-            }
-            match memchr::memchr(b'\n', rest) {
-                Some(i) => {
-                    out.extend_from_slice(&rest[..i]);
-                    out.extend_from_slice(b"\r\n");
-                    rest = &rest[i + 1..];
-                    sol = true;
-                }
-                None => {
-                    out.extend_from_slice(rest);
-                    rest = &[];
-                    sol = false;
-                }
-            }
-        }
+        enc.encode(&inb[..n], &mut out);
         // Keep the tail for the last write, with the final dot.
         if out.len() >= 64 * 1024 {
             conn.s.write_all(&out)?;
             out.clear();
         }
     }
-    if !sol {
+    if !enc.finish(&mut out) {
         return Ok(Ok(false));
     }
-    out.extend_from_slice(b".\r\n");
     conn.s.write_all(&out)?;
     conn.s.flush()?;
     Ok(Ok(true))
@@ -652,6 +690,30 @@ fn login(conn: &mut Conn, sender: &[u8], a: &Auth, mech: &str, ip: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn encoded(chunks: &[&[u8]]) -> (Vec<u8>, bool) {
+        let (mut e, mut out) = (DataEncoder::default(), Vec::new());
+        chunks.iter().for_each(|c| e.encode(c, &mut out));
+        let whole = e.finish(&mut out);
+        (out, whole)
+    }
+
+    #[test]
+    fn data_encoding() {
+        let (o, whole) = encoded(&[b".a\nb\n..\n"]);
+        assert_eq!(
+            (o.as_slice(), whole),
+            (&b"..a\r\nb\r\n...\r\n.\r\n"[..], true)
+        );
+        assert!(!encoded(&[b"a\nno lf"]).1);
+        // Bare CRs: never a lone `CR . CR` on the wire, at any split.
+        let want = &b"a\r\n..\r\nb\r\n.\r\n"[..];
+        assert_eq!(encoded(&[b"a\r.\rb\n"]).0, want);
+        assert_eq!(encoded(&[b"a\r", b".\r", b"b\n"]).0, want);
+        // CR before LF as qmail sends it; a trailing CR ends the line.
+        assert_eq!(encoded(&[b"x\r", b"\n"]).0, b"x\r\r\n.\r\n");
+        assert_eq!(encoded(&[b"x\r"]), (b"x\r\n.\r\n".to_vec(), true));
+    }
 
     #[test]
     fn quoting() {

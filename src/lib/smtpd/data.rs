@@ -4,7 +4,10 @@
 //! and scans base64 parts for bad MIME types and loader signatures.
 //!
 //! The end of data is exactly `CRLF . CRLF`; a bare LF is answered with
-//! qmail's 451 and the connection is closed (never a terminator).
+//! qmail's 451 and the connection is closed (never a terminator). A bare
+//! CR (one not followed by LF) is stored as a line break, so `CR . CR`
+//! reaches no next hop as a line of its own; `BARECR` keeps it as qmail did
+//! (qmail-smtpd(8)).
 
 use std::collections::HashSet;
 use std::io;
@@ -90,6 +93,8 @@ pub struct DataFilter<'a> {
     refusal: Option<Refusal>,
     /// A base64 part was seen (for `BASE64`).
     pub saw_base64: bool,
+    /// Store a bare CR as it came (qmail's way) instead of as a line end.
+    keep_bare_cr: bool,
 }
 
 impl<'a> DataFilter<'a> {
@@ -106,7 +111,14 @@ impl<'a> DataFilter<'a> {
             mime: Mime::Idle,
             refusal: None,
             saw_base64: false,
+            keep_bare_cr: false,
         }
+    }
+
+    /// Keep bare CRs as data (`BARECR`), as qmail did.
+    pub fn keep_bare_cr(mut self, keep: bool) -> DataFilter<'a> {
+        self.keep_bare_cr = keep;
+        self
     }
 
     /// Consumes client bytes; returns how many were used and the state.
@@ -149,12 +161,15 @@ impl<'a> DataFilter<'a> {
                             self.end_line(sink);
                             self.st = St::LineStart;
                         }
+                        // A bare CR: data as qmail kept it, or a line end.
+                        // The next byte is not at an SMTP line start, so a
+                        // dot there is data, never unstuffed.
                         b'\r' => {
-                            self.emit(b"\r", sink);
+                            self.bare_cr(sink);
                             self.st = St::Cr;
                         }
                         _ => {
-                            self.emit(b"\r", sink);
+                            self.bare_cr(sink);
                             self.st = St::Normal;
                             i -= 1;
                         }
@@ -204,6 +219,13 @@ impl<'a> DataFilter<'a> {
         }
         let room = SCAN_LINE - self.line.len().min(SCAN_LINE);
         self.line.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn bare_cr(&mut self, sink: &mut dyn FnMut(&[u8])) {
+        match self.keep_bare_cr {
+            true => self.emit(b"\r", sink),
+            false => self.end_line(sink),
+        }
     }
 
     fn end_line(&mut self, sink: &mut dyn FnMut(&[u8])) {
@@ -313,7 +335,16 @@ mod tests {
         limit: u64,
         scan: &ScanConfig,
     ) -> (Vec<u8>, Feed, usize, Result<u64, Refusal>) {
-        let mut f = DataFilter::new(limit, scan);
+        run_cr(input, limit, scan, true)
+    }
+
+    fn run_cr(
+        input: &[u8],
+        limit: u64,
+        scan: &ScanConfig,
+        keep_bare_cr: bool,
+    ) -> (Vec<u8>, Feed, usize, Result<u64, Refusal>) {
+        let mut f = DataFilter::new(limit, scan).keep_bare_cr(keep_bare_cr);
         let mut out = Vec::new();
         // One byte at a time: the state must survive every split.
         let mut used = 0;
@@ -346,6 +377,20 @@ mod tests {
         let mut f = DataFilter::new(0, &s);
         let (n, r) = f.feed(b"abc\r\n.\r\nQUIT\r\n", &mut |_| {});
         assert_eq!((n, r), (8, Feed::Done));
+    }
+
+    /// The smuggling class: by default a bare CR is a line end in the
+    /// stored message, so `CR . CR` becomes a line holding a dot, which
+    /// qmail-remote dot-stuffs; nothing but `CRLF . CRLF` ends the data.
+    #[test]
+    fn bare_cr_is_a_line_end() {
+        let s = ScanConfig::default();
+        let (o, r, _, _) = run_cr(b"a\r.\rb\r\n.\r\n", 0, &s, false);
+        assert_eq!((o.as_slice(), r), (&b"a\n.\nb\n"[..], Feed::Done));
+        let (o, _, _, _) = run_cr(b"x\ry\r\r\n.\rz\r\n.\r\n", 0, &s, false);
+        assert_eq!(o, b"x\ny\n\n\nz\n");
+        let (o, _, _, _) = run_cr(b"a\r.\rb\r\n.\r\n", 0, &s, true);
+        assert_eq!(o, b"a\r.\rb\n");
     }
 
     #[test]

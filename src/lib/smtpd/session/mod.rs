@@ -25,6 +25,12 @@ use crate::smtpd::reply as r;
 /// Envelope bound: recipients' bytes per message (CVE-2005-1513 family).
 pub const MAX_ENVELOPE: usize = 512 * 1024;
 
+/// The longest `RCPTTO=...` environment string qmail-queue can be started
+/// with: Linux refuses a single string over 32 pages (MAX_ARG_STRLEN) with
+/// E2BIG. Recipients past it get 452, so the client sends them again in
+/// another transaction instead of meeting a 451 for the whole message.
+pub const MAX_RCPTTO: usize = 128 * 1024 - 1;
+
 /// `UCSPITLS` (smtpd.md §3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TlsMode {
@@ -116,6 +122,8 @@ pub struct Config {
     pub spf: Option<SpfPolicy>,
     /// `POSTGREY`: the greylisting server (policy.md §7).
     pub postgrey: Option<String>,
+    /// `BARECR`: keep bare CRs in DATA as qmail did (default: line ends).
+    pub keep_bare_cr: bool,
 }
 
 /// A recipient verification answer.
@@ -188,6 +196,8 @@ pub enum Action {
 pub struct Session {
     cfg: Config,
     seenhelo: bool,
+    /// The greeting was EHLO (AUTH needs it).
+    ehlo: bool,
     helohost: Vec<u8>,
     helo_bad: Option<char>,
     helo_dns: Option<char>,
@@ -197,6 +207,8 @@ pub struct Session {
     sender: Vec<u8>,
     rcpts: Vec<Vec<u8>>,
     env_bytes: usize,
+    /// The length of this transaction's recipients in `RCPTTO`.
+    rcptto_len: usize,
     rcptcount: u64,
     too_big: bool,
     smtputf8: bool,
@@ -245,6 +257,7 @@ impl Session {
         let mut s = Session {
             cfg,
             seenhelo: false,
+            ehlo: false,
             helohost: Vec::new(),
             helo_bad: None,
             helo_dns: None,
@@ -254,6 +267,7 @@ impl Session {
             sender: Vec::new(),
             rcpts: Vec::new(),
             env_bytes: 0,
+            rcptto_len: 0,
             rcptcount: 0,
             too_big: false,
             smtputf8: false,
@@ -341,6 +355,12 @@ impl Session {
         if self.auth_step.is_some() {
             return self.auth_continue(line);
         }
+        // A NUL would cut or break what reaches the environment (HELOHOST,
+        // MAILFROM), the queue's envelope and the checkpassword program.
+        if crate::bytescan::find(0, line).is_some() {
+            self.reply(r::NUL_IN_COMMAND);
+            return Action::Continue;
+        }
         let (verb, arg) = match crate::bytescan::find(b' ', line) {
             Some(sp) => (&line[..sp], line[sp..].trim_ascii_start()),
             None => (line, &b""[..]),
@@ -378,8 +398,12 @@ impl Session {
         Action::Continue
     }
 
-    /// A command line longer than the limit.
+    /// A command line longer than the limit; inside AUTH it ends the
+    /// exchange.
     pub fn line_too_long(&mut self) {
+        if self.auth_step.is_some() {
+            return self.auth_abort_too_long();
+        }
         self.reply(r::UNIMPLEMENTED);
     }
 
@@ -387,6 +411,7 @@ impl Session {
         self.seenmail = false;
         self.rcpts.clear();
         self.env_bytes = 0;
+        self.rcptto_len = 0;
         self.too_big = false;
         self.mf_dns_bad = false;
         self.smtputf8 = false;
@@ -404,6 +429,7 @@ impl Session {
         self.reset_transaction();
         self.rcptcount = 0;
         self.seenhelo = true;
+        self.ehlo = ehlo;
         self.helohost = arg.to_vec();
         host.export("HELOHOST", &lossy(arg));
         self.helo_verdict(host);
@@ -610,7 +636,11 @@ impl Session {
             return Action::Continue;
         }
         let over_max = self.cfg.maxrecipients > 0 && self.rcptcount > self.cfg.maxrecipients;
-        if over_max || self.env_bytes + a.len() + 2 > MAX_ENVELOPE {
+        let rcptto_len = self.rcptto_len + String::from_utf8_lossy(&a).len() + 1;
+        if over_max
+            || self.env_bytes + a.len() + 2 > MAX_ENVELOPE
+            || "RCPTTO=".len() + self.deliverto_len() + rcptto_len > MAX_RCPTTO
+        {
             self.reply(r::TOO_MANY_RCPTS);
             self.log_line("Reject::RCPT::Toomany_Rcptto", Some(&a), "");
             return Action::Continue;
@@ -634,6 +664,7 @@ impl Session {
         };
         self.log_line(&what, Some(&a), &tail);
         self.env_bytes += a.len() + 2;
+        self.rcptto_len = rcptto_len;
         self.rcpts.push(a);
         self.reply(r::NOOP_OK);
         Action::Continue
@@ -743,6 +774,11 @@ impl Session {
         }
     }
 
+    /// `DELIVERTO` and its space at the start of `RCPTTO`.
+    fn deliverto_len(&self) -> usize {
+        self.cfg.deliverto.as_ref().map_or(0, |d| d.len() + 1)
+    }
+
     /// The `RCPTTO` value of this transaction.
     pub fn rcptto(&self) -> String {
         let mut s = match &self.cfg.deliverto {
@@ -784,6 +820,10 @@ impl Session {
 
     pub fn databytes(&self) -> u64 {
         self.cfg.databytes
+    }
+
+    pub fn keep_bare_cr(&self) -> bool {
+        self.cfg.keep_bare_cr
     }
 
     /// The Received line (smtpd.md §11.1).
@@ -880,6 +920,7 @@ impl Session {
         }
         self.tls_active = true;
         self.seenhelo = false;
+        self.ehlo = false;
         self.helohost.clear();
         self.helo_bad = None;
         self.helo_dns = None;

@@ -102,6 +102,8 @@ fn auth_exchange_and_tls_reset() {
     c.tls = TlsMode::Offered;
     let mut s = Session::new(c);
     let h = &mut FakeHost::default();
+    cmd(&mut s, h, "AUTH LOGIN", "503 EHLO first (#5.5.1)");
+    cmd(&mut s, h, "EHLO c", "250-");
     cmd(&mut s, h, "AUTH LOGIN", "334 VXNlcm5hbWU6");
     cmd(&mut s, h, "am9l", "334 UGFzc3dvcmQ6");
     match cmd(&mut s, h, "cHc=", "") {
@@ -123,6 +125,8 @@ fn auth_exchange_and_tls_reset() {
     cmd(&mut s, h, "RCPT TO:<x@anywhere>", "503 MAIL first");
     cmd(&mut s, h, "MAIL FROM:<joe@example.com>", "250 ok");
     cmd(&mut s, h, "RCPT TO:<x@anywhere>", "553 ");
+    cmd(&mut s, h, "AUTH CRAM-MD5", "503 EHLO first (#5.5.1)");
+    cmd(&mut s, h, "EHLO c", "250-");
     cmd(&mut s, h, "RSET", "250 flushed");
     cmd(
         &mut s,
@@ -132,6 +136,63 @@ fn auth_exchange_and_tls_reset() {
     );
     cmd(&mut s, h, "AUTH CRAM-MD5", "334 ");
     cmd(&mut s, h, "*", "501 auth exchange canceled (#5.0.0)");
+}
+
+/// NULs never reach the environment or the checkpassword block, and an
+/// over-long line inside AUTH ends the exchange.
+#[test]
+fn nul_bytes_and_long_lines() {
+    let mut c = config();
+    c.auth = AuthMode::from_env(Some(""));
+    c.checkprogram = true;
+    let mut s = Session::new(c);
+    let h = &mut FakeHost::default();
+    s.line(b"EHLO a\0b", h);
+    assert_eq!(s.out, b"501 NUL in command line (#5.5.2)\r\n");
+    assert!(h.exported.is_empty(), "{:?}", h.exported);
+    cmd(&mut s, h, "EHLO c", "250-");
+    cmd(&mut s, h, "AUTH LOGIN", "334 VXNlcm5hbWU6");
+    // "jo\0e" as the user name.
+    cmd(&mut s, h, "am8AZQ==", "501 malformed auth input");
+    cmd(&mut s, h, "AUTH LOGIN am9l", "334 UGFzc3dvcmQ6");
+    // "R\0C" as the password.
+    cmd(&mut s, h, "UgBD", "501 malformed auth input");
+    // PLAIN "\0joe\0R\0C".
+    cmd(
+        &mut s,
+        h,
+        "AUTH PLAIN AGpvZQBSAEM=",
+        "501 malformed auth input",
+    );
+    cmd(&mut s, h, "AUTH LOGIN", "334 VXNlcm5hbWU6");
+    s.out.clear();
+    s.line_too_long();
+    assert_eq!(s.out, b"501 malformed auth input (#5.5.4)\r\n");
+    cmd(&mut s, h, "NOOP", "250 ok");
+}
+
+/// Recipients stop at what one `RCPTTO` environment string can hold.
+#[test]
+fn rcptto_fits_one_environment_string() {
+    let mut s = Session::new(config());
+    let h = &mut FakeHost::default();
+    cmd(&mut s, h, "MAIL FROM:<a@b>", "250 ok");
+    let mut accepted = 0;
+    for i in 0..3000 {
+        s.out.clear();
+        s.line(format!("RCPT TO:<r{i:0>50}@example.com>").as_bytes(), h);
+        if s.out.starts_with(b"250 ") {
+            accepted += 1;
+        } else {
+            assert!(s.out.starts_with(b"452 "), "{:?}", s.out);
+        }
+    }
+    let rcptto = s.rcptto();
+    assert!(accepted < 3000 && "RCPTTO=".len() + rcptto.len() <= MAX_RCPTTO);
+    assert!(
+        "RCPTTO=".len() + rcptto.len() + 64 > MAX_RCPTTO,
+        "nearly full"
+    );
 }
 
 #[test]
