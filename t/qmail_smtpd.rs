@@ -558,6 +558,48 @@ fn stall_times_out() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// Slowloris: a client that trickles a byte every 300 ms never meets the
+/// per-read `timeoutsmtpd`, but a command line, and DATA, have deadlines.
+#[test]
+fn trickling_client_meets_the_deadline() {
+    let s = Smtpd::new("smtpd-trickle");
+    s.h.control("timeoutsmtpd", "30\n");
+    s.h.control("deadlinesmtpd", "2\n");
+    for prefix in [
+        &b""[..],
+        b"MAIL FROM:<a@b.org>\r\nRCPT TO:<joe@example.com>\r\nDATA\r\n",
+    ] {
+        let mut c = s
+            .cmd(&[])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = c.stdin.take().unwrap();
+        stdin.write_all(prefix).unwrap();
+        let start = std::time::Instant::now();
+        // Pacing the attack, not synchronising: it stops at the first
+        // failed write (the server hung up) or after 20 s.
+        while start.elapsed() < std::time::Duration::from_secs(20) {
+            if stdin.write_all(b"x").is_err() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            if c.try_wait().unwrap().is_some() {
+                break;
+            }
+        }
+        drop(stdin);
+        let out = c.wait_with_output().unwrap();
+        let took = start.elapsed();
+        assert!(took < std::time::Duration::from_secs(8), "{took:?}");
+        assert_eq!(lines(&out.stdout).last().unwrap(), "451 timeout (#4.4.2)");
+        assert_eq!(out.status.code(), Some(1));
+    }
+    assert_eq!(s.env().unwrap_or_default(), b"", "nothing queued");
+}
+
 #[test]
 fn startup_failures() {
     let s = Smtpd::new("smtpd-start");

@@ -366,6 +366,14 @@ const FILES: &[(&str, Kind)] = &[
         },
     ),
     (
+        "deadlinesmtpd",
+        Int {
+            default: "300",
+            pre: "SMTP server deadline for a command line is ",
+            post: " seconds",
+        },
+    ),
+    (
         "tlsdestinations",
         List {
             default: "No TLS for remote deliveries.",

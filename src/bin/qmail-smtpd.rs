@@ -9,6 +9,7 @@ use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use sqmail::cdb::Cdb;
 use sqmail::control::Control;
@@ -30,6 +31,13 @@ use sqmail::{auto, date, sys};
 
 /// Pause after a failed AUTH (s/qmail's only rate limit).
 const AUTH_FAIL_PAUSE: u64 = 5;
+
+/// `control/deadlinesmtpd`'s default: seconds for one command line from
+/// its first byte, and the DATA allowance before the size bonus.
+const DEADLINE: u64 = 300;
+/// DATA earns one more second of deadline per this many bytes received
+/// (a floor of about 1 kB/s on average for big messages).
+const DATA_BYTES_PER_SEC: u64 = 1024;
 
 fn var(name: &str) -> Option<String> {
     std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
@@ -288,6 +296,11 @@ struct Conn {
     host: RealHost,
     input: InBuf,
     timeout: u32,
+    /// `deadlinesmtpd`: per command line and (with the size bonus) per DATA,
+    /// against clients that trickle bytes just inside `timeoutsmtpd`.
+    deadline: Duration,
+    /// When the partial line now buffered must be complete.
+    line_due: Option<Instant>,
     checkprogram: Vec<OsString>,
 }
 
@@ -311,25 +324,37 @@ impl Conn {
         }
     }
 
-    /// Reads more client bytes; EOF and timeouts end the session.
-    fn fill(&mut self) -> Result<(), Die> {
+    /// Reads more client bytes; EOF, timeouts and a passed deadline end
+    /// the session.
+    fn fill(&mut self, due: Option<Instant>) -> Result<(), Die> {
         self.flush()?;
-        let mut i = TimeoutFd::new(0, self.timeout);
+        let mut secs = self.timeout;
+        if let Some(due) = due {
+            let left = due.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.timed_out());
+            }
+            let left = u32::try_from(left.as_secs() + 1).unwrap_or(u32::MAX);
+            secs = secs.min(left);
+        }
+        let mut i = TimeoutFd::new(0, secs);
         match i.read(self.input.spare()) {
             Ok(0) => Err(Die::quiet(1)),
             Ok(n) => {
                 self.input.filled(n);
                 Ok(())
             }
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                self.session
-                    .out
-                    .extend_from_slice(format!("{}\r\n", r::TIMEOUT).as_bytes());
-                let _ = self.flush();
-                Err(Die::quiet(1))
-            }
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(self.timed_out()),
             Err(_) => Err(Die::quiet(1)),
         }
+    }
+
+    fn timed_out(&mut self) -> Die {
+        self.session
+            .out
+            .extend_from_slice(format!("{}\r\n", r::TIMEOUT).as_bytes());
+        let _ = self.flush();
+        Die::quiet(1)
     }
 
     fn run(&mut self) -> Result<(), Die> {
@@ -337,14 +362,24 @@ impl Conn {
         loop {
             let action = match self.input.next_line() {
                 None => {
-                    self.fill()?;
+                    if self.input.mid_line() && self.line_due.is_none() {
+                        self.line_due = Some(Instant::now() + self.deadline);
+                    }
+                    self.fill(self.line_due)?;
+                    if self.line_due.is_none() && self.input.mid_line() {
+                        self.line_due = Some(Instant::now() + self.deadline);
+                    }
                     continue;
                 }
                 Some(Line::TooLong) => {
+                    self.line_due = None;
                     self.session.line_too_long();
                     Action::Continue
                 }
-                Some(Line::Ok(l)) => self.session.line(l, &mut self.host),
+                Some(Line::Ok(l)) => {
+                    self.line_due = None;
+                    self.session.line(l, &mut self.host)
+                }
             };
             self.flush_log();
             match action {
@@ -382,9 +417,12 @@ impl Conn {
         let scan = self.session.scan_config();
         let mut filter = DataFilter::new(self.session.databytes(), &scan)
             .keep_bare_cr(self.session.keep_bare_cr());
+        let start = Instant::now();
+        let mut received: u64 = 0;
         loop {
             let (used, st) = filter.feed(self.input.pending(), &mut |chunk| qq.write_all(chunk));
             self.input.consume(used);
+            received += used as u64;
             match st {
                 Feed::Done => break,
                 Feed::BareLf => {
@@ -395,7 +433,10 @@ impl Conn {
                     self.flush()?;
                     return Err(Die::quiet(1));
                 }
-                Feed::More => self.fill()?,
+                Feed::More => {
+                    let bonus = Duration::from_secs(received / DATA_BYTES_PER_SEC);
+                    self.fill(Some(start + self.deadline + bonus))?
+                }
             }
         }
         let saw_base64 = filter.saw_base64;
@@ -510,6 +551,11 @@ fn smtpd() -> Result<(), Die> {
         Ok(t) => u32::try_from(t).unwrap_or(u32::MAX),
         Err(_) => return Err(die_with(r::CONTROLS)),
     };
+    let deadline = match c.int("deadlinesmtpd", DEADLINE) {
+        Ok(0) => Duration::from_secs(1),
+        Ok(d) => Duration::from_secs(d),
+        Err(_) => return Err(die_with(r::CONTROLS)),
+    };
     let opt_cdb = |p: &str| Cdb::open_optional(&c.path(p)).map_err(|_| die_with(r::CONTROLS));
     let more = if cfg.rcpthosts.is_some() {
         opt_cdb("morercpthosts.cdb")?
@@ -543,6 +589,8 @@ fn smtpd() -> Result<(), Die> {
         host,
         input: InBuf::new(),
         timeout,
+        deadline,
+        line_due: None,
         checkprogram,
     };
     conn.run()

@@ -64,6 +64,12 @@ impl InBuf {
         self.start = (self.start + n).min(self.end);
     }
 
+    /// Part of a command line has arrived, but not its LF (the line's
+    /// deadline runs).
+    pub fn mid_line(&self) -> bool {
+        self.skipping || self.start < self.end
+    }
+
     /// Drops everything buffered (after STARTTLS).
     pub fn clear(&mut self) {
         self.start = 0;
