@@ -636,3 +636,33 @@ fn real_qmail_queue_gets_message_and_envelope() {
         "{todo:?}"
     );
 }
+
+/// A flood of header recipients is refused with 100 before it costs
+/// unbounded memory; nothing is queued.
+#[test]
+fn recipient_flood_is_bounded() {
+    let f = Fake::new("inject-flood", 0);
+    let mut msg = String::new();
+    for field in 0..2100 {
+        let addrs: Vec<String> = (0..50).map(|i| format!("u{field}x{i}@x.example")).collect();
+        msg.push_str(&format!("To: {}\n", addrs.join(", ")));
+    }
+    msg.push_str("\nbody\n");
+    let o = f.inject(&[], &[], &msg);
+    assert_eq!(o.status.code(), Some(100));
+    assert_eq!(
+        err(&o),
+        "qmail-inject: fatal: too many recipients (more than 100000)\n"
+    );
+    assert!(!f.queued());
+    // One endless field, continued line after line.
+    let mut msg = String::from("To: a@x.example");
+    for i in 0..80_000 {
+        msg.push_str(&format!(",\n  b{i}@x.example"));
+    }
+    msg.push_str("\n\nbody\n");
+    let o = f.inject(&[], &[], &msg);
+    assert_eq!(o.status.code(), Some(100));
+    assert_eq!(err(&o), "qmail-inject: fatal: header field too long\n");
+    assert!(!f.queued());
+}

@@ -27,6 +27,21 @@ use rewrite::unparsable;
 /// Rewritten fields are folded at this width.
 const WIDTH: usize = 80;
 
+/// Bounds that keep a hostile message's memory in check (qmail-inject(8)):
+/// one header field with its continuation lines, the whole header, and
+/// recipients from the arguments and the header together.
+pub const MAX_FIELD: usize = 1 << 20;
+pub const MAX_HEADER: usize = 16 << 20;
+pub const MAX_RECIPIENTS: usize = 100_000;
+
+fn too_many_recipients() -> Die {
+    Die::perm(format!("too many recipients (more than {MAX_RECIPIENTS})"))
+}
+
+fn header_too_long(what: &str) -> Die {
+    Die::perm(format!("{what} too long"))
+}
+
 /// The `QMAILINJECT` letters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flags {
@@ -156,6 +171,18 @@ struct Lists {
     to_cc: Vec<Vec<u8>>,
     /// Resent-To, Resent-Cc, Resent-Bcc.
     resent: Vec<Vec<u8>>,
+    /// Recipients collected so far, in every list.
+    count: usize,
+}
+
+impl Lists {
+    fn one_more(&mut self) -> Result<(), Die> {
+        self.count += 1;
+        match self.count > MAX_RECIPIENTS {
+            true => Err(too_many_recipients()),
+            false => Ok(()),
+        }
+    }
 }
 
 /// One message being injected.
@@ -205,6 +232,7 @@ impl Inject {
             ))
         })?;
         self.rw.rewrite(&mut t)?;
+        self.lists.one_more()?;
         self.lists.args.push(address::unquote(&t));
         Ok(())
     }
@@ -246,6 +274,9 @@ impl Inject {
             Some(Field::Bcc | Field::ResentBcc | Field::ReturnPath | Field::ContentLength) => {}
             _ => self.saved.extend_from_slice(&line),
         }
+        if self.saved.len() > MAX_HEADER {
+            return Err(header_too_long("header"));
+        }
         Ok(())
     }
 
@@ -257,6 +288,9 @@ impl Inject {
         let out = address::addrlist(tokens, |a| {
             rw.rewrite(a)?;
             let plain = || address::unquote(a);
+            if matches!(role, Role::ToCc | Role::Recipient | Role::ResentRecipient) {
+                lists.one_more()?;
+            }
             match role {
                 Role::ToCc => {
                     lists.header.push(plain());
@@ -447,6 +481,9 @@ impl Inject {
             }
             if let Some(f) = field.as_mut() {
                 if next[0] == b' ' || next[0] == b'\t' {
+                    if f.len() + next.len() > MAX_FIELD {
+                        return Err(header_too_long("header field"));
+                    }
                     f.extend_from_slice(&next);
                     continue;
                 }
@@ -482,8 +519,9 @@ fn set_return(sender: &mut Option<Vec<u8>>, mut addr: Vec<u8>, verp: bool) {
 /// One line with its `\n` (added when the input ends without one).
 /// False at the end of the input.
 fn read_line<R: BufRead>(input: &mut R, line: &mut Vec<u8>) -> Result<bool, Die> {
-    match input.read_until(b'\n', line) {
+    match io::Read::take(&mut *input, MAX_FIELD as u64 + 1).read_until(b'\n', line) {
         Ok(0) => Ok(false),
+        Ok(_) if line.len() > MAX_FIELD => Err(header_too_long("header field")),
         Ok(_) => {
             if line.last() != Some(&b'\n') {
                 line.push(b'\n');
