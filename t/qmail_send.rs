@@ -610,3 +610,77 @@ fn start_with_logger() {
         text()
     );
 }
+
+/// Sends one delivery to a spawner and returns its report (without the NUL).
+fn spawn_one(w: &mut impl Write, r: &mut impl Read, request: &str) -> Vec<u8> {
+    w.write_all(request.as_bytes()).unwrap();
+    w.flush().unwrap();
+    let mut reply = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        r.read_exact(&mut byte).unwrap();
+        if byte[0] == 0 {
+            return reply;
+        }
+        reply.push(byte[0]);
+    }
+}
+
+/// A private home run by root: a delivery into a home owned by another
+/// user runs as that user, so its `.qmail` cannot append to root's files.
+#[test]
+fn private_mode_as_root_delivers_as_the_home_owner() {
+    if sqmail::sys::getuid() != 0 {
+        eprintln!("SKIPPED: private_mode_as_root_delivers_as_the_home_owner: needs root");
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let h = QmailHome::new("lspawn-root");
+    let nobody = 65534;
+    let bob = h.dir.parent().unwrap().join("bob");
+    fs::create_dir(&bob).unwrap();
+    let target = h.dir.parent().unwrap().join("root-owned");
+    fs::write(&target, "root's\n").unwrap();
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(bob.join(".qmail"), "./mbox\n").unwrap();
+    fs::write(bob.join(".qmail-evil"), format!("{}\n", target.display())).unwrap();
+    for p in [&bob, &bob.join(".qmail"), &bob.join(".qmail-evil")] {
+        std::os::unix::fs::chown(p, Some(nobody), Some(nobody)).unwrap();
+    }
+    fs::write(
+        h.path("users/assign"),
+        format!(
+            "=bob:bob:{nobody}:{nobody}:{b}:::\n+bob-:bob:{nobody}:{nobody}:{b}:-::\n.\n",
+            b = bob.display()
+        ),
+    )
+    .unwrap();
+    assert!(h.run::<&str>("qmail-newu", &[], b"").status.success());
+    let id = enqueue(&h, "a@b.example", &[], b"hello\n");
+    let rel = format!("{}/{id}", id % 23);
+    let mut child = h
+        .cmd("qmail-lspawn")
+        .arg("./Maildir/")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut w = child.stdin.take().unwrap();
+    let mut r = child.stdout.take().unwrap();
+    let mut b = [0u8; 1];
+    r.read_exact(&mut b).unwrap();
+    let ok = spawn_one(&mut w, &mut r, &format!("\x01{rel}\0a@b\0bob@here\0"));
+    assert_eq!(ok.first(), Some(&b'\x01'));
+    assert_eq!(ok.get(1), Some(&b'K'), "{}", String::from_utf8_lossy(&ok));
+    assert_eq!(fs::metadata(bob.join("mbox")).unwrap().uid(), nobody);
+    let evil = spawn_one(&mut w, &mut r, &format!("\x02{rel}\0a@b\0bob-evil@here\0"));
+    assert_ne!(
+        evil.get(1),
+        Some(&b'K'),
+        "{}",
+        String::from_utf8_lossy(&evil)
+    );
+    assert_eq!(fs::read_to_string(&target).unwrap(), "root's\n");
+    drop(w);
+    assert_eq!(wait_child(&mut child, 10), Some(0));
+}

@@ -373,6 +373,9 @@ impl Spawner for Local {
             Ok(a) => a,
             Err(code) => sys::exit_now(code),
         };
+        let owner = (self.private && sys::getuid() == 0)
+            .then(|| private_owner(&a.home))
+            .flatten();
         let os = |b: &[u8]| OsStr::from_bytes(b).to_os_string();
         let args: Vec<OsString> = vec![
             "--".into(),
@@ -392,10 +395,23 @@ impl Spawner for Local {
             if sys::getuid() == 0 {
                 sys::exit_now(113);
             }
+        } else if let Some((uid, gid)) = owner
+            && sys::set_ids(uid, gid).is_err()
+        {
+            sys::exit_now(112);
         }
         let code = crate::local::run(&args);
         sys::exit_now(code)
     }
+}
+
+/// A private home run by root (qmail-lspawn(8)): a delivery runs as the
+/// owner of the home it delivers in, so a `.qmail` file written by another
+/// user never runs with root's rights; root's own directories stay root's.
+fn private_owner(home: &str) -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(home).ok()?;
+    (md.uid() != 0).then(|| (md.uid(), md.gid()))
 }
 
 /// qmail-rspawn: deliver in a forked child by calling qmail-remote's code
