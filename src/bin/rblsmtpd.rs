@@ -60,13 +60,7 @@ fn main() {
         }
         let mut cmd = Command::new(&prog[0]);
         cmd.args(&prog[1..]);
-        let ip_text = std::env::var("TCP6REMOTEIP")
-            .or_else(|_| std::env::var("TCPREMOTEIP"))
-            .unwrap_or_default();
-        let ip_text = ip_text
-            .strip_prefix("::ffff:")
-            .unwrap_or(&ip_text)
-            .to_string();
+        let ip_text = sqmail::ucspi::remote_ip().unwrap_or_default();
         let Ok(ip) = ip_text.parse::<IpAddr>() else {
             return Err(exec(cmd, &prog[0]));
         };

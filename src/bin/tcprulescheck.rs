@@ -26,7 +26,7 @@ fn main() {
             return Err(Die::usage(USAGE));
         };
         let path = Path::new(path);
-        let ip_text = std::env::var("TCPREMOTEIP").unwrap_or_else(|_| "0".into());
+        let ip_text = sqmail::ucspi::remote_ip().unwrap_or_else(|| "0".into());
         let ip: IpAddr = match ip_text.as_str() {
             "0" => IpAddr::from([0, 0, 0, 0]),
             t => t

@@ -1,13 +1,15 @@
-//! qmail-smtpd's logic without I/O: the command parser and state machine
-//! (`session`), the DATA filter (`data`), envelope filters (`filter`,
+//! qmail-smtpd: the command parser and state machine without I/O
+//! (`session`), its configuration (`config`), the connection that does the
+//! I/O (`conn`), the DATA filter (`data`), envelope filters (`filter`,
 //! `wildmat`), addresses (`addr`), AUTH (`auth`) and every reply (`reply`).
-//! `src/bin/qmail-smtpd.rs` is the I/O shell around it.
 
 pub mod addr;
 pub mod auth;
 pub mod authuser;
 pub mod cdbmake;
 pub mod child;
+pub mod config;
+pub mod conn;
 pub mod data;
 pub mod filter;
 pub mod input;

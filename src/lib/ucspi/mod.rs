@@ -9,6 +9,7 @@ pub mod relay;
 pub mod rules;
 pub mod server;
 pub mod ssl;
+pub mod tls_program;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -186,6 +187,24 @@ pub fn unmap(ip: IpAddr) -> IpAddr {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     }
+}
+
+/// An address text from the first of `names` that is set, the way the
+/// programs under tcpserver read it: a leading `::ffff:` (an IPv4 client of
+/// an IPv6 socket) is removed.
+pub fn ip_from_env(names: &[&str], get: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let ip = names.iter().find_map(|n| get(n))?;
+    Some(match ip.strip_prefix("::ffff:") {
+        Some(v4) => v4.to_string(),
+        None => ip,
+    })
+}
+
+/// The client's address: `TCP6REMOTEIP`, else `TCPREMOTEIP` (tcp-environ(5)).
+pub fn remote_ip() -> Option<String> {
+    ip_from_env(&["TCP6REMOTEIP", "TCPREMOTEIP"], |n| {
+        std::env::var_os(n).map(|v| v.to_string_lossy().into_owned())
+    })
 }
 
 /// Dotted quad for IPv4 (and mapped), compact lower-case IPv6 otherwise.
@@ -373,6 +392,33 @@ pub fn port(text: &str) -> Option<u16> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn client_address_from_the_environment() {
+        let env = |pairs: &'static [(&str, &str)]| {
+            move |n: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == n)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let names = ["TCP6REMOTEIP", "TCPREMOTEIP"];
+        let get = env(&[
+            ("TCPREMOTEIP", "192.0.2.1"),
+            ("TCP6REMOTEIP", "::ffff:192.0.2.9"),
+        ]);
+        assert_eq!(
+            super::ip_from_env(&names, get).as_deref(),
+            Some("192.0.2.9")
+        );
+        let get = env(&[("TCPREMOTEIP", "2001:db8::1")]);
+        assert_eq!(
+            super::ip_from_env(&names, get).as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(super::ip_from_env(&names, env(&[])), None);
+    }
+
     use super::*;
 
     #[test]

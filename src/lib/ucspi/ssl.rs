@@ -380,32 +380,6 @@ fn confine() -> Result<(), Die> {
     Ok(())
 }
 
-/// Reads a variable block `NAME=VALUE\0...\0\0` from the control socket.
-pub fn read_block(ctl: RawFd) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
-    let mut block = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !(block.ends_with(b"\0\0") || block == b"\0") {
-        let n = sys::borrow_fd(ctl).read(&mut buf).ok()?;
-        if n == 0 {
-            return None;
-        }
-        block.extend_from_slice(&buf[..n]);
-    }
-    Some(
-        block
-            .split(|&b| b == 0)
-            .filter(|i| !i.is_empty())
-            .map(|i| {
-                let eq = i.iter().position(|&b| b == b'=').unwrap_or(i.len());
-                (
-                    i[..eq].to_vec(),
-                    i.get(eq + 1..).unwrap_or_default().to_vec(),
-                )
-            })
-            .collect(),
-    )
-}
-
 /// Puts `fds` on 3, 4, 5 (via high numbers so none is overwritten early).
 fn settle(fds: [OwnedFd; 3]) -> std::io::Result<()> {
     for (i, f) in fds.iter().enumerate() {
@@ -466,7 +440,9 @@ fn program(
             return Die::quiet(111);
         }
         if so.export {
-            let Some(vars) = read_block(ctl.as_raw_fd()) else {
+            // The TLS process answers after the handshake, which has its
+            // own timeout; this bound only catches a TLS process gone wrong.
+            let Ok(vars) = super::tls_program::read_block(ctl.as_raw_fd(), 3600) else {
                 return Die::quiet(111);
             };
             for (k, v) in vars {
@@ -480,22 +456,4 @@ fn program(
         return Die::sys("set up descriptors", e);
     }
     server::exec_program(o, &a, prefixes, &extra)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn block() {
-        let (a, b) = crate::sys::unix_socketpair().unwrap();
-        use std::os::fd::AsRawFd;
-        crate::sys::borrow_fd(a.as_raw_fd())
-            .write_all(b"SSL_PROTOCOL=TLSv1.3\0X=a=b\0\0")
-            .unwrap();
-        use std::io::Write;
-        let v = super::read_block(b.as_raw_fd()).unwrap();
-        assert_eq!(v[0], (b"SSL_PROTOCOL".to_vec(), b"TLSv1.3".to_vec()));
-        assert_eq!(v[1], (b"X".to_vec(), b"a=b".to_vec()));
-        drop(a);
-        assert!(super::read_block(b.as_raw_fd()).is_none());
-    }
 }
