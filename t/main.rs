@@ -3,6 +3,7 @@
 
 mod common;
 
+mod args;
 mod authuser_pop3;
 mod dane;
 mod dns;

@@ -4,6 +4,6 @@
 #![forbid(unsafe_code)]
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = sqmail::getopt::args_lossy();
     sqmail::exit::run("dnsptr", || sqmail::dns::tools::dnsname(&args))
 }

@@ -5,6 +5,7 @@
 
 use std::ffi::OsString;
 use std::io::{self, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::process::Stdio;
 
 use sqmail::exit::Die;
@@ -22,34 +23,21 @@ fn main() {
         let [uf, rp, dt] = lines;
         let (uf, rp, dt) = (uf?, rp?, dt?);
         let mut want = [true; 3];
-        let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-        let mut rest = &args[..];
-        while let Some(a) = rest.first().and_then(|a| a.to_str()) {
-            if a == "--" {
-                rest = &rest[1..];
-                break;
-            }
-            if a.len() < 2 || !a.starts_with('-') {
-                break;
-            }
-            for c in a[1..].chars() {
-                let (i, on) = match c {
-                    'f' => (0, false),
-                    'r' => (1, false),
-                    'd' => (2, false),
-                    'F' => (0, true),
-                    'R' => (1, true),
-                    'D' => (2, true),
-                    _ => return Err(usage()),
-                };
-                want[i] = on;
-            }
-            rest = &rest[1..];
+        let args = sqmail::getopt::args();
+        let (opts, rest) = sqmail::getopt::parse(&args, b"frdFRD", USAGE)?;
+        for (c, _) in opts {
+            let i = match c.to_ascii_lowercase() {
+                b'f' => 0,
+                b'r' => 1,
+                _ => 2,
+            };
+            want[i] = c.is_ascii_uppercase();
         }
+        let rest: Vec<OsString> = rest.iter().map(|a| OsString::from_vec(a.clone())).collect();
         if rest.is_empty() {
             return Err(usage());
         }
-        let mut child = command::spawn(rest, Stdio::piped()).map_err(|code| {
+        let mut child = command::spawn(&rest, Stdio::piped()).map_err(|code| {
             Die::new(code, format!("unable to run {}", rest[0].to_string_lossy()))
         })?;
         let pipe = child

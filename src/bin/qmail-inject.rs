@@ -8,7 +8,7 @@ use std::io::{self, BufReader, Write};
 use std::os::unix::ffi::OsStringExt;
 
 use sqmail::exit::{Die, run};
-use sqmail::inject::getopt::{self, GetOpt, Opt};
+use sqmail::getopt::{self, GetOpt, Opt};
 use sqmail::inject::{Identity, Inject, copy_body};
 use sqmail::qq::QueueClient;
 use sqmail::{date, home};

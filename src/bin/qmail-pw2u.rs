@@ -29,6 +29,8 @@ struct Opts {
     brk: Option<u8>,
 }
 
+const USAGE: &str = "qmail-pw2u [ -/ohHuUC ] [ -c char ]";
+
 fn parse_opts() -> Result<Opts, Die> {
     let mut o = Opts {
         dashcolon: "-:",
@@ -36,38 +38,18 @@ fn parse_opts() -> Result<Opts, Die> {
         home: HomeCheck::Skip,
         brk: Some(sqmail::auto::BREAK),
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_bytes();
-        i += 1;
-        if a == b"--" || a.len() < 2 || a[0] != b'-' {
-            break;
-        }
-        let mut j = 1;
-        while j < a.len() {
-            match a[j] {
-                b'/' => o.dashcolon = "-/:",
-                b'o' => o.home = HomeCheck::Skip,
-                b'h' => o.home = HomeCheck::Stop,
-                b'H' => o.home = HomeCheck::None,
-                b'u' => o.upper_ok = true,
-                b'U' => o.upper_ok = false,
-                b'C' => o.brk = None,
-                b'c' => {
-                    let arg = if j + 1 < a.len() {
-                        a[j + 1..].to_vec()
-                    } else {
-                        let v = args.get(i).ok_or_else(|| Die::quiet(100))?;
-                        i += 1;
-                        v.as_bytes().to_vec()
-                    };
-                    o.brk = arg.first().copied();
-                    break;
-                }
-                _ => return Err(Die::quiet(100)),
-            }
-            j += 1;
+    let args = sqmail::getopt::args();
+    let (opts, _) = sqmail::getopt::parse(&args, b"/ohHuUCc:", USAGE)?;
+    for (c, v) in opts {
+        match c {
+            b'/' => o.dashcolon = "-/:",
+            b'o' => o.home = HomeCheck::Skip,
+            b'h' => o.home = HomeCheck::Stop,
+            b'H' => o.home = HomeCheck::None,
+            b'u' => o.upper_ok = true,
+            b'U' => o.upper_ok = false,
+            b'C' => o.brk = None,
+            _ => o.brk = v.and_then(|v| v.first().copied()),
         }
     }
     Ok(o)

@@ -33,7 +33,7 @@ fn parse(args: &[String]) -> Result<Mode, Die> {
 
 fn main() {
     run("qmail-qmaint", || {
-        let args: Vec<String> = std::env::args().skip(1).collect();
+        let args = sqmail::getopt::args_lossy();
         let mode = parse(&args)?;
         let queue = home::home().join("queue");
         std::env::set_current_dir(&queue).map_err(|e| {

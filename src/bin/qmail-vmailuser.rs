@@ -18,7 +18,7 @@ const MAX_INPUT: u64 = 128;
 fn vmailuser() -> Result<(), Die> {
     let mut homedir = PathBuf::from("/home");
     let (mut case_sensitive, mut vmailmgr, mut vpopmail) = (false, false, false);
-    for a in std::env::args().skip(1) {
+    for a in sqmail::getopt::args_lossy() {
         match a.strip_prefix('-') {
             Some(flags) if !flags.is_empty() => {
                 for f in flags.chars() {

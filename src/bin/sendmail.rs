@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::Command;
 
 use sqmail::exit::{Die, run};
+use sqmail::getopt::{self, GetOpt, Opt};
 use sqmail::home;
-use sqmail::inject::getopt::{self, GetOpt, Opt};
 
 const PROG: &str = "sendmail";
 const USAGE: &str = "sendmail [ -t ] [ -fsender ] [ -Fname ] [ -bp ] [ -bs ] [ arg ... ]";

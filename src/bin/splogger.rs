@@ -67,7 +67,7 @@ fn stamp() -> String {
 
 fn main() {
     run("splogger", || {
-        let args: Vec<String> = std::env::args().skip(1).collect();
+        let args = sqmail::getopt::args_lossy();
         let tag = args.first().map_or("splogger", String::as_str);
         let facility = match args.get(1) {
             Some(f) => sqmail::control::parse_leading_uint(f).unwrap_or(0) as u32 * 8,

@@ -18,6 +18,7 @@ pub mod dns;
 pub mod envelope;
 pub mod exit;
 pub mod fsutil;
+pub mod getopt;
 pub mod home;
 pub mod inject;
 pub mod passwd;

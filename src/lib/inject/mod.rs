@@ -6,7 +6,6 @@
 //! The header is held in memory (it must be complete before the added
 //! fields can be decided); the body is streamed by `copy_body`.
 
-pub mod getopt;
 pub mod header;
 pub mod rewrite;
 

@@ -24,23 +24,12 @@ pub struct Args<'a> {
 pub fn parse_args(args: &[OsString]) -> Result<Args<'_>, Die> {
     let usage = || Die::new(100, USAGE);
     let mut doit = true;
-    let mut rest = args;
-    while let Some(a) = rest.first().map(|a| a.as_bytes()) {
-        if a.len() < 2 || a[0] != b'-' {
-            break;
-        }
-        rest = &rest[1..];
-        if a == b"--" {
-            break;
-        }
-        for &c in &a[1..] {
-            match c {
-                b'n' => doit = false,
-                b'N' => doit = true,
-                _ => return Err(usage()),
-            }
-        }
+    let words: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let (opts, operands) = crate::getopt::parse(&words, b"nN", USAGE).map_err(|_| usage())?;
+    for (c, _) in opts {
+        doit = c == b'N';
     }
+    let rest = &args[words.len() - operands.len()..];
     let [user, homedir, local, dash, ext, host, sender, aliasempty] = rest else {
         return Err(usage());
     };

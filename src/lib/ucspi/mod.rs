@@ -22,48 +22,34 @@ use crate::exit::Die;
 /// Parsed options in command-line order: letter and value (empty for flags).
 pub type OptList = Vec<(char, String)>;
 
-/// djb-style option parsing: grouped flags, values glued or in the next
-/// argument, stop at the first operand or `--`. `valued` lists the letters
-/// that take a value. Returns the options in order and the operands.
+/// The UCSPI tools' options through the one parser (`crate::getopt`):
+/// `flags` take no value, `valued` do. Returns the options in order (values
+/// as lossy text, empty for flags) and the operands.
 pub fn getopt(
     args: &[OsString],
     flags: &str,
     valued: &str,
     usage: &str,
 ) -> Result<(OptList, Vec<OsString>), Die> {
-    let mut opts = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_encoded_bytes();
-        if a == b"--" {
-            i += 1;
-            break;
-        }
-        if a.len() < 2 || a[0] != b'-' {
-            break;
-        }
-        let s = String::from_utf8_lossy(&a[1..]).into_owned();
-        for (pos, c) in s.char_indices() {
-            if valued.contains(c) {
-                let rest = &s[pos + c.len_utf8()..];
-                let v = if !rest.is_empty() {
-                    rest.to_string()
-                } else {
-                    i += 1;
-                    let v = args.get(i).ok_or_else(|| Die::usage(usage))?;
-                    v.to_string_lossy().into_owned()
-                };
-                opts.push((c, v));
-                break;
-            }
-            if !flags.contains(c) {
-                return Err(Die::usage(usage));
-            }
-            opts.push((c, String::new()));
-        }
-        i += 1;
+    let mut spec = flags.as_bytes().to_vec();
+    for c in valued.bytes() {
+        spec.extend_from_slice(&[c, b':']);
     }
-    Ok((opts, args[i..].to_vec()))
+    let words: Vec<Vec<u8>> = args.iter().map(|a| a.as_encoded_bytes().to_vec()).collect();
+    let (opts, rest) = crate::getopt::parse(&words, &spec, usage)?;
+    let opts = opts
+        .into_iter()
+        .map(|(c, v)| {
+            (
+                char::from(c),
+                v.map(|v| crate::getopt::text(&v)).unwrap_or_default(),
+            )
+        })
+        .collect();
+    Ok((
+        opts,
+        rest.iter().map(|w| OsString::from_vec(w.clone())).collect(),
+    ))
 }
 
 /// What the server and client options share: the program, the operands

@@ -1,6 +1,30 @@
-//! Option parsing the way qmail's programs do it (djb's sgetopt): grouped
-//! short flags, an option argument attached or in the next word, parsing
-//! stops at the first operand, at `--` (consumed) or at a lone `-` (kept).
+//! The one option parser of every program, the way qmail's programs parse
+//! (djb's sgetopt): grouped short flags, an option argument attached or in
+//! the next word, parsing stops at the first operand, at `--` (consumed) or
+//! at a lone `-` (kept). Arguments are bytes: a non-UTF-8 argument is an
+//! argument like any other, never a panic.
+
+use std::os::unix::ffi::OsStringExt;
+
+use crate::exit::Die;
+
+/// The program's arguments after its name, as bytes.
+pub fn args() -> Vec<Vec<u8>> {
+    std::env::args_os()
+        .skip(1)
+        .map(OsStringExt::into_vec)
+        .collect()
+}
+
+/// The arguments as text (lossy), for programs whose operands are names.
+pub fn args_lossy() -> Vec<String> {
+    args().iter().map(|a| text(a)).collect()
+}
+
+/// An argument as text for messages and for options that name files.
+pub fn text(arg: &[u8]) -> String {
+    String::from_utf8_lossy(arg).into_owned()
+}
 
 /// One parsed option.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,17 +38,17 @@ pub enum Opt {
 }
 
 /// The parser over the words after the program name.
-pub struct GetOpt<'a> {
+pub struct GetOpt<'a, 's> {
     args: &'a [Vec<u8>],
-    spec: &'static [u8],
+    spec: &'s [u8],
     ind: usize,
     pos: usize,
     done: bool,
 }
 
-impl<'a> GetOpt<'a> {
+impl<'a, 's> GetOpt<'a, 's> {
     /// `spec` as for getopt(3): letters, `:` after those taking an argument.
-    pub fn new(args: &'a [Vec<u8>], spec: &'static [u8]) -> GetOpt<'a> {
+    pub fn new(args: &'a [Vec<u8>], spec: &'s [u8]) -> GetOpt<'a, 's> {
         GetOpt {
             args,
             spec,
@@ -58,7 +82,7 @@ impl<'a> GetOpt<'a> {
     }
 }
 
-impl Iterator for GetOpt<'_> {
+impl Iterator for GetOpt<'_, '_> {
     type Item = Opt;
 
     fn next(&mut self) -> Option<Opt> {
@@ -108,6 +132,27 @@ impl Iterator for GetOpt<'_> {
             }
         }
     }
+}
+
+/// Options in order: the letter and its argument (for `x:` letters).
+pub type Opts = Vec<(u8, Option<Vec<u8>>)>;
+
+/// Every option of `args` by `spec`, and the operands; an unknown option
+/// or a missing argument is `prog: usage: USAGE` with exit 100.
+pub fn parse<'a>(
+    args: &'a [Vec<u8>],
+    spec: &[u8],
+    usage: &str,
+) -> Result<(Opts, &'a [Vec<u8>]), Die> {
+    let mut g = GetOpt::new(args, spec);
+    let mut opts = Vec::new();
+    for o in g.by_ref() {
+        match o {
+            Opt::Flag(c, v) => opts.push((c, v)),
+            Opt::Illegal(_) | Opt::NeedsArg(_) => return Err(Die::usage(usage)),
+        }
+    }
+    Ok((opts, g.operands()))
 }
 
 /// The line sgetopt prints for a bad option.
@@ -166,5 +211,16 @@ mod tests {
         g.skip_rest();
         assert_eq!(g.next(), Some(Opt::Flag(b't', None)));
         assert_eq!(g.next(), None);
+    }
+
+    #[test]
+    fn parse_all() {
+        let a = words(&["-vc", "5", "x"]);
+        let (o, rest) = parse(&a, b"vc:", "u").unwrap();
+        assert_eq!(o, vec![(b'v', None), (b'c', Some(b"5".to_vec()))]);
+        assert_eq!(rest, &a[2..]);
+        assert_eq!(parse(&a, b"v", "u").unwrap_err().code, 100);
+        let bad = vec![b"-\xff".to_vec()];
+        assert_eq!(parse(&bad, b"v", "u").unwrap_err().code, 100);
     }
 }
