@@ -207,8 +207,7 @@ fn assert_delivered(r: &[String], line: &str, cn: &str) {
 #[test]
 fn client_certificates_through_sslserver_starttls() {
     if !have_openssl() {
-        eprintln!("skipped: openssl not installed (package/testdeps)");
-        return;
+        return crate::common::skip("openssl not installed (package/testdeps)");
     }
     let p = Pki::new("rtls-starttls");
     let b = home_b("rtls-starttls-b");
@@ -308,14 +307,12 @@ fn client_certificate_not_read_without_tls() {
 #[test]
 fn client_certificate_over_implicit_tls() {
     if !have_openssl() {
-        eprintln!("skipped: openssl not installed (package/testdeps)");
-        return;
+        return crate::common::skip("openssl not installed (package/testdeps)");
     }
     let ip = own_loopback();
     // Port 465 is privileged: this runs only where it can be bound (root).
     if std::net::TcpListener::bind((ip.as_str(), 465)).is_err() {
-        eprintln!("skipped: cannot bind {ip}:465");
-        return;
+        return crate::common::skip(&format!("cannot bind {ip}:465 (needs root)"));
     }
     let p = Pki::new("rtls-smtps");
     let b = home_b("rtls-smtps-b");
@@ -417,8 +414,7 @@ fn via_s_server(
 #[test]
 fn client_certificate_to_openssl_s_server() {
     if !have_openssl() {
-        eprintln!("skipped: openssl not installed (package/testdeps)");
-        return;
+        return crate::common::skip("openssl not installed (package/testdeps)");
     }
     let p = Pki::new("rtls-s_server");
     let ip = own_loopback();
@@ -436,8 +432,7 @@ fn client_certificate_to_openssl_s_server() {
     );
     let qmtp = ["q.test", "joe@a.test", "x@q.test"];
     let Some((r, sent, log)) = via_s_server(&p, &a, &ip, 6209, b"6:Kthanx,", &qmtp) else {
-        eprintln!("skipped: s_server could not listen on {ip}:6209");
-        return;
+        return crate::common::skip(&format!("s_server could not listen on {ip}:6209"));
     };
     assert_eq!(
         r,
@@ -453,8 +448,7 @@ fn client_certificate_to_openssl_s_server() {
     assert!(sent.contains("x@q.test"), "{sent}");
 
     if std::net::TcpListener::bind((ip.as_str(), 465)).is_err() {
-        eprintln!("skipped: cannot bind {ip}:465");
-        return;
+        return crate::common::skip(&format!("cannot bind {ip}:465 (needs root)"));
     }
     let replies =
         b"220 s_server ESMTP\r\n250 s_server\r\n250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
