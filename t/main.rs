@@ -4,6 +4,7 @@
 mod common;
 
 mod authuser_pop3;
+mod cve;
 mod dane;
 mod dns;
 mod home_setup;
