@@ -26,6 +26,7 @@ mod rspawn;
 mod send_util;
 mod smtpd_base64;
 mod smtpd_client;
+mod smtpd_fuzz;
 mod smtpd_policy;
 mod spf;
 mod ucspi;
