@@ -127,11 +127,11 @@ fn s(p: &std::path::Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// A loopback address of its own for this process (other test runs may
-/// hold port 465 on 127.0.0.2).
-fn own_loopback() -> String {
+/// A loopback address of its own for this process and test `n` (other
+/// test runs, and the other test here, may hold port 465 meanwhile).
+fn own_loopback(n: u32) -> String {
     let pid = std::process::id();
-    format!("127.46.{}.{}", (pid >> 8) & 255, (pid & 255).max(1))
+    format!("127.{}.{}.{}", 46 + n, (pid >> 8) & 255, (pid & 255).max(1))
 }
 
 /// Home B: qmail-smtpd's side; mail for b.test is accepted.
@@ -309,7 +309,7 @@ fn client_certificate_over_implicit_tls() {
     if !have_openssl() {
         return crate::common::skip("openssl not installed (package/testdeps)");
     }
-    let ip = own_loopback();
+    let ip = own_loopback(0);
     // Port 465 is privileged: this runs only where it can be bound (root).
     if std::net::TcpListener::bind((ip.as_str(), 465)).is_err() {
         return crate::common::skip(&format!("cannot bind {ip}:465 (needs root)"));
@@ -417,7 +417,7 @@ fn client_certificate_to_openssl_s_server() {
         return crate::common::skip("openssl not installed (package/testdeps)");
     }
     let p = Pki::new("rtls-s_server");
-    let ip = own_loopback();
+    let ip = own_loopback(1);
     let a = home("rtls-s_server-a");
     a.control("qmtproutes", &format!("q.test:[{ip}];6209\n"));
     a.control("smtproutes", &format!("b.test:[{ip}];465\n"));
