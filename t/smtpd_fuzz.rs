@@ -11,7 +11,6 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::common::bin;
 use crate::qmail_smtpd::{Smtpd, b64, script};
 use crate::ucspi::{Server, prog};
 
@@ -331,8 +330,9 @@ fn smtpd_protocol_fuzz_under_tcpserver() {
         .env("QMAILQUEUE", &nullqq)
         .env("SMTPAUTH", "+cram")
         .args(["-1", "-v", "-R", "-H", "-l", "mx.example", "127.0.0.1", "0"])
-        .arg(bin("qmail-smtpd"))
-        .arg(bin("qmail-authuser"))
+        // The home's links: the musl builds in make test's second pass.
+        .arg(s.h.path("bin/qmail-smtpd"))
+        .arg(s.h.path("bin/qmail-authuser"))
         .arg("true");
     let server = Server::start(c, &s.h.dir).expect("tcpserver started");
     let start = Instant::now();
@@ -401,7 +401,8 @@ fn smtpd_protocol_fuzz_under_tcpserver() {
                     // The whole input, to replay by hand.
                     let file = s.h.dir.join(format!("fuzz-session-{}.in", r.1));
                     fs::write(&file, &r.2).unwrap();
-                    format!("session {} ({}): {}", r.1, file.display(), shown(&r.2))
+                    let kept = format!("{}, kept with SQMAIL_KEEP_TESTS=1", file.display());
+                    format!("session {} ({kept}): {}", r.1, shown(&r.2))
                 });
             format!("{l}: {input}")
         })
