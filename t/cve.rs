@@ -616,29 +616,41 @@ fn auth_nul_bypass_replayed_cram_md5_through_plain_and_login() {
 #[test]
 fn crlf_injection_into_received_header_log_and_delivery_headers() {
     let s = auth_home("cve-crlf");
-    let user = b64(b"joe\rX-Injected: auth@example.com");
-    let input = format!(
-        "AUTH PLAIN {}\r\nHELO a\rX-Injected: helo\r\nMAIL FROM:<a\rX-Injected: mail@b.org>\r\nRCPT TO:<joe\rX-Injected: rcpt@example.com>\r\nRCPT TO:<joe@example.com>\r\nDATA\r\nSubject: s\r\n\r\nbody\r\n.\r\n",
-        b64(&[
-            b"\0".as_slice(),
-            &sqmail::smtpd::auth::b64_decode(user.as_bytes()).unwrap(),
-            b"\0pw"
-        ]
-        .concat())
+    let accept_all = ["/bin/sh", "-c", "cat <&3 >/dev/null"];
+    let user = b"joe\rX-Injected: cr\nX-Injected: lf@example.com";
+    let plain = format!(
+        "AUTH PLAIN {}\r\n",
+        b64(&[b"\0".as_slice(), user, b"\0pw"].concat())
     );
-    let out = run_with_input(&mut auth_cmd(&s, ""), input.as_bytes());
-    let got = lines(&out.stdout);
-    let log = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!log.contains('\r'), "a CR in the log: {log:?}");
-    assert!(!log.lines().any(|l| l.starts_with("X-Injected")), "{log:?}");
-    assert!(got.last().unwrap().starts_with("250 ok "), "{got:?}");
-    let msg = s.msg().unwrap();
-    let header = msg.split("\n\n").next().unwrap();
-    assert!(!header.contains('\r'), "a CR in the header: {header:?}");
-    assert!(
-        !header.lines().any(|l| l.starts_with("X-Injected")),
-        "{header:?}"
-    );
+    let login = format!("AUTH LOGIN\r\n{}\r\n{}\r\n", b64(user), b64(b"pw"));
+    // Refused (logged; one run, as each refusal costs a 5 s pause), then
+    // accepted by a checkprogram that takes anyone (in Received too).
+    for (auth, accept) in [(&plain, false), (&plain, true), (&login, true)] {
+        let _ = fs::remove_file(s.h.path("msg"));
+        let input = format!(
+            "{auth}HELO a\rX-Injected: helo\r\nMAIL FROM:<a\rX-Injected: mail@b.org>\r\nRCPT TO:<joe\rX-Injected: rcpt@example.com>\r\nRCPT TO:<joe@example.com>\r\nDATA\r\nSubject: s\r\n\r\nbody\r\n.\r\n"
+        );
+        let mut c = if accept {
+            let mut c = s.cmd(&[("SMTPAUTH", "")]);
+            c.args(accept_all);
+            c
+        } else {
+            auth_cmd(&s, "")
+        };
+        let out = run_with_input(&mut c, input.as_bytes());
+        let got = lines(&out.stdout);
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!log.contains('\r'), "a CR in the log: {log:?}");
+        assert!(!log.lines().any(|l| l.starts_with("X-Injected")), "{log:?}");
+        assert!(got.last().unwrap().starts_with("250 ok "), "{got:?}");
+        let msg = s.msg().unwrap();
+        let header = msg.split("\n\n").next().unwrap();
+        assert!(!header.contains('\r'), "a CR in the header: {header:?}");
+        assert!(
+            !header.lines().any(|l| l.starts_with("X-Injected")),
+            "{header:?}"
+        );
+    }
 
     // qmail-local: LF in the sender and in the extension.
     let h = QmailHome::new("cve-crlf-local");
