@@ -566,6 +566,16 @@ fn exim_21nails_option_injection_through_sendmail() {
     assert!(!trap.exists());
 }
 
+/// The greeting and the EHLO reply of a home offering AUTH LOGIN PLAIN.
+const EHLO: [&str; 6] = [
+    GREETING,
+    "250-mx.example",
+    "250-PIPELINING",
+    "250-8BITMIME",
+    "250-AUTH LOGIN PLAIN",
+    "250 SIZE *",
+];
+
 /// The AUTH NUL bypass (issue 11 item 1): a CRAM-MD5 answer R for a
 /// challenge C, replayed as the PLAIN or LOGIN password `R\0C`, must not
 /// log in through qmail-authuser.
@@ -578,20 +588,25 @@ fn auth_nul_bypass_replayed_cram_md5_through_plain_and_login() {
     let plain = b64(&[b"\0joe@example.com\0".as_slice(), &pass].concat());
     let out = run_with_input(
         &mut auth_cmd(&s, ""),
-        format!("AUTH PLAIN {plain}\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<x@elsewhere.org>\r\n")
-            .as_bytes(),
+        format!(
+            "EHLO x\r\nAUTH PLAIN {plain}\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<x@elsewhere.org>\r\n"
+        )
+        .as_bytes(),
     );
     check(
         &out,
         &[
-            GREETING,
-            "501 *",
-            "250 ok",
-            "553 sorry, that domain isn't in my list of allowed rcpthosts *",
-        ],
+            &EHLO[..],
+            &[
+                "501 *",
+                "250 ok",
+                "553 sorry, that domain isn't in my list of allowed rcpthosts *",
+            ],
+        ]
+        .concat(),
     );
     let login = format!(
-        "AUTH LOGIN\r\n{}\r\n{}\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<x@elsewhere.org>\r\n",
+        "EHLO x\r\nAUTH LOGIN\r\n{}\r\n{}\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<x@elsewhere.org>\r\n",
         b64(b"joe@example.com"),
         b64(&pass)
     );
@@ -599,13 +614,16 @@ fn auth_nul_bypass_replayed_cram_md5_through_plain_and_login() {
     check(
         &out,
         &[
-            GREETING,
-            "334 VXNlcm5hbWU6",
-            "334 UGFzc3dvcmQ6",
-            "501 *",
-            "250 ok",
-            "553 sorry, that domain isn't in my list of allowed rcpthosts *",
-        ],
+            &EHLO[..],
+            &[
+                "334 VXNlcm5hbWU6",
+                "334 UGFzc3dvcmQ6",
+                "501 *",
+                "250 ok",
+                "553 sorry, that domain isn't in my list of allowed rcpthosts *",
+            ],
+        ]
+        .concat(),
     );
 }
 
@@ -628,7 +646,7 @@ fn crlf_injection_into_received_header_log_and_delivery_headers() {
     for (auth, accept) in [(&plain, false), (&plain, true), (&login, true)] {
         let _ = fs::remove_file(s.h.path("msg"));
         let input = format!(
-            "{auth}HELO a\rX-Injected: helo\r\nMAIL FROM:<a\rX-Injected: mail@b.org>\r\nRCPT TO:<joe\rX-Injected: rcpt@example.com>\r\nRCPT TO:<joe@example.com>\r\nDATA\r\nSubject: s\r\n\r\nbody\r\n.\r\n"
+            "EHLO a\rX-Injected: helo\r\n{auth}MAIL FROM:<a\rX-Injected: mail@b.org>\r\nRCPT TO:<joe\rX-Injected: rcpt@example.com>\r\nRCPT TO:<joe@example.com>\r\nDATA\r\nSubject: s\r\n\r\nbody\r\n.\r\n"
         );
         let mut c = if accept {
             let mut c = s.cmd(&[("SMTPAUTH", "")]);
