@@ -34,7 +34,12 @@ test:
 	$(CARGO) build
 	$(CARGO) test --lib --bins --test t -- --test-threads=4
 	@# The musl builds that make run and package/install prefer: the queue
-	@# and SMTP tests again with them in every test home's bin/.
+	@# and SMTP tests again with them in every test home's bin/. Without
+	@# the target they are skipped loudly, or fail under SQMAIL_REQUIRE_PEERS=1.
+	@rustup target list --installed 2>/dev/null | grep -qx $(MUSL) || \
+	  { [ "$${SQMAIL_REQUIRE_PEERS:-}" = 1 ] && rustup target add $(MUSL) >/dev/null 2>&1; } || \
+	  { echo "SKIPPED: musl builds: no $(MUSL) target (rustup target add $(MUSL))" >&2; \
+	    [ "$${SQMAIL_REQUIRE_PEERS:-}" != 1 ]; }
 	@if rustup target list --installed 2>/dev/null | grep -qx $(MUSL); then \
 	  echo "musl builds: qmail-smtpd and queue tests"; \
 	  CC_x86_64_unknown_linux_musl=$${CC:-cc} $(CARGO) build -q --target $(MUSL) $(MUSL_BINS) && \

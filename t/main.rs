@@ -5,6 +5,7 @@ mod common;
 
 mod args;
 mod authuser_pop3;
+mod cve;
 mod dane;
 mod dns;
 mod home_setup;
@@ -26,6 +27,7 @@ mod rspawn;
 mod send_util;
 mod smtpd_base64;
 mod smtpd_client;
+mod smtpd_fuzz;
 mod smtpd_policy;
 mod spf;
 mod ucspi;

@@ -44,7 +44,9 @@ impl Postgrey {
             .into_iter()
             .find(|p| Path::new(p).exists())
         else {
-            eprintln!("skipping {name}: postgrey is not installed (package/testdeps installs it)");
+            crate::common::skip(&format!(
+                "{name}: postgrey is not installed (package/testdeps installs it)"
+            ));
             return None;
         };
         let dir = fresh_dir(name);

@@ -11,13 +11,13 @@ use crate::common::*;
 
 /// A private home whose QMAILQUEUE is a script saving fd 0 to `msg` and
 /// fd 1 to `env`, then exiting with `code`.
-struct Fake {
-    h: QmailHome,
+pub struct Fake {
+    pub h: QmailHome,
     queue: PathBuf,
 }
 
 impl Fake {
-    fn new(name: &str, code: i32) -> Fake {
+    pub fn new(name: &str, code: i32) -> Fake {
         let h = QmailHome::new(name);
         h.control("me", "me.example\n");
         h.control("defaultdomain", "dom.example\n");
@@ -32,7 +32,7 @@ impl Fake {
     }
 
     /// Runs `prog args` with `env` set and `input` on stdin.
-    fn run(&self, prog: &str, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
+    pub fn run(&self, prog: &str, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
         let mut c = self.h.cmd(prog);
         c.env("QMAILQUEUE", &self.queue).args(args);
         for (k, v) in env {
@@ -41,28 +41,28 @@ impl Fake {
         run_with_input(&mut c, input.as_bytes())
     }
 
-    fn inject(&self, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
+    pub fn inject(&self, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
         self.run("qmail-inject", args, env, input)
     }
 
     /// The saved message.
-    fn msg(&self) -> String {
+    pub fn msg(&self) -> String {
         String::from_utf8(fs::read(self.h.path("msg")).unwrap()).unwrap()
     }
 
     /// The saved envelope, NULs shown as `|`.
-    fn env(&self) -> String {
+    pub fn env(&self) -> String {
         String::from_utf8(fs::read(self.h.path("env")).unwrap())
             .unwrap()
             .replace('\0', "|")
     }
 
-    fn queued(&self) -> bool {
+    pub fn queued(&self) -> bool {
         self.h.path("env").exists()
     }
 }
 
-fn ok(o: &Output) {
+pub fn ok(o: &Output) {
     assert!(
         o.status.success(),
         "exit {:?}: {}",

@@ -422,8 +422,7 @@ fn ipv6_relay_and_auth() {
     let h = home("remote-v6");
     let dns = Dns::start(vec![]);
     let Ok(l) = std::net::TcpListener::bind("[::1]:0") else {
-        eprintln!("ipv6_relay_and_auth: skipped, no IPv6 loopback here");
-        return;
+        return crate::common::skip("no IPv6 loopback here");
     };
     let s = Sink::start_on(
         l,
@@ -551,8 +550,7 @@ pub fn ca_signed(name: &str) -> (String, Arc<rustls::ServerConfig>) {
 fn implicit_tls_route() {
     // Port 465 is privileged: this runs only where it can be bound (root).
     let Ok(l) = std::net::TcpListener::bind("127.0.0.2:465") else {
-        eprintln!("implicit_tls_route: skipped, port 465 cannot be bound (not root)");
-        return;
+        return crate::common::skip("port 465 cannot be bound (needs root)");
     };
     let (_ck, cfg) = self_signed(&["example.test"]);
     let h = home("remote-smtps");

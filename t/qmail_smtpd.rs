@@ -10,14 +10,14 @@ use std::process::{Child, Command, Output, Stdio};
 
 use crate::common::{QmailHome, run_with_input};
 
-const GREETING: &str = "220 mx.example ESMTP";
+pub const GREETING: &str = "220 mx.example ESMTP";
 
 /// A home with `me`, `rcpthosts` and a recording fake qmail-queue.
 pub struct Smtpd {
     pub h: QmailHome,
 }
 
-fn script(path: &Path, body: &str) {
+pub fn script(path: &Path, body: &str) {
     fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
@@ -74,12 +74,12 @@ pub fn lines(out: &[u8]) -> Vec<String> {
 }
 
 /// A reply against a wanted one, where `*` matches anything.
-fn like(got: &str, want: &str) -> bool {
+pub fn like(got: &str, want: &str) -> bool {
     sqmail::smtpd::wildmat::matches(want.as_bytes(), got.as_bytes())
 }
 
 /// Replies must equal `want` in order (`*` matches anything).
-fn check(out: &Output, want: &[&str]) {
+pub fn check(out: &Output, want: &[&str]) {
     let got = lines(&out.stdout);
     let ok = got.len() == want.len() && got.iter().zip(want).all(|(g, w)| like(g, w));
     assert!(
@@ -89,11 +89,11 @@ fn check(out: &Output, want: &[&str]) {
     );
 }
 
-fn stderr(out: &Output) -> String {
+pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-const TXN: &[u8] = b"MAIL FROM:<a@b.org>\r\nRCPT TO:<joe@example.com>\r\n";
+pub const TXN: &[u8] = b"MAIL FROM:<a@b.org>\r\nRCPT TO:<joe@example.com>\r\n";
 
 /// The replies to the greeting and an EHLO offering AUTH, then `rest`.
 fn ehlo_then<'a>(rest: &[&'a str]) -> Vec<&'a str> {
@@ -109,7 +109,7 @@ fn ehlo_then<'a>(rest: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// The replies to the greeting, MAIL, RCPT and DATA, then `rest`.
-fn txn_then<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+pub fn txn_then<'a>(rest: &[&'a str]) -> Vec<&'a str> {
     [&[GREETING, "250 ok", "250 ok", "354 go ahead"][..], rest].concat()
 }
 
@@ -640,18 +640,18 @@ fn tls_and_auth_required() {
     assert_eq!(l.last().unwrap(), "535 STARTTLS required (#5.7.1)");
 }
 
-fn b64(s: &[u8]) -> String {
+pub fn b64(s: &[u8]) -> String {
     sqmail::smtpd::auth::b64_encode(s)
 }
 
 /// A home whose users/authuser knows joe (plaintext, so CRAM-MD5 works).
-fn auth_home(name: &str) -> Smtpd {
+pub fn auth_home(name: &str) -> Smtpd {
     let s = Smtpd::new(name);
     fs::write(s.h.path("users/authuser"), "joe@example.com:secret\n").unwrap();
     s
 }
 
-fn auth_cmd(s: &Smtpd, mode: &str) -> Command {
+pub fn auth_cmd(s: &Smtpd, mode: &str) -> Command {
     let mut c = s.cmd(&[("SMTPAUTH", mode)]);
     c.arg(s.h.path("bin/qmail-authuser")).arg("true");
     c
@@ -803,7 +803,7 @@ fn auth_cram_md5() {
 
 /// qmail-smtpd under the fake UCSPI-TLS server: `first` is sent, then
 /// after `220 Ready` the rest.
-fn tls_session(
+pub fn tls_session(
     s: &Smtpd,
     env: &[(&str, &str)],
     vars: &str,
@@ -926,7 +926,7 @@ fn starttls_failure_and_cert_relay() {
 }
 
 /// A `/proc/PID/status` field in KiB (0 once the process is gone).
-fn status_kib(pid: u32, field: &str) -> u64 {
+pub fn status_kib(pid: u32, field: &str) -> u64 {
     let st = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     st.lines()
         .find_map(|l| l.strip_prefix(field))

@@ -127,11 +127,11 @@ fn s(p: &std::path::Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// A loopback address of its own for this process (other test runs may
-/// hold port 465 on 127.0.0.2).
-fn own_loopback() -> String {
+/// A loopback address of its own for this process and test `n` (other
+/// test runs, and the other test here, may hold port 465 meanwhile).
+fn own_loopback(n: u32) -> String {
     let pid = std::process::id();
-    format!("127.46.{}.{}", (pid >> 8) & 255, (pid & 255).max(1))
+    format!("127.{}.{}.{}", 46 + n, (pid >> 8) & 255, (pid & 255).max(1))
 }
 
 /// Home B: qmail-smtpd's side; mail for b.test is accepted.
@@ -207,8 +207,7 @@ fn assert_delivered(r: &[String], line: &str, cn: &str) {
 #[test]
 fn client_certificates_through_sslserver_starttls() {
     if !have_openssl() {
-        eprintln!("skipped: openssl not installed (package/testdeps)");
-        return;
+        return crate::common::skip("openssl not installed (package/testdeps)");
     }
     let p = Pki::new("rtls-starttls");
     let b = home_b("rtls-starttls-b");
@@ -308,14 +307,12 @@ fn client_certificate_not_read_without_tls() {
 #[test]
 fn client_certificate_over_implicit_tls() {
     if !have_openssl() {
-        eprintln!("skipped: openssl not installed (package/testdeps)");
-        return;
+        return crate::common::skip("openssl not installed (package/testdeps)");
     }
-    let ip = own_loopback();
+    let ip = own_loopback(0);
     // Port 465 is privileged: this runs only where it can be bound (root).
     if std::net::TcpListener::bind((ip.as_str(), 465)).is_err() {
-        eprintln!("skipped: cannot bind {ip}:465");
-        return;
+        return crate::common::skip(&format!("cannot bind {ip}:465 (needs root)"));
     }
     let p = Pki::new("rtls-smtps");
     let b = home_b("rtls-smtps-b");
@@ -417,11 +414,10 @@ fn via_s_server(
 #[test]
 fn client_certificate_to_openssl_s_server() {
     if !have_openssl() {
-        eprintln!("skipped: openssl not installed (package/testdeps)");
-        return;
+        return crate::common::skip("openssl not installed (package/testdeps)");
     }
     let p = Pki::new("rtls-s_server");
-    let ip = own_loopback();
+    let ip = own_loopback(1);
     let a = home("rtls-s_server-a");
     a.control("qmtproutes", &format!("q.test:[{ip}];6209\n"));
     a.control("smtproutes", &format!("b.test:[{ip}];465\n"));
@@ -436,8 +432,7 @@ fn client_certificate_to_openssl_s_server() {
     );
     let qmtp = ["q.test", "joe@a.test", "x@q.test"];
     let Some((r, sent, log)) = via_s_server(&p, &a, &ip, 6209, b"6:Kthanx,", &qmtp) else {
-        eprintln!("skipped: s_server could not listen on {ip}:6209");
-        return;
+        return crate::common::skip(&format!("s_server could not listen on {ip}:6209"));
     };
     assert_eq!(
         r,
@@ -453,8 +448,7 @@ fn client_certificate_to_openssl_s_server() {
     assert!(sent.contains("x@q.test"), "{sent}");
 
     if std::net::TcpListener::bind((ip.as_str(), 465)).is_err() {
-        eprintln!("skipped: cannot bind {ip}:465");
-        return;
+        return crate::common::skip(&format!("cannot bind {ip}:465 (needs root)"));
     }
     let replies =
         b"220 s_server ESMTP\r\n250 s_server\r\n250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";

@@ -226,6 +226,9 @@ pub struct Script {
     pub implicit_tls: bool,
     /// Accepted AUTH credentials (user, password) for PLAIN and LOGIN.
     pub auth: Option<(String, String)>,
+    /// The answer to STARTTLS, sent in one write before the handshake
+    /// (a hostile server pipelines more after its 220: CVE-2020-15955).
+    pub starttls_reply: String,
 }
 
 impl Default for Script {
@@ -243,6 +246,7 @@ impl Default for Script {
             tls: None,
             implicit_tls: false,
             auth: None,
+            starttls_reply: "220 ready".into(),
         }
     }
 }
@@ -385,7 +389,7 @@ fn serve(s: TcpStream, sc: &Script, log: &Mutex<Vec<String>>) {
             }
             "HELO" => p.send(&sc.helo),
             "STARTTLS" => {
-                p.send("220 ready");
+                p.send(&sc.starttls_reply);
                 p.buf.clear();
                 let old = std::mem::replace(&mut p.s, Box::new(std::io::Cursor::new(Vec::new())));
                 p.s = tls_server(old, sc.tls.as_ref().unwrap());

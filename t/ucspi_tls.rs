@@ -207,8 +207,7 @@ fn s_client(port: u16, ca: &Path, args: &[&str]) -> (bool, String) {
 #[test]
 fn openssl_s_client_versions() {
     if !have_openssl() {
-        eprintln!("skipped: openssl not installed (package/testdeps)");
-        return;
+        return crate::common::skip("openssl not installed (package/testdeps)");
     }
     let p = pki("tls-openssl");
     let s = sslserver(&p, &["-s", "-e"], SHOW);
@@ -510,8 +509,7 @@ fn sslclient_talks_to_sslserver() {
 #[test]
 fn openssl_starttls_smtp_with_qmail_smtpd() {
     if !have_openssl() {
-        eprintln!("skipped: openssl not installed (package/testdeps)");
-        return;
+        return crate::common::skip("openssl not installed (package/testdeps)");
     }
     let p = pki("tls-starttls");
     let h = crate::common::QmailHome::new("tls-starttls-home");
@@ -606,8 +604,7 @@ fn with_fd3(name: &str, file: &Path) -> Command {
 #[test]
 fn encrypted_keys_with_passphrase_on_fd3() {
     if !have_openssl() {
-        eprintln!("skipped: openssl not installed (package/testdeps)");
-        return;
+        return crate::common::skip("openssl not installed (package/testdeps)");
     }
     let p = pki("tls-passphrase");
     let pass = p.dir.join("pass");

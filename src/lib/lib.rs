@@ -51,3 +51,6 @@ pub mod send;
 pub mod spawn;
 pub mod start;
 pub mod todo;
+
+#[doc(hidden)]
+pub mod testing;

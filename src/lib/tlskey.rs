@@ -213,8 +213,7 @@ mod tests {
         let (plain, rsa) = (path("plain.pem"), path("rsa-plain.pem"));
         let ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
         if !openssl(&[&["genpkey"][..], &ec, &["-out", &plain]].concat()) {
-            eprintln!("skipped: openssl not installed (package/testdeps)");
-            return;
+            return crate::testing::skip("openssl not installed (package/testdeps)");
         }
         let want = load_key(Path::new(&plain)).unwrap();
         // pkcs8 -topk8 with the ciphers and PRFs OpenSSL offers.
@@ -312,8 +311,7 @@ mod tests {
             "ec_paramgen_curve:P-256",
         ];
         if !openssl(&[&ecgen[..], &["-out", &ec]].concat()) {
-            eprintln!("skipped: openssl not installed (package/testdeps)");
-            return;
+            return crate::testing::skip("openssl not installed (package/testdeps)");
         }
         let rsagen = [
             "genpkey",

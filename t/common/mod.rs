@@ -137,3 +137,5 @@ pub fn list(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+pub use sqmail::testing::skip;

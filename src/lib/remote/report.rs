@@ -18,6 +18,10 @@ pub const NO_HOME: &str = "ZUnable to switch to home directory. (#4.3.0)\n";
 pub const CONTROL: &str = "ZUnable to read control files. (#4.3.0)\n";
 pub const SOCKET: &str = "ZSystem resources temporarily unavailable. (#4.3.0)\n";
 pub const BAD_DOMAINIP: &str = "ZInvalid ipaddr in control/domainips (#4.3.0)\n";
+pub const LINE_BREAK_SENDER: &str =
+    "DSorry, the envelope sender has a CR or LF in it, which SMTP cannot carry. (#5.1.7)\n";
+pub const LINE_BREAK_RECIPIENT: &str =
+    "Sorry, the recipient address has a CR or LF in it, which SMTP cannot carry. (#5.1.3)\n";
 pub const QMTP_PROTO: &str = "ZRecipient did not talk proper QMTP (#4.3.0)\n";
 
 pub fn dns_soft(host: &str) -> String {

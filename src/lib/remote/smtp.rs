@@ -109,6 +109,11 @@ pub fn quote(addr: &[u8]) -> Vec<u8> {
     q
 }
 
+/// A CR or LF in an address, which no SMTP command can carry.
+pub fn has_line_break(addr: &[u8]) -> bool {
+    addr.iter().any(|&b| b == b'\r' || b == b'\n')
+}
+
 /// The connection with its read buffer.
 pub struct Conn {
     pub s: Stream,
@@ -482,6 +487,9 @@ fn dialogue(
         Some(_) => ehlo.smtputf8,
         None => false,
     };
+    if has_line_break(job.sender) {
+        return Err(Fail::Report(report::LINE_BREAK_SENDER.into()));
+    }
     let mut mail = b"MAIL FROM:<".to_vec();
     mail.extend_from_slice(&quote(job.sender));
     mail.push(b'>');
@@ -513,14 +521,16 @@ fn dialogue(
         mail.extend_from_slice(b" SMTPUTF8");
     }
     mail.extend_from_slice(b"\r\n");
-    let rcpts: Vec<Vec<u8>> = job
+    // A recipient with a line break is never sent: its CR or LF would end
+    // the RCPT command and start one of the sender's choosing.
+    let rcpts: Vec<Option<Vec<u8>>> = job
         .recips
         .iter()
-        .map(|r| [&b"RCPT TO:<"[..], &quote(r), b">\r\n"].concat())
+        .map(|r| (!has_line_break(r)).then(|| [&b"RCPT TO:<"[..], &quote(r), b">\r\n"].concat()))
         .collect();
     if ehlo.pipelining {
         let mut all = mail;
-        for r in &rcpts {
+        for r in rcpts.iter().flatten() {
             all.extend_from_slice(r);
         }
         all.extend_from_slice(b"DATA\r\n");
@@ -536,6 +546,10 @@ fn dialogue(
     }
     let mut any = false;
     for r in &rcpts {
+        let Some(r) = r else {
+            out.recip(b'h', report::LINE_BREAK_RECIPIENT, None);
+            continue;
+        };
         if !ehlo.pipelining {
             conn.send(r)?;
         }
@@ -713,6 +727,14 @@ mod tests {
         // CR before LF as qmail sends it; a trailing CR ends the line.
         assert_eq!(encoded(&[b"x\r", b"\n"]).0, b"x\r\r\n.\r\n");
         assert_eq!(encoded(&[b"x\r"]), (b"x\r\n.\r\n".to_vec(), true));
+    }
+
+    #[test]
+    fn line_breaks_in_addresses() {
+        assert!(
+            has_line_break(b"a\r\nRSET@x") && has_line_break(b"a\rb") && has_line_break(b"a\n")
+        );
+        assert!(!has_line_break(b"a b\t\"c\"@x"));
     }
 
     #[test]
