@@ -286,6 +286,14 @@ pub fn unquote(tokens: &[Token]) -> Vec<u8> {
     out
 }
 
+/// Moves the last token of `from` (the loop below only calls it while
+/// `from` has one) onto `to`.
+fn shift(from: &mut Vec<Token>, to: &mut Vec<Token>) {
+    if let Some(t) = from.pop() {
+        to.push(t);
+    }
+}
+
 /// Walks the address list of a header field, `tokens` being the whole
 /// field (name and colon first), from right to left as RFC 822 lists are
 /// easiest parsed. Each address (the inside of `<...>`, or a bare
@@ -309,7 +317,6 @@ pub fn addrlist<E>(
 
     while tokens.len() > head {
         let kind = tokens[tokens.len() - 1].kind;
-        let next = |t: &mut Vec<Token>| t.pop().expect("len > head");
         match kind {
             Kind::Semi => {
                 flush(&mut addr, &mut out, true, &mut rewrite)?;
@@ -318,7 +325,7 @@ pub fn addrlist<E>(
                 }
                 in_group = true;
                 word_ok = true;
-                out.push(next(&mut tokens));
+                shift(&mut tokens, &mut out);
             }
             Kind::Colon => {
                 flush(&mut addr, &mut out, false, &mut rewrite)?;
@@ -328,25 +335,25 @@ pub fn addrlist<E>(
                 in_group = false;
                 // The colon and the group's name, through the comma before it.
                 while tokens.len() > head && tokens[tokens.len() - 1].kind != Kind::Comma {
-                    out.push(next(&mut tokens));
+                    shift(&mut tokens, &mut out);
                 }
                 if tokens.len() > head {
-                    out.push(next(&mut tokens));
+                    shift(&mut tokens, &mut out);
                 }
                 word_ok = true;
             }
             Kind::Right => {
                 flush(&mut addr, &mut out, true, &mut rewrite)?;
-                out.push(next(&mut tokens));
+                shift(&mut tokens, &mut out);
                 while tokens.len() > head && tokens[tokens.len() - 1].kind != Kind::Left {
-                    addr.push(next(&mut tokens));
+                    shift(&mut tokens, &mut addr);
                 }
                 // Even an empty `<>` is an address.
                 give(&mut addr, &mut out, &mut rewrite)?;
                 if tokens.len() <= head {
                     return Ok(None);
                 }
-                out.push(next(&mut tokens));
+                shift(&mut tokens, &mut out);
                 // The phrase before `<`.
                 while tokens.len() > head
                     && matches!(
@@ -354,7 +361,7 @@ pub fn addrlist<E>(
                         Kind::Comment | Kind::Atom | Kind::Quote | Kind::At | Kind::Dot
                     )
                 {
-                    out.push(next(&mut tokens));
+                    shift(&mut tokens, &mut out);
                 }
                 word_ok = false;
             }
@@ -363,17 +370,17 @@ pub fn addrlist<E>(
                     flush(&mut addr, &mut out, true, &mut rewrite)?;
                 }
                 word_ok = false;
-                addr.push(next(&mut tokens));
+                shift(&mut tokens, &mut addr);
             }
-            Kind::Comment => out.push(next(&mut tokens)),
+            Kind::Comment => shift(&mut tokens, &mut out),
             Kind::Comma => {
                 flush(&mut addr, &mut out, false, &mut rewrite)?;
                 word_ok = true;
-                out.push(next(&mut tokens));
+                shift(&mut tokens, &mut out);
             }
             Kind::At | Kind::Dot | Kind::Left => {
                 word_ok = true;
-                addr.push(next(&mut tokens));
+                shift(&mut tokens, &mut addr);
             }
         }
     }

@@ -367,6 +367,7 @@ impl Send {
         }
     }
 
+    #[expect(clippy::expect_used, reason = "an index of a dead job is a bug")]
     fn job_mut(&mut self, j: usize) -> &mut Job {
         // Invariant: a job index is only used while its job is alive.
         self.jobs[j].as_mut().expect("live job")
@@ -599,6 +600,7 @@ impl Send {
 
     // ---- the fast path ----------------------------------------------------------
 
+    #[expect(clippy::expect_used, reason = "an index of a dead message is a bug")]
     fn fast_mut(&mut self, m: usize) -> &mut Fast {
         // Invariant: a fast index is only used while its message is alive.
         self.fasts[m].as_mut().expect("live fast message")
