@@ -4,6 +4,6 @@
 fn main() {
     sqmail::exit::run(
         "qmail-clean",
-        || sqmail::clean::serve(&sqmail::home::home()),
+        || sqmail::queue::clean::serve(&sqmail::home::home()),
     )
 }

@@ -22,11 +22,10 @@ pub mod home;
 pub mod inject;
 pub mod passwd;
 pub mod postgrey;
-pub mod qq;
 pub mod queue;
-pub mod queuecheck;
-pub mod queuepool;
-pub mod queuewrite;
+/// The old path of `queue::client`, kept while qmail-smtpd and qmail-local
+/// (edited elsewhere) still name it.
+pub use queue::client as qq;
 pub mod remote;
 pub mod smtpd;
 pub mod spf;
@@ -45,7 +44,6 @@ pub mod users;
 
 // The delivery daemons: qmail-send's scheduler, qmail-todo's preprocessing,
 // qmail-clean, the spawn engine of qmail-lspawn/qmail-rspawn, qmail-start.
-pub mod clean;
 pub mod send;
 pub mod spawn;
 pub mod start;

@@ -852,7 +852,7 @@ impl Send {
             &entries,
             orig,
         );
-        let Ok(mut qq) = crate::qq::QueueClient::start(&self.home) else {
+        let Ok(mut qq) = crate::queue::client::QueueClient::start(&self.home) else {
             self.log
                 .text("warning: unable to start qmail-queue, will try later");
             return false;

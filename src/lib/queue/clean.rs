@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::exit::Die;
 use crate::queue::{Queue, parse_id};
-use crate::queuepool::Giver;
+use crate::queue::pool::Giver;
 
 /// Age after which leftover `pid/` files are removed (queue.md §6.11).
 pub const OSSIFIED: u64 = 129_600;
@@ -27,7 +27,7 @@ pub fn handle(q: &Queue, req: &[u8]) -> u8 {
 }
 
 /// `handle` with the inode pool: finished `mess` and `intd` files go into
-/// it instead of being unlinked (see `queuepool`).
+/// it instead of being unlinked (see `queue::pool`).
 pub fn handle_pooled(q: &Queue, pool: Option<&Giver>, req: &[u8]) -> u8 {
     if req.len() < 7 || req.len() > 100 {
         return b'x';

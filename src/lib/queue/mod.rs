@@ -1,5 +1,11 @@
 //! The queue's directory layout (see queue.md §1): split names and paths.
 
+pub mod check;
+pub mod clean;
+pub mod client;
+pub mod pool;
+pub mod writer;
+
 use std::path::{Path, PathBuf};
 
 use crate::auto;

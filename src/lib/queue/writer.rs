@@ -3,7 +3,7 @@
 //!
 //! Order of events, each step durable before the next one that depends on
 //! it: `pid/` file → link to `mess/D/id` (or a file of the inode pool,
-//! `queuepool`, renamed to `mess/D/<its inode>` and truncated) → message
+//! `queue::pool`, renamed to `mess/D/<its inode>` and truncated) → message
 //! written → message file and `mess/D` fsynced → `intd/D/id` written and
 //! fsynced → link to `todo/D/id` (the commit point) → `todo/D` fsynced →
 //! trigger pulled → exit 0. The fsyncs run one after another: helper
@@ -23,7 +23,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::envelope::MAX_ADDRESS;
-use crate::queuepool::{Take, Taker};
+use crate::queue::pool::{Take, Taker};
 use crate::{bytescan, date, fsutil, home, passwd, queue::Queue, sys};
 
 /// Exit codes of qmail-queue (queue.md §2.6).

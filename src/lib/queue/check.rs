@@ -18,7 +18,8 @@ use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt}
 use std::path::Path;
 
 use crate::queue::{Queue, SPLIT_DIRS, parse_id};
-use crate::{auto, date, fsutil, home, passwd, queuepool, sys};
+use crate::queue::pool;
+use crate::{auto, date, fsutil, home, passwd, sys};
 
 /// Leftovers older than this are removed by qmail-send (and by `-i`).
 pub const OSSIFIED: i64 = 129_600;
@@ -301,8 +302,8 @@ impl<'a> Check<'a> {
             self.dir(top, top);
         }
         // The inode pool is optional (a C qmail queue has none).
-        if fs::symlink_metadata(queuepool::DIR).is_ok() {
-            self.dir(queuepool::DIR, queuepool::DIR);
+        if fs::symlink_metadata(pool::DIR).is_ok() {
+            self.dir(pool::DIR, pool::DIR);
         }
         for top in SPLIT_DIRS {
             if self.dir(top, top) {
@@ -542,15 +543,15 @@ impl Check<'_> {
     /// (`t` before it for a staged one). Anything else would be rewritten
     /// by the next qmail-queue or is garbage.
     fn pool(&mut self) {
-        let Ok(rd) = fs::read_dir(queuepool::DIR) else {
+        let Ok(rd) = fs::read_dir(pool::DIR) else {
             return;
         };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let ok = queuepool::entry(&name)
-                .is_some_and(|(ino, _)| e.metadata().is_ok_and(|m| queuepool::sound(&m, ino)));
+            let ok = pool::entry(&name)
+                .is_some_and(|(ino, _)| e.metadata().is_ok_and(|m| pool::sound(&m, ino)));
             if !ok {
-                let path = format!("{}/{name}", queuepool::DIR);
+                let path = format!("{}/{name}", pool::DIR);
                 self.problem(
                     format!(
                         "{path}: not a pool file (a plain file with one link, named by its inode)"
