@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 use sqmail::exit::Die;
-use sqmail::spawn::{self, Local};
+use sqmail::send::delivery::{self, Local};
 
 fn main() {
     sqmail::exit::run("qmail-lspawn", || {
@@ -12,6 +12,6 @@ fn main() {
             default_delivery: dd,
             private: sqmail::home::private_mode(),
         };
-        spawn::serve(&local, &local.home)
+        delivery::serve(&local, &local.home)
     })
 }

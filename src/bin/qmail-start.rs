@@ -2,5 +2,5 @@
 #![forbid(unsafe_code)]
 
 fn main() {
-    sqmail::exit::run("qmail-start", sqmail::start::main)
+    sqmail::exit::run("qmail-start", sqmail::send::start::main)
 }

@@ -45,6 +45,3 @@ pub mod users;
 // The delivery daemons: qmail-send's scheduler, qmail-todo's preprocessing,
 // qmail-clean, the spawn engine of qmail-lspawn/qmail-rspawn, qmail-start.
 pub mod send;
-pub mod spawn;
-pub mod start;
-pub mod todo;

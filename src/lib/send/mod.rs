@@ -7,8 +7,11 @@
 
 pub mod bounce;
 pub mod controls;
+pub mod delivery;
 pub mod log;
 pub mod retry;
+pub mod start;
+pub mod todo;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use crate::exit::Die;
 use crate::fsutil;
 use crate::queue::{Queue, parse_id};
-use crate::send::controls::Controls;
-use crate::send::log::{Log, Part};
-use crate::send::retry::{LOCAL, REMOTE};
+use super::controls::Controls;
+use super::log::{Log, Part};
+use super::retry::{LOCAL, REMOTE};
 use crate::sys::{self, PollFd};
 
 /// todo/ is rescanned at least this often without a trigger.
