@@ -33,8 +33,6 @@ pub mod timeoutio;
 
 // The UCSPI network toolkit (tcpserver, tcprules, sslserver, ...) and TLS.
 pub mod tls;
-pub mod tlsdepth;
-pub mod tlskey;
 pub mod ucspi;
 
 // Local delivery: qmail-local's logic (run in-process by qmail-lspawn) and

@@ -2,11 +2,14 @@
 //! server and client configurations from PEM files, cipher-suite names as
 //! OpenSSL prints them, and the `SSL_*` variables of a certificate.
 
+pub mod depth;
+pub mod key;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use crate::tlskey::{Passphrase, load_key, load_key_with};
+pub use key::{Passphrase, load_key, load_key_with};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::server::WebPkiClientVerifier;
@@ -149,7 +152,7 @@ impl ServerFiles {
             cadir: var("CADIR").map(Into::into),
             ccafile: var("CCAFILE").filter(|v| v != "-").map(Into::into),
             ciphers: var("CIPHERS").map(|v| v.to_string_lossy().into_owned()),
-            verify_depth: var("VERIFYDEPTH").map(|v| crate::tlsdepth::depth_from(v.to_str())),
+            verify_depth: var("VERIFYDEPTH").map(|v| depth::depth_from(v.to_str())),
             passphrase: None,
         }
     }
@@ -222,8 +225,8 @@ impl ServerFiles {
                 let v = v
                     .build()
                     .map_err(|e| format!("unable to load client CA list: {e}"))?;
-                let depth = self.verify_depth.unwrap_or(crate::tlsdepth::DEFAULT_DEPTH);
-                builder.with_client_cert_verifier(Arc::new(crate::tlsdepth::DepthLimited::new(
+                let depth = self.verify_depth.unwrap_or(depth::DEFAULT_DEPTH);
+                builder.with_client_cert_verifier(Arc::new(depth::DepthLimited::new(
                     v, roots, algs, depth,
                 )))
             }
