@@ -15,7 +15,7 @@ mod poll;
 mod proc;
 mod queuefs;
 mod signal;
-mod spawn;
+mod clone_exec;
 
 pub use copy::*;
 pub use crypt::*;
@@ -28,7 +28,7 @@ pub use poll::*;
 pub use proc::*;
 pub use queuefs::*;
 pub use signal::*;
-pub use spawn::*;
+pub use clone_exec::*;
 
 /// The calling thread's errno as an `io::Error`.
 pub(crate) fn last_err() -> std::io::Error {
