@@ -5,7 +5,7 @@
 //! moves descriptors, resets the signals the caller names and execs.
 //! glibc's posix_spawn does the same but also visits every one of the 64
 //! signals with two sigaction calls, some 120 system calls per start.
-//! [`Spawner`] goes one step further for tcpserver's accept loop: its
+//! [`Starter`] goes one step further for tcpserver's accept loop: its
 //! parent does not wait for the exec at all.
 
 use std::ffi::CString;
@@ -96,7 +96,7 @@ pub fn spawn(
     if argv.is_empty() {
         return Err(io::Error::from(io::ErrorKind::InvalidInput));
     }
-    let mut slot = Slot::new();
+    let mut slot = ChildArea::new();
     slot.fill(
         argv.to_vec(),
         envp.to_vec(),
@@ -113,7 +113,7 @@ pub fn spawn(
             raw_child,
             top,
             libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            (&*slot as *const Slot).cast_mut().cast::<libc::c_void>(),
+            (&*slot as *const ChildArea).cast_mut().cast::<libc::c_void>(),
         )
     });
     if pid == -1 {
@@ -136,10 +136,10 @@ pub fn spawn(
 /// libc). What it reads lives in a slot that stays untouched until the
 /// kernel clears the slot's thread id (`CLONE_CHILD_CLEARTID`), which it
 /// does when the child execs or exits.
-pub struct Spawner {
+pub struct Starter {
     /// Each slot with the pid of the child that may still read it.
-    slots: Vec<(ptr::NonNull<Slot>, Option<i32>)>,
-    /// Children whose exec failed, with the errno, until [`Spawner::failed`].
+    slots: Vec<(ptr::NonNull<ChildArea>, Option<i32>)>,
+    /// Children whose exec failed, with the errno, until [`Starter::failed`].
     failed: Vec<(i32, i32)>,
     /// The program name last searched, and the files to try for it.
     paths: Option<(CString, Arc<[CString]>)>,
@@ -148,7 +148,7 @@ pub struct Spawner {
 /// One child's job and stack. While `tid` is not 0 the child may read
 /// anything here; the parent then only loads `tid` and `err` (and nothing
 /// at all is moved or freed).
-struct Slot {
+struct ChildArea {
     tid: AtomicI32,
     err: AtomicI32,
     argv: Vec<CString>,
@@ -161,9 +161,9 @@ struct Slot {
     stack: Vec<u128>,
 }
 
-impl Slot {
-    fn new() -> Box<Slot> {
-        Box::new(Slot {
+impl ChildArea {
+    fn new() -> Box<ChildArea> {
+        Box::new(ChildArea {
             tid: AtomicI32::new(0),
             err: AtomicI32::new(0),
             argv: Vec::new(),
@@ -201,15 +201,15 @@ impl Slot {
     }
 }
 
-impl Default for Spawner {
+impl Default for Starter {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Spawner {
-    pub fn new() -> Spawner {
-        Spawner {
+impl Starter {
+    pub fn new() -> Starter {
+        Starter {
             slots: Vec::new(),
             failed: Vec::new(),
             paths: None,
@@ -242,7 +242,7 @@ impl Spawner {
 
     /// Like [`spawn`], but returns as soon as the child exists: a program
     /// that cannot be executed makes the child exit 111, and
-    /// [`Spawner::failed`] tells why once it is reaped. `argv[0]` without a
+    /// [`Starter::failed`] tells why once it is reaped. `argv[0]` without a
     /// `/` is searched in this process's PATH (default `/bin:/usr/bin`), as
     /// ucspi-tcp's pathexec does: no shell for a file without a header.
     pub fn spawn(
@@ -266,7 +266,7 @@ impl Spawner {
         let i = match idle {
             Some(i) => i,
             None => {
-                let slot = Slot::new();
+                let slot = ChildArea::new();
                 self.slots.push((ptr::NonNull::from(Box::leak(slot)), None));
                 self.slots.len() - 1
             }
@@ -304,7 +304,7 @@ impl Spawner {
     }
 }
 
-impl Drop for Spawner {
+impl Drop for Starter {
     fn drop(&mut self) {
         self.sweep();
         for &(p, busy) in &self.slots {
@@ -373,7 +373,7 @@ fn search_paths(name: &[u8]) -> Vec<CString> {
 }
 
 /// A system call with up to four arguments, made without libc: the child
-/// of [`Spawner`] runs concurrently with our thread on its own stack, and
+/// of [`Starter`] runs concurrently with our thread on its own stack, and
 /// libc's wrappers write errno, which is our thread's.
 #[inline(always)]
 unsafe fn raw_syscall(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
@@ -409,7 +409,7 @@ struct KernelSigaction {
 /// or one we may not run, lets the next one try; any other error ends the
 /// search. Returns only when no exec happened: the errno to report (that
 /// of the last file that exists, else ENOENT). Raw system calls only, so
-/// that [`Spawner`]'s child may use it.
+/// that [`Starter`]'s child may use it.
 ///
 /// # Safety
 /// `argp` and `envpp` are null-terminated arrays of NUL-terminated strings.
@@ -446,7 +446,7 @@ extern "C" fn raw_child(arg: *mut libc::c_void) -> libc::c_int {
     // exits; below are raw system calls on values it holds and on a
     // sigaction/sigset on this stack. Nothing touches thread-local state.
     unsafe {
-        let slot = &*(arg as *const Slot);
+        let slot = &*(arg as *const ChildArea);
         let fail = |e: isize| {
             slot.err.store(-e as i32, Ordering::Release);
             111
@@ -562,7 +562,7 @@ mod tests {
 
     #[test]
     fn spawner_does_not_wait_and_reports_failures() {
-        let mut sp = Spawner::new();
+        let mut sp = Starter::new();
         let mut pids = Vec::new();
         let mut readers = Vec::new();
         // Several children in flight at once, each on its own slot or a

@@ -631,14 +631,14 @@ pub struct SpawnPlan<'a> {
 /// is searched in the server's PATH, as ucspi-tcp's pathexec does, even
 /// when a rule sets another one for the program. `banner_sent` says whether the banner
 /// went out. With a `spawner` the start does not wait for the exec, and a
-/// failed exec shows when the child is reaped ([`sys::Spawner::failed`]).
+/// failed exec shows when the child is reaped ([`sys::Starter::failed`]).
 pub fn spawn_allowed(
     o: &Options,
     sock: RawFd,
     ex: &Examined,
     plan: &SpawnPlan,
     banner_sent: &mut bool,
-    spawner: Option<&mut sys::Spawner>,
+    spawner: Option<&mut sys::Starter>,
 ) -> Option<i32> {
     let decision = match &ex.verdict {
         Ok(d) if !d.deny => d,
