@@ -119,7 +119,9 @@ struct Chan {
     alive: bool,
 }
 
-pub struct Send {
+/// qmail-send's state: the queue, its two channels and the jobs in flight
+/// (named not to shadow Rust's `Send` marker trait).
+pub struct Scheduler {
     home: PathBuf,
     c: Controls,
     q: Queue,
@@ -173,7 +175,7 @@ fn read_info(p: &Path) -> io::Result<(Vec<u8>, i64)> {
     }
 }
 
-impl Send {
+impl Scheduler {
     fn status(&mut self) {
         let [l, r] = &self.chans;
         let line = format!(
@@ -1204,7 +1206,7 @@ pub fn main() -> Result<(), Die> {
         pass: None,
         alive: true,
     };
-    let mut s = Send {
+    let mut s = Scheduler {
         home: std::env::current_dir()
             .ok()
             .and_then(|d| d.parent().map(Path::to_path_buf))
