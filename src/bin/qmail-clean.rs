@@ -2,8 +2,7 @@
 #![forbid(unsafe_code)]
 
 fn main() {
-    sqmail::exit::run(
-        "qmail-clean",
-        || sqmail::queue::clean::serve(&sqmail::home::home()),
-    )
+    sqmail::exit::run("qmail-clean", || {
+        sqmail::queue::clean::serve(&sqmail::home::home())
+    })
 }

@@ -2,5 +2,7 @@
 #![forbid(unsafe_code)]
 
 fn main() {
-    sqmail::exit::run("qmail-todo", || sqmail::send::todo::serve(&sqmail::home::home()))
+    sqmail::exit::run("qmail-todo", || {
+        sqmail::send::todo::serve(&sqmail::home::home())
+    })
 }

@@ -17,8 +17,8 @@ use std::io::{self, BufRead, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use crate::queue::{Queue, SPLIT_DIRS, parse_id};
 use crate::queue::pool;
+use crate::queue::{Queue, SPLIT_DIRS, parse_id};
 use crate::{auto, date, fsutil, home, passwd, sys};
 
 /// Leftovers older than this are removed by qmail-send (and by `-i`).

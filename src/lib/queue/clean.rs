@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::exit::Die;
-use crate::queue::{Queue, parse_id};
 use crate::queue::pool::Giver;
+use crate::queue::{Queue, parse_id};
 
 /// Age after which leftover `pid/` files are removed (queue.md §6.11).
 pub const OSSIFIED: u64 = 129_600;

@@ -13,12 +13,12 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::exit::Die;
-use crate::fsutil;
-use crate::queue::{Queue, parse_id};
 use super::controls::Controls;
 use super::log::{Log, Part};
 use super::retry::{LOCAL, REMOTE};
+use crate::exit::Die;
+use crate::fsutil;
+use crate::queue::{Queue, parse_id};
 use crate::sys::{self, PollFd};
 
 /// todo/ is rescanned at least this often without a trigger.

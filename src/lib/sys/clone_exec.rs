@@ -113,7 +113,9 @@ pub fn spawn(
             raw_child,
             top,
             libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            (&*slot as *const ChildArea).cast_mut().cast::<libc::c_void>(),
+            (&*slot as *const ChildArea)
+                .cast_mut()
+                .cast::<libc::c_void>(),
         )
     });
     if pid == -1 {
