@@ -110,7 +110,7 @@ fn talk(
     qmtps: bool,
 ) -> Result<Vec<u8>, Fail> {
     if qmtps {
-        tls::start(conn, job, mx_host).map_err(Fail::Report)?;
+        tls::start(&mut conn.s, &job.tls_peer(), mx_host).map_err(Fail::Report)?;
     }
     send_message(conn, job.msg)?;
     let mut env = Vec::new();

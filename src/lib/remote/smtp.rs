@@ -37,6 +37,18 @@ pub struct Job<'a> {
     pub msg: &'a mut File,
 }
 
+impl Job<'_> {
+    /// What the TLS peer of this delivery is checked against.
+    pub fn tls_peer(&self) -> tls::Peer<'_> {
+        tls::Peer {
+            rule: self.tls,
+            host: self.tls_host,
+            setup: self.tls_setup,
+            dane: self.dane.as_ref(),
+        }
+    }
+}
+
 /// The ESMTP extensions of one EHLO reply.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Ehlo {
@@ -400,7 +412,7 @@ fn dialogue(
     let z = |suffix: &str, r: &Reply| Fail::Report(quit("ZConnected to ", ip, suffix, Some(r)));
     let d = |suffix: &str, r: &Reply| Fail::Report(quit("DConnected to ", ip, suffix, Some(r)));
     if implicit {
-        tls::start(conn, job, mx_host).map_err(Fail::Report)?;
+        tls::start(&mut conn.s, &job.tls_peer(), mx_host).map_err(Fail::Report)?;
     }
     let g = conn.reply()?;
     match g.code {
@@ -425,7 +437,7 @@ fn dialogue(
                 )));
             }
             conn.discard_buffer();
-            tls::start(conn, job, mx_host).map_err(Fail::Report)?;
+            tls::start(&mut conn.s, &job.tls_peer(), mx_host).map_err(Fail::Report)?;
             over_tls = true;
             ehlo = hello(conn, job.helo, ip)?;
         } else if mandatory {

@@ -4,21 +4,19 @@
 
 pub mod depth;
 pub mod key;
+pub mod verify;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use key::{Passphrase, load_key, load_key_with};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
-use rustls::{
-    CipherSuite, ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme,
-    SupportedCipherSuite,
-};
+use rustls::{CipherSuite, ClientConfig, RootCertStore, ServerConfig, SupportedCipherSuite};
+use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use verify::ServerCheck;
 
 /// TLS 1.3 and 1.2, nothing older.
 pub static VERSIONS: &[&rustls::SupportedProtocolVersion] =
@@ -284,12 +282,11 @@ impl ClientFiles {
         )
         .build()
         .map_err(|e| format!("unable to load CA list: {e}"))?;
-        let verifier = Arc::new(Lenient {
-            inner: webpki,
+        let verifier = Arc::new(ServerCheck::new(
+            Some(webpki).filter(|_| self.verify),
             algs,
-            verify: self.verify,
-            check_name: self.check_name,
-        });
+            self.check_name,
+        ));
         let b = ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(VERSIONS)
             .map_err(|e| format!("unable to create SSL context: {e}"))?
@@ -306,63 +303,6 @@ impl ClientFiles {
                     .map_err(|e| format!("key does not match certificate: {e}"))
             }
         }
-    }
-}
-
-/// The server verifier behind sslclient's `-X` (no chain check) and `-N`
-/// (no name check); handshake signatures are always checked.
-#[derive(Debug)]
-struct Lenient {
-    inner: Arc<rustls::client::WebPkiServerVerifier>,
-    algs: WebPkiSupportedAlgorithms,
-    verify: bool,
-    check_name: bool,
-}
-
-impl ServerCertVerifier for Lenient {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if !self.verify {
-            return Ok(ServerCertVerified::assertion());
-        }
-        match self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
-            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName))
-            | Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::NotValidForNameContext { .. },
-            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
-            r => r,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algs.supported_schemes()
     }
 }
 
