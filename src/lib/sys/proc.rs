@@ -83,9 +83,28 @@ fn decode(status: libc::c_int) -> Exit {
     }
 }
 
+/// Raw wait status of a reaped child (for `end PID status WSTAT` lines).
+pub fn wait_nohang_raw() -> io::Result<Option<(i32, i32)>> {
+    let mut status = 0;
+    // SAFETY: status is a valid out-pointer.
+    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    match pid {
+        -1 => {
+            let e = super::last_err();
+            if e.raw_os_error() == Some(libc::ECHILD) {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        }
+        0 => Ok(None),
+        p => Ok(Some((p, status))),
+    }
+}
+
 /// Reaps any one child without blocking: `Ok(None)` if none has ended.
 pub fn wait_nohang() -> io::Result<Option<(i32, Exit)>> {
-    Ok(super::wait_nohang_raw()?.map(|(pid, status)| (pid, decode(status))))
+    Ok(wait_nohang_raw()?.map(|(pid, status)| (pid, decode(status))))
 }
 
 /// Waits for one specific child, retrying on EINTR.
