@@ -1,45 +1,56 @@
 //! sqmail: the shared library of the s/qmail programs.
 //!
 //! A newcomer goes man page → `src/bin/<prog>.rs` → the one module it names.
-//! Leaf modules first; no cycles.
+//! Modules are listed leaf first: each uses only modules above it, and
+//! there are no cycles (`module_order`'s tests check both).
 
 #![deny(unsafe_code)]
 
+// The system calls std lacks, and plain data: names, dates, envelopes,
+// control files, exit codes, the home and the user database.
 #[allow(unsafe_code)]
 pub mod sys;
 
 pub mod address;
 pub mod auto;
 pub mod bytescan;
-pub mod cdb;
 pub mod control;
 pub mod date;
-pub mod dns;
 pub mod envelope;
-pub mod exit;
 pub mod fsutil;
-pub mod home;
-pub mod inject;
 pub mod passwd;
-pub mod postgrey;
+
+pub mod cdb;
+pub mod exit;
+pub mod home;
+pub mod timeoutio;
+pub mod users;
+
+// Protocol helpers: DNS (with DNSSEC), SPF, TLS.
+pub mod dns;
+pub mod spf;
+pub mod tls;
+
+// The queue: its layout, the writer behind qmail-queue, the client that
+// feeds it, the inode pool, qmail-clean and the checks of qread/qstat/qmaint.
 pub mod queue;
 /// The old path of `queue::client`, kept while qmail-smtpd and qmail-local
 /// (edited elsewhere) still name it.
 pub use queue::client as qq;
-pub mod remote;
-pub mod smtpd;
-pub mod spf;
-pub mod timeoutio;
 
-// The UCSPI network toolkit (tcpserver, tcprules, sslserver, ...) and TLS.
-pub mod tls;
+// The programs' logic: injection, the SMTP server and its greylisting
+// client, the UCSPI network toolkit (tcpserver, sslserver, ...).
+pub mod inject;
+pub mod postgrey;
+pub mod smtpd;
 pub mod ucspi;
 
-// Local delivery: qmail-local's logic (run in-process by qmail-lspawn) and
-// the user database (users/assign, users/cdb, qmail-getpw's rules).
+// Delivery: qmail-remote, qmail-local's logic (run in-process by
+// qmail-lspawn), and qmail-send with qmail-todo, qmail-start and the
+// lspawn/rspawn delivery engine.
 pub mod local;
-pub mod users;
-
-// The delivery daemons: qmail-send's scheduler, qmail-todo's preprocessing,
-// qmail-clean, the spawn engine of qmail-lspawn/qmail-rspawn, qmail-start.
+pub mod remote;
 pub mod send;
+
+#[cfg(test)]
+mod module_order;
