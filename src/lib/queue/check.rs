@@ -1,12 +1,12 @@
 //! Reading the queue from the outside: the helpers of qmail-qread and
 //! qmail-qstat, and qmail-qmaint's consistency check, fixes and removal
-//! (inject.md §3–§5, queue.md §1).
+//! (qmail-qread(8), qmail-qstat(8), qmail-qmaint(8)).
 //!
 //! The check is the one of Eric Huss's queue-fix: every directory and
 //! split subdirectory present (and, on a system queue, with the owner and
-//! mode of queue.md §1), the lock files, each `mess` file named after its
-//! inode in the right subdirectory, no file of a message without its `mess`
-//! file, and message states that qmail-send can reach. Leftovers of
+//! mode qmail-qmaint(8) lists), the lock files, each `mess` file named
+//! after its inode in the right subdirectory, no file of a message without
+//! its `mess` file, and message states that qmail-send can reach. Leftovers of
 //! interrupted qmail-queue runs (a `mess` file without `todo` or `info`)
 //! are normal: qmail-send removes them after 36 hours; they are noted,
 //! not counted as problems.
@@ -68,7 +68,7 @@ pub fn count_split(dir: &Path) -> io::Result<u64> {
     Ok(n)
 }
 
-/// Who should own what on a system queue (queue.md §1).
+/// Who should own what on a system queue (qmail-qmaint(8)).
 #[derive(Debug, Clone, Copy)]
 pub struct Owners {
     pub qmailq: u32,

@@ -1,4 +1,4 @@
-//! qmail-clean (queue.md §5): removes queue files for qmail-send and
+//! qmail-clean (qmail-clean(8)): removes queue files for qmail-send and
 //! qmail-todo, who may not write in the queue owner's directories.
 //! Request: a NUL-terminated path on fd 0; answer: one byte on fd 1.
 
@@ -11,7 +11,7 @@ use crate::exit::Die;
 use crate::queue::pool::Giver;
 use crate::queue::{Queue, parse_id};
 
-/// Age after which leftover `pid/` files are removed (queue.md §6.11).
+/// Age after which leftover `pid/` files are removed (qmail-clean(8)).
 pub const OSSIFIED: u64 = 129_600;
 
 fn unlink(p: &Path) -> bool {
