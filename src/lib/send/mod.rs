@@ -1,4 +1,4 @@
-//! qmail-send (queue.md §6): schedules deliveries of preprocessed messages
+//! qmail-send (qmail-send(8)): schedules deliveries of preprocessed messages
 //! through qmail-lspawn and qmail-rspawn, marks recipients done, bounces
 //! permanent failures and removes finished messages via qmail-clean.
 //!
@@ -206,7 +206,7 @@ impl Scheduler {
 
     // ---- scanning and scheduling ------------------------------------------
 
-    /// Startup: rebuild the channel queues from info/ (queue.md §6.2).
+    /// Startup: rebuild the channel queues from info/ (qmail-send(8)).
     fn scan_info(&mut self) {
         for d in 0..crate::auto::SPLIT {
             let dir = self.q.root().join("info").join(d.to_string());
