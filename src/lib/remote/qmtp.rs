@@ -1,4 +1,4 @@
-//! The QMTP client (spec remote.md §5) for routes from `qmtproutes`: the
+//! The QMTP client (qmail-remote(8)) for routes from `qmtproutes`: the
 //! message, the sender and the recipients as netstrings in one go, then
 //! one netstring answer per recipient. Port 6209 is QMTPS (TLS first).
 

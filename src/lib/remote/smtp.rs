@@ -1,4 +1,4 @@
-//! One SMTP session with one mail exchanger (spec remote.md §3): greeting,
+//! One SMTP session with one mail exchanger (qmail-remote(8)): greeting,
 //! EHLO/HELO, STARTTLS, AUTH, MAIL (SIZE, BODY=8BITMIME, SMTPUTF8), RCPTs
 //! (pipelined when offered), DATA, and the reports they produce.
 
@@ -460,7 +460,8 @@ fn dialogue(
     mail.extend_from_slice(&quote(job.sender));
     mail.push(b'>');
     // Without a mechanism in common the session goes on unauthenticated,
-    // without the K-lettered notice s/qmail writes here (spec §2.2).
+    // without the K-lettered notice s/qmail writes here (qmail-remote(8),
+    // AUTH).
     if let Some(a) = job.auth
         && let Some(mech) = ehlo.mechanism()
     {

@@ -1,7 +1,7 @@
 //! The client side of TLS for qmail-remote (rustls, ring provider): the
 //! handshake takes any certificate whose key signed the handshake; the
 //! peer is checked afterwards as the `tlsdestinations` mode or the DANE
-//! TLSA records demand (spec remote.md §6), so that each failure gets
+//! TLSA records demand (qmail-remote(8)), so that each failure gets
 //! s/qmail's own report text. Roots (webpki-roots or a CA file/directory)
 //! are loaded only when a certificate must be verified.
 
@@ -93,7 +93,7 @@ pub fn is_tls_error(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|i| i.is::<rustls::Error>())
 }
 
-/// A client certificate from `domaincerts` (spec §6.2): the entry
+/// A client certificate from `domaincerts` (qmail-control(5)): the entry
 /// `certfile[|keyfile[|password]]`, read only when a handshake needs it,
 /// as s/qmail does (a broken entry does not hold up mail sent in clear).
 #[derive(Debug, Default)]
