@@ -479,7 +479,7 @@ pub fn conclude(o: &Options, pid: i32, ex: Examined) -> Result<Accepted, Die> {
     })
 }
 
-/// The per-connection work of §2.3 up to the decision, in ucspi-tcp's
+/// The per-connection work (tcpserver(1)) up to the decision, in ucspi-tcp's
 /// order, in the process that will run the program: socket options, `pid`
 /// line, banner (if `banner` is true), names, IDENT, rules, the `ok`/`deny`
 /// line. A denied or dropped connection returns the exit.
