@@ -1,4 +1,4 @@
-//! Greylisting (policy.md §7): qmail-postgrey asks David Schweikert's
+//! Greylisting (qmail-postgrey(8)): qmail-postgrey asks David Schweikert's
 //! postgrey about one (client, sender, recipient) triplet with the Postfix
 //! policy delegation protocol over TCP, and qmail-smtpd runs qmail-postgrey
 //! once per recipient when `POSTGREY` names the server.
