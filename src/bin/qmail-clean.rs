@@ -1,4 +1,4 @@
-//! qmail-clean: removes queue files on request (queue.md §5).
+//! qmail-clean: removes queue files on request (qmail-clean(8)).
 #![forbid(unsafe_code)]
 
 fn main() {

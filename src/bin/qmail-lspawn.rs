@@ -1,4 +1,4 @@
-//! qmail-lspawn: runs local deliveries for qmail-send (queue.md §4.1).
+//! qmail-lspawn: runs local deliveries for qmail-send (qmail-lspawn(8)).
 #![forbid(unsafe_code)]
 
 use sqmail::exit::Die;

@@ -1,4 +1,4 @@
-//! qmail-rspawn: runs remote deliveries for qmail-send (queue.md §4.2):
+//! qmail-rspawn: runs remote deliveries for qmail-send (qmail-rspawn(8)):
 //! qmail-remote's code in a forked child, or `$QMAILREMOTE` when set.
 #![forbid(unsafe_code)]
 

@@ -1,4 +1,4 @@
-//! qmail-start: starts qmail-send and its helpers (queue.md §3).
+//! qmail-start: starts qmail-send and its helpers (qmail-start(8)).
 #![forbid(unsafe_code)]
 
 fn main() {

@@ -1,4 +1,4 @@
-//! qmail-todo: preprocesses new messages for qmail-send (queue.md §7).
+//! qmail-todo: preprocesses new messages for qmail-send (qmail-todo(8)).
 #![forbid(unsafe_code)]
 
 fn main() {
