@@ -1,14 +1,19 @@
 # sqmail: `make run` (a private MTA under ./run) and `make test`.
 
 CARGO ?= cargo
-TARGET := x86_64-unknown-linux-gnu
+# The host, named as --target: the programs go to target/$(TARGET)/, and
+# .cargo/static.toml's flags (a static link on x86-64) reach them but not
+# the build scripts and proc-macros. Plain `cargo build` works too (dynamic).
+TARGET := $(shell uname -m)-unknown-linux-gnu
 REL := target/$(TARGET)/release
+CARGO_T := $(CARGO) --config .cargo/static.toml
 # The programs exec'd once per connection or per message, also linked with
 # musl when its Rust target is installed (rustup target add
 # x86_64-unknown-linux-musl): static glibc probes the CPU's caches with
 # cpuid at every start, which traps to the hypervisor here (~0.3-1 ms per
 # exec). package/home links these from MUSL_REL when SQMAIL_MUSL_BIN says so.
-MUSL := x86_64-unknown-linux-musl
+MUSL := $(shell uname -m)-unknown-linux-musl
+MUSL_CC := CC_$(subst -,_,$(MUSL))
 MUSL_REL := target/$(MUSL)/release
 MUSL_BINS := --bin qmail-queue --bin qmail-smtpd
 HOME_DIR := $(CURDIR)/run
@@ -19,20 +24,20 @@ USER_NAME := $(shell id -un)
 all: build
 
 build:
-	$(CARGO) build --release
+	$(CARGO_T) build --release --target $(TARGET)
 	@rustup target list --installed 2>/dev/null | grep -qx $(MUSL) || \
 	  rustup target add $(MUSL) >/dev/null 2>&1 || \
 	  echo "make: no $(MUSL) target: qmail-queue and qmail-smtpd stay on glibc"
 	@if rustup target list --installed 2>/dev/null | grep -qx $(MUSL); then \
-	  echo "CC_x86_64_unknown_linux_musl=$${CC:-cc} $(CARGO) build --release --target $(MUSL) $(MUSL_BINS)"; \
-	  CC_x86_64_unknown_linux_musl=$${CC:-cc} $(CARGO) build --release --target $(MUSL) $(MUSL_BINS); \
+	  echo "$(MUSL_CC)=$${CC:-cc} $(CARGO) build --release --target $(MUSL) $(MUSL_BINS)"; \
+	  $(MUSL_CC)=$${CC:-cc} $(CARGO) build --release --target $(MUSL) $(MUSL_BINS); \
 	fi
 
 # Everything the tests need from the system is installed by package/testdeps.
 test:
 	sh package/testdeps
-	$(CARGO) build
-	$(CARGO) test --lib --bins --test t -- --test-threads=4
+	$(CARGO_T) build --target $(TARGET)
+	$(CARGO_T) test --target $(TARGET) --lib --bins --test t -- --test-threads=4
 	@# The musl builds that make run and package/install prefer: the queue
 	@# and SMTP tests again with them in every test home's bin/. Without
 	@# the target they are skipped loudly, or fail under SQMAIL_REQUIRE_PEERS=1.
@@ -42,8 +47,8 @@ test:
 	    [ "$${SQMAIL_REQUIRE_PEERS:-}" != 1 ]; }
 	@if rustup target list --installed 2>/dev/null | grep -qx $(MUSL); then \
 	  echo "musl builds: qmail-smtpd and queue tests"; \
-	  CC_x86_64_unknown_linux_musl=$${CC:-cc} $(CARGO) build -q --target $(MUSL) $(MUSL_BINS) && \
-	  SQMAIL_MUSL_BIN=$(CURDIR)/target/$(MUSL)/debug $(CARGO) test -q --test t -- \
+	  $(MUSL_CC)=$${CC:-cc} $(CARGO) build -q --target $(MUSL) $(MUSL_BINS) && \
+	  SQMAIL_MUSL_BIN=$(CURDIR)/target/$(MUSL)/debug $(CARGO_T) test -q --target $(TARGET) --test t -- \
 	    qmail_smtpd smtpd_ qmail_queue queue_pool spf postgrey --test-threads=4; \
 	fi
 

@@ -1,5 +1,5 @@
 //! qmail-remote against a test DNS server and scripted SMTP sinks on
-//! 127.0.0.x / ::1 (remote.md §2–§7).
+//! 127.0.0.x / ::1 (qmail-remote(8)).
 
 use std::fs;
 use std::process::Stdio;
@@ -663,7 +663,7 @@ fn round_trip_through_qmail_send() {
 }
 
 /// Credentials but no AUTH offered: delivered unauthenticated, and no
-/// K-lettered notice before the recipient reports (spec §2.2, fixed).
+/// K-lettered notice before the recipient reports (qmail-remote(8), AUTH).
 #[test]
 fn auth_not_offered_and_client_cert_errors() {
     let h = home("remote-noauth");

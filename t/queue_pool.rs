@@ -106,7 +106,7 @@ fn inodes_are_reused() {
 #[test]
 fn pool_stays_bounded() {
     let h = QmailHome::new("pool-bound");
-    let n = sqmail::queuepool::MAX / 2 + 20;
+    let n = sqmail::queue::pool::MAX / 2 + 20;
     for i in 0..n {
         let r = queue(&h, format!("m{i}\n").as_bytes(), b"Fa\0Tb\0\0");
         assert_eq!(r.code, Some(0));
@@ -115,7 +115,7 @@ fn pool_stays_bounded() {
     assert_eq!(ids.len(), n);
     let reqs: Vec<String> = ids.iter().flat_map(|&id| finish(id)).collect();
     assert_eq!(clean(&h, &reqs), vec![b'+'; 2 * n]);
-    assert_eq!(pool(&h).len(), sqmail::queuepool::MAX);
+    assert_eq!(pool(&h).len(), sqmail::queue::pool::MAX);
     for d in ["mess", "intd", "todo"] {
         assert!(queue_files(&h, d).is_empty(), "{d} empty");
     }
@@ -129,7 +129,7 @@ fn pool_stays_bounded() {
     }
     assert_eq!(
         pool(&h).len(),
-        sqmail::queuepool::MAX - 60,
+        sqmail::queue::pool::MAX - 60,
         "each message took two"
     );
     let reqs: Vec<String> = queue_files(&h, "todo")
@@ -137,7 +137,7 @@ fn pool_stays_bounded() {
         .flat_map(|t| finish(t.0))
         .collect();
     clean(&h, &reqs);
-    assert_eq!(pool(&h).len(), sqmail::queuepool::MAX);
+    assert_eq!(pool(&h).len(), sqmail::queue::pool::MAX);
 }
 
 /// kill -9 of qmail-queue at random points while it takes its files from

@@ -1,6 +1,6 @@
-//! The `authsenders` and `tlsdestinations` forms of remote.md §4 and §6.1
-//! end to end, and SMTPUTF8 (RFC 6531) for messages whose header fields
-//! are UTF-8.
+//! The `authsenders` and `tlsdestinations` forms of qmail-control(5) and
+//! qmail-remote(8) end to end, and SMTPUTF8 (RFC 6531) for messages whose
+//! header fields are UTF-8.
 
 use std::fs;
 

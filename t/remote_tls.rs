@@ -1,4 +1,4 @@
-//! qmail-remote's client certificates (`domaincerts`, remote.md §6.2)
+//! qmail-remote's client certificates (`domaincerts`, qmail-control(5))
 //! against receivers that demand and verify them: our sslserver (client
 //! certificate required, CCAFILE) in front of qmail-smtpd, by STARTTLS and
 //! by implicit TLS on port 465, and `openssl s_server -Verify 1`.

@@ -134,7 +134,7 @@ fn program(h: &QmailHome, dns: &Dns, recip: &str) -> String {
         .unwrap();
     assert!(o.status.success());
     let mut v = Vec::new();
-    sqmail::spawn::remote_report(&mut v, Exit::Code(0), &o.stdout);
+    sqmail::send::delivery::remote_report(&mut v, Exit::Code(0), &o.stdout);
     String::from_utf8(v).unwrap()
 }
 

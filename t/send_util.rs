@@ -30,7 +30,7 @@ pub fn wait_until(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// Queues a message the way qmail-queue does (queue.md §2.4), without the
+/// Queues a message the way qmail-queue does (qmail-queue(8)), without the
 /// Received line: returns the id once the todo link is durable.
 pub fn enqueue(h: &QmailHome, sender: &str, recips: &[&str], body: &[u8]) -> u64 {
     let q = h.path("queue");

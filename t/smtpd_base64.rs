@@ -1,6 +1,6 @@
-//! qmail-smtpd's BASE64 hint (smtpd.md §7.4): with BASE64 set and no
+//! qmail-smtpd's BASE64 hint (qmail-smtpd(8)): with BASE64 set and no
 //! base64 part in the message, the envelope ends with the `Q` token and
-//! qmail-queue skips its QHPSI virus scanner (queue.md §2.2, §2.5).
+//! qmail-queue skips its QHPSI virus scanner (qmail-queue(8), QHPSI).
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStringExt;
 use sqmail::exit::{Die, run};
 use sqmail::getopt::{self, GetOpt, Opt};
 use sqmail::inject::{Identity, Inject, copy_body};
-use sqmail::qq::QueueClient;
+use sqmail::queue::client::QueueClient;
 use sqmail::{date, home};
 
 const PROG: &str = "qmail-inject";

@@ -1,8 +1,8 @@
-//! qmail-lspawn: runs local deliveries for qmail-send (queue.md §4.1).
+//! qmail-lspawn: runs local deliveries for qmail-send (qmail-lspawn(8)).
 #![forbid(unsafe_code)]
 
 use sqmail::exit::Die;
-use sqmail::spawn::{self, Local};
+use sqmail::send::delivery::{self, Local};
 
 fn main() {
     sqmail::exit::run("qmail-lspawn", || {
@@ -12,6 +12,6 @@ fn main() {
             default_delivery: dd,
             private: sqmail::home::private_mode(),
         };
-        spawn::serve(&local, &local.home)
+        delivery::serve(&local, &local.home)
     })
 }

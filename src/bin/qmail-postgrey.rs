@@ -1,5 +1,5 @@
 //! qmail-postgrey: ask a postgrey greylisting server about one SMTP
-//! recipient (policy.md §7). Exit 10 = greylisted, 0 = pass; trouble
+//! recipient (qmail-postgrey(8)). Exit 10 = greylisted, 0 = pass; trouble
 //! talking to the server is a warning and a pass (fail-open).
 
 #![forbid(unsafe_code)]

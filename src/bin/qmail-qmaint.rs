@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use sqmail::exit::{Die, run};
-use sqmail::queuecheck::{self, Ask, Check, Terminal, code, err_text};
+use sqmail::queue::check::{self, Ask, Check, Terminal, code, err_text};
 use sqmail::{home, queue};
 
 const USAGE: &str = "qmail-qmaint [ -i ] | [ -d messid ] [ -D ]";
@@ -43,7 +43,7 @@ fn main() {
             )
         })?;
         let destructive = !matches!(mode, Mode::Inspect { interactive: false });
-        if destructive && queuecheck::send_running() {
+        if destructive && check::send_running() {
             return Err(Die::new(
                 code::FAILED,
                 "qmail-send is running: stop it first",
@@ -51,7 +51,7 @@ fn main() {
         }
         match mode {
             Mode::Inspect { interactive } => {
-                let owners = queuecheck::owners().map_err(|e| {
+                let owners = check::owners().map_err(|e| {
                     Die::temp(format!("unable to read the qmail users: {}", err_text(&e)))
                 })?;
                 let mut terminal = Terminal;
@@ -70,12 +70,12 @@ fn main() {
                 }
             }
             Mode::Delete(id) => {
-                queuecheck::delete(id).map_err(|t| Die::new(code::FAILED, t))?;
+                check::delete(id).map_err(|t| Die::new(code::FAILED, t))?;
                 println!("message #{id} removed.");
                 Ok(())
             }
             Mode::Dkim => {
-                let n = queuecheck::clear_dkim().map_err(|e| {
+                let n = check::clear_dkim().map_err(|e| {
                     Die::new(
                         code::FAILED,
                         format!("unable to clear dkim: {}", err_text(&e)),

@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 
 use sqmail::exit::{Die, run};
 use sqmail::queue::Queue;
-use sqmail::queuecheck::{err_text, ids_in, printable};
+use sqmail::queue::check::{err_text, ids_in, printable};
 use sqmail::{auto, date, home};
 
 fn main() {

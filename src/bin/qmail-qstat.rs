@@ -4,7 +4,7 @@
 
 use sqmail::exit::{Die, run};
 use sqmail::home;
-use sqmail::queuecheck::{count_split, err_text};
+use sqmail::queue::check::{count_split, err_text};
 
 fn main() {
     run("qmail-qstat", || {

@@ -5,10 +5,10 @@
 #![forbid(unsafe_code)]
 
 use sqmail::exit::{Die, run_with};
-use sqmail::queuewrite::{self, code};
+use sqmail::queue::writer::{self, code};
 
 fn main() {
     run_with("qmail-queue", code::BUG, || {
-        queuewrite::main().map_err(Die::quiet)
+        writer::main().map_err(Die::quiet)
     })
 }

@@ -1,4 +1,4 @@
-//! qmail-send: the delivery scheduler (queue.md §6).
+//! qmail-send: the delivery scheduler (qmail-send(8)).
 #![forbid(unsafe_code)]
 
 fn main() {

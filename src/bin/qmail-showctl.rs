@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 
 use sqmail::control::{Control, parse_leading_uint, parse_list};
 use sqmail::exit::{Die, run};
-use sqmail::queuecheck::printable;
+use sqmail::queue::check::printable;
 use sqmail::{auto, home, passwd, sys};
 
 /// How a control file is read, with its default and the sentence that

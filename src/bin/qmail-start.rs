@@ -1,6 +1,6 @@
-//! qmail-start: starts qmail-send and its helpers (queue.md §3).
+//! qmail-start: starts qmail-send and its helpers (qmail-start(8)).
 #![forbid(unsafe_code)]
 
 fn main() {
-    sqmail::exit::run("qmail-start", sqmail::start::main)
+    sqmail::exit::run("qmail-start", sqmail::send::start::main)
 }

@@ -18,11 +18,11 @@ fn main() {
         let (o, _) = Options::parse("tcpserver", &args, "", "", USAGE, false)?;
         let listen = o.listen()?;
         // With no name or IDENT lookup to wait for, the parent does the
-        // rules lookup itself and starts the program (sys::Spawner);
+        // rules lookup itself and starts the program (sys::Starter);
         // otherwise (and for a denied connection) a forked child does it.
         let in_parent = !o.lookup_remote && !o.ident && o.local_name.is_some();
         let banner_sent = Cell::new(false);
-        let spawner = RefCell::new(sys::Spawner::new());
+        let spawner = RefCell::new(sys::Starter::new());
         server::serve_starting(
             &o,
             listen,

@@ -36,7 +36,7 @@ impl Envelope {
     }
 
     /// s/qmail's form that also tells qmail-queue to skip the QHPSI virus
-    /// scan: the token `Q` `\0` before the terminator (queue.md §2.2).
+    /// scan: the token `Q` `\0` before the terminator (qmail-queue(8)).
     pub fn to_bytes_no_scan(&self) -> Vec<u8> {
         let mut out = self.to_bytes();
         out.pop();

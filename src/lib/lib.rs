@@ -1,52 +1,58 @@
 //! sqmail: the shared library of the s/qmail programs.
 //!
 //! A newcomer goes man page → `src/bin/<prog>.rs` → the one module it names.
-//! Leaf modules first; no cycles.
+//! Modules are listed leaf first: each uses only modules above it, and
+//! there are no cycles (`module_order`'s tests check both).
 
 #![deny(unsafe_code)]
 
+// The system calls std lacks, and plain data: names, dates, envelopes,
+// control files, exit codes, the home and the user database.
 #[allow(unsafe_code)]
 pub mod sys;
 
 pub mod address;
 pub mod auto;
 pub mod bytescan;
-pub mod cdb;
 pub mod control;
 pub mod date;
-pub mod dns;
 pub mod envelope;
-pub mod exit;
 pub mod fsutil;
 pub mod getopt;
 pub mod home;
 pub mod inject;
 pub mod passwd;
-pub mod postgrey;
-pub mod qq;
-pub mod queue;
-pub mod queuecheck;
-pub mod queuepool;
-pub mod queuewrite;
-pub mod remote;
-pub mod smtpd;
-pub mod spf;
+
+pub mod cdb;
+pub mod exit;
+pub mod home;
 pub mod timeoutio;
-
-// The UCSPI network toolkit (tcpserver, tcprules, sslserver, ...) and TLS.
-pub mod tls;
-pub mod tlsdepth;
-pub mod tlskey;
-pub mod ucspi;
-
-// Local delivery: qmail-local's logic (run in-process by qmail-lspawn) and
-// the user database (users/assign, users/cdb, qmail-getpw's rules).
-pub mod local;
 pub mod users;
 
-// The delivery daemons: qmail-send's scheduler, qmail-todo's preprocessing,
-// qmail-clean, the spawn engine of qmail-lspawn/qmail-rspawn, qmail-start.
-pub mod clean;
+// Protocol helpers: DNS (with DNSSEC), SPF, TLS.
+pub mod dns;
+pub mod spf;
+pub mod tls;
+
+// The queue: its layout, the writer behind qmail-queue, the client that
+// feeds it, the inode pool, qmail-clean and the checks of qread/qstat/qmaint.
+pub mod queue;
+/// The old path of `queue::client`, kept while qmail-smtpd and qmail-local
+/// (edited elsewhere) still name it.
+pub use queue::client as qq;
+
+// The programs' logic: injection, the SMTP server and its greylisting
+// client, the UCSPI network toolkit (tcpserver, sslserver, ...).
+pub mod inject;
+pub mod postgrey;
+pub mod smtpd;
+pub mod ucspi;
+
+// Delivery: qmail-remote, qmail-local's logic (run in-process by
+// qmail-lspawn), and qmail-send with qmail-todo, qmail-start and the
+// lspawn/rspawn delivery engine.
+pub mod local;
+pub mod remote;
 pub mod send;
 pub mod spawn;
 pub mod start;
@@ -54,3 +60,6 @@ pub mod todo;
 
 #[doc(hidden)]
 pub mod testing;
+
+#[cfg(test)]
+mod module_order;

@@ -1,4 +1,4 @@
-//! Greylisting (policy.md §7): qmail-postgrey asks David Schweikert's
+//! Greylisting (qmail-postgrey(8)): qmail-postgrey asks David Schweikert's
 //! postgrey about one (client, sender, recipient) triplet with the Postfix
 //! policy delegation protocol over TCP, and qmail-smtpd runs qmail-postgrey
 //! once per recipient when `POSTGREY` names the server.
@@ -26,9 +26,10 @@ pub const LOG_GREYLISTED: &str = "Reject::RCPT::Greylisted";
 pub const USAGE: &str =
     "qmail-postgrey ip[%netid][;port] MAILFROM RCPTTO TCPREMOTEIP TCPREMOTEHOST";
 
-/// The reply to a greylisted RCPT, with `REPLY_GREYLISTED` inserted.
+/// The reply to a greylisted RCPT, with `REPLY_GREYLISTED` inserted in the
+/// form of qmail-smtpd's other custom replies (qmail-smtpd(8)).
 pub fn reply(extra: &str) -> String {
-    crate::smtpd::reply::custom("450 greylisted", extra, "#4.7.1")
+    format!("450 greylisted {extra} (#4.7.1)")
 }
 
 /// `ip[%netid][;port]`: an IPv4 or IPv6 address, for IPv6 an interface
@@ -233,6 +234,12 @@ impl Greylister {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn greylisted_reply() {
+        assert_eq!(reply("try later"), "450 greylisted try later (#4.7.1)");
+        assert_eq!(reply(""), "450 greylisted  (#4.7.1)");
+    }
 
     #[test]
     fn servers() {

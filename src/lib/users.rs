@@ -1,5 +1,6 @@
 //! Who owns a local address: `users/cdb` (built from `users/assign` by
-//! qmail-newu), else qmail-getpw's passwd rules (local.md §4).
+//! qmail-newu), else qmail-getpw's passwd rules (qmail-getpw(8),
+//! qmail-users(5)).
 //!
 //! Everything runs in-process: qmail-lspawn calls `lookup` once per
 //! delivery, so it costs a few `pread`s on users/cdb and, without a match,

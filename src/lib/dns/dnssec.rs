@@ -100,13 +100,26 @@ impl Anchors {
                 if let Some(d) = unhex(&blob) {
                     a.ds.push((n, DS::new(x, Algorithm::from_u8(y), DigestType::from(z), d)));
                 }
-            } else if let Some(k) = crate::remote::auth::unbase64(blob.as_bytes()) {
+            } else if let Some(k) = unbase64(&blob) {
                 let key = PublicKeyBuf::new(k, Algorithm::from_u8(z));
                 a.keys.push((n, DNSKEY::with_flags(x, key)));
             }
         }
         a
     }
+}
+
+/// A key's base64 as zone files write it (padding optional).
+fn unbase64(s: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    LENIENT.decode(s).ok()
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -594,6 +607,14 @@ fn tlsa_of(recs: Vec<Record>) -> Vec<Tlsa> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_base64_padding_optional() {
+        assert_eq!(unbase64("AQID"), Some(vec![1, 2, 3]));
+        assert_eq!(unbase64("AQI="), Some(vec![1, 2]));
+        assert_eq!(unbase64("AQI"), Some(vec![1, 2]));
+        assert_eq!(unbase64("AQ!D"), None);
+    }
 
     #[test]
     fn anchors_file() {

@@ -1,4 +1,4 @@
-//! qmail-inject's logic (inject.md §1, man/qmail-header.5): the sender and
+//! qmail-inject's logic (qmail-inject(8), qmail-header(5)): the sender and
 //! identity from the environment, header fields rewritten as they are read,
 //! the fields to add, the envelope. The program (src/bin/qmail-inject.rs)
 //! only wires stdin, the options and the output together.
@@ -76,7 +76,7 @@ impl Flags {
     }
 }
 
-/// Who is sending, from the environment (inject.md §1.2).
+/// Who is sending, from the environment (qmail-inject(8)).
 #[derive(Debug, Clone, Default)]
 pub struct Identity {
     pub flags: Flags,

@@ -1,4 +1,4 @@
-//! qmail-local's command line (local.md §1.1).
+//! qmail-local's command line (qmail-local(8)).
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;

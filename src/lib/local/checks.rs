@@ -1,5 +1,5 @@
 //! The checks before any delivery: home directory modes, the Delivered-To
-//! loop, and the forwarding sender (local.md §1.3, §1.6).
+//! loop, and the forwarding sender (qmail-local(8)).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};

@@ -1,5 +1,5 @@
 //! What the `.qmail` helper programs share (preline, condredirect,
-//! bouncesaying, except, forward; local.md §5): running the program named
+//! bouncesaying, except, forward; qmail-command(8)): running the program named
 //! by the rest of argv and reading qmail-local's environment.
 
 use std::ffi::OsString;

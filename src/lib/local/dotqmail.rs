@@ -1,5 +1,5 @@
 //! Finding the `.qmail` file for an address and splitting it into
-//! instructions (local.md §1.4, §1.5).
+//! instructions (dot-qmail(5)).
 
 use std::ffi::OsStr;
 use std::fs::File;

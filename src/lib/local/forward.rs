@@ -1,4 +1,4 @@
-//! Forwarding (local.md §1.6): one new message, DTLINE + the original,
+//! Forwarding (dot-qmail(5)): one new message, DTLINE + the original,
 //! to all forward addresses, through qmail-queue.
 
 use std::fs::File;

@@ -1,5 +1,5 @@
 //! The texts qmail-local derives from its arguments: DTLINE, RPLINE,
-//! UFLINE, HOST2..4, EXT2..4 (local.md §1.3, §1.7). RPLINE quotes the
+//! UFLINE, HOST2..4, EXT2..4 (qmail-command(8)). RPLINE quotes the
 //! sender with `address::quote2`.
 
 use crate::date::Utc;

@@ -1,4 +1,4 @@
-//! Maildir delivery (local.md §2): write `tmp/<unique>`, fsync it, link it
+//! Maildir delivery (maildir(5)): write `tmp/<unique>`, fsync it, link it
 //! into `new/`, fsync `new/`. Two fsyncs per delivery, no child process,
 //! and the message is copied file-to-file by the kernel.
 

@@ -1,4 +1,4 @@
-//! mbox delivery (local.md §3): append under an exclusive lock, From_
+//! mbox delivery (mbox(5)): append under an exclusive lock, From_
 //! line first, `>From` quoting, a blank line after, fsync; on failure the
 //! file is cut back to where it ended.
 

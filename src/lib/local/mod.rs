@@ -1,5 +1,5 @@
 //! qmail-local: delivery of one message to one local address by `.qmail`
-//! instructions (local.md §1–3).
+//! instructions (qmail-local(8)).
 //!
 //! `run` is the whole program; qmail-lspawn calls it in a forked child (no
 //! exec), the `qmail-local` binary from `main`. Reports go straight to fds

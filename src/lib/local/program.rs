@@ -1,4 +1,4 @@
-//! `|command` delivery (local.md §1.8): `/bin/sh -c command` in the home
+//! `|command` delivery (qmail-local(8)): `/bin/sh -c command` in the home
 //! directory, the message on stdin, the qmail-command environment.
 
 use std::ffi::OsStr;

@@ -1,5 +1,5 @@
-//! qmail-remote: delivers one message to one remote domain by SMTP (spec
-//! remote.md). Routing (`route`), the address list (MX records, implicit
+//! qmail-remote: delivers one message to one remote domain by SMTP
+//! (qmail-remote(8)). Routing (`route`), the address list (MX records, implicit
 //! MX, our own addresses cut off), the timeout table (`tcpto`), one SMTP
 //! session per address (`smtp`) with TLS (`tls`, `dane`) and AUTH
 //! (`auth`), the output protocol (`report`).

@@ -1,4 +1,4 @@
-//! The QMTP client (spec remote.md §5) for routes from `qmtproutes`: the
+//! The QMTP client (qmail-remote(8)) for routes from `qmtproutes`: the
 //! message, the sender and the recipients as netstrings in one go, then
 //! one netstring answer per recipient. Port 6209 is QMTPS (TLS first).
 
@@ -110,7 +110,7 @@ fn talk(
     qmtps: bool,
 ) -> Result<Vec<u8>, Fail> {
     if qmtps {
-        tls::start(conn, job, mx_host).map_err(Fail::Report)?;
+        tls::start(&mut conn.s, &job.tls_peer(), mx_host).map_err(Fail::Report)?;
     }
     send_message(conn, job.msg)?;
     let mut env = Vec::new();

@@ -1,4 +1,4 @@
-//! qmail-remote's output (spec remote.md §2): NUL-terminated reports, the
+//! qmail-remote's output (qmail-remote(8), OUTPUT): NUL-terminated reports, the
 //! recipient ones (`r`/`h`/`s`) first, then one message report
 //! (`K`/`Z`/`D`). Everything is collected and written once at the end.
 

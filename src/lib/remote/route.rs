@@ -1,5 +1,6 @@
-//! Where a message goes: `authsenders`, `qmtproutes`, `smtproutes` (spec
-//! remote.md §4), `domainips` (§4.1) and the `tlsdestinations` rule (§6.1).
+//! Where a message goes: `authsenders`, `qmtproutes`, `smtproutes`
+//! (qmail-control(5)), `domainips` and the `tlsdestinations` rule
+//! (qmail-remote(8)).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -131,7 +132,7 @@ impl Source {
     }
 }
 
-/// A `tlsdestinations` rule (spec §6.1).
+/// A `tlsdestinations` rule (qmail-remote(8)).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsRule {
     /// −1 never, 0 no rule, 1–2 opportunistic, 3–7 mandatory.

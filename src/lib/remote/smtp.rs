@@ -1,4 +1,4 @@
-//! One SMTP session with one mail exchanger (spec remote.md §3): greeting,
+//! One SMTP session with one mail exchanger (qmail-remote(8)): greeting,
 //! EHLO/HELO, STARTTLS, AUTH, MAIL (SIZE, BODY=8BITMIME, SMTPUTF8), RCPTs
 //! (pipelined when offered), DATA, and the reports they produce.
 
@@ -35,6 +35,18 @@ pub struct Job<'a> {
     /// certificate must match it.
     pub dane: Option<super::dane::Policy>,
     pub msg: &'a mut File,
+}
+
+impl Job<'_> {
+    /// What the TLS peer of this delivery is checked against.
+    pub fn tls_peer(&self) -> tls::Peer<'_> {
+        tls::Peer {
+            rule: self.tls,
+            host: self.tls_host,
+            setup: self.tls_setup,
+            dane: self.dane.as_ref(),
+        }
+    }
 }
 
 /// The ESMTP extensions of one EHLO reply.
@@ -443,7 +455,7 @@ fn dialogue(
     let z = |suffix: &str, r: &Reply| Fail::Report(quit("ZConnected to ", ip, suffix, Some(r)));
     let d = |suffix: &str, r: &Reply| Fail::Report(quit("DConnected to ", ip, suffix, Some(r)));
     if implicit {
-        tls::start(conn, job, mx_host).map_err(Fail::Report)?;
+        tls::start(&mut conn.s, &job.tls_peer(), mx_host).map_err(Fail::Report)?;
     }
     let g = conn.reply()?;
     match g.code {
@@ -468,7 +480,7 @@ fn dialogue(
                 )));
             }
             conn.discard_buffer();
-            tls::start(conn, job, mx_host).map_err(Fail::Report)?;
+            tls::start(&mut conn.s, &job.tls_peer(), mx_host).map_err(Fail::Report)?;
             over_tls = true;
             ehlo = hello(conn, job.helo, ip)?;
         } else if mandatory {
@@ -494,7 +506,8 @@ fn dialogue(
     mail.extend_from_slice(&quote(job.sender));
     mail.push(b'>');
     // Without a mechanism in common the session goes on unauthenticated,
-    // without the K-lettered notice s/qmail writes here (spec §2.2).
+    // without the K-lettered notice s/qmail writes here (qmail-remote(8),
+    // AUTH).
     if let Some(a) = job.auth
         && let Some(mech) = ehlo.mechanism()
     {

@@ -1,6 +1,6 @@
-//! The table of remote addresses that timed out (`queue/lock/tcpto`, spec
-//! remote.md §7): 32 records of 32 bytes, s/qmail's layout, changed under
-//! an exclusive lock.
+//! The table of remote addresses that timed out (`queue/lock/tcpto`,
+//! qmail-tcpto(8)): 32 records of 32 bytes, s/qmail's layout, changed
+//! under an exclusive lock.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -213,7 +213,7 @@ mod tests {
             "second failure within 120 s ignored"
         );
         t.failure(ip, 1200).unwrap();
-        // Spec §10.2: count 2, last error 3000 s ago, pid 100 → window 4096.
+        // count 2, last error 3000 s ago, pid 100 → window 4096.
         assert!(t.skip(ip, 1200 + 3000, 100));
         assert!(!t.skip(ip, 1200 + 5000, 100));
         assert!(t.skip(ip, 1200 + 5000, 31), "pid 31: window 5824");

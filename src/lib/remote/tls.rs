@@ -1,7 +1,7 @@
 //! The client side of TLS for qmail-remote (rustls, ring provider): the
 //! handshake takes any certificate whose key signed the handshake; the
 //! peer is checked afterwards as the `tlsdestinations` mode or the DANE
-//! TLSA records demand (spec remote.md §6), so that each failure gets
+//! TLSA records demand (qmail-remote(8)), so that each failure gets
 //! s/qmail's own report text. Roots (webpki-roots or a CA file/directory)
 //! are loaded only when a certificate must be verified.
 
@@ -10,19 +10,19 @@ use std::net::TcpStream;
 use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::client::danger::ServerCertVerifier;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{
-    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, InconsistentKeys,
-    RootCertStore, SignatureScheme, StreamOwned,
+    CertificateError, ClientConfig, ClientConnection, InconsistentKeys, RootCertStore, StreamOwned,
 };
 
 use super::dane;
 use super::report::tls_fail;
-use super::smtp::{Conn, Job};
+use super::route::TlsRule;
+use crate::tls::verify::ServerCheck;
 
 pub const NEGOTIATE: &str = "I wasn't able to negotiate a TLS connection with";
 pub const ESTABLISH: &str = "I wasn't able to establish a TLS connection with";
@@ -93,7 +93,7 @@ pub fn is_tls_error(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|i| i.is::<rustls::Error>())
 }
 
-/// A client certificate from `domaincerts` (spec §6.2): the entry
+/// A client certificate from `domaincerts` (qmail-control(5)): the entry
 /// `certfile[|keyfile[|password]]`, read only when a handshake needs it,
 /// as s/qmail does (a broken entry does not hold up mail sent in clear).
 #[derive(Debug, Default)]
@@ -143,68 +143,38 @@ impl TlsSetup {
     }
 }
 
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// Takes any certificate; checks only that its key signed the handshake.
-#[derive(Debug)]
-struct AfterTheFact(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AfterTheFact {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+/// What one delivery's TLS peer is checked against.
+pub struct Peer<'a> {
+    pub rule: &'a TlsRule,
+    /// The host after routing: what tlsdestinations matched and what
+    /// certificate names are checked against.
+    pub host: &'a str,
+    pub setup: &'a TlsSetup,
+    /// The DANE policy of this MX.
+    pub dane: Option<&'a dane::Policy>,
 }
 
 /// Handshake on the connection's socket, then the peer check. The server
 /// name sent (SNI) is the MX host name.
-pub fn start(conn: &mut Conn, job: &Job<'_>, mx_host: &str) -> Result<(), Vec<u8>> {
-    let host = job.tls_host;
-    let Stream::Plain(tcp) = std::mem::replace(&mut conn.s, Stream::Closed) else {
+pub fn start(stream: &mut Stream, peer: &Peer<'_>, mx_host: &str) -> Result<(), Vec<u8>> {
+    let host = peer.host;
+    let Stream::Plain(tcp) = std::mem::replace(stream, Stream::Closed) else {
         return Err(tls_fail(ESTABLISH, host));
     };
-    let p = provider();
+    let p = crate::tls::provider(None);
     let builder = ClientConfig::builder_with_provider(p.clone())
         .with_safe_default_protocol_versions()
         .map_err(|_| tls_fail(ESTABLISH, host))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AfterTheFact(p.clone())));
-    let config = match job.tls_setup.certified_key(&p)? {
+        .with_custom_certificate_verifier(Arc::new(ServerCheck::any(&p)));
+    let config = match peer.setup.certified_key(&p)? {
         Some(ck) => builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(ck))),
         None => builder.with_no_client_auth(),
     };
     // An address literal sends no SNI (RFC 6066 §3); with DANE the TLSA
     // base domain is sent (RFC 7672 §8.1).
-    let sni = job
+    let sni = peer
         .dane
-        .as_ref()
         .and_then(|d| d.names.first())
         .map_or(mx_host, String::as_str);
     let name = match super::literal(sni) {
@@ -226,26 +196,26 @@ pub fn start(conn: &mut Conn, job: &Job<'_>, mx_host: &str) -> Result<(), Vec<u8
         .iter()
         .map(|c| c.clone().into_owned())
         .collect();
-    check_peer(&certs, job, mx_host, &p)?;
-    conn.s = Stream::Tls(Box::new(s));
+    check_peer(&certs, peer, mx_host, &p)?;
+    *stream = Stream::Tls(Box::new(s));
     Ok(())
 }
 
 fn check_peer(
     certs: &[CertificateDer<'static>],
-    job: &Job<'_>,
+    peer: &Peer<'_>,
     mx_host: &str,
     p: &Arc<CryptoProvider>,
 ) -> Result<(), Vec<u8>> {
-    let host = job.tls_host;
-    if let Some(policy) = &job.dane {
+    let host = peer.host;
+    if let Some(policy) = peer.dane {
         return if dane::verify(certs, policy, p) {
             Ok(())
         } else {
             Err(tls_fail(DANE_MISMATCH, mx_host))
         };
     }
-    let rule = job.tls;
+    let rule = peer.rule;
     let leaf = certs.first();
     if rule.mode >= 2 && rule.mode != 3 && leaf.is_none() {
         return Err(tls_fail(NO_CERT, host));

@@ -1,4 +1,4 @@
-//! Bounces (queue.md §6.4, §6.6): the `bounce/id` entries appended for each
+//! Bounces (qmail-send(8)): the `bounce/id` entries appended for each
 //! permanent failure, and the QSBMF message built from them.
 
 use crate::address::{quote, quote2};
@@ -55,7 +55,7 @@ pub enum Plan {
     },
 }
 
-/// Bounce addressing (queue.md §6.6).
+/// Bounce addressing (qmail-send(8)).
 pub fn plan(sender: &[u8], doublebounceto: &str, doublebouncehost: &str) -> Plan {
     let s = sender.strip_suffix(b"-@[]").unwrap_or(sender);
     if s == b"#@[]" {

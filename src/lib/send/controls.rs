@@ -1,4 +1,4 @@
-//! The control files qmail-send and qmail-todo read (install.md §2.2).
+//! The control files qmail-send and qmail-todo read (qmail-control(5)).
 
 use std::io;
 use std::path::Path;

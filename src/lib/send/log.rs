@@ -1,4 +1,4 @@
-//! qmail-send's activity record (qmail-log(5), queue.md §6.10): lines are
+//! qmail-send's activity record (qmail-log(5)): lines are
 //! built in memory and written whole, several per write, never split.
 
 use std::io::Write;

@@ -1,4 +1,4 @@
-//! qmail-send (queue.md §6): schedules deliveries of preprocessed messages
+//! qmail-send (qmail-send(8)): schedules deliveries of preprocessed messages
 //! through qmail-lspawn and qmail-rspawn, marks recipients done, bounces
 //! permanent failures and removes finished messages via qmail-clean.
 //!
@@ -7,8 +7,11 @@
 
 pub mod bounce;
 pub mod controls;
+pub mod delivery;
 pub mod log;
 pub mod retry;
+pub mod start;
+pub mod todo;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -116,7 +119,9 @@ struct Chan {
     alive: bool,
 }
 
-pub struct Send {
+/// qmail-send's state: the queue, its two channels and the jobs in flight
+/// (named not to shadow Rust's `Send` marker trait).
+pub struct Scheduler {
     home: PathBuf,
     c: Controls,
     q: Queue,
@@ -170,7 +175,7 @@ fn read_info(p: &Path) -> io::Result<(Vec<u8>, i64)> {
     }
 }
 
-impl Send {
+impl Scheduler {
     fn status(&mut self) {
         let [l, r] = &self.chans;
         let line = format!(
@@ -201,7 +206,7 @@ impl Send {
 
     // ---- scanning and scheduling ------------------------------------------
 
-    /// Startup: rebuild the channel queues from info/ (queue.md §6.2).
+    /// Startup: rebuild the channel queues from info/ (qmail-send(8)).
     fn scan_info(&mut self) {
         for d in 0..crate::auto::SPLIT {
             let dir = self.q.root().join("info").join(d.to_string());
@@ -854,7 +859,7 @@ impl Send {
             &entries,
             orig,
         );
-        let Ok(mut qq) = crate::qq::QueueClient::start(&self.home) else {
+        let Ok(mut qq) = crate::queue::client::QueueClient::start(&self.home) else {
             self.log
                 .text("warning: unable to start qmail-queue, will try later");
             return false;
@@ -1203,7 +1208,7 @@ pub fn main() -> Result<(), Die> {
         pass: None,
         alive: true,
     };
-    let mut s = Send {
+    let mut s = Scheduler {
         home: std::env::current_dir()
             .ok()
             .and_then(|d| d.parent().map(Path::to_path_buf))

@@ -1,4 +1,4 @@
-//! qmail's retry schedule (queue.md §6.3): attempts at ages (c·k)² seconds,
+//! qmail's retry schedule (qmail-send(8)): attempts at ages (c·k)² seconds,
 //! c = 10 for local and 20 for remote deliveries.
 
 /// Channel numbers: 0 local, 1 remote.

@@ -1,10 +1,10 @@
 //! The `Received-SPF:` header qmail-smtpd writes before its Received line
-//! (smtpd.md §11.2): two spaces after the colon, continuation lines
+//! (qmail-smtpd(8), SPF): two spaces after the colon, continuation lines
 //! indented by two, fields filtered like the Received line's.
 
 use super::Outcome;
 
-/// Header-safe text, the Received line's filter (smtpd.md §11.1):
+/// Header-safe text, the Received line's filter (qmail-smtpd(8)):
 /// letters, digits, space and `.@%+/=:-` stay, other bytes become `?`.
 pub fn safe_bytes(s: &[u8]) -> String {
     s.iter()

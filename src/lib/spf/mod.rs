@@ -1,4 +1,4 @@
-//! SPF (RFC 7208) as s/qmail uses it (policy.md §6): `check_host()` with
+//! SPF (RFC 7208) as s/qmail uses it (qmail-smtpd(8), SPF): `check_host()` with
 //! every mechanism and modifier, the macro language, the ten-DNS-term and
 //! two-void-lookup limits, the explanation, s/qmail's local rules
 //! (`control/spflocalrules`) and its evaluation trace (`spfinfo`).
@@ -94,7 +94,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The `SPFRESULT` value (policy.md §6.3).
+    /// The `SPFRESULT` value (qmail-smtpd(8), SPF).
     pub fn spfresult(self) -> &'static str {
         match self {
             Verdict::Local | Verdict::Pass => "pass",
@@ -181,7 +181,8 @@ pub struct Query<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub verdict: Verdict,
-    /// `spfinfo`: ` S=ip O=from C=identity H=helo ... R:c ` (policy.md §6.5).
+    /// `spfinfo`: ` S=ip O=from C=identity H=helo ... R:c ` (spfquery(8),
+    /// OUTPUT).
     pub trace: String,
     /// `(domain) => record` lines, one per domain whose record was read.
     pub records: String,
@@ -201,7 +202,7 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
     Some(ip.to_canonical())
 }
 
-/// s/qmail's SPF check (policy.md §6.2). `None` when the address is not
+/// s/qmail's SPF check (qmail-smtpd(8), SPF). `None` when the address is not
 /// an IP address (spfquery's "IP address syntax error").
 pub fn check(q: &Query, dns: &mut dyn Lookup) -> Option<Outcome> {
     let ip = parse_ip(q.ip)?;

@@ -135,36 +135,3 @@ pub(crate) fn cstr(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))
 }
-
-/// Waits for readability on several fds; returns which are ready.
-/// `timeout_ms` < 0 waits forever. EINTR returns an all-false vector.
-pub fn poll_readable(fds: &[RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
-    let want: Vec<(RawFd, bool, bool)> = fds.iter().map(|&fd| (fd, true, false)).collect();
-    Ok(super::poll_events(&want, timeout_ms)?
-        .iter()
-        .map(|&r| r != 0)
-        .collect())
-}
-
-/// Waits until `fd` is readable (or writable) or the timeout passes.
-/// Returns false on timeout. Used for qmail's timeoutread/timeoutwrite.
-pub fn wait_fd(fd: RawFd, write: bool, timeout_ms: i32) -> io::Result<bool> {
-    let events = if write { libc::POLLOUT } else { libc::POLLIN };
-    let mut p = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: one valid pollfd.
-        let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
-        if r == -1 {
-            let e = super::last_err();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        return Ok(r > 0);
-    }
-}

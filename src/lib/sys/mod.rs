@@ -4,6 +4,7 @@
 //! Each concern has its own file. A helper that needs another call adds it to
 //! the file of its concern (or a new file here), never `unsafe` elsewhere.
 
+mod clone_exec;
 mod copy;
 mod crypt;
 mod environ;
@@ -15,8 +16,8 @@ mod poll;
 mod proc;
 mod queuefs;
 mod signal;
-mod spawn;
 
+pub use clone_exec::*;
 pub use copy::*;
 pub use crypt::*;
 pub use environ::*;
@@ -28,7 +29,6 @@ pub use poll::*;
 pub use proc::*;
 pub use queuefs::*;
 pub use signal::*;
-pub use spawn::*;
 
 /// The calling thread's errno as an `io::Error`.
 pub(crate) fn last_err() -> std::io::Error {

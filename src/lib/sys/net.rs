@@ -236,49 +236,6 @@ pub fn chroot(dir: &Path) -> io::Result<()> {
     std::env::set_current_dir("/")
 }
 
-/// Poll for several descriptors with separate read/write interest (a
-/// negative fd is skipped; with no interest errors and hang-ups still
-/// show). Returns the `revents` per entry; EINTR gives all zero.
-pub fn poll_events(fds: &[(RawFd, bool, bool)], timeout_ms: i32) -> io::Result<Vec<i16>> {
-    let mut pfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|&(fd, r, w)| libc::pollfd {
-            fd,
-            events: (if r { libc::POLLIN } else { 0 }) | (if w { libc::POLLOUT } else { 0 }),
-            revents: 0,
-        })
-        .collect();
-    // SAFETY: pfds is a valid array of pfds.len() pollfd structs.
-    let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
-    if r == -1 {
-        let e = last_err();
-        if e.kind() == io::ErrorKind::Interrupted {
-            return Ok(vec![0; fds.len()]);
-        }
-        return Err(e);
-    }
-    Ok(pfds.iter().map(|p| p.revents).collect())
-}
-
-/// Raw wait status of a reaped child (for `end PID status WSTAT` lines).
-pub fn wait_nohang_raw() -> io::Result<Option<(i32, i32)>> {
-    let mut status = 0;
-    // SAFETY: status is a valid out-pointer.
-    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-    match pid {
-        -1 => {
-            let e = last_err();
-            if e.raw_os_error() == Some(libc::ECHILD) {
-                Ok(None)
-            } else {
-                Err(e)
-            }
-        }
-        0 => Ok(None),
-        p => Ok(Some((p, status))),
-    }
-}
-
 /// Process id of the caller.
 pub fn getpid() -> i32 {
     std::process::id() as i32

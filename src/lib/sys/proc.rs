@@ -83,9 +83,28 @@ fn decode(status: libc::c_int) -> Exit {
     }
 }
 
+/// Raw wait status of a reaped child (for `end PID status WSTAT` lines).
+pub fn wait_nohang_raw() -> io::Result<Option<(i32, i32)>> {
+    let mut status = 0;
+    // SAFETY: status is a valid out-pointer.
+    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    match pid {
+        -1 => {
+            let e = super::last_err();
+            if e.raw_os_error() == Some(libc::ECHILD) {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        }
+        0 => Ok(None),
+        p => Ok(Some((p, status))),
+    }
+}
+
 /// Reaps any one child without blocking: `Ok(None)` if none has ended.
 pub fn wait_nohang() -> io::Result<Option<(i32, Exit)>> {
-    Ok(super::wait_nohang_raw()?.map(|(pid, status)| (pid, decode(status))))
+    Ok(wait_nohang_raw()?.map(|(pid, status)| (pid, decode(status))))
 }
 
 /// Waits for one specific child, retrying on EINTR.
@@ -147,7 +166,8 @@ pub fn hostname() -> String {
             .nodename
             .iter()
             .take_while(|&&c| c != 0)
-            .map(|&c| c as u8)
+            // c_char is i8 on x86-64 and u8 on aarch64.
+            .map(|&c| u8::from_ne_bytes(c.to_ne_bytes()))
             .collect();
         String::from_utf8_lossy(&bytes).into_owned()
     }

@@ -479,7 +479,7 @@ pub fn conclude(o: &Options, pid: i32, ex: Examined) -> Result<Accepted, Die> {
     })
 }
 
-/// The per-connection work of §2.3 up to the decision, in ucspi-tcp's
+/// The per-connection work (tcpserver(1)) up to the decision, in ucspi-tcp's
 /// order, in the process that will run the program: socket options, `pid`
 /// line, banner (if `banner` is true), names, IDENT, rules, the `ok`/`deny`
 /// line. A denied or dropped connection returns the exit.
@@ -631,14 +631,14 @@ pub struct SpawnPlan<'a> {
 /// is searched in the server's PATH, as ucspi-tcp's pathexec does, even
 /// when a rule sets another one for the program. `banner_sent` says whether the banner
 /// went out. With a `spawner` the start does not wait for the exec, and a
-/// failed exec shows when the child is reaped ([`sys::Spawner::failed`]).
+/// failed exec shows when the child is reaped ([`sys::Starter::failed`]).
 pub fn spawn_allowed(
     o: &Options,
     sock: RawFd,
     ex: &Examined,
     plan: &SpawnPlan,
     banner_sent: &mut bool,
-    spawner: Option<&mut sys::Spawner>,
+    spawner: Option<&mut sys::Starter>,
 ) -> Option<i32> {
     let decision = match &ex.verdict {
         Ok(d) if !d.deny => d,

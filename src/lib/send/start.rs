@@ -1,4 +1,4 @@
-//! qmail-start (queue.md §3): starts the delivery daemons, wires their
+//! qmail-start (qmail-start(8)): starts the delivery daemons, wires their
 //! pipes, and becomes qmail-send.
 
 use std::ffi::OsString;

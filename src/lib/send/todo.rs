@@ -1,4 +1,4 @@
-//! qmail-todo (queue.md §7): turns `todo/` entries into `info/`, `local/`
+//! qmail-todo (qmail-todo(8)): turns `todo/` entries into `info/`, `local/`
 //! and `remote/` files and tells qmail-send which messages are ready.
 //!
 //! fd 0: single bytes from qmail-send (`S` start, `H` reread, `X` stop);
@@ -13,12 +13,12 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::controls::Controls;
+use super::log::{Log, Part};
+use super::retry::{LOCAL, REMOTE};
 use crate::exit::Die;
 use crate::fsutil;
 use crate::queue::{Queue, parse_id};
-use crate::send::controls::Controls;
-use crate::send::log::{Log, Part};
-use crate::send::retry::{LOCAL, REMOTE};
 use crate::sys::{self, PollFd};
 
 /// todo/ is rescanned at least this often without a trigger.
@@ -31,7 +31,7 @@ fn domain_of(a: &[u8]) -> (usize, &[u8]) {
     }
 }
 
-/// Recipient rewriting (queue.md §7.3): the channel and the address.
+/// Recipient rewriting (qmail-todo(8)): the channel and the address.
 pub fn rewrite(c: &Controls, addr: &[u8]) -> (usize, Vec<u8>) {
     let mut a = addr.to_vec();
     if !a.contains(&b'@') {

@@ -1,12 +1,12 @@
 //! Reading the queue from the outside: the helpers of qmail-qread and
 //! qmail-qstat, and qmail-qmaint's consistency check, fixes and removal
-//! (inject.md §3–§5, queue.md §1).
+//! (qmail-qread(8), qmail-qstat(8), qmail-qmaint(8)).
 //!
 //! The check is the one of Eric Huss's queue-fix: every directory and
 //! split subdirectory present (and, on a system queue, with the owner and
-//! mode of queue.md §1), the lock files, each `mess` file named after its
-//! inode in the right subdirectory, no file of a message without its `mess`
-//! file, and message states that qmail-send can reach. Leftovers of
+//! mode qmail-qmaint(8) lists), the lock files, each `mess` file named
+//! after its inode in the right subdirectory, no file of a message without
+//! its `mess` file, and message states that qmail-send can reach. Leftovers of
 //! interrupted qmail-queue runs (a `mess` file without `todo` or `info`)
 //! are normal: qmail-send removes them after 36 hours; they are noted,
 //! not counted as problems.
@@ -17,8 +17,9 @@ use std::io::{self, BufRead, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
+use crate::queue::pool;
 use crate::queue::{Queue, SPLIT_DIRS, parse_id};
-use crate::{auto, date, fsutil, home, passwd, queuepool, sys};
+use crate::{auto, date, fsutil, home, passwd, sys};
 
 /// Leftovers older than this are removed by qmail-send (and by `-i`).
 pub const OSSIFIED: i64 = 129_600;
@@ -67,7 +68,7 @@ pub fn count_split(dir: &Path) -> io::Result<u64> {
     Ok(n)
 }
 
-/// Who should own what on a system queue (queue.md §1).
+/// Who should own what on a system queue (qmail-qmaint(8)).
 #[derive(Debug, Clone, Copy)]
 pub struct Owners {
     pub qmailq: u32,
@@ -301,8 +302,8 @@ impl<'a> Check<'a> {
             self.dir(top, top);
         }
         // The inode pool is optional (a C qmail queue has none).
-        if fs::symlink_metadata(queuepool::DIR).is_ok() {
-            self.dir(queuepool::DIR, queuepool::DIR);
+        if fs::symlink_metadata(pool::DIR).is_ok() {
+            self.dir(pool::DIR, pool::DIR);
         }
         for top in SPLIT_DIRS {
             if self.dir(top, top) {
@@ -542,15 +543,15 @@ impl Check<'_> {
     /// (`t` before it for a staged one). Anything else would be rewritten
     /// by the next qmail-queue or is garbage.
     fn pool(&mut self) {
-        let Ok(rd) = fs::read_dir(queuepool::DIR) else {
+        let Ok(rd) = fs::read_dir(pool::DIR) else {
             return;
         };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let ok = queuepool::entry(&name)
-                .is_some_and(|(ino, _)| e.metadata().is_ok_and(|m| queuepool::sound(&m, ino)));
+            let ok = pool::entry(&name)
+                .is_some_and(|(ino, _)| e.metadata().is_ok_and(|m| pool::sound(&m, ino)));
             if !ok {
-                let path = format!("{}/{name}", queuepool::DIR);
+                let path = format!("{}/{name}", pool::DIR);
                 self.problem(
                     format!(
                         "{path}: not a pool file (a plain file with one link, named by its inode)"

@@ -1,8 +1,8 @@
-//! The spawn engine shared by qmail-lspawn and qmail-rspawn (queue.md §4):
-//! read delivery commands from qmail-send on fd 0, run one child per
-//! delivery with the message on fd 0 and a pipe on fds 1+2, and answer on
-//! fd 1 with `delnum status text \0` once the child has exited and its
-//! output reached EOF.
+//! The delivery engine shared by qmail-lspawn and qmail-rspawn
+//! (qmail-lspawn(8), qmail-rspawn(8)): read delivery commands from
+//! qmail-send on fd 0, run one child per delivery with the message on fd 0
+//! and a pipe on fds 1+2, and answer on fd 1 with `delnum status text \0`
+//! once the child has exited and its output reached EOF.
 
 use std::fs::File;
 
@@ -448,7 +448,7 @@ fn is_builtin(p: &Path) -> bool {
 }
 
 /// Translates qmail-remote's NUL-terminated reports into one result
-/// (queue.md §4.2).
+/// (qmail-rspawn(8)).
 pub fn remote_report(out: &mut Vec<u8>, exit: Exit, s: &[u8]) {
     match exit {
         Exit::Signal(_) => return out.extend_from_slice(b"Zqmail-remote crashed.\n"),

@@ -2,20 +2,21 @@
 //! server and client configurations from PEM files, cipher-suite names as
 //! OpenSSL prints them, and the `SSL_*` variables of a certificate.
 
+pub mod depth;
+pub mod key;
+pub mod verify;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use crate::tlskey::{Passphrase, load_key, load_key_with};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+pub use key::{Passphrase, load_key, load_key_with};
+use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
-use rustls::{
-    CipherSuite, ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme,
-    SupportedCipherSuite,
-};
+use rustls::{CipherSuite, ClientConfig, RootCertStore, ServerConfig, SupportedCipherSuite};
+use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use verify::ServerCheck;
 
 /// TLS 1.3 and 1.2, nothing older.
 pub static VERSIONS: &[&rustls::SupportedProtocolVersion] =
@@ -149,7 +150,7 @@ impl ServerFiles {
             cadir: var("CADIR").map(Into::into),
             ccafile: var("CCAFILE").filter(|v| v != "-").map(Into::into),
             ciphers: var("CIPHERS").map(|v| v.to_string_lossy().into_owned()),
-            verify_depth: var("VERIFYDEPTH").map(|v| crate::tlsdepth::depth_from(v.to_str())),
+            verify_depth: var("VERIFYDEPTH").map(|v| depth::depth_from(v.to_str())),
             passphrase: None,
         }
     }
@@ -222,8 +223,8 @@ impl ServerFiles {
                 let v = v
                     .build()
                     .map_err(|e| format!("unable to load client CA list: {e}"))?;
-                let depth = self.verify_depth.unwrap_or(crate::tlsdepth::DEFAULT_DEPTH);
-                builder.with_client_cert_verifier(Arc::new(crate::tlsdepth::DepthLimited::new(
+                let depth = self.verify_depth.unwrap_or(depth::DEFAULT_DEPTH);
+                builder.with_client_cert_verifier(Arc::new(depth::DepthLimited::new(
                     v, roots, algs, depth,
                 )))
             }
@@ -281,12 +282,11 @@ impl ClientFiles {
         )
         .build()
         .map_err(|e| format!("unable to load CA list: {e}"))?;
-        let verifier = Arc::new(Lenient {
-            inner: webpki,
+        let verifier = Arc::new(ServerCheck::new(
+            Some(webpki).filter(|_| self.verify),
             algs,
-            verify: self.verify,
-            check_name: self.check_name,
-        });
+            self.check_name,
+        ));
         let b = ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(VERSIONS)
             .map_err(|e| format!("unable to create SSL context: {e}"))?
@@ -303,63 +303,6 @@ impl ClientFiles {
                     .map_err(|e| format!("key does not match certificate: {e}"))
             }
         }
-    }
-}
-
-/// The server verifier behind sslclient's `-X` (no chain check) and `-N`
-/// (no name check); handshake signatures are always checked.
-#[derive(Debug)]
-struct Lenient {
-    inner: Arc<rustls::client::WebPkiServerVerifier>,
-    algs: WebPkiSupportedAlgorithms,
-    verify: bool,
-    check_name: bool,
-}
-
-impl ServerCertVerifier for Lenient {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if !self.verify {
-            return Ok(ServerCertVerified::assertion());
-        }
-        match self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
-            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName))
-            | Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::NotValidForNameContext { .. },
-            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
-            r => r,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algs.supported_schemes()
     }
 }
 

@@ -5,8 +5,14 @@
 //! moves descriptors, resets the signals the caller names and execs.
 //! glibc's posix_spawn does the same but also visits every one of the 64
 //! signals with two sigaction calls, some 120 system calls per start.
-//! [`Spawner`] goes one step further for tcpserver's accept loop: its
+//! [`Starter`] goes one step further for tcpserver's accept loop: its
 //! parent does not wait for the exec at all.
+//!
+//! The child makes raw system calls (it shares our memory, and libc's
+//! wrappers would write our errno), written for x86-64. Elsewhere the
+//! child is a plain fork that makes the same calls through libc and
+//! reports a failed exec's errno over a pipe: the same exit 111 and the
+//! same errors, at the cost of a copy of the page tables.
 
 use std::ffi::CString;
 use std::io;
@@ -96,7 +102,7 @@ pub fn spawn(
     if argv.is_empty() {
         return Err(io::Error::from(io::ErrorKind::InvalidInput));
     }
-    let mut slot = Slot::new();
+    let mut slot = ChildArea::new();
     slot.fill(
         argv.to_vec(),
         envp.to_vec(),
@@ -104,18 +110,26 @@ pub fn spawn(
         moves,
         defaults,
     );
-    let top = slot.stack.as_mut_ptr_range().end.cast::<libc::c_void>();
-    // SAFETY: `raw_child` runs on the slot's stack (16-byte aligned top) and
-    // reads only the slot; both stay alive and unchanged until the clone
-    // returns, which CLONE_VFORK makes wait for the child's exec or exit.
-    let (pid, clone_err) = signals_blocked(|| unsafe {
-        libc::clone(
-            raw_child,
-            top,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            (&*slot as *const Slot).cast_mut().cast::<libc::c_void>(),
-        )
-    });
+    #[cfg(target_arch = "x86_64")]
+    let (pid, clone_err) = {
+        let top = slot.stack.as_mut_ptr_range().end.cast::<libc::c_void>();
+        // SAFETY: `raw_child` runs on the slot's stack (16-byte aligned top)
+        // and reads only the slot; both stay alive and unchanged until the
+        // clone returns, which CLONE_VFORK makes wait for the child's exec
+        // or exit.
+        signals_blocked(|| unsafe {
+            libc::clone(
+                raw_child,
+                top,
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                (&*slot as *const ChildArea)
+                    .cast_mut()
+                    .cast::<libc::c_void>(),
+            )
+        })
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let (pid, clone_err) = fork_exec(&slot);
     if pid == -1 {
         return Err(clone_err);
     }
@@ -136,10 +150,10 @@ pub fn spawn(
 /// libc). What it reads lives in a slot that stays untouched until the
 /// kernel clears the slot's thread id (`CLONE_CHILD_CLEARTID`), which it
 /// does when the child execs or exits.
-pub struct Spawner {
+pub struct Starter {
     /// Each slot with the pid of the child that may still read it.
-    slots: Vec<(ptr::NonNull<Slot>, Option<i32>)>,
-    /// Children whose exec failed, with the errno, until [`Spawner::failed`].
+    slots: Vec<(ptr::NonNull<ChildArea>, Option<i32>)>,
+    /// Children whose exec failed, with the errno, until [`Starter::failed`].
     failed: Vec<(i32, i32)>,
     /// The program name last searched, and the files to try for it.
     paths: Option<(CString, Arc<[CString]>)>,
@@ -148,7 +162,7 @@ pub struct Spawner {
 /// One child's job and stack. While `tid` is not 0 the child may read
 /// anything here; the parent then only loads `tid` and `err` (and nothing
 /// at all is moved or freed).
-struct Slot {
+struct ChildArea {
     tid: AtomicI32,
     err: AtomicI32,
     argv: Vec<CString>,
@@ -158,12 +172,13 @@ struct Slot {
     envpp: Vec<*const libc::c_char>,
     steps: Vec<(Step, RawFd, RawFd)>,
     defaults: Vec<i32>,
+    #[cfg(target_arch = "x86_64")]
     stack: Vec<u128>,
 }
 
-impl Slot {
-    fn new() -> Box<Slot> {
-        Box::new(Slot {
+impl ChildArea {
+    fn new() -> Box<ChildArea> {
+        Box::new(ChildArea {
             tid: AtomicI32::new(0),
             err: AtomicI32::new(0),
             argv: Vec::new(),
@@ -174,6 +189,7 @@ impl Slot {
             steps: Vec::new(),
             defaults: Vec::new(),
             // 64 KiB: the child's frames are a few hundred bytes.
+            #[cfg(target_arch = "x86_64")]
             stack: vec![0u128; 4096],
         })
     }
@@ -201,15 +217,15 @@ impl Slot {
     }
 }
 
-impl Default for Spawner {
+impl Default for Starter {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Spawner {
-    pub fn new() -> Spawner {
-        Spawner {
+impl Starter {
+    pub fn new() -> Starter {
+        Starter {
             slots: Vec::new(),
             failed: Vec::new(),
             paths: None,
@@ -242,7 +258,7 @@ impl Spawner {
 
     /// Like [`spawn`], but returns as soon as the child exists: a program
     /// that cannot be executed makes the child exit 111, and
-    /// [`Spawner::failed`] tells why once it is reaped. `argv[0]` without a
+    /// [`Starter::failed`] tells why once it is reaped. `argv[0]` without a
     /// `/` is searched in this process's PATH (default `/bin:/usr/bin`), as
     /// ucspi-tcp's pathexec does: no shell for a file without a header.
     pub fn spawn(
@@ -266,7 +282,7 @@ impl Spawner {
         let i = match idle {
             Some(i) => i,
             None => {
-                let slot = Slot::new();
+                let slot = ChildArea::new();
                 self.slots.push((ptr::NonNull::from(Box::leak(slot)), None));
                 self.slots.len() - 1
             }
@@ -275,27 +291,33 @@ impl Spawner {
         // SAFETY: the slot is idle: no child reads it.
         let slot = unsafe { &mut *p.as_ptr() };
         slot.fill(argv, envp, paths, moves, defaults);
-        let top = slot.stack.as_mut_ptr_range().end.cast::<libc::c_void>();
-        let tid = slot.tid.as_ptr();
-        // SAFETY: `raw_child` runs on the slot's stack (16-byte aligned top)
-        // and reads only the slot, which stays unchanged and allocated until
-        // the kernel zeroes `tid` (written with the pid before the child
-        // runs, CLONE_PARENT_SETTID; zeroed at its exec or exit,
-        // CLONE_CHILD_CLEARTID), which `sweep` waits for.
-        let (pid, clone_err) = signals_blocked(|| unsafe {
-            libc::clone(
-                raw_child,
-                top,
-                libc::CLONE_VM
-                    | libc::CLONE_PARENT_SETTID
-                    | libc::CLONE_CHILD_CLEARTID
-                    | libc::SIGCHLD,
-                p.as_ptr().cast::<libc::c_void>(),
-                tid,
-                ptr::null_mut::<libc::c_void>(),
-                tid,
-            )
-        });
+        #[cfg(target_arch = "x86_64")]
+        let (pid, clone_err) = {
+            let top = slot.stack.as_mut_ptr_range().end.cast::<libc::c_void>();
+            let tid = slot.tid.as_ptr();
+            // SAFETY: `raw_child` runs on the slot's stack (16-byte aligned
+            // top) and reads only the slot, which stays unchanged and
+            // allocated until the kernel zeroes `tid` (written with the pid
+            // before the child runs, CLONE_PARENT_SETTID; zeroed at its exec
+            // or exit, CLONE_CHILD_CLEARTID), which `sweep` waits for.
+            signals_blocked(|| unsafe {
+                libc::clone(
+                    raw_child,
+                    top,
+                    libc::CLONE_VM
+                        | libc::CLONE_PARENT_SETTID
+                        | libc::CLONE_CHILD_CLEARTID
+                        | libc::SIGCHLD,
+                    p.as_ptr().cast::<libc::c_void>(),
+                    tid,
+                    ptr::null_mut::<libc::c_void>(),
+                    tid,
+                )
+            })
+        };
+        // The fork has exec'd or exited when it returns (`tid` stays 0).
+        #[cfg(not(target_arch = "x86_64"))]
+        let (pid, clone_err) = fork_exec(slot);
         if pid == -1 {
             return Err(clone_err);
         }
@@ -304,7 +326,7 @@ impl Spawner {
     }
 }
 
-impl Drop for Spawner {
+impl Drop for Starter {
     fn drop(&mut self) {
         self.sweep();
         for &(p, busy) in &self.slots {
@@ -373,8 +395,9 @@ fn search_paths(name: &[u8]) -> Vec<CString> {
 }
 
 /// A system call with up to four arguments, made without libc: the child
-/// of [`Spawner`] runs concurrently with our thread on its own stack, and
+/// of [`Starter`] runs concurrently with our thread on its own stack, and
 /// libc's wrappers write errno, which is our thread's.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn raw_syscall(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
     let ret: isize;
@@ -397,6 +420,7 @@ unsafe fn raw_syscall(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -
 }
 
 /// The kernel's `struct sigaction` for rt_sigaction.
+#[cfg(target_arch = "x86_64")]
 #[repr(C)]
 struct KernelSigaction {
     handler: usize,
@@ -409,7 +433,7 @@ struct KernelSigaction {
 /// or one we may not run, lets the next one try; any other error ends the
 /// search. Returns only when no exec happened: the errno to report (that
 /// of the last file that exists, else ENOENT). Raw system calls only, so
-/// that [`Spawner`]'s child may use it.
+/// that [`Starter`]'s child may use it.
 ///
 /// # Safety
 /// `argp` and `envpp` are null-terminated arrays of NUL-terminated strings.
@@ -421,16 +445,7 @@ unsafe fn exec_paths(
     let mut saved = libc::ENOENT;
     for path in paths.iter() {
         // SAFETY: the caller's arrays; `path` is NUL-terminated.
-        let r = unsafe {
-            raw_syscall(
-                libc::SYS_execve,
-                path.as_ptr() as usize,
-                argp as usize,
-                envpp as usize,
-                0,
-            )
-        };
-        let e = -r as i32;
+        let e = unsafe { execve(path, argp, envpp) };
         if e != libc::ENOENT {
             saved = e;
             if e != libc::EACCES && e != libc::EPERM && e != libc::EISDIR {
@@ -441,12 +456,160 @@ unsafe fn exec_paths(
     saved
 }
 
+/// execve(2); returns the errno of its failure.
+///
+/// # Safety
+/// As [`exec_paths`].
+#[cfg(target_arch = "x86_64")]
+unsafe fn execve(
+    path: &CString,
+    argp: *const *const libc::c_char,
+    envpp: *const *const libc::c_char,
+) -> i32 {
+    // SAFETY: the caller's arrays; `path` is NUL-terminated.
+    let r = unsafe {
+        raw_syscall(
+            libc::SYS_execve,
+            path.as_ptr() as usize,
+            argp as usize,
+            envpp as usize,
+            0,
+        )
+    };
+    -r as i32
+}
+
+/// execve(2) through libc (from a process of its own: errno is ours).
+///
+/// # Safety
+/// As [`exec_paths`].
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn execve(
+    path: &CString,
+    argp: *const *const libc::c_char,
+    envpp: *const *const libc::c_char,
+) -> i32 {
+    // SAFETY: the caller's arrays; `path` is NUL-terminated.
+    unsafe { libc::execve(path.as_ptr(), argp, envpp) };
+    errno()
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn errno() -> i32 {
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// The portable start: a fork that does what `raw_child` does through
+/// libc and writes a failed exec's errno on a close-on-exec pipe. Returns
+/// the pid (or -1 and the error); `area.err` then holds that errno, and
+/// the child has exited 111.
+#[cfg(not(target_arch = "x86_64"))]
+fn fork_exec(area: &ChildArea) -> (libc::c_int, io::Error) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let no_error = || io::Error::from_raw_os_error(0);
+    let (r, w) = match super::pipe() {
+        Ok(p) => p,
+        Err(e) => return (-1, e),
+    };
+    // Above every descriptor the steps touch, so that no step overwrites it.
+    let floor = area.steps.iter().map(|s| s.1.max(s.2)).max().unwrap_or(2) + 1;
+    // SAFETY: fcntl on a descriptor we own; the new one is ours too.
+    let report = unsafe { libc::fcntl(w.as_raw_fd(), libc::F_DUPFD_CLOEXEC, floor) };
+    if report == -1 {
+        return (-1, super::last_err());
+    }
+    // SAFETY: a fresh descriptor nothing else owns.
+    let report = unsafe { OwnedFd::from_raw_fd(report) };
+    drop(w);
+    let fd = report.as_raw_fd();
+    // SAFETY: the child runs `forked_child`, which never returns: it
+    // execs or exits, with async-signal-safe calls only.
+    let (pid, err) = signals_blocked(|| unsafe {
+        let pid = libc::fork();
+        if pid == 0 {
+            forked_child(area, fd);
+        }
+        pid
+    });
+    drop(report);
+    if pid == -1 {
+        return (-1, err);
+    }
+    let mut buf = [0u8; 4];
+    let mut got = 0;
+    while got < buf.len() {
+        // SAFETY: reads into the rest of `buf`, which we own.
+        let n = unsafe {
+            libc::read(
+                r.as_raw_fd(),
+                buf[got..].as_mut_ptr().cast::<libc::c_void>(),
+                buf.len() - got,
+            )
+        };
+        match n {
+            0 => break,
+            -1 if errno() == libc::EINTR => {}
+            -1 => break,
+            n => got += n as usize,
+        }
+    }
+    if got == buf.len() {
+        area.err.store(i32::from_ne_bytes(buf), Ordering::Release);
+    }
+    (pid, no_error())
+}
+
+/// The child of [`fork_exec`]: moves the descriptors, resets the signals,
+/// execs; on failure writes the errno on `report` and exits 111.
+///
+/// # Safety
+/// Only in a forked child, with `area` filled.
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn forked_child(area: &ChildArea, report: RawFd) -> ! {
+    let fail = |e: i32| -> ! {
+        let b = e.to_ne_bytes();
+        // SAFETY: write(2) and _exit(2) are async-signal-safe; `b` is ours.
+        unsafe {
+            libc::write(report, b.as_ptr().cast::<libc::c_void>(), b.len());
+            libc::_exit(111)
+        }
+    };
+    for &(kind, a, b) in area.steps.iter() {
+        // SAFETY: dup2/close on descriptor numbers; no memory is touched.
+        let r = unsafe {
+            match kind {
+                Step::Dup => libc::dup2(a, b),
+                Step::Close => libc::close(a),
+            }
+        };
+        if r < 0 {
+            fail(errno());
+        }
+    }
+    // SAFETY: signal(2) with SIG_DFL and sigprocmask(2) on a set on this
+    // stack, all async-signal-safe.
+    unsafe {
+        for &sig in area.defaults.iter() {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, ptr::null_mut());
+    }
+    // SAFETY: the area's arrays are null-terminated pointer arrays of
+    // NUL-terminated strings (`fill`).
+    fail(unsafe { exec_paths(&area.paths, area.argp.as_ptr(), area.envpp.as_ptr()) })
+}
+
+#[cfg(target_arch = "x86_64")]
 extern "C" fn raw_child(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the busy slot, unchanged until this child execs or
     // exits; below are raw system calls on values it holds and on a
     // sigaction/sigset on this stack. Nothing touches thread-local state.
     unsafe {
-        let slot = &*(arg as *const Slot);
+        let slot = &*(arg as *const ChildArea);
         let fail = |e: isize| {
             slot.err.store(-e as i32, Ordering::Release);
             111
@@ -562,7 +725,7 @@ mod tests {
 
     #[test]
     fn spawner_does_not_wait_and_reports_failures() {
-        let mut sp = Spawner::new();
+        let mut sp = Starter::new();
         let mut pids = Vec::new();
         let mut readers = Vec::new();
         // Several children in flight at once, each on its own slot or a

@@ -1,9 +1,9 @@
-//! qmail-queue's work (queue.md §2): put one message and its envelope into
+//! qmail-queue's work (qmail-queue(8)): put one message and its envelope into
 //! the queue, crash-safely, and say how it went as an exit code.
 //!
 //! Order of events, each step durable before the next one that depends on
 //! it: `pid/` file → link to `mess/D/id` (or a file of the inode pool,
-//! `queuepool`, renamed to `mess/D/<its inode>` and truncated) → message
+//! `queue::pool`, renamed to `mess/D/<its inode>` and truncated) → message
 //! written → message file and `mess/D` fsynced → `intd/D/id` written and
 //! fsynced → link to `todo/D/id` (the commit point) → `todo/D` fsynced →
 //! trigger pulled → exit 0. The fsyncs run one after another: helper
@@ -23,10 +23,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::envelope::MAX_ADDRESS;
-use crate::queuepool::{Take, Taker};
+use crate::queue::pool::{Take, Taker};
 use crate::{bytescan, date, fsutil, home, passwd, queue::Queue, sys};
 
-/// Exit codes of qmail-queue (queue.md §2.6).
+/// Exit codes of qmail-queue (qmail-queue(8), EXIT CODES).
 pub mod code {
     pub const ADDRESS_TOO_LONG: i32 = 11;
     pub const VIRUS: i32 = 32;
@@ -119,7 +119,7 @@ pub fn received_line(pid: u32, caller: Caller, when: i64) -> String {
     )
 }
 
-/// The QHPSI virus-scanner hook (queue.md §2.5).
+/// The QHPSI virus-scanner hook (qmail-queue(8), QHPSI).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scanner {
     pub program: String,
@@ -503,7 +503,7 @@ impl Out<'_> {
     }
 }
 
-/// Validates and copies the envelope (queue.md §2.2). Returns whether the
+/// Validates and copies the envelope (qmail-queue(8)). Returns whether the
 /// scanner may run: false when the envelope ended with `Q`.
 fn copy_envelope(input: &mut In, out: &mut Out) -> Result<bool, Fail> {
     if input.byte()? != b'F' {

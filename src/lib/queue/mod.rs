@@ -1,4 +1,12 @@
-//! The queue's directory layout (see queue.md §1): split names and paths.
+//! The queue: its directory layout (qmail-queue(8)), split names and paths.
+//! Below it: the writer behind qmail-queue, the client that feeds it, the
+//! inode pool, qmail-clean, and the checks of qmail-qread/qstat/qmaint.
+
+pub mod check;
+pub mod clean;
+pub mod client;
+pub mod pool;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 

@@ -33,7 +33,8 @@ impl std::fmt::Display for QqError {
     }
 }
 
-/// The text qmail gives for a qmail-queue exit code (queue.md §2.6).
+/// The text qmail gives for a qmail-queue exit code (qmail-queue(8), EXIT
+/// CODES).
 pub fn exit_text(code: i32) -> &'static str {
     match code {
         54 => "Zqq read error (#4.3.0)",

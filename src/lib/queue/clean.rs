@@ -1,4 +1,4 @@
-//! qmail-clean (queue.md §5): removes queue files for qmail-send and
+//! qmail-clean (qmail-clean(8)): removes queue files for qmail-send and
 //! qmail-todo, who may not write in the queue owner's directories.
 //! Request: a NUL-terminated path on fd 0; answer: one byte on fd 1.
 
@@ -8,10 +8,10 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::exit::Die;
+use crate::queue::pool::Giver;
 use crate::queue::{Queue, parse_id};
-use crate::queuepool::Giver;
 
-/// Age after which leftover `pid/` files are removed (queue.md §6.11).
+/// Age after which leftover `pid/` files are removed (qmail-clean(8)).
 pub const OSSIFIED: u64 = 129_600;
 
 fn unlink(p: &Path) -> bool {
@@ -27,7 +27,7 @@ pub fn handle(q: &Queue, req: &[u8]) -> u8 {
 }
 
 /// `handle` with the inode pool: finished `mess` and `intd` files go into
-/// it instead of being unlinked (see `queuepool`).
+/// it instead of being unlinked (see `queue::pool`).
 pub fn handle_pooled(q: &Queue, pool: Option<&Giver>, req: &[u8]) -> u8 {
     if req.len() < 7 || req.len() > 100 {
         return b'x';
