@@ -18,13 +18,11 @@ pub mod control;
 pub mod date;
 pub mod envelope;
 pub mod fsutil;
-pub mod getopt;
-pub mod home;
-pub mod inject;
 pub mod passwd;
 
 pub mod cdb;
 pub mod exit;
+pub mod getopt;
 pub mod home;
 pub mod timeoutio;
 pub mod users;
@@ -37,9 +35,6 @@ pub mod tls;
 // The queue: its layout, the writer behind qmail-queue, the client that
 // feeds it, the inode pool, qmail-clean and the checks of qread/qstat/qmaint.
 pub mod queue;
-/// The old path of `queue::client`, kept while qmail-smtpd and qmail-local
-/// (edited elsewhere) still name it.
-pub use queue::client as qq;
 
 // The programs' logic: injection, the SMTP server and its greylisting
 // client, the UCSPI network toolkit (tcpserver, sslserver, ...).
@@ -54,10 +49,8 @@ pub mod ucspi;
 pub mod local;
 pub mod remote;
 pub mod send;
-pub mod spawn;
-pub mod start;
-pub mod todo;
 
+/// The loud skip of tests that miss a peer program (unit tests and `t/`).
 #[doc(hidden)]
 pub mod testing;
 

@@ -8,7 +8,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, Stdio};
 
 use crate::exit::Die;
-use crate::qq::QqError;
+use crate::queue::client::QqError;
 
 /// How a child program ended: its exit code, or `None` if it crashed.
 /// A program that cannot be started counts as exiting 111 (temporary

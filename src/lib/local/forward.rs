@@ -7,7 +7,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use crate::envelope::Envelope;
-use crate::qq::{QqError, QueueClient};
+use crate::queue::client::{QqError, QueueClient};
 
 /// Queues `dtline` + `message` (from where it stands) for `recipients` with
 /// envelope sender `sender`. Returns qmail-queue's pid (the "qp").
@@ -24,7 +24,7 @@ pub fn forward(
 ) -> Result<u32, QqError> {
     let (r, w) = io::pipe().map_err(|_| QqError("Zunable to create pipe (#4.3.0)".into()))?;
     let client = QueueClient::start_with_file(home, File::from(OwnedFd::from(r)))
-        .map_err(|_| QqError(crate::qq::exit_text(120).into()))?;
+        .map_err(|_| QqError(crate::queue::client::exit_text(120).into()))?;
     let qp = client.pid();
     let mut w = File::from(OwnedFd::from(w));
     let copied = w.write_all(dtline).and_then(|()| copy(message, &w));
@@ -50,5 +50,5 @@ pub fn copy(input: &File, out: &File) -> io::Result<()> {
 }
 
 fn read_error() -> QqError {
-    QqError(crate::qq::exit_text(54).into())
+    QqError(crate::queue::client::exit_text(54).into())
 }

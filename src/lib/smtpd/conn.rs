@@ -13,7 +13,7 @@ use crate::cdb::Cdb;
 use crate::control::Control;
 use crate::dns::{DnsError, Resolver};
 use crate::exit::Die;
-use crate::qq::QueueClient;
+use crate::queue::client::QueueClient;
 use crate::smtpd::child::{Fd3Error, run_with_fd3};
 use crate::smtpd::config::{self, Environment};
 use crate::smtpd::data::{DataFilter, Feed};

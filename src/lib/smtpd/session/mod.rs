@@ -15,7 +15,7 @@ pub use auth::{AuthOutcome, AuthRequest};
 pub use spf::{SpfPolicy, level as spf_level};
 
 use crate::envelope::Envelope;
-use crate::qq::QqError;
+use crate::queue::client::QqError;
 use crate::smtpd::addr;
 use crate::smtpd::auth::{AuthMode, Mech};
 use crate::smtpd::data::{Refusal, ScanConfig};
