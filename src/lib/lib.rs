@@ -36,12 +36,12 @@ pub mod tls;
 // feeds it, the inode pool, qmail-clean and the checks of qread/qstat/qmaint.
 pub mod queue;
 
-// The programs' logic: injection, the SMTP server and its greylisting
-// client, the UCSPI network toolkit (tcpserver, sslserver, ...).
+// The programs' logic: injection, the greylisting client, the UCSPI
+// network toolkit (tcpserver, sslserver, ...) and the SMTP server on it.
 pub mod inject;
 pub mod postgrey;
-pub mod smtpd;
 pub mod ucspi;
+pub mod smtpd;
 
 // Delivery: qmail-remote, qmail-local's logic (run in-process by
 // qmail-lspawn), and qmail-send with qmail-todo, qmail-start and the
