@@ -23,6 +23,6 @@ fn main() {
             }
         }
         eprintln!("{}", error.to_string_lossy());
-        Err(Die::quiet(100))
+        Err(Die::quiet(sqmail::exit::PERM))
     })
 }

@@ -17,8 +17,8 @@ fn main() {
             return Err(Die::usage(USAGE));
         }
         match command::status(&args)? {
-            Some(0) => Err(Die::quiet(100)),
-            Some(111) => Err(Die::quiet(111)),
+            Some(0) => Err(Die::quiet(sqmail::exit::PERM)),
+            Some(111) => Err(Die::quiet(sqmail::exit::TEMP)),
             Some(_) => Ok(()),
             None => Err(Die::temp("child crashed")),
         }

@@ -18,7 +18,7 @@ use sqmail::{home, passwd, sys};
 
 const NO: i32 = 1;
 const MISUSE: i32 = 2;
-const TEMP: i32 = 111;
+const TEMP: i32 = sqmail::exit::TEMP;
 
 fn quiet(code: i32) -> Die {
     Die::quiet(code)

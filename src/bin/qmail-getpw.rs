@@ -19,6 +19,6 @@ fn main() {
             .map_err(Die::quiet)?;
         std::io::stdout()
             .write_all(&a.to_getpw_bytes())
-            .map_err(|_| Die::quiet(111))
+            .map_err(|_| Die::quiet(sqmail::exit::TEMP))
     })
 }

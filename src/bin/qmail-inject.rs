@@ -48,7 +48,7 @@ fn real_main() -> Result<(), Die> {
             Opt::Flag(b'f', Some(s)) => inj.set_sender(&s)?,
             o => {
                 let _ = writeln!(io::stderr(), "{}", getopt::problem(PROG, &o));
-                return Err(Die::quiet(100));
+                return Err(Die::quiet(sqmail::exit::PERM));
             }
         }
     }
@@ -88,12 +88,6 @@ fn real_main() -> Result<(), Die> {
     qq.write_all(&body_start);
     copy_body(&mut input, |b| qq.write_all(b))?;
     let envelope = inj.envelope(from != Recipients::Args);
-    qq.finish(&envelope).map_err(|e| {
-        // Only qmail-queue's D class is permanent here, as in qmail.
-        if e.0.starts_with('D') {
-            Die::perm(e.text())
-        } else {
-            Die::temp(e.text())
-        }
-    })
+    qq.finish(&envelope)
+        .map_err(|e| Die::new(sqmail::exit::class_code(e.is_permanent()), e.text()))
 }

@@ -6,7 +6,9 @@ use sqmail::send::delivery::{self, Local};
 
 fn main() {
     sqmail::exit::run("qmail-lspawn", || {
-        let dd = std::env::args_os().nth(1).ok_or(Die::quiet(100))?;
+        let dd = std::env::args_os()
+            .nth(1)
+            .ok_or(Die::quiet(sqmail::exit::PERM))?;
         let local = Local {
             home: sqmail::home::home(),
             default_delivery: dd,

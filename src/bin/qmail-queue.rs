@@ -5,7 +5,8 @@
 #![forbid(unsafe_code)]
 
 use sqmail::exit::{Die, run_with};
-use sqmail::queue::writer::{self, code};
+use sqmail::queue::exitcode::code;
+use sqmail::queue::writer;
 
 fn main() {
     run_with("qmail-queue", code::BUG, || {

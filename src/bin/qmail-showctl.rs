@@ -462,7 +462,7 @@ fn show(out: &mut impl Write) -> io::Result<Result<(), Die>> {
         Err(e) => {
             writeln!(out, "Oops! Unable to read {}: {e}.", ctl.dir().display())?;
             out.flush()?;
-            return Ok(Err(Die::quiet(111)));
+            return Ok(Err(Die::quiet(sqmail::exit::TEMP)));
         }
     };
     let me = match ctl.line("me") {
@@ -470,7 +470,7 @@ fn show(out: &mut impl Write) -> io::Result<Result<(), Die>> {
         Err(_) => {
             writeln!(out, "Oops! Trouble reading control/me.")?;
             out.flush()?;
-            return Ok(Err(Die::quiet(111)));
+            return Ok(Err(Die::quiet(sqmail::exit::TEMP)));
         }
     };
     for (name, kind) in FILES {

@@ -43,12 +43,12 @@ fn vmailuser() -> Result<(), Die> {
     if !vmailmgr && !vpopmail {
         (vmailmgr, vpopmail) = (true, true);
     }
-    let mut fd3 = sqmail::sys::take_fd(3).ok_or_else(|| Die::quiet(111))?;
+    let mut fd3 = sqmail::sys::take_fd(3).ok_or_else(|| Die::quiet(sqmail::exit::TEMP))?;
     let mut buf = Vec::new();
     (&mut fd3)
         .take(MAX_INPUT + 1)
         .read_to_end(&mut buf)
-        .map_err(|_| Die::quiet(111))?;
+        .map_err(|_| Die::quiet(sqmail::exit::TEMP))?;
     if buf.len() as u64 > MAX_INPUT {
         return Err(Die::quiet(2));
     }
@@ -64,7 +64,7 @@ fn vmailuser() -> Result<(), Die> {
     let home = sqmail::home::home();
     let map = Control::new(&home)
         .map("virtualdomains")
-        .map_err(|_| Die::quiet(111))?
+        .map_err(|_| Die::quiet(sqmail::exit::TEMP))?
         .unwrap_or_default();
     let prepend = map.get(&domain).ok_or_else(|| Die::quiet(1))?.to_string();
     let candidates: Vec<PathBuf> = [

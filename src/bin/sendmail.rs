@@ -23,7 +23,7 @@ fn main() {
 
 fn usage() -> Die {
     let _ = writeln!(io::stderr(), "{PROG}: usage: {USAGE}");
-    Die::quiet(100)
+    Die::quiet(sqmail::exit::PERM)
 }
 
 /// Replaces this process with `cmd`; returns only on failure.

@@ -15,7 +15,7 @@ const USAGE: &str =
 
 fn spfquery(args: &[String]) -> Result<(), Die> {
     if args.len() < 3 {
-        return Err(Die::new(100, USAGE));
+        return Err(Die::new(sqmail::exit::PERM, USAGE));
     }
     let is_v = |a: &String| a.starts_with("-v");
     let verbose = args[3..].iter().take(2).any(is_v);

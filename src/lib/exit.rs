@@ -9,6 +9,11 @@ pub const TEMP: i32 = 111;
 /// Permanent failure, and wrong usage.
 pub const PERM: i32 = 100;
 
+/// `PERM` for a permanent failure, else `TEMP`.
+pub fn class_code(permanent: bool) -> i32 {
+    if permanent { PERM } else { TEMP }
+}
+
 /// A reason to stop, with the exit code it maps to. An empty text prints
 /// nothing (for programs whose answer was already written to the peer).
 #[derive(Debug, Clone, PartialEq, Eq)]

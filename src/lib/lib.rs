@@ -41,6 +41,8 @@ pub mod queue;
 pub mod inject;
 pub mod postgrey;
 pub mod ucspi;
+
+// (After ucspi, which it uses: rustfmt sorts a group, so smtpd stands alone.)
 pub mod smtpd;
 
 // Delivery: qmail-remote, qmail-local's logic (run in-process by

@@ -22,7 +22,7 @@ pub struct Args<'a> {
 }
 
 pub fn parse_args(args: &[OsString]) -> Result<Args<'_>, Die> {
-    let usage = || Die::new(100, USAGE);
+    let usage = || Die::new(crate::exit::PERM, USAGE);
     let mut doit = true;
     let words: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
     let (opts, operands) = crate::getopt::parse(&words, b"nN", USAGE).map_err(|_| usage())?;

@@ -10,6 +10,12 @@ use std::process::{Child, Command, Stdio};
 use crate::exit::Die;
 use crate::queue::client::QqError;
 
+/// qmail-local's exit for a queue failure: 100 when it is permanent
+/// (qmail-queue(8): codes 11 to 40, s/qmail's content refusals included).
+pub fn exit_code(e: QqError) -> i32 {
+    crate::exit::class_code(e.is_permanent())
+}
+
 /// How a child program ended: its exit code, or `None` if it crashed.
 /// A program that cannot be started counts as exiting 111 (temporary
 /// error) or 100, as a failed `execvp` in the child would.
@@ -51,5 +57,5 @@ pub fn need_env(name: &str) -> Result<Vec<u8>, Die> {
 pub fn forward_stdin(dtline: &[u8], sender: &[u8], recipients: Vec<Vec<u8>>) -> Result<u32, Die> {
     let stdin = crate::sys::borrow_fd(0);
     super::forward::forward(&crate::home::home(), dtline, &stdin, sender, recipients)
-        .map_err(|e: QqError| Die::new(if e.0.starts_with('D') { 100 } else { 111 }, e.text()))
+        .map_err(|e: QqError| Die::new(exit_code(e), e.text()))
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::envelope::Envelope;
 use crate::queue::client::{QqError, QueueClient};
+use crate::queue::exitcode::code;
 
 /// Queues `dtline` + `message` (from where it stands) for `recipients` with
 /// envelope sender `sender`. Returns qmail-queue's pid (the "qp").
@@ -22,9 +23,9 @@ pub fn forward(
     sender: &[u8],
     recipients: Vec<Vec<u8>>,
 ) -> Result<u32, QqError> {
-    let (r, w) = io::pipe().map_err(|_| QqError("Zunable to create pipe (#4.3.0)".into()))?;
+    let (r, w) = io::pipe().map_err(|_| QqError::NoPipe)?;
     let client = QueueClient::start_with_file(home, File::from(OwnedFd::from(r)))
-        .map_err(|_| QqError(crate::queue::client::exit_text(120).into()))?;
+        .map_err(|_| QqError::Exit(code::NO_EXEC))?;
     let qp = client.pid();
     let mut w = File::from(OwnedFd::from(w));
     let copied = w.write_all(dtline).and_then(|()| copy(message, &w));
@@ -50,5 +51,5 @@ pub fn copy(input: &File, out: &File) -> io::Result<()> {
 }
 
 fn read_error() -> QqError {
-    QqError(crate::queue::client::exit_text(54).into())
+    QqError::Exit(code::READ)
 }

@@ -175,7 +175,7 @@ fn forward_all(
     rewind(message)?;
     forward::forward(&crate::home::home(), dtline, message, newsender, recipients).map_err(|e| {
         Die::new(
-            if e.0.starts_with('D') { 100 } else { 111 },
+            command::exit_code(e),
             format!("Unable to forward message: {}.", e.text()),
         )
     })

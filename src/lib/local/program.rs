@@ -22,8 +22,8 @@ pub fn outcome(code: Option<i32>) -> Result<Outcome, Die> {
     match code {
         Some(0) => Ok(Outcome::Continue),
         Some(99) => Ok(Outcome::Stop),
-        Some(64 | 65 | 70 | 76 | 77 | 78 | 100 | 112) => Err(Die::quiet(100)),
-        Some(_) => Err(Die::quiet(111)),
+        Some(64 | 65 | 70 | 76 | 77 | 78 | 100 | 112) => Err(Die::quiet(crate::exit::PERM)),
+        Some(_) => Err(Die::quiet(crate::exit::TEMP)),
         None => Err(Die::temp("Aack, child crashed. (#4.3.0)")),
     }
 }

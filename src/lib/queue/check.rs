@@ -27,7 +27,7 @@ pub const OSSIFIED: i64 = 129_600;
 /// qmail-qmaint's exit codes.
 pub mod code {
     pub const WARNING: i32 = 99;
-    pub const FAILED: i32 = 100;
+    pub const FAILED: i32 = crate::exit::PERM;
     pub const INACCESSIBLE: i32 = 110;
 }
 

@@ -104,7 +104,7 @@ pub fn serve(home: &Path) -> Result<(), Die> {
         }
         let a = handle_pooled(&q, pool.as_ref(), &req);
         if out.write_all(&[a]).is_err() {
-            return Err(Die::quiet(100));
+            return Err(Die::quiet(crate::exit::PERM));
         }
     }
 }

@@ -10,56 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::envelope::Envelope;
-
-/// A failure as qmail reports it: the first byte is the class (`D`
-/// permanent, `Z` temporary, and s/qmail's `V`, `S`, `A` for virus, spam,
-/// attachment), the rest the human text with its enhanced status code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QqError(pub String);
-
-impl QqError {
-    pub fn is_permanent(&self) -> bool {
-        !self.0.starts_with('Z')
-    }
-    /// The text without the class letter.
-    pub fn text(&self) -> &str {
-        self.0.get(1..).unwrap_or("")
-    }
-}
-
-impl std::fmt::Display for QqError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.text())
-    }
-}
-
-/// The text qmail gives for a qmail-queue exit code (qmail-queue(8), EXIT
-/// CODES).
-pub fn exit_text(code: i32) -> &'static str {
-    match code {
-        54 => "Zqq read error (#4.3.0)",
-        11 | 115 => "Denvelope address too long for qq (#5.1.3)",
-        31 => "Dmail server permanently rejected message (#5.3.0)",
-        32 => "Vmail server does not accept message (#5.3.0)",
-        33 => "Smail server does not accept message (#5.3.0)",
-        34 => "Amail server does not accept message (#5.3.0)",
-        51 => "Zqq out of memory (#4.3.0)",
-        52 => "Zqq timeout (#4.3.0)",
-        53 => "Zqq write error or disk full (#4.3.0)",
-        55 => "Zqq unable to read configuration (#4.3.0)",
-        56 => "Zqq trouble making network connection (#4.3.0)",
-        61 => "Zqq trouble in home directory (#4.3.0)",
-        62..=66 => "Zqq trouble creating files in queue (#4.3.0)",
-        71 => "Zmail server temporarily rejected message (#4.3.0)",
-        72 => "Zconnection to mail server timed out (#4.4.1)",
-        73 => "Zconnection to mail server rejected (#4.4.1)",
-        74 => "Zcommunication with mail server failed (#4.4.2)",
-        81 | 91 => "Zqq internal bug (#4.3.0)",
-        120 => "Zunable to exec qq (#4.3.0)",
-        11..=40 => "Dqq permanent problem (#5.3.0)",
-        _ => "Zqq temporary problem (#4.3.0)",
-    }
-}
+pub use crate::queue::exitcode::QqError;
+use crate::queue::exitcode::code;
 
 /// The program to run: `$QMAILQUEUE` if set, else `bin/qmail-queue`;
 /// relative names are resolved against the home.
@@ -151,30 +103,12 @@ impl QueueClient {
             self.write_failed = true;
         }
         drop(self.envelope);
-        let status = self
-            .child
-            .wait()
-            .map_err(|_| QqError("Zqq waitpid surprise (#4.3.0)".into()))?;
-        use std::os::unix::process::ExitStatusExt;
-        match (status.code(), status.signal()) {
-            (Some(0), _) if !self.write_failed => Ok(()),
-            (Some(0), _) => Err(QqError(exit_text(54).into())),
-            (Some(c), _) => Err(QqError(exit_text(c).into())),
-            _ => Err(QqError("Zqq crashed (#4.3.0)".into())),
+        let status = self.child.wait().map_err(|_| QqError::WaitFailed)?;
+        match status.code() {
+            Some(0) if !self.write_failed => Ok(()),
+            Some(0) => Err(QqError::Exit(code::READ)),
+            Some(c) => Err(QqError::Exit(c)),
+            None => Err(QqError::Crashed),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn texts() {
-        assert_eq!(exit_text(53), "Zqq write error or disk full (#4.3.0)");
-        assert!(QqError(exit_text(11).into()).is_permanent());
-        assert!(!QqError(exit_text(64).into()).is_permanent());
-        assert_eq!(exit_text(35), "Dqq permanent problem (#5.3.0)");
-        assert_eq!(exit_text(99), "Zqq temporary problem (#4.3.0)");
     }
 }

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod clean;
 pub mod client;
+pub mod exitcode;
 pub mod pool;
 pub mod writer;
 

@@ -23,27 +23,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::envelope::MAX_ADDRESS;
+use crate::queue::exitcode::code;
 use crate::queue::pool::{Take, Taker};
 use crate::{bytescan, date, fsutil, home, passwd, queue::Queue, sys};
-
-/// Exit codes of qmail-queue (qmail-queue(8), EXIT CODES).
-pub mod code {
-    pub const ADDRESS_TOO_LONG: i32 = 11;
-    pub const VIRUS: i32 = 32;
-    pub const OUT_OF_MEMORY: i32 = 51;
-    pub const TIMEOUT: i32 = 52;
-    pub const WRITE: i32 = 53;
-    pub const READ: i32 = 54;
-    pub const HOME: i32 = 61;
-    pub const QUEUE: i32 = 62;
-    pub const PID: i32 = 63;
-    pub const MESS: i32 = 64;
-    pub const INTD: i32 = 65;
-    pub const TODO: i32 = 66;
-    pub const SCANNER: i32 = 71;
-    pub const BUG: i32 = 81;
-    pub const ENVELOPE: i32 = 91;
-}
 
 /// The watchdog: well below the 36 h after which leftovers are removed.
 pub const DEATH_SECS: u32 = 86400;

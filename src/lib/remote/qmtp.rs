@@ -70,7 +70,8 @@ fn send_message(conn: &mut Conn, msg: &mut File) -> Result<(), Fail> {
     let mut b = vec![0u8; 64 * 1024];
     while left > 0 {
         let n = match msg.read(&mut b) {
-            Ok(0) => crate::sys::exit_now(32), // the file shrank under us
+            // The file shrank under us: the netstring's length would lie.
+            Ok(0) => return Err(Fail::Report(report::READ_FAILED.into())),
             Ok(n) => n.min(usize::try_from(left).unwrap_or(usize::MAX)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => return Err(Fail::Report(report::READ_FAILED.into())),

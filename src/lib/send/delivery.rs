@@ -177,7 +177,7 @@ impl<S: Spawner> Engine<'_, S> {
                     .and_then(|()| sys::move_fd(OwnedFd::from(w), 1))
                     .and_then(|()| sys::dup2(1, 2));
                 if wired.is_err() {
-                    sys::exit_now(111);
+                    sys::exit_now(crate::exit::TEMP);
                 }
                 self.s.child(&c.sender, &c.recip, at)
             }
@@ -246,7 +246,8 @@ impl<S: Spawner> Engine<'_, S> {
 /// The spawner's whole life: announce the limit, serve commands until fd 0
 /// reaches EOF and every child has reported, then return.
 pub fn serve<S: Spawner>(s: &S, home: &Path) -> Result<(), Die> {
-    std::env::set_current_dir(home.join("queue/mess")).map_err(|_| Die::quiet(111))?;
+    std::env::set_current_dir(home.join("queue/mess"))
+        .map_err(|_| Die::quiet(crate::exit::TEMP))?;
     sys::ignore_signal(libc::SIGPIPE).map_err(|e| Die::sys("ignore SIGPIPE", e))?;
     let sigfd = sys::signal_pipe(&[libc::SIGCHLD]).map_err(|e| Die::sys("catch SIGCHLD", e))?;
     let ids = crate::home::Ids::current().map_err(|e| Die::sys("find qmail ids", e))?;

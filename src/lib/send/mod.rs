@@ -435,7 +435,7 @@ impl Scheduler {
         self.log
             .text("alert: oh no! lost spawn connection! dying...");
         self.log.flush();
-        sys::exit_now(111)
+        sys::exit_now(crate::exit::TEMP)
     }
 
     fn chan_read(&mut self, c: usize) {
@@ -815,7 +815,7 @@ impl Scheduler {
             self.log
                 .text("alert: oh no! lost qmail-clean connection! dying...");
             self.log.flush();
-            sys::exit_now(111);
+            sys::exit_now(crate::exit::TEMP);
         }
         a[0]
     }
@@ -935,7 +935,7 @@ impl Scheduler {
                     self.log
                         .text("alert: oh no! lost qmail-todo connection! dying...");
                     self.log.flush();
-                    sys::exit_now(111);
+                    sys::exit_now(crate::exit::TEMP);
                 }
                 return;
             }
@@ -1152,7 +1152,7 @@ impl Scheduler {
 fn alert_exit(log: &mut Log, what: &str) -> Die {
     log.line(&[Part::Text("alert: cannot start: "), Part::Text(what)]);
     log.flush();
-    Die::quiet(111)
+    Die::quiet(crate::exit::TEMP)
 }
 
 /// Reads the concurrency byte a spawner announces on `fd`.
@@ -1187,7 +1187,7 @@ pub fn main() -> Result<(), Die> {
     let (Some(lmax), Some(rmax)) = (spawn_byte(2), spawn_byte(4)) else {
         log.text("alert: cannot start: hath the daemon spawn no fire?");
         log.flush();
-        return Err(Die::quiet(111));
+        return Err(Die::quiet(crate::exit::TEMP));
     };
     for fd in [1, 3] {
         sys::set_nonblock(fd, true).map_err(|e| Die::sys("set non-blocking", e))?;

@@ -29,13 +29,13 @@ fn become_prog(
 ) -> ! {
     for &(from, to) in wire {
         if sys::dup2(from, to).is_err() {
-            sys::exit_now(111);
+            sys::exit_now(crate::exit::TEMP);
         }
     }
     if let Some((uid, gid)) = ids
         && sys::set_ids(uid, gid).is_err()
     {
-        sys::exit_now(111);
+        sys::exit_now(crate::exit::TEMP);
     }
     let mut cmd = Command::new(prog);
     cmd.args(args);
@@ -43,7 +43,7 @@ fn become_prog(
         cmd.env("QMAILHOME", h);
     }
     let _ = cmd.exec();
-    sys::exit_now(111)
+    sys::exit_now(crate::exit::TEMP)
 }
 
 fn spawn(
@@ -56,13 +56,13 @@ fn spawn(
     match sys::fork() {
         Ok(Fork::Child) => become_prog(home, wire, ids, prog, args),
         Ok(Fork::Parent(_)) => Ok(()),
-        Err(_) => Err(Die::quiet(111)),
+        Err(_) => Err(Die::quiet(crate::exit::TEMP)),
     }
 }
 
 /// The program. Prints nothing; any setup failure exits 111.
 pub fn main() -> Result<(), Die> {
-    let fail = |_| Die::quiet(111);
+    let fail = |_| Die::quiet(crate::exit::TEMP);
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     // A relative QMAILHOME must survive the chdir to /.
     let home: Option<PathBuf> = match std::env::var_os("QMAILHOME").filter(|h| !h.is_empty()) {

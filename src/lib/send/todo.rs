@@ -249,7 +249,7 @@ impl Todo {
                 "alert: qmail-todo: oh no! lost qmail-clean connection! dying...",
             )]);
             let _ = self.send();
-            sys::exit_now(111);
+            sys::exit_now(crate::exit::TEMP);
         }
         if a[0] != b'+' {
             self.log(&[
@@ -427,7 +427,7 @@ pub fn serve(home: &Path) -> Result<(), Die> {
         v.extend_from_slice(&l.take());
         v.push(0);
         let _ = sys::borrow_fd(1).write_all(&v);
-        Die::quiet(111)
+        Die::quiet(crate::exit::TEMP)
     };
     std::env::set_current_dir(home)
         .map_err(|_| start_alert("unable to switch to home directory"))?;

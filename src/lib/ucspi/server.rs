@@ -471,7 +471,7 @@ pub fn conclude(o: &Options, pid: i32, ex: Examined) -> Result<Accepted, Die> {
     let decision = ex.verdict?;
     log_verdict(o, pid, &ex.conn, decision.deny);
     if decision.deny {
-        return Err(Die::quiet(100));
+        return Err(Die::quiet(crate::exit::PERM));
     }
     Ok(Accepted {
         conn: ex.conn,

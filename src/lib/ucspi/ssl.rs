@@ -263,7 +263,7 @@ fn connection(so: &SslOptions, ctx: &ServerContext, sock: OwnedFd, remote: Socke
 fn program_status(prog: i32) -> Die {
     match sys::wait_pid(prog) {
         Ok(sys::Exit::Code(c)) => Die::quiet(c),
-        _ => Die::quiet(111),
+        _ => Die::quiet(crate::exit::TEMP),
     }
 }
 
@@ -437,13 +437,13 @@ fn program(
     } else {
         let byte: &[u8] = if so.export { b"Y" } else { b"y" };
         if sys::borrow_fd(ctl.as_raw_fd()).write_all(byte).is_err() {
-            return Die::quiet(111);
+            return Die::quiet(crate::exit::TEMP);
         }
         if so.export {
             // The TLS process answers after the handshake, which has its
             // own timeout; this bound only catches a TLS process gone wrong.
             let Ok(vars) = super::tls_program::read_block(ctl.as_raw_fd(), 3600) else {
-                return Die::quiet(111);
+                return Die::quiet(crate::exit::TEMP);
             };
             for (k, v) in vars {
                 extra.push((OsString::from_vec(k), Some(OsString::from_vec(v))));

@@ -15,7 +15,7 @@ pub use auth::{AuthOutcome, AuthRequest};
 pub use spf::{SpfPolicy, level as spf_level};
 
 use crate::envelope::Envelope;
-use crate::queue::client::QqError;
+use crate::queue::exitcode::{Class, QqError};
 use crate::smtpd::addr;
 use crate::smtpd::auth::{AuthMode, Mech};
 use crate::smtpd::data::{Refusal, ScanConfig};
@@ -886,15 +886,14 @@ impl Session {
                 self.reply(&t);
             }
             (Ok(_), Some(Err(e))) => {
-                let class = e.0.as_bytes().first().copied();
-                let info = match class {
-                    Some(b'S') => Some(("Reject::DATA::Spam_Message", "spam".to_string())),
-                    Some(b'A') => Some(("Reject::DATA::MIME_Attach", "MIME".to_string())),
-                    Some(b'V') => Some((
+                let info = match e.class() {
+                    Class::Spam => Some(("Reject::DATA::Spam_Message", "spam".to_string())),
+                    Class::Attachment => Some(("Reject::DATA::MIME_Attach", "MIME".to_string())),
+                    Class::Virus => Some((
                         "Reject::DATA::Virus_Infected",
                         std::env::var("QHPSI").unwrap_or_else(|_| "AV scanner".into()),
                     )),
-                    _ => None,
+                    Class::Temporary | Class::Permanent => None,
                 };
                 match info {
                     Some((what, i)) => {
