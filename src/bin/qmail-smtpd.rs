@@ -464,13 +464,10 @@ impl Conn {
                 break;
             }
         }
-        Ok(block
-            .split(|&b| b == 0)
-            .filter_map(|kv| {
-                let kv = String::from_utf8_lossy(kv);
-                kv.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
+        let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        Ok(sqmail::ucspi::ssl::parse_block(&block)
+            .iter()
+            .map(|(k, v)| (lossy(k), lossy(v)))
             .collect())
     }
 }

@@ -336,16 +336,8 @@ fn tls_process(
         );
     }
     if cmd[0] == b'Y' {
-        let mut block = Vec::new();
-        for (k, v) in tls::session_env(&conn, Some(&ctx.cert), peer.as_deref()) {
-            block.extend_from_slice(format!("{k}={v}").as_bytes());
-            block.push(0);
-        }
-        block.push(0);
-        if block.len() == 1 {
-            block.push(0);
-        }
-        let _ = sys::borrow_fd(ctl.as_raw_fd()).write_all(&block);
+        let vars = tls::session_env(&conn, Some(&ctx.cert), peer.as_deref());
+        let _ = sys::borrow_fd(ctl.as_raw_fd()).write_all(&block(&vars));
     }
     if !so.delayed && !so.server.banner.is_empty() {
         let _ = conn.writer().write_all(&so.server.banner);
@@ -380,6 +372,21 @@ fn confine() -> Result<(), Die> {
     Ok(())
 }
 
+/// The variable block for the program: `NAME=VALUE\0...\0\0` (`\0\0`
+/// when empty).
+pub fn block(vars: &[(String, String)]) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (k, v) in vars {
+        block.extend_from_slice(format!("{k}={v}").as_bytes());
+        block.push(0);
+    }
+    block.push(0);
+    if block.len() == 1 {
+        block.push(0);
+    }
+    block
+}
+
 /// Reads a variable block `NAME=VALUE\0...\0\0` from the control socket.
 pub fn read_block(ctl: RawFd) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut block = Vec::new();
@@ -391,19 +398,23 @@ pub fn read_block(ctl: RawFd) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
         }
         block.extend_from_slice(&buf[..n]);
     }
-    Some(
-        block
-            .split(|&b| b == 0)
-            .filter(|i| !i.is_empty())
-            .map(|i| {
-                let eq = i.iter().position(|&b| b == b'=').unwrap_or(i.len());
-                (
-                    i[..eq].to_vec(),
-                    i.get(eq + 1..).unwrap_or_default().to_vec(),
-                )
-            })
-            .collect(),
-    )
+    Some(parse_block(&block))
+}
+
+/// The variables of a block: empty items are skipped, an item without
+/// `=` is a name with an empty value.
+pub fn parse_block(block: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    block
+        .split(|&b| b == 0)
+        .filter(|i| !i.is_empty())
+        .map(|i| {
+            let eq = i.iter().position(|&b| b == b'=').unwrap_or(i.len());
+            (
+                i[..eq].to_vec(),
+                i.get(eq + 1..).unwrap_or_default().to_vec(),
+            )
+        })
+        .collect()
 }
 
 /// Puts `fds` on 3, 4, 5 (via high numbers so none is overwritten early).
