@@ -373,11 +373,14 @@ fn confine() -> Result<(), Die> {
 }
 
 /// The variable block for the program: `NAME=VALUE\0...\0\0` (`\0\0`
-/// when empty).
+/// when empty). A NUL in a value (a certificate's DN is the peer's to
+/// choose) is written as `?`: it would end the item and start another.
 pub fn block(vars: &[(String, String)]) -> Vec<u8> {
     let mut block = Vec::new();
     for (k, v) in vars {
-        block.extend_from_slice(format!("{k}={v}").as_bytes());
+        block.extend_from_slice(k.as_bytes());
+        block.push(b'=');
+        block.extend(v.bytes().map(|b| if b == 0 { b'?' } else { b }));
         block.push(0);
     }
     block.push(0);
@@ -401,12 +404,13 @@ pub fn read_block(ctl: RawFd) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
     Some(parse_block(&block))
 }
 
-/// The variables of a block: empty items are skipped, an item without
-/// `=` is a name with an empty value.
+/// The variables of a block: an item without `=` is a name with an empty
+/// value; empty items and items with an empty name are skipped (setenv
+/// refuses an empty name, and qmail-smtpd's export would panic).
 pub fn parse_block(block: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
     block
         .split(|&b| b == 0)
-        .filter(|i| !i.is_empty())
+        .filter(|i| !i.is_empty() && i[0] != b'=')
         .map(|i| {
             let eq = i.iter().position(|&b| b == b'=').unwrap_or(i.len());
             (
@@ -508,5 +512,33 @@ mod tests {
         assert_eq!(v[1], (b"X".to_vec(), b"a=b".to_vec()));
         drop(a);
         assert!(super::read_block(b.as_raw_fd()).is_none());
+    }
+
+    /// Found by fuzz/fuzz_targets/ucspi_tls_block.rs: a NUL in a value split
+    /// the block, so a client certificate's DN could add variables
+    /// (`/CN=x\0RELAYCLIENT=`) or an empty name that panics qmail-smtpd.
+    #[test]
+    fn nul_in_value_stays_in_its_variable() {
+        let vars = vec![
+            (
+                "SSL_CLIENT_S_DN_CN".to_string(),
+                "x\0RELAYCLIENT=".to_string(),
+            ),
+            ("SSL_CLIENT_S_DN".to_string(), "/CN=\0=y".to_string()),
+        ];
+        let back = super::parse_block(&super::block(&vars));
+        assert_eq!(
+            back,
+            vec![
+                (b"SSL_CLIENT_S_DN_CN".to_vec(), b"x?RELAYCLIENT=".to_vec()),
+                (b"SSL_CLIENT_S_DN".to_vec(), b"/CN=?=y".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_names_are_skipped() {
+        let v = super::parse_block(b"=x\0A=1\0=\0\0");
+        assert_eq!(v, vec![(b"A".to_vec(), b"1".to_vec())]);
     }
 }
