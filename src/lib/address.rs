@@ -172,7 +172,7 @@ pub fn parse(s: &[u8]) -> Option<Vec<Token>> {
             // string from here on.
             let kind = if text
                 .iter()
-                .any(|&c| !(32..=126).contains(&c) || c == b')' || c == b']' || c == b'\\')
+                .any(|&c| !(32..=126).contains(&c) || !atom_continues(c) || b")]\\".contains(&c))
             {
                 Kind::Quote
             } else {
@@ -463,6 +463,19 @@ mod tests {
 
     fn kinds(t: &[Token]) -> Vec<Kind> {
         t.iter().map(|t| t.kind).collect()
+    }
+
+    /// Found by fuzz/fuzz_targets/inject_address.rs: an escaped special
+    /// byte (`group\\;`) stayed an atom and was printed bare, so the field
+    /// qmail-inject wrote said something else (here a group's end).
+    #[test]
+    fn escaped_specials_print_quoted() {
+        for field in [&b"group\\;, <x@y>"[..], b"a\\ b@c", b"a\\,b@c", b"x\\<y"] {
+            let t = parse(field).unwrap();
+            assert_eq!(parse(&unparse(&t, 0)), Some(t));
+        }
+        let t = parse(b"group\\;").unwrap();
+        assert_eq!(t, vec![Token::word(Kind::Quote, "group;")]);
     }
 
     #[test]
