@@ -178,7 +178,10 @@ pub fn parse(s: &[u8]) -> Option<Vec<Token>> {
             } else {
                 Kind::Atom
             };
-            out.push(Token::word(kind, text));
+            // A backslash ending the field escapes nothing: no atom.
+            if !text.is_empty() {
+                out.push(Token::word(kind, text));
+            }
         }
         i += 1;
     }
@@ -476,6 +479,15 @@ mod tests {
         }
         let t = parse(b"group\\;").unwrap();
         assert_eq!(t, vec![Token::word(Kind::Quote, "group;")]);
+    }
+
+    /// Found by fuzz/fuzz_targets/inject_address.rs: a trailing backslash
+    /// made an empty atom, which prints as nothing.
+    #[test]
+    fn trailing_backslash_is_no_token() {
+        let t = parse(b"quoted \\").unwrap();
+        assert_eq!(t, vec![Token::word(Kind::Atom, "quoted")]);
+        assert_eq!(parse(&unparse(&t, 0)), Some(t));
     }
 
     #[test]
