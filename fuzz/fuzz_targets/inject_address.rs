@@ -3,8 +3,9 @@
 //!
 //! Invariants: a printed field never starts a new header line (every LF but
 //! the last is followed by a blank); printing then tokenizing gives the same
-//! tokens; the walker's output prints the same way; `quote` output reads
-//! back as the one word it quoted.
+//! tokens (where no LF stands without a blank after it); the walker's
+//! output prints the same way; `quote` output reads back as the one word it
+//! quoted.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -33,7 +34,17 @@ fuzz_target!(|data: &[u8]| {
         let printed = address::unparse(&toks, width);
         check_folded(&printed);
         let again = address::parse(&printed).expect("printed field tokenizes");
-        assert_eq!(again, toks, "{:?}", String::from_utf8_lossy(&printed));
+        // A LF without a blank after it cannot be written in a header (it
+        // is printed as a blank): the others come back unchanged.
+        let lone_lf = |t: &Token| {
+            t.text
+                .iter()
+                .enumerate()
+                .any(|(k, &c)| c == b'\n' && !matches!(t.text.get(k + 1), Some(b' ' | b'\t')))
+        };
+        if !toks.iter().any(lone_lf) {
+            assert_eq!(again, toks, "{:?}", String::from_utf8_lossy(&printed));
+        }
         let _ = address::unquote(&toks);
 
         let mut field = vec![Token::word(Kind::Atom, "To"), Token::punct(Kind::Colon)];
