@@ -331,7 +331,7 @@ fuzz_target!(|data: &[u8]| {
             }
             Action::Auth(req) => {
                 let block = req.block();
-                assert_eq!(block.iter().filter(|&&b| b == 0).count() >= 3, true);
+                assert!(block.iter().filter(|&&b| b == 0).count() >= 3);
                 let outcome = match req.user.first().copied().unwrap_or(0) % 3 {
                     0 => AuthOutcome::Ok,
                     1 => AuthOutcome::Failed,
