@@ -19,7 +19,7 @@ MUSL_BINS := --bin qmail-queue --bin qmail-smtpd
 HOME_DIR := $(CURDIR)/run
 USER_NAME := $(shell id -un)
 
-.PHONY: all build test run bench setup-test clean fmt lint
+.PHONY: all build test run bench setup-test clean fmt lint fuzz
 
 all: build
 
@@ -59,6 +59,21 @@ run: build
 
 bench: build
 	sh t/bench/run
+
+# Each cargo-fuzz target in turn for FUZZ_SECONDS (nightly and cargo-fuzz
+# needed; see fuzz/README.md). New inputs go to fuzz/work/<target>, the
+# committed seeds in fuzz/corpus/<target> are only read. Stops at the
+# first target that crashes (its input is in fuzz/artifacts/<target>/).
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS = $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
+
+fuzz:
+	@set -e; cd fuzz; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p work/$$t; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	  $(CARGO) +nightly fuzz run $$t work/$$t corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1; \
+	done
 
 fmt:
 	$(CARGO) fmt

@@ -172,13 +172,16 @@ pub fn parse(s: &[u8]) -> Option<Vec<Token>> {
             // string from here on.
             let kind = if text
                 .iter()
-                .any(|&c| !(32..=126).contains(&c) || c == b')' || c == b']' || c == b'\\')
+                .any(|&c| !(32..=126).contains(&c) || !atom_continues(c) || b")]\\".contains(&c))
             {
                 Kind::Quote
             } else {
                 Kind::Atom
             };
-            out.push(Token::word(kind, text));
+            // A backslash ending the field escapes nothing: no atom.
+            if !text.is_empty() {
+                out.push(Token::word(kind, text));
+            }
         }
         i += 1;
     }
@@ -254,7 +257,13 @@ pub fn unparse(tokens: &[Token], width: usize) -> Vec<u8> {
             }
         };
         out.extend(open);
-        for &c in &t.text {
+        for (k, &c) in t.text.iter().enumerate() {
+            // A LF without a blank after it would start a header line of
+            // its own (a name from the environment, an argument): a blank.
+            if c == b'\n' && !matches!(t.text.get(k + 1), Some(b' ' | b'\t')) {
+                out.push(b' ');
+                continue;
+            }
             if b"\"[]()\\\r\n".contains(&c) {
                 out.push(b'\\');
             }
@@ -470,6 +479,48 @@ mod tests {
 
     fn kinds(t: &[Token]) -> Vec<Kind> {
         t.iter().map(|t| t.kind).collect()
+    }
+
+    /// Found by fuzz/fuzz_targets/inject_address.rs: an escaped special
+    /// byte (`group\\;`) stayed an atom and was printed bare, so the field
+    /// qmail-inject wrote said something else (here a group's end).
+    #[test]
+    fn escaped_specials_print_quoted() {
+        for field in [&b"group\\;, <x@y>"[..], b"a\\ b@c", b"a\\,b@c", b"x\\<y"] {
+            let t = parse(field).unwrap();
+            assert_eq!(parse(&unparse(&t, 0)), Some(t));
+        }
+        let t = parse(b"group\\;").unwrap();
+        assert_eq!(t, vec![Token::word(Kind::Quote, "group;")]);
+    }
+
+    /// Found by fuzz/fuzz_targets/inject_address.rs: a trailing backslash
+    /// made an empty atom, which prints as nothing.
+    #[test]
+    fn trailing_backslash_is_no_token() {
+        let t = parse(b"quoted \\").unwrap();
+        assert_eq!(t, vec![Token::word(Kind::Atom, "quoted")]);
+        assert_eq!(parse(&unparse(&t, 0)), Some(t));
+    }
+
+    /// Found by fuzz/fuzz_targets/inject_address.rs: a LF inside a word
+    /// (NAME="x\nBcc: y" for the default From) was written as `\\` LF, and
+    /// the rest became a header line of its own.
+    #[test]
+    fn lf_in_a_word_starts_no_header_line() {
+        let t = vec![
+            Token::word(Kind::Atom, "From"),
+            Token::punct(Kind::Colon),
+            Token::word(Kind::Quote, "x\nBcc: victim@example.org"),
+            Token::punct(Kind::Left),
+            Token::word(Kind::Atom, "u"),
+            Token::punct(Kind::Right),
+            Token::word(Kind::Comment, "c\n"),
+        ];
+        let out = unparse(&t, 0);
+        assert_eq!(out, b"From: \"x Bcc: victim@example.org\" <u>(c )\n");
+        let folded = vec![Token::word(Kind::Quote, "a\n b")];
+        assert_eq!(unparse(&folded, 0), b"\"a\\\n b\"\n");
     }
 
     #[test]

@@ -271,14 +271,18 @@ impl Resolver {
     }
 }
 
-enum Chase {
+/// What one answer section says about a question.
+#[derive(Debug)]
+pub enum Chase {
+    /// The records asked for (at the end of any CNAMEs).
     Found(Vec<Record>),
     NoData,
+    /// The chain ends at this alias without its records: ask again.
     Alias(Name),
 }
 
 /// Follows the CNAME chain from `n` inside one answer section.
-fn chase(answers: &[Record], n: &Name, rtype: RecordType) -> Chase {
+pub fn chase(answers: &[Record], n: &Name, rtype: RecordType) -> Chase {
     let mut cur = n.clone();
     for hop in 0..=MAX_CNAME {
         let found: Vec<Record> = answers

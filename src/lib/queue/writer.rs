@@ -402,19 +402,18 @@ fn copy_message(received: &[u8], message: &File, out: &File, buf: &mut [u8]) -> 
 }
 
 /// Buffered envelope input.
-struct In<'a> {
-    file: &'a File,
+struct In<'a, R> {
+    file: R,
     buf: &'a mut [u8],
     pos: usize,
     end: usize,
 }
 
-impl In<'_> {
+impl<R: Read> In<'_, R> {
     /// Makes at least one byte available; EOF or an error is 54.
     fn fill(&mut self) -> Result<(), Fail> {
         while self.pos == self.end {
-            let mut f = self.file;
-            match f.read(self.buf) {
+            match self.file.read(self.buf) {
                 Ok(0) => return Err(code::READ),
                 Ok(n) => (self.pos, self.end) = (0, n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -432,7 +431,7 @@ impl In<'_> {
 
     /// Copies one address and its NUL to `out`: at most `ADDR` bytes
     /// including the NUL, else 11.
-    fn address(&mut self, out: &mut Out) -> Result<(), Fail> {
+    fn address(&mut self, out: &mut Out<impl Write>) -> Result<(), Fail> {
         let mut len = 0;
         loop {
             self.fill()?;
@@ -456,13 +455,13 @@ impl In<'_> {
 }
 
 /// Buffered output to the `intd` file.
-struct Out<'a> {
-    file: &'a File,
+struct Out<'a, W> {
+    file: W,
     buf: &'a mut [u8],
     len: usize,
 }
 
-impl Out<'_> {
+impl<W: Write> Out<'_, W> {
     fn put(&mut self, mut data: &[u8]) -> Result<(), Fail> {
         while !data.is_empty() {
             if self.len == self.buf.len() {
@@ -477,8 +476,8 @@ impl Out<'_> {
     }
 
     fn flush(&mut self) -> Result<(), Fail> {
-        let mut f = self.file;
-        f.write_all(&self.buf[..self.len])
+        self.file
+            .write_all(&self.buf[..self.len])
             .map_err(|_| code::WRITE)?;
         self.len = 0;
         Ok(())
@@ -487,7 +486,7 @@ impl Out<'_> {
 
 /// Validates and copies the envelope (qmail-queue(8)). Returns whether the
 /// scanner may run: false when the envelope ended with `Q`.
-fn copy_envelope(input: &mut In, out: &mut Out) -> Result<bool, Fail> {
+fn copy_envelope(input: &mut In<impl Read>, out: &mut Out<impl Write>) -> Result<bool, Fail> {
     if input.byte()? != b'F' {
         return Err(code::ENVELOPE);
     }
@@ -505,6 +504,29 @@ fn copy_envelope(input: &mut In, out: &mut Out) -> Result<bool, Fail> {
             _ => return Err(code::ENVELOPE),
         }
     }
+}
+
+/// The envelope check alone, from any reader to any writer through the
+/// two given buffers (neither may be empty): what `copy_envelope` keeps
+/// is written and flushed. For the unit tests and the fuzz targets.
+pub fn check_envelope(
+    input: impl Read,
+    output: impl Write,
+    inbuf: &mut [u8],
+    outbuf: &mut [u8],
+) -> Result<bool, Fail> {
+    let mut i = In {
+        file: input,
+        buf: inbuf,
+        pos: 0,
+        end: 0,
+    };
+    let mut o = Out {
+        file: output,
+        buf: outbuf,
+        len: 0,
+    };
+    copy_envelope(&mut i, &mut o).and_then(|s| o.flush().map(|()| s))
 }
 
 /// Wakes qmail-send: one byte into `lock/trigger`, failures ignored (no
@@ -584,31 +606,8 @@ mod tests {
     }
 
     fn envelope(data: &[u8]) -> Result<(Vec<u8>, bool), Fail> {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("sqmail-qw-{}-{n}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let inp = dir.join("in");
-        let outp = dir.join("out");
-        fs::write(&inp, data).unwrap();
-        let inf = File::open(&inp).unwrap();
-        let outf = File::create(&outp).unwrap();
-        let mut ib = vec![0u8; 16];
-        let mut ob = vec![0u8; 16];
-        let mut i = In {
-            file: &inf,
-            buf: &mut ib,
-            pos: 0,
-            end: 0,
-        };
-        let mut o = Out {
-            file: &outf,
-            buf: &mut ob,
-            len: 0,
-        };
-        let r = copy_envelope(&mut i, &mut o).and_then(|s| o.flush().map(|_| s));
-        let written = fs::read(&outp).unwrap();
-        fs::remove_dir_all(&dir).unwrap();
+        let mut written = Vec::new();
+        let r = check_envelope(data, &mut written, &mut [0; 16], &mut [0; 16]);
         r.map(|s| (written, s))
     }
 

@@ -34,27 +34,33 @@ impl From<io::Error> for Fail {
 }
 
 fn answer(conn: &mut Conn) -> Result<Vec<u8>, Fail> {
+    read_answer(|| conn.byte())?.ok_or(Fail::Proto)
+}
+
+/// One netstring answer from `byte`: `Ok(None)` when it is malformed,
+/// empty or longer than `MAX_ANSWER`.
+pub fn read_answer(mut byte: impl FnMut() -> io::Result<u8>) -> io::Result<Option<Vec<u8>>> {
     let mut len = 0usize;
     loop {
-        match conn.byte()? {
+        match byte()? {
             b':' => break,
             d @ b'0'..=b'9' => {
                 len = len * 10 + usize::from(d - b'0');
                 if len > MAX_ANSWER {
-                    return Err(Fail::Proto);
+                    return Ok(None);
                 }
             }
-            _ => return Err(Fail::Proto),
+            _ => return Ok(None),
         }
     }
     let mut v = Vec::with_capacity(len);
     for _ in 0..len {
-        v.push(conn.byte()?);
+        v.push(byte()?);
     }
-    if conn.byte()? != b',' || v.is_empty() {
-        return Err(Fail::Proto);
+    if byte()? != b',' || v.is_empty() {
+        return Ok(None);
     }
-    Ok(v)
+    Ok(Some(v))
 }
 
 /// Sends the message file: `len+1:\n<bytes>,` without reading it into memory.

@@ -53,6 +53,10 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Rule>, SyntaxError> {
         let q = *item.get(eq + 1).ok_or(BAD_LINE)?;
         let val = &item[eq + 2..];
         let end = val.iter().position(|&b| b == q).ok_or(BAD_LINE)?;
+        // NUL ends a record item: inside a variable it would add items.
+        if item[..eq].contains(&0) || val[..end].contains(&0) {
+            return Err(BAD_LINE);
+        }
         data.push(b'+');
         data.extend_from_slice(&item[..eq]);
         data.push(b'=');
@@ -308,6 +312,16 @@ pub fn lookup(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzz/fuzz_targets/tcprules.rs: a NUL in a value ended the
+    /// record item, so `allow,A="1<NUL>D"` compiled to a deny.
+    #[test]
+    fn nul_in_a_variable_is_refused() {
+        assert_eq!(parse_line(b"1.2.3.:allow,A=\"1\0D\""), Err(BAD_LINE));
+        assert_eq!(parse_line(b"1.2.3.:allow,A\0B=\"1\""), Err(BAD_LINE));
+        let r = parse_line(b"1.2.3.:allow,A=\"1\"").unwrap().unwrap();
+        assert_eq!(r.data, b"+A=1\0");
+    }
 
     fn keys(a: &str) -> Vec<String> {
         address_keys(a.as_bytes())

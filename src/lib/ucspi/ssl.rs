@@ -336,16 +336,8 @@ fn tls_process(
         );
     }
     if cmd[0] == b'Y' {
-        let mut block = Vec::new();
-        for (k, v) in tls::session_env(&conn, Some(&ctx.cert), peer.as_deref()) {
-            block.extend_from_slice(format!("{k}={v}").as_bytes());
-            block.push(0);
-        }
-        block.push(0);
-        if block.len() == 1 {
-            block.push(0);
-        }
-        let _ = sys::borrow_fd(ctl.as_raw_fd()).write_all(&block);
+        let vars = tls::session_env(&conn, Some(&ctx.cert), peer.as_deref());
+        let _ = sys::borrow_fd(ctl.as_raw_fd()).write_all(&block(&vars));
     }
     if !so.delayed && !so.server.banner.is_empty() {
         let _ = conn.writer().write_all(&so.server.banner);
@@ -378,6 +370,24 @@ fn confine() -> Result<(), Die> {
             .map_err(|e| Die::sys("set uid", e))?;
     }
     Ok(())
+}
+
+/// The variable block for the program: `NAME=VALUE\0...\0\0` (`\0\0`
+/// when empty). A NUL in a value (a certificate's DN is the peer's to
+/// choose) is written as `?`: it would end the item and start another.
+pub fn block(vars: &[(String, String)]) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (k, v) in vars {
+        block.extend_from_slice(k.as_bytes());
+        block.push(b'=');
+        block.extend(v.bytes().map(|b| if b == 0 { b'?' } else { b }));
+        block.push(0);
+    }
+    block.push(0);
+    if block.len() == 1 {
+        block.push(0);
+    }
+    block
 }
 
 /// Puts `fds` on 3, 4, 5 (via high numbers so none is overwritten early).
@@ -457,3 +467,35 @@ fn program(
     }
     server::exec_program(o, &a, prefixes, &extra)
 }
+
+#[cfg(test)]
+mod tests {
+    /// Found by fuzz/fuzz_targets/ucspi_tls_block.rs: a NUL in a value split
+    /// the block, so a client certificate's DN could add variables
+    /// (`/CN=x\0RELAYCLIENT=`) or an empty name that panics qmail-smtpd.
+    #[test]
+    fn nul_in_value_stays_in_its_variable() {
+        let vars = vec![
+            (
+                "SSL_CLIENT_S_DN_CN".to_string(),
+                "x\0RELAYCLIENT=".to_string(),
+            ),
+            ("SSL_CLIENT_S_DN".to_string(), "/CN=\0=y".to_string()),
+        ];
+        let back = crate::ucspi::tls_program::parse_block(&super::block(&vars));
+        assert_eq!(
+            back,
+            vec![
+                (b"SSL_CLIENT_S_DN_CN".to_vec(), b"x?RELAYCLIENT=".to_vec()),
+                (b"SSL_CLIENT_S_DN".to_vec(), b"/CN=?=y".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_names_are_skipped() {
+        let v = crate::ucspi::tls_program::parse_block(b"=x\0A=1\0=\0\0");
+        assert_eq!(v, vec![(b"A".to_vec(), b"1".to_vec())]);
+    }
+}
+

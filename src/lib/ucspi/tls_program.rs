@@ -38,9 +38,16 @@ pub fn read_block(ctl: RawFd, secs: u32) -> io::Result<Vars> {
         }
         block.extend_from_slice(&buf[..n]);
     }
-    Ok(block
+    Ok(parse_block(&block))
+}
+
+/// The variables of a block: an item without `=` is a name with an empty
+/// value; empty items and items with an empty name are skipped (setenv
+/// refuses an empty name).
+pub fn parse_block(block: &[u8]) -> Vars {
+    block
         .split(|&b| b == 0)
-        .filter(|i| !i.is_empty())
+        .filter(|i| !i.is_empty() && i[0] != b'=')
         .map(|i| {
             let eq = i.iter().position(|&b| b == b'=').unwrap_or(i.len());
             (
@@ -48,7 +55,7 @@ pub fn read_block(ctl: RawFd, secs: u32) -> io::Result<Vars> {
                 i.get(eq + 1..).unwrap_or_default().to_vec(),
             )
         })
-        .collect())
+        .collect()
 }
 
 /// The three descriptors sslserver hands a program.

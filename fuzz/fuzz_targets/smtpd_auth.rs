@@ -1,0 +1,55 @@
+//! SMTP AUTH decoding (`smtpd::auth`: base64, the PLAIN and CRAM-MD5
+//! splits) and qmail-authuser's reading of the fd-3 block
+//! (`smtpd::authuser::parse_block`).
+//!
+//! Invariants: base64 decodes what it encodes; PLAIN and CRAM splits are
+//! pieces of the response; the checkpassword block qmail-smtpd writes is
+//! read back by qmail-authuser as the same user, secret and challenge;
+//! blocks over 512 bytes are refused.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sqmail::smtpd::auth::{self, Mech};
+use sqmail::smtpd::authuser::{MAX_INPUT, parse_block};
+use sqmail::smtpd::session::AuthRequest;
+
+fuzz_target!(|data: &[u8]| {
+    let enc = auth::b64_encode(data);
+    assert_eq!(auth::b64_decode(enc.as_bytes()).as_deref(), Some(data));
+    let _ = auth::b64_decode(data);
+    if let Some((u, p)) = auth::split_plain(data) {
+        assert!(!u.contains(&0));
+        assert!(data.ends_with(&p));
+    }
+    if let Some((u, d)) = auth::split_cram(data) {
+        assert_eq!(u.len() + 1 + d.len(), data.len());
+        assert!(!d.contains(&b' '));
+    }
+    assert_eq!(auth::hmac_md5_hex(data, b"<1.2@x>").len(), 32);
+
+    let mut f = data.splitn(3, |&b| b == 1);
+    let req = AuthRequest {
+        mech: Mech::Plain,
+        user: f.next().unwrap_or_default().to_vec(),
+        secret: f.next().unwrap_or_default().to_vec(),
+        challenge: f.next().unwrap_or_default().to_vec(),
+    };
+    let block = req.block();
+    match parse_block(&block) {
+        None => assert!(block.len() > MAX_INPUT),
+        Some(c) => {
+            assert!(block.len() <= MAX_INPUT);
+            // A field with a NUL never gets here from a session (501);
+            // only clean fields must read back unchanged.
+            if ![&req.user, &req.secret, &req.challenge]
+                .iter()
+                .any(|f| f.contains(&0))
+            {
+                assert_eq!(c.user, String::from_utf8_lossy(&req.user));
+                assert_eq!(c.secret, req.secret);
+                assert_eq!(c.challenge, req.challenge);
+            }
+        }
+    }
+    let _ = parse_block(data);
+});
