@@ -19,8 +19,8 @@ struct Run {
     saw_base64: bool,
 }
 
-fn run(input: &[u8], limit: u64, scan: &ScanConfig, chunks: &[u8]) -> Run {
-    let mut f = DataFilter::new(limit, scan);
+fn run(input: &[u8], limit: u64, scan: &ScanConfig, chunks: &[u8], keep_cr: bool) -> Run {
+    let mut f = DataFilter::new(limit, scan).keep_bare_cr(keep_cr);
     let mut out = Vec::new();
     let mut used = 0;
     let mut st = Feed::More;
@@ -76,8 +76,14 @@ fuzz_target!(|data: &[u8]| {
         loader_char: (cfg & 32 != 0).then_some(b'M'),
         base64: cfg & 64 != 0,
     };
-    let a = run(input, limit, &scan, chunks);
-    let b = run(input, limit, &scan, &[255]);
+    // qmail's way (bare CR kept) against the reference; the default
+    // (bare CR stored as a line end) must end DATA at the same place and
+    // store no CR at all.
+    let a = run(input, limit, &scan, chunks, true);
+    let b = run(input, limit, &scan, &[255], true);
+    let n = run(input, 0, &ScanConfig::default(), chunks, false);
+    assert_eq!((n.used, n.st), (a.used, a.st));
+    assert!(!n.out.contains(&b'\r'), "a CR was stored");
     assert_eq!((a.used, a.st), (b.used, b.st));
     assert_eq!((&a.verdict, a.saw_base64), (&b.verdict, b.saw_base64));
     // After a refusal the sink's bytes are thrown away with qmail-queue.

@@ -213,6 +213,7 @@ fn config(c: &[u8; 6]) -> Config {
             None
         },
         postgrey: None,
+        keep_bare_cr: bit(15),
     }
 }
 
