@@ -402,7 +402,7 @@ fn serve(s: TcpStream, sc: &Script, log: &Mutex<Vec<String>>) {
                     p.send("334 ");
                     let r = p.line().unwrap_or_default();
                     push(r.clone());
-                    let d = sqmail::remote::auth::unbase64(r.as_bytes()).unwrap_or_default();
+                    let d = sqmail::codec::b64_decode_lenient(r.as_bytes()).unwrap_or_default();
                     d.ends_with(want_plain.as_bytes())
                 } else {
                     p.send("334 VXNlcm5hbWU6");
@@ -410,8 +410,8 @@ fn serve(s: TcpStream, sc: &Script, log: &Mutex<Vec<String>>) {
                     p.send("334 UGFzc3dvcmQ6");
                     let r2 = p.line().unwrap_or_default();
                     push(r1.clone());
-                    let d1 = sqmail::remote::auth::unbase64(r1.as_bytes()).unwrap_or_default();
-                    let d2 = sqmail::remote::auth::unbase64(r2.as_bytes()).unwrap_or_default();
+                    let d1 = sqmail::codec::b64_decode_lenient(r1.as_bytes()).unwrap_or_default();
+                    let d2 = sqmail::codec::b64_decode_lenient(r2.as_bytes()).unwrap_or_default();
                     d1 == u.as_bytes() && d2 == pw.as_bytes()
                 };
                 p.send(if ok { "235 ok" } else { "535 no" });
@@ -573,7 +573,7 @@ impl ZoneKey {
         format!(
             "{} IN DNSKEY 257 3 13 {}\n",
             self.zone,
-            sqmail::remote::auth::base64(self.dnskey.public_key().public_bytes())
+            sqmail::codec::b64_encode(self.dnskey.public_key().public_bytes())
         )
     }
 }

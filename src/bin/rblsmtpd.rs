@@ -27,16 +27,7 @@ enum Verdict {
 
 /// Bytes outside 32..=126 become `?`; at most `max` bytes.
 fn clean(text: &[u8], max: usize) -> String {
-    text.iter()
-        .take(max)
-        .map(|&b| {
-            if (32..=126).contains(&b) {
-                b as char
-            } else {
-                '?'
-            }
-        })
-        .collect()
+    sqmail::printable::text(&text[..text.len().min(max)], sqmail::printable::ascii)
 }
 
 fn main() {

@@ -122,7 +122,7 @@ fn main() {
                 if line.len() == CHUNK {
                     flush(&mut line, &mut current);
                 }
-                line.push(if (32..=126).contains(&b) { b } else { b'?' });
+                line.push(if sqmail::printable::ascii(b) { b } else { b'?' });
             }
         }
         flush(&mut line, &mut current);

@@ -14,11 +14,13 @@ pub mod sys;
 pub mod address;
 pub mod auto;
 pub mod bytescan;
+pub mod codec;
 pub mod control;
 pub mod date;
 pub mod envelope;
 pub mod fsutil;
 pub mod passwd;
+pub mod printable;
 
 pub mod cdb;
 pub mod exit;

@@ -76,11 +76,11 @@ fn scope_id(netid: &str) -> Option<u32> {
 fn put_attr(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());
     out.push(b'=');
-    out.extend(
-        value
-            .iter()
-            .map(|&b| if b < 0x20 || b == 0x7f { b'?' } else { b }),
-    );
+    out.extend(crate::printable::bytes(
+        value,
+        crate::printable::not_control,
+        b'?',
+    ));
     out.push(b'\n');
 }
 
@@ -192,10 +192,9 @@ pub fn query(server: &str, q: &Query) -> Result<Verdict, String> {
     let answer =
         ask(addr, &req, TIMEOUT).map_err(|e| format!("unable to talk to {server}: {e}"))?;
     verdict(&answer).ok_or_else(|| {
-        let shown: String = String::from_utf8_lossy(&answer[..answer.len().min(80)])
-            .chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect();
+        let shown = crate::printable::no_controls(&String::from_utf8_lossy(
+            &answer[..answer.len().min(80)],
+        ));
         format!("unable to understand {server}: {shown}")
     })
 }

@@ -111,15 +111,7 @@ impl Anchors {
 
 /// A key's base64 as zone files write it (padding optional).
 fn unbase64(s: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    const LENIENT: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new()
-            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-            .with_decode_allow_trailing_bits(true),
-    );
-    LENIENT.decode(s).ok()
+    crate::codec::b64_decode_lenient(s.as_bytes())
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {

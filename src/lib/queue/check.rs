@@ -42,9 +42,7 @@ pub fn err_text(e: &io::Error) -> String {
 
 /// Bytes outside 32..126 replaced by `with`.
 pub fn printable(data: &[u8], with: u8) -> Vec<u8> {
-    data.iter()
-        .map(|&b| if (32..=126).contains(&b) { b } else { with })
-        .collect()
+    crate::printable::bytes(data, crate::printable::ascii, with)
 }
 
 /// The message ids (pure decimal names) in a directory, sorted.

@@ -135,16 +135,7 @@ fn talk(
             Fail::Io => Fail::IoAfter,
             e => e,
         })?;
-        let text: String = a[1..]
-            .iter()
-            .map(|&b| {
-                if (32..127).contains(&b) {
-                    char::from(b)
-                } else {
-                    '?'
-                }
-            })
-            .collect();
+        let text = crate::printable::text(&a[1..], crate::printable::ascii);
         let letter = match a[0] {
             b'K' => b'r',
             b'D' => b'h',

@@ -114,16 +114,7 @@ pub fn quit(prefix: &str, ip: &str, suffix: &str, reply: Option<&Reply>) -> Vec<
 /// A TLS failure: `Z <text>: <host>. (#4.4.1)`, the host printed with
 /// bytes outside 33..126 as `?`.
 pub fn tls_fail(text: &str, host: &str) -> Vec<u8> {
-    let host: String = host
-        .bytes()
-        .map(|b| {
-            if (33..=126).contains(&b) {
-                char::from(b)
-            } else {
-                '?'
-            }
-        })
-        .collect();
+    let host = crate::printable::text(host.as_bytes(), crate::printable::word);
     format!("Z {text}: {host}. (#4.4.1)\n").into_bytes()
 }
 

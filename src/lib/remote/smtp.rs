@@ -693,8 +693,18 @@ fn login(conn: &mut Conn, sender: &[u8], a: &Auth, mech: &str, ip: &str) -> Resu
         }
         "LOGIN" => {
             step(conn, "AUTH LOGIN", 334, "AUTH LOGIN")?;
-            step(conn, &auth::base64(a.user.as_bytes()), 334, "username")?;
-            step(conn, &auth::base64(a.pass.as_bytes()), 235, "login")?;
+            step(
+                conn,
+                &crate::codec::b64_encode(a.user.as_bytes()),
+                334,
+                "username",
+            )?;
+            step(
+                conn,
+                &crate::codec::b64_encode(a.pass.as_bytes()),
+                235,
+                "login",
+            )?;
         }
         _ => {
             let r = step(conn, "AUTH CRAM-MD5", 334, "AUTH CRAM-MD5")?;

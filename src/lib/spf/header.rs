@@ -7,15 +7,9 @@ use super::Outcome;
 /// Header-safe text, the Received line's filter (qmail-smtpd(8)):
 /// letters, digits, space and `.@%+/=:-` stay, other bytes become `?`.
 pub fn safe_bytes(s: &[u8]) -> String {
-    s.iter()
-        .map(|&b| {
-            if b.is_ascii_alphanumeric() || b" .@%+/=:-".contains(&b) {
-                char::from(b)
-            } else {
-                '?'
-            }
-        })
-        .collect()
+    crate::printable::text(s, |b| {
+        b.is_ascii_alphanumeric() || b" .@%+/=:-".contains(&b)
+    })
 }
 
 fn safe(s: &str) -> String {

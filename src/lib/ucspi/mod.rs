@@ -280,17 +280,9 @@ impl Conn {
 
 /// Bytes outside 33..=126 and `%` become `?`; cut after 100 bytes + `...`.
 pub fn safe_field(b: &[u8]) -> String {
-    let mut s: String = b
-        .iter()
-        .take(100)
-        .map(|&c| {
-            if (33..=126).contains(&c) && c != b'%' {
-                c as char
-            } else {
-                '?'
-            }
-        })
-        .collect();
+    let mut s = crate::printable::text(&b[..b.len().min(100)], |c| {
+        crate::printable::word(c) && c != b'%'
+    });
     if b.len() > 100 {
         s.push_str("...");
     }

@@ -498,4 +498,3 @@ mod tests {
         assert_eq!(v, vec![(b"A".to_vec(), b"1".to_vec())]);
     }
 }
-

@@ -243,11 +243,7 @@ fn lossy(b: &[u8]) -> String {
 use crate::spf::header::safe_bytes as safe;
 
 /// Log fields: control bytes become `?` so a decision stays one line.
-fn log_clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
+use crate::printable::no_controls as log_clean;
 
 impl Session {
     pub fn new(cfg: Config) -> Session {
