@@ -1,4 +1,4 @@
-//! Envelope addresses in MAIL and RCPT arguments (smtpd.md §6.1 step 3)
+//! Envelope addresses in MAIL and RCPT arguments (qmail-smtpd(8))
 //! and the ESMTP parameters after them.
 
 /// The longest envelope address accepted (bytes).
@@ -39,7 +39,7 @@ pub fn parse(arg: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Replaces a trailing `@[ip]` naming one of `local_ips` by
-/// `@localiphost` (smtpd.md §6.2).
+/// `@localiphost` (qmail-smtpd(8)).
 pub fn rewrite_literal(addr: &mut Vec<u8>, local_ips: &[String], localiphost: &str) {
     let Some(at) = crate::bytescan::rfind(b'@', addr) else {
         return;

@@ -1,4 +1,4 @@
-//! SMTP AUTH pieces (RFC 4954, smtpd.md §8): which mechanisms `SMTPAUTH`
+//! SMTP AUTH pieces (RFC 4954, qmail-smtpd(8)): which mechanisms `SMTPAUTH`
 //! offers, decoding of the client's answers, and HMAC-MD5 for CRAM-MD5.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +33,7 @@ pub struct AuthMode {
 }
 
 impl AuthMode {
-    /// Reads the `SMTPAUTH` value (smtpd.md §3.2).
+    /// Reads the `SMTPAUTH` value (qmail-smtpd(8)).
     pub fn from_env(v: Option<&str>) -> AuthMode {
         let Some(v) = v else {
             return AuthMode::default();

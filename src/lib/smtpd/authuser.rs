@@ -1,4 +1,4 @@
-//! qmail-authuser's decisions (policy.md §1): parse the checkpassword block,
+//! qmail-authuser's decisions (qmail-authuser(8)): parse the checkpassword block,
 //! find the user's token in `users/authuser`, verify the password or the
 //! CRAM-MD5/APOP response against it.
 
@@ -48,7 +48,7 @@ pub fn parse_block(b: &[u8]) -> Option<Credentials> {
     })
 }
 
-/// The token that applies to `user` (policy.md §1.3), or `None`
+/// The token that applies to `user` (qmail-authuser(8)), or `None`
 /// (unknown or disabled: exit 1).
 pub fn find_token(lines: &[(String, String)], user: &str) -> Option<String> {
     let get = |k: &str| {

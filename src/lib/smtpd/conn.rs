@@ -323,7 +323,7 @@ impl Conn {
         Ok(())
     }
 
-    /// STARTTLS by UCSPI-TLS (ucspi.md §8.4).
+    /// STARTTLS by UCSPI-TLS (ucspi-tls(5)).
     fn starttls(&mut self) -> Result<(), Die> {
         self.flush()?;
         let vars = match self.tls_handshake() {

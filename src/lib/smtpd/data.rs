@@ -1,4 +1,4 @@
-//! The DATA phase as a streaming filter (smtpd.md §7.4, §7.5): bytes from
+//! The DATA phase as a streaming filter (qmail-smtpd(8)): bytes from
 //! the client in, the message as stored (LF line ends, dots unstuffed) out
 //! to a sink, without holding the message. It counts the size, the hops,
 //! and scans base64 parts for bad MIME types and loader signatures.

@@ -1,4 +1,4 @@
-//! Envelope filters from control files (smtpd.md §10): badmailfrom with
+//! Envelope filters from control files (qmail-smtpd(8)): badmailfrom with
 //! s/qmail's extended forms, badrcptto, badhelo and rcpthosts.
 
 use std::collections::HashSet;
@@ -38,7 +38,7 @@ pub enum MailFrom {
     Bad(char),
 }
 
-/// badmailfrom (smtpd.md §10.1). `remotehost` is `None` when unknown.
+/// badmailfrom (qmail-smtpd(8)). `remotehost` is `None` when unknown.
 pub fn badmailfrom(l: &List, sender: &[u8], relay: bool, remotehost: Option<&str>) -> MailFrom {
     let s = String::from_utf8_lossy(sender).to_ascii_lowercase();
     let d = match s.rfind('@') {
@@ -85,7 +85,7 @@ pub fn badmailfrom(l: &List, sender: &[u8], relay: bool, remotehost: Option<&str
     MailFrom::Clean
 }
 
-/// badrcptto (smtpd.md §10.2) on the recipient as it will be queued.
+/// badrcptto (qmail-smtpd(8)) on the recipient as it will be queued.
 pub fn badrcptto(l: &List, rcpt: &[u8]) -> bool {
     let r = String::from_utf8_lossy(rcpt).to_ascii_lowercase();
     if l.has(&r) {

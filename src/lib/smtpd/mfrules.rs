@@ -1,5 +1,5 @@
 //! `mailfromrules`: which envelope senders a relay client may use
-//! (policy.md §4). `compile` turns the source lines into cdb records for
+//! (qmail-mfrules(8)). `compile` turns the source lines into cdb records for
 //! qmail-mfrules; `accepts` is qmail-smtpd's lookup (`LOCALMFCHECK='!'`).
 
 use crate::cdb::Cdb;
@@ -49,7 +49,7 @@ fn expand(address: &str) -> Vec<String> {
     }
 }
 
-/// The keys tried for a client, in order (policy.md §4.2).
+/// The keys tried for a client, in order (qmail-mfrules(8)).
 pub fn keys(info: Option<&str>, ip: &str, host: &str) -> Vec<String> {
     let mut k = Vec::new();
     if let Some(i) = info {

@@ -1,4 +1,4 @@
-//! Recipient verification with `control/recipients` (policy.md §3): cdb
+//! Recipient verification with `control/recipients` (qmail-recipients(8)): cdb
 //! lookups and recipient PAMs, walked in file order.
 
 use std::path::Path;

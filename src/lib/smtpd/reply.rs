@@ -1,4 +1,4 @@
-//! Every reply qmail-smtpd sends, byte for byte (smtpd.md §12.1), without
+//! Every reply qmail-smtpd sends, byte for byte (qmail-smtpd(8)), without
 //! the trailing CRLF. The customisable ones take the `REPLY_*` text.
 
 pub const NOOP_OK: &str = "250 ok";

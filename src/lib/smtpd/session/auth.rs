@@ -1,4 +1,4 @@
-//! The AUTH dialogue of a session (RFC 4954, smtpd.md §8): mechanism
+//! The AUTH dialogue of a session (RFC 4954, qmail-smtpd(8)): mechanism
 //! checks, the 334 prompts, decoding, and the checkprogram's answer.
 
 use super::{Action, Host, Session, lossy};

@@ -1,4 +1,4 @@
-//! Greylisting at RCPT (smtpd.md §7.1 step 4.9): for clients without
+//! Greylisting at RCPT (qmail-smtpd(8)): for clients without
 //! RELAYCLIENT, after the other checks of step 4 passed, when `POSTGREY`
 //! is set. The checks for everybody (step 6: badmailfrom, badrcptto,
 //! SIZE, MAXRECIPIENTS) come after it, as the spec orders them.

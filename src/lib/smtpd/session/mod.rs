@@ -1,4 +1,4 @@
-//! The SMTP session as a state machine without I/O (smtpd.md §4–§12): the
+//! The SMTP session as a state machine without I/O (qmail-smtpd(8)): the
 //! caller hands it one command line at a time and sends what it appended
 //! to `out`; log lines collect in `log`. Work that needs the outside world
 //! (the queue, the auth child, STARTTLS) is returned as an `Action`, and
@@ -31,7 +31,7 @@ pub const MAX_ENVELOPE: usize = 512 * 1024;
 /// another transaction instead of meeting a 451 for the whole message.
 pub const MAX_RCPTTO: usize = 128 * 1024 - 1;
 
-/// `UCSPITLS` (smtpd.md §3.2).
+/// `UCSPITLS` (qmail-smtpd(8)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TlsMode {
     #[default]
@@ -118,9 +118,9 @@ pub struct Config {
     pub deliverto: Option<String>,
     /// TLS variables of an implicit-TLS session (`SSL_*`).
     pub tls_vars: Vec<(String, String)>,
-    /// `SPF` 1–6 (policy.md §6); `None`: off.
+    /// `SPF` 1–6 (qmail-smtpd(8), SPF); `None`: off.
     pub spf: Option<SpfPolicy>,
-    /// `POSTGREY`: the greylisting server (policy.md §7).
+    /// `POSTGREY`: the greylisting server (qmail-postgrey(8)).
     pub postgrey: Option<String>,
     /// `BARECR`: keep bare CRs in DATA as qmail did (default: line ends).
     pub keep_bare_cr: bool,
@@ -239,7 +239,7 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-// The Received line's filter, shared with Received-SPF (smtpd.md §11.1).
+// The Received line's filter, shared with Received-SPF (qmail-smtpd(8)).
 use crate::spf::header::safe_bytes as safe;
 
 /// Log fields: control bytes become `?` so a decision stays one line.
@@ -540,7 +540,7 @@ impl Session {
         self.reply(r::NOOP_OK);
     }
 
-    /// Mail-from address verification for relay clients (smtpd.md §6.3).
+    /// Mail-from address verification for relay clients (qmail-smtpd(8)).
     fn mav_check(&mut self, host: &mut dyn Host) -> i32 {
         let sender = lossy(&self.sender).to_ascii_lowercase();
         let dom = lossy(addr::domain(&self.sender)).to_ascii_lowercase();
@@ -666,7 +666,7 @@ impl Session {
         Action::Continue
     }
 
-    /// RCPT checks for clients without RELAYCLIENT (smtpd.md §7.1 step 4).
+    /// RCPT checks for clients without RELAYCLIENT (qmail-smtpd(8)).
     /// `Ok(source)` lets the recipient pass to the common checks.
     fn stranger_checks(&mut self, a: &[u8], host: &mut dyn Host) -> Result<&'static str, Action> {
         let one_char = self.cfg.helocheck.as_deref().is_some_and(|h| h.len() == 1);
@@ -822,7 +822,7 @@ impl Session {
         self.cfg.keep_bare_cr
     }
 
-    /// The Received line (smtpd.md §11.1).
+    /// The Received line (qmail-smtpd(8)).
     pub fn received(&self, now: i64) -> String {
         let host = self.cfg.remote_host.as_deref().unwrap_or("unknown");
         let mut s = format!("Received: from {}", safe(host.as_bytes()));

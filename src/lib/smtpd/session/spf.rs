@@ -1,11 +1,11 @@
-//! SPF in the RCPT checks (smtpd.md §7.1 step 4.8, §7.2) and the
+//! SPF in the RCPT checks (qmail-smtpd(8)) and the
 //! Received-SPF header (§11.2). Runs only for clients without RELAYCLIENT
 //! and only when `SPF` is 1–6; the outcome is kept for the transaction.
 
 use super::{Action, Host, Session, log_clean, lossy};
 use crate::spf::{self, Outcome, Query, Verdict};
 
-/// `SPF` and its control files (policy.md §6.1).
+/// `SPF` and its control files (qmail-smtpd(8), SPF).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpfPolicy {
     /// 1–6.
