@@ -17,8 +17,8 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use sqmail::dns::nsec;
 
 use crate::common::QmailHome;
+use crate::common::remote::*;
 use crate::qmail_remote::sha256;
-use crate::remote_util::*;
 
 const MSG: &[u8] = b"Subject: dane\n\nbody\n";
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::QmailHome;
-use crate::remote_util::*;
+use crate::common::remote::*;
 
 const MSG: &[u8] = b"Subject: hi\n\nline one\n.dotted\n..two\nend\n";
 
@@ -622,7 +622,7 @@ fn qmtp_routes() {
 /// an SMTP peer; the delivery is logged as a success and the queue empties.
 #[test]
 fn round_trip_through_qmail_send() {
-    use crate::send_util::{Daemon, enqueue, queue_empty, wait_until};
+    use crate::common::send::{Daemon, enqueue, queue_empty, wait_until};
     let h = home("remote-roundtrip");
     let s = Sink::start("127.0.0.2", Script::default());
     h.control(
@@ -770,8 +770,8 @@ fn certificate_pinning() {
 /// qmail-remote → tcpserver + qmail-smtpd B → qmail-send B → Maildir on B.
 #[test]
 fn round_trip_between_two_instances() {
+    use crate::common::send::{Daemon, enqueue, maildir_new, wait_until};
     use crate::common::{bin, list, user_name};
-    use crate::send_util::{Daemon, enqueue, maildir_new, wait_until};
     use crate::ucspi::{Server, prog};
     let user = user_name();
     let b = QmailHome::new("remote-rt-b");

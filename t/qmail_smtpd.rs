@@ -1129,7 +1129,7 @@ fn certificate_identity() {
 
 #[test]
 fn dns_checks_mfdnscheck_and_helocheck() {
-    use crate::remote_util::{Dns, DnsOpts, a, mx};
+    use crate::common::remote::{Dns, DnsOpts, a, mx};
     let dns = Dns::start_with(
         vec![
             mx("mx.example", 10, "in.mx.example"),

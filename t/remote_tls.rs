@@ -10,10 +10,10 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 
+use crate::common::remote::Dns;
 use crate::common::{QmailHome, bin, fresh_dir};
 use crate::qmail_queue::queue_files;
 use crate::qmail_remote::{home, remote};
-use crate::remote_util::Dns;
 use crate::ucspi::{Server, prog};
 use crate::ucspi_tls::have_openssl;
 
@@ -385,7 +385,7 @@ impl SServer {
     /// Waits (20 s at most) for the one connection to end: (what the client
     /// sent, the verification log).
     fn finish(mut self) -> (String, String) {
-        crate::send_util::wait_child(&mut self.child, 20);
+        crate::common::send::wait_child(&mut self.child, 20);
         let _ = self.child.kill();
         let _ = self.child.wait();
         let out = self.out.join().unwrap();

@@ -5,8 +5,8 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use crate::common::send::{Daemon, first_delivery};
 use crate::common::{QmailHome, bin, user_name};
-use crate::send_util::{Daemon, first_delivery};
 use crate::ucspi::{Server, prog};
 
 /// Runs a Python smtplib script with PORT set; returns (ok, output).

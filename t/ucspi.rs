@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::common::remote::{Dns, DnsOpts, a, ptr, txt};
 use crate::common::{bin, fresh_dir, run_with_input};
-use crate::remote_util::{Dns, DnsOpts, a, ptr, txt};
 
 /// A running server (tcpserver or sslserver) started with `-1`; killed on drop.
 pub struct Server {
@@ -441,7 +441,7 @@ fn tcpserver_concurrency_limit() {
     assert!(max.load(Ordering::SeqCst) <= 3);
     let mut log = String::new();
     assert!(
-        crate::send_util::wait_until(30, || {
+        crate::common::send::wait_until(30, || {
             log = s.log_text();
             log.matches(" status 0\n").count() == 10
         }),

@@ -2,8 +2,6 @@
 //! qmail-queue does (for tests that must not depend on it), the running
 //! daemon, a fake qmail-remote, and deadline waits.
 
-#![allow(dead_code)]
-
 use std::fs::{self, File};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;

@@ -2,8 +2,6 @@
 //! serving records made by the test, and scripted SMTP sinks that can
 //! misbehave on purpose.
 
-#![allow(dead_code)]
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::{Arc, Mutex};
