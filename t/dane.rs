@@ -18,7 +18,7 @@ use sqmail::dns::nsec;
 
 use crate::common::QmailHome;
 use crate::common::remote::*;
-use crate::qmail_remote::sha256;
+use crate::common::tls::{self_signed, server_config, sha256};
 
 const MSG: &[u8] = b"Subject: dane\n\nbody\n";
 

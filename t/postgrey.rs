@@ -11,8 +11,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::common::smtpd::{Smtpd, lines};
 use crate::common::{QmailHome, fresh_dir};
-use crate::qmail_smtpd::{Smtpd, lines};
 
 /// A postgrey of our own on a loopback port, with a private database and
 /// a one-second delay; killed when dropped.

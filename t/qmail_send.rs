@@ -6,6 +6,7 @@ use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 
+use crate::common::queue::{queue_count, queue_drained, queue_empty};
 use crate::common::send::*;
 use crate::common::*;
 

@@ -8,8 +8,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use sqmail::queue::Queue;
 
+use crate::common::queue::{queue, queue_files};
 use crate::common::*;
-use crate::qmail_queue::{queue, queue_files};
 
 /// Queues a message and returns its id.
 fn queued(h: &QmailHome, body: &[u8], env: &[u8]) -> u64 {

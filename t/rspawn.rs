@@ -195,6 +195,7 @@ fn a_replaced_qmail_remote_is_executed() {
 /// once, the queue drains and qmail-qmaint finds it sane.
 #[test]
 fn crash_during_fast_path_remote_deliveries() {
+    use crate::common::queue::{queue_count, queue_drained};
     use crate::common::send::*;
     let h = QmailHome::new("rspawn-crash");
     h.control("helohost", "client.test\n");

@@ -11,8 +11,9 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::qmail_smtpd::{Smtpd, b64, script};
-use crate::ucspi::{Server, prog};
+use crate::common::script;
+use crate::common::smtpd::{Smtpd, b64};
+use crate::common::ucspi::{Server, prog};
 
 /// xorshift64*: small, deterministic, good enough to pick moves.
 struct Rng(u64);

@@ -10,8 +10,8 @@ use hickory_proto::rr::Record;
 
 use crate::common::remote::{Dns, DnsOpts, a, txt};
 use crate::common::send::{Daemon, first_delivery};
+use crate::common::smtpd::{Smtpd, lines};
 use crate::common::{QmailHome, user_name};
-use crate::qmail_smtpd::{Smtpd, lines};
 
 /// The client of the qmail-smtpd tests (`Smtpd::cmd`).
 const CLIENT: &str = "192.0.2.7";

@@ -2,11 +2,17 @@
 
 #![allow(dead_code)] // each test module uses a part
 
+pub mod inject;
+pub mod queue;
 pub mod remote;
 pub mod send;
+pub mod smtpd;
+pub mod tls;
+pub mod ucspi;
 
 use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -142,3 +148,35 @@ pub fn list(dir: &Path) -> Vec<String> {
 }
 
 pub use sqmail::testing::skip;
+
+/// Writes an executable shell script.
+pub fn script(path: &Path, body: &str) {
+    fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A `/proc/PID/status` field in KiB (0 once the process is gone).
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    let st = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    st.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| {
+            v.trim_start_matches(':')
+                .trim()
+                .trim_end_matches(" kB")
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Asserts that a program succeeded, showing its exit code and stderr.
+pub fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
