@@ -307,7 +307,7 @@ fn print_only_with_n() {
             "Return-Path: <\"a b\"@x.example>\nCc: recipient list not shown: ;\n{FIXED}From: a@b.c\n\nhi\n"
         )
     );
-    assert!(!f.queued());
+    assert!(!f.saved_envelope());
 }
 
 #[test]
@@ -361,7 +361,7 @@ fn bad_input() {
     let o = f.inject(&["-f"], &[], FIXED);
     assert_eq!(o.status.code(), Some(100));
     assert_eq!(err(&o), "qmail-inject: option requires an argument -- f\n");
-    assert!(!f.queued());
+    assert!(!f.saved_envelope());
 }
 
 #[test]
@@ -472,7 +472,7 @@ fn sendmail_modes_and_errors() {
     // A queue run is accepted and does nothing.
     let o = f.run("sendmail", &["-q15m"], &[], "");
     ok(&o);
-    assert!(!f.queued());
+    assert!(!f.saved_envelope());
 
     let usage =
         "sendmail: usage: sendmail [ -t ] [ -fsender ] [ -Fname ] [ -bp ] [ -bs ] [ arg ... ]\n";
@@ -482,7 +482,7 @@ fn sendmail_modes_and_errors() {
     let o = f.run("sendmail", &["-bx"], &[], "");
     assert_eq!(o.status.code(), Some(100));
     assert_eq!(err(&o), usage);
-    assert!(!f.queued());
+    assert!(!f.saved_envelope());
 }
 
 #[test]
@@ -592,7 +592,7 @@ fn recipient_flood_is_bounded() {
         err(&o),
         "qmail-inject: fatal: too many recipients (more than 100000)\n"
     );
-    assert!(!f.queued());
+    assert!(!f.saved_envelope());
     // One endless field, continued line after line.
     let mut msg = String::from("To: a@x.example");
     for i in 0..80_000 {
@@ -602,5 +602,5 @@ fn recipient_flood_is_bounded() {
     let o = f.inject(&[], &[], &msg);
     assert_eq!(o.status.code(), Some(100));
     assert_eq!(err(&o), "qmail-inject: fatal: header field too long\n");
-    assert!(!f.queued());
+    assert!(!f.saved_envelope());
 }

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::queue::*;
 use crate::common::*;
@@ -269,15 +269,6 @@ fn start(h: &QmailHome, body: &[u8], env: &[u8]) -> (Child, std::io::PipeWriter)
     (child, env_w)
 }
 
-/// Polls until `cond` holds (nothing signals these file-system states).
-fn wait_until(what: &str, cond: impl Fn() -> bool) {
-    let end = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < end, "timeout waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
 fn assert_killed(mut child: Child) {
     child.kill().unwrap();
     use std::os::unix::process::ExitStatusExt;
@@ -290,11 +281,14 @@ fn kill_while_reading_body_leaves_no_todo() {
     let (mut child, _env) = spawn_piped(&h);
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(&vec![b'b'; 200_000]).unwrap();
-    wait_until("body on disk", || {
-        queue_files(&h, "mess")
-            .first()
-            .is_some_and(|(_, p)| fs::metadata(p).is_ok_and(|m| m.len() > 0))
-    });
+    assert!(
+        wait_until(20, || {
+            queue_files(&h, "mess")
+                .first()
+                .is_some_and(|(_, p)| fs::metadata(p).is_ok_and(|m| m.len() > 0))
+        }),
+        "timeout waiting for body on disk"
+    );
     assert_killed(child);
     assert!(queue_files(&h, "todo").is_empty());
     assert!(queue_files(&h, "intd").is_empty());
@@ -304,7 +298,10 @@ fn kill_while_reading_body_leaves_no_todo() {
 fn kill_while_reading_envelope_leaves_no_todo() {
     let h = QmailHome::new("qq-kill-env");
     let (child, _env) = start(&h, b"Subject: x\n\nbody\n", b"Fa@b\0Tc@");
-    wait_until("intd file", || !queue_files(&h, "intd").is_empty());
+    assert!(
+        wait_until(20, || !queue_files(&h, "intd").is_empty()),
+        "timeout waiting for intd file"
+    );
     assert_killed(child);
     assert!(queue_files(&h, "todo").is_empty());
 }

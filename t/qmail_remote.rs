@@ -579,7 +579,8 @@ fn qmtp_routes() {
 #[test]
 fn round_trip_through_qmail_send() {
     use crate::common::queue::queue_empty;
-    use crate::common::send::{Daemon, enqueue, wait_until};
+    use crate::common::send::{Daemon, enqueue};
+    use crate::common::wait_until;
     let h = home("remote-roundtrip");
     let s = Sink::start("127.0.0.2", Script::default());
     h.control(
@@ -727,9 +728,9 @@ fn certificate_pinning() {
 /// qmail-remote → tcpserver + qmail-smtpd B → qmail-send B → Maildir on B.
 #[test]
 fn round_trip_between_two_instances() {
-    use crate::common::send::{Daemon, enqueue, maildir_new, wait_until};
+    use crate::common::send::{Daemon, enqueue, maildir_new};
     use crate::common::ucspi::{Server, prog};
-    use crate::common::{bin, list, user_name};
+    use crate::common::{bin, list, user_name, wait_until};
     let user = user_name();
     let b = QmailHome::new("remote-rt-b");
     b.control("locals", "localhost\nb.test\n");

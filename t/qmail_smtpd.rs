@@ -6,8 +6,9 @@ use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
 
+use crate::common::queue::{queue_count, queue_files};
 use crate::common::smtpd::*;
-use crate::common::{QmailHome, run_with_input, script, status_kib};
+use crate::common::{QmailHome, run_with_input, script, status_kib, wait_until};
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -828,16 +829,9 @@ fn streams_100_mb_in_bounded_memory() {
     assert!(hwm < 3072, "peak RSS {hwm} KiB");
 }
 
-fn queued(h: &QmailHome) -> usize {
-    crate::common::queue::queue_files(h, "mess").len()
-}
-
 fn assert_nothing_half_queued(h: &QmailHome) {
     for d in ["mess", "intd", "todo"] {
-        assert!(
-            crate::common::queue::queue_files(h, d).is_empty(),
-            "{d} not empty"
-        );
+        assert!(queue_files(h, d).is_empty(), "{d} not empty");
     }
 }
 
@@ -858,15 +852,12 @@ fn real_queue_whole_or_nothing() {
     let out = real(&[TXN, b"DATA\r\n123456\r\n.\r\n"].concat());
     assert!(lines(&out.stdout).last().unwrap().starts_with("552 "));
     // Let the aborted qmail-queues finish cleaning up.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while queued(&s.h) > 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until(10, || queue_count(&s.h, "mess") == 0);
     assert_nothing_half_queued(&s.h);
     fs::remove_file(s.h.path("control/databytes")).unwrap();
     let out = real(&[TXN, b"DATA\r\nSubject: whole\r\n\r\nbody\r\n.\r\n"].concat());
     check(&out, &txn_then(&["250 ok * qp *"]));
-    let mess = crate::common::queue::queue_files(&s.h, "mess");
+    let mess = queue_files(&s.h, "mess");
     assert_eq!(mess.len(), 1);
     let text = fs::read_to_string(&mess[0].1).unwrap();
     assert!(

@@ -197,6 +197,7 @@ fn a_replaced_qmail_remote_is_executed() {
 fn crash_during_fast_path_remote_deliveries() {
     use crate::common::queue::{queue_count, queue_drained};
     use crate::common::send::*;
+    use crate::common::wait_until;
     let h = QmailHome::new("rspawn-crash");
     h.control("helohost", "client.test\n");
     h.control("concurrencyremote", "5\n");

@@ -376,7 +376,7 @@ fn tcpserver_concurrency_limit() {
     assert!(max.load(Ordering::SeqCst) <= 3);
     let mut log = String::new();
     assert!(
-        crate::common::send::wait_until(30, || {
+        crate::common::wait_until(30, || {
             log = s.log_text();
             log.matches(" status 0\n").count() == 10
         }),

@@ -56,7 +56,8 @@ impl Fake {
             .replace('\0', "|")
     }
 
-    pub fn queued(&self) -> bool {
+    /// Whether the fake queue saved an envelope (it read the whole message).
+    pub fn saved_envelope(&self) -> bool {
         self.h.path("env").exists()
     }
 }

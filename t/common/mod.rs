@@ -16,6 +16,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -148,6 +149,27 @@ pub fn list(dir: &Path) -> Vec<String> {
 }
 
 pub use sqmail::testing::skip;
+
+/// Polls `cond` every 10 ms until it holds or `secs` pass; whether it held.
+/// For states nothing signals: a file appearing, a log line, an exit.
+pub fn wait_until(secs: u64, cond: impl FnMut() -> bool) -> bool {
+    retry_until(secs, Duration::from_millis(10), cond)
+}
+
+/// Calls `attempt` every `every` until it returns true or `secs` pass;
+/// whether it did. For attempts too costly to repeat every 10 ms.
+pub fn retry_until(secs: u64, every: Duration, mut attempt: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if attempt() {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(every);
+    }
+}
 
 /// Writes an executable shell script.
 pub fn script(path: &Path, body: &str) {

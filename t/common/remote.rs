@@ -16,7 +16,7 @@ use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, TLSA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::common::ucspi::{Server, prog};
-use crate::common::{QmailHome, bin};
+use crate::common::{QmailHome, bin, wait_until};
 
 pub fn name(s: &str) -> Name {
     Name::from_ascii(format!("{}.", s.trim_end_matches('.'))).unwrap()
@@ -290,13 +290,7 @@ impl Sink {
 
     /// Waits (up to 10 s) until the log has an entry starting with `prefix`.
     pub fn wait_for(&self, prefix: &str) -> bool {
-        for _ in 0..1000 {
-            if self.log().iter().any(|l| l.starts_with(prefix)) {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        false
+        wait_until(10, || self.log().iter().any(|l| l.starts_with(prefix)))
     }
 }
 

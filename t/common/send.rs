@@ -8,26 +8,11 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::common::queue::spawn_piped;
 use crate::common::*;
 
 const SPLIT: u64 = 23;
-
-/// Polls `cond` every 10 ms until it holds or `secs` pass.
-pub fn wait_until(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() > end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// Queues a message the way qmail-queue does (qmail-queue(8)), without the
 /// Received line: returns the id once the todo link is durable.

@@ -5,9 +5,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
-use crate::common::bin;
+use crate::common::{bin, wait_until};
 
 /// A running server (tcpserver or sslserver) started with `-1`; killed on drop.
 pub struct Server {
@@ -45,12 +44,12 @@ impl Server {
     /// Waits until the log contains `needle` (the server writes it after
     /// reaping a child), for at most 10 s.
     pub fn wait_log(&self, needle: &str) -> String {
-        for _ in 0..1000 {
-            let t = self.log_text();
-            if t.contains(needle) {
-                return t;
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        let mut t = String::new();
+        if wait_until(10, || {
+            t = self.log_text();
+            t.contains(needle)
+        }) {
+            return t;
         }
         panic!("log never showed {needle:?}: {}", self.log_text());
     }
