@@ -12,6 +12,7 @@ mod dane;
 mod dns;
 mod home_setup;
 mod install;
+mod layout;
 mod local_tools;
 mod postgrey;
 mod qmail_inject;
