@@ -9,13 +9,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
-use crate::common::{QmailHome, bin, run_with_input};
-use crate::qmail_inject::{Fake, ok};
-use crate::qmail_remote::{home, remote};
-use crate::qmail_smtpd::{
-    GREETING, Smtpd, TXN, auth_cmd, auth_home, b64, check, lines, script, status_kib, tls_session,
+use crate::common::inject::Fake;
+use crate::common::ok;
+use crate::common::remote::{Dns, Script, Sink};
+use crate::common::remote::{home, remote};
+use crate::common::smtpd::{
+    GREETING, Smtpd, TXN, auth_cmd, auth_home, b64, check, lines, tls_session,
 };
-use crate::remote_util::{Dns, Script, Sink, self_signed};
+use crate::common::tls::self_signed;
+use crate::common::{QmailHome, bin, run_with_input, script, status_kib};
 
 /// What one qmail-smtpd session left: replies, log, and the peak RSS
 /// (VmHWM, KiB) read while it still waited for the next command.

@@ -17,8 +17,8 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use sqmail::dns::nsec;
 
 use crate::common::QmailHome;
-use crate::qmail_remote::sha256;
-use crate::remote_util::*;
+use crate::common::remote::*;
+use crate::common::tls::{self_signed, server_config, sha256};
 
 const MSG: &[u8] = b"Subject: dane\n\nbody\n";
 

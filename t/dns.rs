@@ -1,7 +1,7 @@
 //! The dns tools against a test DNS server on loopback.
 
 use crate::common::QmailHome;
-use crate::remote_util::*;
+use crate::common::remote::*;
 
 fn run(h: &QmailHome, dns: &Dns, prog: &str, args: &[&str]) -> (i32, String, String) {
     let out = h

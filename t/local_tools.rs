@@ -47,7 +47,8 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn queued(h: &QmailHome) -> Option<(String, String)> {
+/// What the fake qmail-queue saved (body, envelope), if it ran.
+fn fake_qq_saved(h: &QmailHome) -> Option<(String, String)> {
     Some((
         fs::read_to_string(h.path("qq.body")).ok()?,
         fs::read_to_string(h.path("qq.env")).ok()?,
@@ -104,9 +105,9 @@ fn condredirect_rows() {
             CMD_ENV,
         );
         assert_eq!(o.status.code(), Some(code), "{prog}: {}", text(&o.stderr));
-        assert_eq!(queued(&h).is_some(), forwarded, "{prog}");
+        assert_eq!(fake_qq_saved(&h).is_some(), forwarded, "{prog}");
         if forwarded {
-            let (body, env) = queued(&h).unwrap();
+            let (body, env) = fake_qq_saved(&h).unwrap();
             assert_eq!(body, format!("{DT}{MSG}"));
             assert_eq!(env, "Fs@example.org\0Tnew@example.net\0\0");
             let err = text(&o.stderr);
@@ -181,7 +182,7 @@ fn forward_rows() {
             CMD_ENV,
         );
         assert_eq!(o.status.code(), Some(code), "{}", text(&o.stderr));
-        let (body, env) = queued(&h).unwrap();
+        let (body, env) = fake_qq_saved(&h).unwrap();
         assert_eq!(body, format!("{DT}{MSG}"));
         assert_eq!(
             env,
@@ -204,7 +205,7 @@ fn forward_rows() {
     let o = run(&h, &qq, "forward", &["a@example.net"], &CMD_ENV[..3]);
     assert_eq!(o.status.code(), Some(100));
     assert_eq!(text(&o.stderr), "forward: fatal: NEWSENDER not set\n");
-    assert!(queued(&h).is_none());
+    assert!(fake_qq_saved(&h).is_none());
     assert_eq!(
         run(&h, &qq, "forward", &[], CMD_ENV).status.code(),
         Some(100)

@@ -11,8 +11,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::{QmailHome, fresh_dir};
-use crate::qmail_smtpd::{Smtpd, lines};
+use crate::common::smtpd::{Smtpd, lines};
+use crate::common::{QmailHome, fresh_dir, retry_until};
 
 /// A postgrey of our own on a loopback port, with a private database and
 /// a one-second delay; killed when dropped.
@@ -117,17 +117,10 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Repeats `attempt` until it returns true, for at most `secs` seconds:
-/// the greylisting delay has to pass.
-fn until(secs: u64, mut attempt: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if attempt() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(250));
-    }
-    false
+/// Repeats `attempt` (an SMTP session) every 250 ms until it returns
+/// true, for at most `secs` seconds: the greylisting delay has to pass.
+fn until(secs: u64, attempt: impl FnMut() -> bool) -> bool {
+    retry_until(secs, Duration::from_millis(250), attempt)
 }
 
 #[test]

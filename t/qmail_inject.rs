@@ -4,72 +4,10 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::process::Output;
 
+use crate::common::inject::Fake;
 use crate::common::*;
-
-/// A private home whose QMAILQUEUE is a script saving fd 0 to `msg` and
-/// fd 1 to `env`, then exiting with `code`.
-pub struct Fake {
-    pub h: QmailHome,
-    queue: PathBuf,
-}
-
-impl Fake {
-    pub fn new(name: &str, code: i32) -> Fake {
-        let h = QmailHome::new(name);
-        h.control("me", "me.example\n");
-        h.control("defaultdomain", "dom.example\n");
-        let queue = h.path("fake-queue");
-        let script = format!(
-            "#!/bin/sh\ncat > '{d}/msg' && cat <&1 > '{d}/env' && echo \"$PWD\" > '{d}/cwd'\nexit {code}\n",
-            d = h.dir.display()
-        );
-        fs::write(&queue, script).unwrap();
-        fs::set_permissions(&queue, fs::Permissions::from_mode(0o755)).unwrap();
-        Fake { h, queue }
-    }
-
-    /// Runs `prog args` with `env` set and `input` on stdin.
-    pub fn run(&self, prog: &str, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
-        let mut c = self.h.cmd(prog);
-        c.env("QMAILQUEUE", &self.queue).args(args);
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        run_with_input(&mut c, input.as_bytes())
-    }
-
-    pub fn inject(&self, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
-        self.run("qmail-inject", args, env, input)
-    }
-
-    /// The saved message.
-    pub fn msg(&self) -> String {
-        String::from_utf8(fs::read(self.h.path("msg")).unwrap()).unwrap()
-    }
-
-    /// The saved envelope, NULs shown as `|`.
-    pub fn env(&self) -> String {
-        String::from_utf8(fs::read(self.h.path("env")).unwrap())
-            .unwrap()
-            .replace('\0', "|")
-    }
-
-    pub fn queued(&self) -> bool {
-        self.h.path("env").exists()
-    }
-}
-
-pub fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
 
 fn err(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).unwrap()
@@ -369,7 +307,7 @@ fn print_only_with_n() {
             "Return-Path: <\"a b\"@x.example>\nCc: recipient list not shown: ;\n{FIXED}From: a@b.c\n\nhi\n"
         )
     );
-    assert!(!f.queued());
+    assert!(!f.saved_envelope());
 }
 
 #[test]
@@ -423,7 +361,7 @@ fn bad_input() {
     let o = f.inject(&["-f"], &[], FIXED);
     assert_eq!(o.status.code(), Some(100));
     assert_eq!(err(&o), "qmail-inject: option requires an argument -- f\n");
-    assert!(!f.queued());
+    assert!(!f.saved_envelope());
 }
 
 #[test]
@@ -534,7 +472,7 @@ fn sendmail_modes_and_errors() {
     // A queue run is accepted and does nothing.
     let o = f.run("sendmail", &["-q15m"], &[], "");
     ok(&o);
-    assert!(!f.queued());
+    assert!(!f.saved_envelope());
 
     let usage =
         "sendmail: usage: sendmail [ -t ] [ -fsender ] [ -Fname ] [ -bp ] [ -bs ] [ arg ... ]\n";
@@ -544,7 +482,7 @@ fn sendmail_modes_and_errors() {
     let o = f.run("sendmail", &["-bx"], &[], "");
     assert_eq!(o.status.code(), Some(100));
     assert_eq!(err(&o), usage);
-    assert!(!f.queued());
+    assert!(!f.saved_envelope());
 }
 
 #[test]
@@ -654,7 +592,7 @@ fn recipient_flood_is_bounded() {
         err(&o),
         "qmail-inject: fatal: too many recipients (more than 100000)\n"
     );
-    assert!(!f.queued());
+    assert!(!f.saved_envelope());
     // One endless field, continued line after line.
     let mut msg = String::from("To: a@x.example");
     for i in 0..80_000 {
@@ -664,5 +602,5 @@ fn recipient_flood_is_bounded() {
     let o = f.inject(&[], &[], &msg);
     assert_eq!(o.status.code(), Some(100));
     assert_eq!(err(&o), "qmail-inject: fatal: header field too long\n");
-    assert!(!f.queued());
+    assert!(!f.saved_envelope());
 }

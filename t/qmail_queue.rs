@@ -1,68 +1,15 @@
 //! qmail-queue: the files it leaves, the Received line, every exit code that
 //! can be provoked without root, and kill -9 at several points.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::common::queue::*;
 use crate::common::*;
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-/// What one qmail-queue run gave.
-pub struct Ran {
-    pub code: Option<i32>,
-    pub pid: u32,
-    pub stderr: Vec<u8>,
-}
-
-/// A file next to the home holding `data`, opened for reading.
-fn input_file(h: &QmailHome, data: &[u8]) -> File {
-    let n = SEQ.fetch_add(1, Ordering::SeqCst);
-    let p = h.dir.parent().unwrap().join(format!("input-{n}"));
-    fs::write(&p, data).unwrap();
-    File::open(&p).unwrap()
-}
-
-/// Runs `cmd` (a qmail-queue command) with the message on fd 0 and the
-/// envelope on fd 1.
-pub fn run_qq(h: &QmailHome, cmd: &mut Command, msg: &[u8], env: &[u8]) -> Ran {
-    let child = cmd
-        .stdin(input_file(h, msg))
-        .stdout(input_file(h, env))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
-    Ran {
-        code: out.status.code(),
-        pid,
-        stderr: out.stderr,
-    }
-}
-
-/// qmail-queue in home `h`.
-pub fn queue(h: &QmailHome, msg: &[u8], env: &[u8]) -> Ran {
-    run_qq(h, &mut h.cmd("qmail-queue"), msg, env)
-}
-
-/// Every file `queue/DIR/*/*` as (id, path), sorted.
-pub fn queue_files(h: &QmailHome, dir: &str) -> Vec<(u64, PathBuf)> {
-    let mut v = Vec::new();
-    let top = h.path("queue").join(dir);
-    for sub in list(&top) {
-        for name in list(&top.join(&sub)) {
-            v.push((name.parse().unwrap(), top.join(&sub).join(name)));
-        }
-    }
-    v.sort();
-    v
-}
 
 /// Asserts that nothing of a message is left in the queue.
 fn assert_queue_empty(h: &QmailHome) {
@@ -311,19 +258,6 @@ fn qhpsi_scanner() {
     assert_eq!(queue_files(&h, "todo").len(), 4);
 }
 
-/// Spawns qmail-queue with both inputs as pipes the test holds.
-pub fn spawn_piped(h: &QmailHome) -> (Child, std::io::PipeWriter) {
-    let (env_r, env_w) = std::io::pipe().unwrap();
-    let child = h
-        .cmd("qmail-queue")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::from(env_r))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (child, env_w)
-}
-
 /// Spawns qmail-queue, gives it the whole `body` and the start of the
 /// envelope; the envelope pipe stays open while the writer is kept.
 fn start(h: &QmailHome, body: &[u8], env: &[u8]) -> (Child, std::io::PipeWriter) {
@@ -333,15 +267,6 @@ fn start(h: &QmailHome, body: &[u8], env: &[u8]) -> (Child, std::io::PipeWriter)
     drop(stdin);
     let _ = env_w.write_all(env);
     (child, env_w)
-}
-
-/// Polls until `cond` holds (nothing signals these file-system states).
-fn wait_until(what: &str, cond: impl Fn() -> bool) {
-    let end = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < end, "timeout waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 fn assert_killed(mut child: Child) {
@@ -356,11 +281,14 @@ fn kill_while_reading_body_leaves_no_todo() {
     let (mut child, _env) = spawn_piped(&h);
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(&vec![b'b'; 200_000]).unwrap();
-    wait_until("body on disk", || {
-        queue_files(&h, "mess")
-            .first()
-            .is_some_and(|(_, p)| fs::metadata(p).is_ok_and(|m| m.len() > 0))
-    });
+    assert!(
+        wait_until(20, || {
+            queue_files(&h, "mess")
+                .first()
+                .is_some_and(|(_, p)| fs::metadata(p).is_ok_and(|m| m.len() > 0))
+        }),
+        "timeout waiting for body on disk"
+    );
     assert_killed(child);
     assert!(queue_files(&h, "todo").is_empty());
     assert!(queue_files(&h, "intd").is_empty());
@@ -370,7 +298,10 @@ fn kill_while_reading_body_leaves_no_todo() {
 fn kill_while_reading_envelope_leaves_no_todo() {
     let h = QmailHome::new("qq-kill-env");
     let (child, _env) = start(&h, b"Subject: x\n\nbody\n", b"Fa@b\0Tc@");
-    wait_until("intd file", || !queue_files(&h, "intd").is_empty());
+    assert!(
+        wait_until(20, || !queue_files(&h, "intd").is_empty()),
+        "timeout waiting for intd file"
+    );
     assert_killed(child);
     assert!(queue_files(&h, "todo").is_empty());
 }

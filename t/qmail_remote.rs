@@ -2,36 +2,14 @@
 //! 127.0.0.x / ::1 (qmail-remote(8)).
 
 use std::fs;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::QmailHome;
-use crate::remote_util::*;
+use crate::common::remote::*;
+use crate::common::tls::*;
 
 const MSG: &[u8] = b"Subject: hi\n\nline one\n.dotted\n..two\nend\n";
-
-pub fn remote(h: &QmailHome, dns: &Dns, args: &[&str], msg: &[u8]) -> Vec<String> {
-    let p = h.path("msg");
-    fs::write(&p, msg).unwrap();
-    let out = h
-        .cmd("qmail-remote")
-        .args(args)
-        .env("DNSCACHEIP", dns.env())
-        .stdin(fs::File::open(&p).unwrap())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "exit {:?}", out.status);
-    reports(&out.stdout)
-}
-
-pub fn home(name: &str) -> QmailHome {
-    let h = QmailHome::new(name);
-    h.control("helohost", "client.test\n");
-    h
-}
 
 fn ok_report(ip: &str) -> String {
     format!("K{ip} accepted message.\nRemote host said: 250 ok 1700000000 qp 4242\n")
@@ -530,22 +508,6 @@ fn starttls_opportunistic_and_required() {
     );
 }
 
-/// A CA (PEM) and a server config with a certificate it issued for `name`.
-pub fn ca_signed(name: &str) -> (String, Arc<rustls::ServerConfig>) {
-    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let ca = p.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(p, ca_key);
-    let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let leaf = rcgen::CertificateParams::new(vec![name.to_string()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
-    let cfg = server_config(vec![leaf.der().clone(), ca.der().clone()], &leaf_key);
-    (ca.pem(), cfg)
-}
-
 #[test]
 fn implicit_tls_route() {
     // Port 465 is privileged: this runs only where it can be bound (root).
@@ -567,12 +529,6 @@ fn implicit_tls_route() {
     let r = send1(&h, &dns);
     assert_eq!(r, ["r".to_string(), tls_ok("127.0.0.2")]);
     assert!(!s.log().contains(&"STARTTLS".to_string()));
-}
-
-pub fn sha256(d: &[u8]) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, d)
-        .as_ref()
-        .to_vec()
 }
 
 #[test]
@@ -622,7 +578,9 @@ fn qmtp_routes() {
 /// an SMTP peer; the delivery is logged as a success and the queue empties.
 #[test]
 fn round_trip_through_qmail_send() {
-    use crate::send_util::{Daemon, enqueue, queue_empty, wait_until};
+    use crate::common::queue::queue_empty;
+    use crate::common::send::{Daemon, enqueue};
+    use crate::common::wait_until;
     let h = home("remote-roundtrip");
     let s = Sink::start("127.0.0.2", Script::default());
     h.control(
@@ -770,9 +728,9 @@ fn certificate_pinning() {
 /// qmail-remote → tcpserver + qmail-smtpd B → qmail-send B → Maildir on B.
 #[test]
 fn round_trip_between_two_instances() {
-    use crate::common::{bin, list, user_name};
-    use crate::send_util::{Daemon, enqueue, maildir_new, wait_until};
-    use crate::ucspi::{Server, prog};
+    use crate::common::send::{Daemon, enqueue, maildir_new};
+    use crate::common::ucspi::{Server, prog};
+    use crate::common::{bin, list, user_name, wait_until};
     let user = user_name();
     let b = QmailHome::new("remote-rt-b");
     b.control("locals", "localhost\nb.test\n");
@@ -825,7 +783,7 @@ fn round_trip_between_two_instances() {
 #[test]
 fn auth_to_our_smtpd_smarthost() {
     use crate::common::bin;
-    use crate::ucspi::{Server, prog};
+    use crate::common::ucspi::{Server, prog};
     let b = QmailHome::new("remote-auth-b");
     fs::write(b.path("users/authuser"), "joe@example.com:secret\n").unwrap();
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
@@ -880,5 +838,5 @@ fn auth_to_our_smtpd_smarthost() {
         "{r:?}"
     );
     assert!(s.log_text().contains("Accept::AUTH::"), "{}", s.log_text());
-    assert_eq!(crate::qmail_queue::queue_files(&b, "mess").len(), 1);
+    assert_eq!(crate::common::queue::queue_files(&b, "mess").len(), 1);
 }

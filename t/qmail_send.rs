@@ -6,8 +6,9 @@ use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 
+use crate::common::queue::{queue_count, queue_drained, queue_empty};
+use crate::common::send::*;
 use crate::common::*;
-use crate::send_util::*;
 
 fn body(i: usize) -> Vec<u8> {
     let mut b = format!("Subject: test {i}\n\n").into_bytes();

@@ -3,97 +3,16 @@
 //! the message (fd 0) and the envelope (fd 1) into files.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
 
-use crate::common::{QmailHome, run_with_input};
+use crate::common::queue::{queue_count, queue_files};
+use crate::common::smtpd::*;
+use crate::common::{QmailHome, run_with_input, script, status_kib, wait_until};
 
-pub const GREETING: &str = "220 mx.example ESMTP";
-
-/// A home with `me`, `rcpthosts` and a recording fake qmail-queue.
-pub struct Smtpd {
-    pub h: QmailHome,
-}
-
-pub fn script(path: &Path, body: &str) {
-    fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-impl Smtpd {
-    pub fn new(name: &str) -> Smtpd {
-        let h = QmailHome::new(name);
-        h.control("me", "mx.example\n");
-        h.control("rcpthosts", "example.com\n.sub.example.net\n");
-        let qq = h.path("bin/fakeqq");
-        script(
-            &qq,
-            &format!(
-                "cat > {d}/msg || exit 53\ncat <&1 > {d}/env\nexit ${{QQEXIT:-0}}",
-                d = h.dir.display()
-            ),
-        );
-        Smtpd { h }
-    }
-
-    pub fn cmd(&self, env: &[(&str, &str)]) -> Command {
-        let mut c = self.h.cmd("qmail-smtpd");
-        c.env("QMAILQUEUE", self.h.path("bin/fakeqq"))
-            .env("TCPREMOTEIP", "192.0.2.7")
-            .env("TCPLOCALHOST", "mx.example")
-            .env("TCPLOCALIP", "192.0.2.1");
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        c
-    }
-
-    pub fn run(&self, env: &[(&str, &str)], input: &[u8]) -> Output {
-        run_with_input(&mut self.cmd(env), input)
-    }
-
-    pub fn msg(&self) -> Option<String> {
-        fs::read(self.h.path("msg"))
-            .ok()
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-    }
-
-    pub fn env(&self) -> Option<Vec<u8>> {
-        fs::read(self.h.path("env")).ok()
-    }
-}
-
-pub fn lines(out: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(out)
-        .split("\r\n")
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-/// A reply against a wanted one, where `*` matches anything.
-pub fn like(got: &str, want: &str) -> bool {
-    sqmail::smtpd::wildmat::matches(want.as_bytes(), got.as_bytes())
-}
-
-/// Replies must equal `want` in order (`*` matches anything).
-pub fn check(out: &Output, want: &[&str]) {
-    let got = lines(&out.stdout);
-    let ok = got.len() == want.len() && got.iter().zip(want).all(|(g, w)| like(g, w));
-    assert!(
-        ok,
-        "replies differ\n got: {got:#?}\nwant: {want:#?}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-pub fn stderr(out: &Output) -> String {
+fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
-
-pub const TXN: &[u8] = b"MAIL FROM:<a@b.org>\r\nRCPT TO:<joe@example.com>\r\n";
 
 /// The replies to the greeting and an EHLO offering AUTH, then `rest`.
 fn ehlo_then<'a>(rest: &[&'a str]) -> Vec<&'a str> {
@@ -109,7 +28,7 @@ fn ehlo_then<'a>(rest: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// The replies to the greeting, MAIL, RCPT and DATA, then `rest`.
-pub fn txn_then<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+fn txn_then<'a>(rest: &[&'a str]) -> Vec<&'a str> {
     [&[GREETING, "250 ok", "250 ok", "354 go ahead"][..], rest].concat()
 }
 
@@ -640,23 +559,6 @@ fn tls_and_auth_required() {
     assert_eq!(l.last().unwrap(), "535 STARTTLS required (#5.7.1)");
 }
 
-pub fn b64(s: &[u8]) -> String {
-    sqmail::smtpd::auth::b64_encode(s)
-}
-
-/// A home whose users/authuser knows joe (plaintext, so CRAM-MD5 works).
-pub fn auth_home(name: &str) -> Smtpd {
-    let s = Smtpd::new(name);
-    fs::write(s.h.path("users/authuser"), "joe@example.com:secret\n").unwrap();
-    s
-}
-
-pub fn auth_cmd(s: &Smtpd, mode: &str) -> Command {
-    let mut c = s.cmd(&[("SMTPAUTH", mode)]);
-    c.arg(s.h.path("bin/qmail-authuser")).arg("true");
-    c
-}
-
 #[test]
 fn auth_plain_and_login() {
     let s = auth_home("smtpd-auth");
@@ -801,65 +703,6 @@ fn auth_cram_md5() {
     assert_eq!(cram(&s, "nope"), "535 authentication failed (#5.7.1)");
 }
 
-/// qmail-smtpd under the fake UCSPI-TLS server: `first` is sent, then
-/// after `220 Ready` the rest.
-pub fn tls_session(
-    s: &Smtpd,
-    env: &[(&str, &str)],
-    vars: &str,
-    first: &[u8],
-    rest: &[u8],
-) -> (Vec<String>, String) {
-    let py = concat!(env!("CARGO_MANIFEST_DIR"), "/t/data/fake-ucspitls.py");
-    let smtpd = s.cmd(env);
-    let mut c = Command::new("python3");
-    c.env_clear();
-    for (k, v) in smtpd.get_envs() {
-        if let Some(v) = v {
-            c.env(k, v);
-        }
-    }
-    c.current_dir(&s.h.dir)
-        .arg(py)
-        .arg(vars)
-        .arg(smtpd.get_program());
-    let mut child: Child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut rd = BufReader::new(child.stdout.take().unwrap());
-    stdin.write_all(first).unwrap();
-    let mut got = Vec::new();
-    loop {
-        let mut l = String::new();
-        if rd.read_line(&mut l).unwrap() == 0 {
-            break;
-        }
-        let l = l.trim_end().to_string();
-        got.push(l.clone());
-        if l.starts_with("220 Ready") {
-            break;
-        }
-    }
-    stdin.write_all(rest).unwrap();
-    drop(stdin);
-    let mut tail = String::new();
-    rd.read_to_string(&mut tail).unwrap();
-    got.extend(lines(tail.as_bytes()));
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    child.wait().unwrap();
-    (got, err)
-}
-
 #[test]
 fn starttls_discards_pipelined_input() {
     let s = Smtpd::new("smtpd-tls");
@@ -925,22 +768,6 @@ fn starttls_failure_and_cert_relay() {
     assert_eq!(got.last().map(String::as_str), Some("250 ok"), "{got:?}");
 }
 
-/// A `/proc/PID/status` field in KiB (0 once the process is gone).
-pub fn status_kib(pid: u32, field: &str) -> u64 {
-    let st = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    st.lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| {
-            v.trim_start_matches(':')
-                .trim()
-                .trim_end_matches(" kB")
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
-}
-
 /// 100 MB of DATA through qmail-smtpd: its heap and stack (RssAnon,
 /// sampled while the data flows) stay small, and its whole peak RSS, most
 /// of it the mapped program text, stays near 2 MiB.
@@ -1002,16 +829,9 @@ fn streams_100_mb_in_bounded_memory() {
     assert!(hwm < 3072, "peak RSS {hwm} KiB");
 }
 
-fn queued(h: &QmailHome) -> usize {
-    crate::qmail_queue::queue_files(h, "mess").len()
-}
-
 fn assert_nothing_half_queued(h: &QmailHome) {
     for d in ["mess", "intd", "todo"] {
-        assert!(
-            crate::qmail_queue::queue_files(h, d).is_empty(),
-            "{d} not empty"
-        );
+        assert!(queue_files(h, d).is_empty(), "{d} not empty");
     }
 }
 
@@ -1032,15 +852,12 @@ fn real_queue_whole_or_nothing() {
     let out = real(&[TXN, b"DATA\r\n123456\r\n.\r\n"].concat());
     assert!(lines(&out.stdout).last().unwrap().starts_with("552 "));
     // Let the aborted qmail-queues finish cleaning up.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while queued(&s.h) > 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until(10, || queue_count(&s.h, "mess") == 0);
     assert_nothing_half_queued(&s.h);
     fs::remove_file(s.h.path("control/databytes")).unwrap();
     let out = real(&[TXN, b"DATA\r\nSubject: whole\r\n\r\nbody\r\n.\r\n"].concat());
     check(&out, &txn_then(&["250 ok * qp *"]));
-    let mess = crate::qmail_queue::queue_files(&s.h, "mess");
+    let mess = queue_files(&s.h, "mess");
     assert_eq!(mess.len(), 1);
     let text = fs::read_to_string(&mess[0].1).unwrap();
     assert!(
@@ -1129,7 +946,7 @@ fn certificate_identity() {
 
 #[test]
 fn dns_checks_mfdnscheck_and_helocheck() {
-    use crate::remote_util::{Dns, DnsOpts, a, mx};
+    use crate::common::remote::{Dns, DnsOpts, a, mx};
     let dns = Dns::start_with(
         vec![
             mx("mx.example", 10, "in.mx.example"),

@@ -8,8 +8,8 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
+use crate::common::queue::{queue, queue_files, spawn_piped};
 use crate::common::*;
-use crate::qmail_queue::{queue, queue_files, spawn_piped};
 use sqmail::queue::Queue;
 
 /// Sends `reqs` to one qmail-clean run (which makes its pool batch

@@ -8,11 +8,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use sqmail::queue::Queue;
 
+use crate::common::queue::{queue, queue_files};
 use crate::common::*;
-use crate::qmail_queue::{queue, queue_files};
 
-/// Queues a message and returns its id.
-fn queued(h: &QmailHome, body: &[u8], env: &[u8]) -> u64 {
+/// Queues a message through qmail-queue; returns its id.
+fn queue_returning_id(h: &QmailHome, body: &[u8], env: &[u8]) -> u64 {
     let before: Vec<u64> = queue_files(h, "mess").iter().map(|m| m.0).collect();
     assert_eq!(queue(h, body, env).code, Some(0));
     queue_files(h, "mess")
@@ -54,9 +54,9 @@ fn stdout(o: &std::process::Output) -> String {
 #[test]
 fn qread_lists_preprocessed_messages() {
     let h = QmailHome::new("qread");
-    let a = queued(&h, b"Subject: a\n\nA\n", b"Fa@x\0Tu@l\0\0");
-    let b = queued(&h, b"Subject: b\n\nBB\n", b"F\0Tr@r\0\0");
-    let c = queued(&h, b"not yet\n", b"Fc@x\0Tq@l\0\0");
+    let a = queue_returning_id(&h, b"Subject: a\n\nA\n", b"Fa@x\0Tu@l\0\0");
+    let b = queue_returning_id(&h, b"Subject: b\n\nBB\n", b"F\0Tr@r\0\0");
+    let c = queue_returning_id(&h, b"not yet\n", b"Fc@x\0Tq@l\0\0");
     // 2024-01-03 09:05:07 UTC
     preprocess(
         &h,
@@ -99,7 +99,7 @@ fn qread_lists_preprocessed_messages() {
 #[test]
 fn qread_warns_about_missing_mess() {
     let h = QmailHome::new("qread-warn");
-    let a = queued(&h, b"x\n", b"Fa\0Tb\0\0");
+    let a = queue_returning_id(&h, b"x\n", b"Fa\0Tb\0\0");
     preprocess(&h, a, b"a", b"Tb\0", b"", 1704272707);
     fs::remove_file(qpath(&h, "mess", a)).unwrap();
     let out = h.run("qmail-qread", &[] as &[&str], b"");
@@ -113,9 +113,9 @@ fn qread_warns_about_missing_mess() {
 #[test]
 fn qstat_counts() {
     let h = QmailHome::new("qstat");
-    let a = queued(&h, b"x\n", b"Fa\0Tb\0\0");
-    queued(&h, b"y\n", b"Fa\0Tb\0\0");
-    queued(&h, b"z\n", b"Fa\0Tb\0\0");
+    let a = queue_returning_id(&h, b"x\n", b"Fa\0Tb\0\0");
+    queue_returning_id(&h, b"y\n", b"Fa\0Tb\0\0");
+    queue_returning_id(&h, b"z\n", b"Fa\0Tb\0\0");
     preprocess(&h, a, b"a", b"Tb\0", b"", 1704272707);
     let out = h.run("qmail-qstat", &[] as &[&str], b"");
     assert_eq!(out.status.code(), Some(0));
@@ -141,12 +141,12 @@ fn qmaint_sane_queue() {
     let (code, out) = qmaint(&h, &[], b"");
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(out, "0 messages, 0 not yet preprocessed: queue is sane.\n");
-    let a = queued(&h, b"x\n", b"Fa\0Tb\0\0");
-    queued(&h, b"y\n", b"Fa\0Tb\0\0");
+    let a = queue_returning_id(&h, b"x\n", b"Fa\0Tb\0\0");
+    queue_returning_id(&h, b"y\n", b"Fa\0Tb\0\0");
     preprocess(&h, a, b"a", b"Tb\0", b"Tc\0", 1704272707);
     fs::write(h.path("queue/bounce").join(a.to_string()), "x").unwrap();
     // A leftover of a killed qmail-queue is normal: noted, still sane.
-    let l = queued(&h, b"z\n", b"Fa\0Tb\0\0");
+    let l = queue_returning_id(&h, b"z\n", b"Fa\0Tb\0\0");
     fs::remove_file(qpath(&h, "todo", l)).unwrap();
     let (code, out) = qmaint(&h, &[], b"");
     assert_eq!(code, Some(0), "{out}");
@@ -163,7 +163,7 @@ fn qmaint_sane_queue() {
 #[test]
 fn qmaint_reports_and_fixes_inconsistencies() {
     let h = QmailHome::new("qmaint-broken");
-    let a = queued(&h, b"x\n", b"Fa\0Tb\0\0");
+    let a = queue_returning_id(&h, b"x\n", b"Fa\0Tb\0\0");
     // An info file without its message, a mess file not named after its
     // inode, a stray file, local without info.
     let orphan = qpath(&h, "info", 5);
@@ -237,8 +237,8 @@ fn qmaint_missing_directory_is_110() {
 #[test]
 fn qmaint_delete_message() {
     let h = QmailHome::new("qmaint-d");
-    let a = queued(&h, b"x\n", b"Fa\0Tb\0\0");
-    let t = queued(&h, b"y\n", b"Fa\0Tb\0\0");
+    let a = queue_returning_id(&h, b"x\n", b"Fa\0Tb\0\0");
+    let t = queue_returning_id(&h, b"y\n", b"Fa\0Tb\0\0");
     preprocess(&h, a, b"a", b"Tb\0", b"Tc\0", 1704272707);
     fs::write(h.path("queue/bounce").join(a.to_string()), "x").unwrap();
     let (code, out) = qmaint(&h, &["-d", &a.to_string()], b"");

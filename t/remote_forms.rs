@@ -4,11 +4,10 @@
 
 use std::fs;
 
-use crate::qmail_queue::queue_files;
-use crate::qmail_remote::{ca_signed, home, remote};
-use crate::remote_tls::{home_b, plain_receiver};
-use crate::remote_util::*;
-use crate::ucspi::Server;
+use crate::common::queue::queue_files;
+use crate::common::remote::*;
+use crate::common::tls::{ca_signed, self_signed};
+use crate::common::ucspi::Server;
 
 const MSG: &[u8] = b"Subject: forms\n\nbody\n";
 

@@ -10,12 +10,12 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 
+use crate::common::queue::queue_files;
+use crate::common::remote::{Dns, home_b, plain_receiver};
+use crate::common::remote::{home, remote};
+use crate::common::tls::have_openssl;
+use crate::common::ucspi::{Server, prog};
 use crate::common::{QmailHome, bin, fresh_dir};
-use crate::qmail_queue::queue_files;
-use crate::qmail_remote::{home, remote};
-use crate::remote_util::Dns;
-use crate::ucspi::{Server, prog};
-use crate::ucspi_tls::have_openssl;
 
 fn openssl(args: &[&str]) {
     let out = Command::new("openssl").args(args).output().unwrap();
@@ -132,25 +132,6 @@ fn s(p: &std::path::Path) -> &str {
 fn own_loopback(n: u32) -> String {
     let pid = std::process::id();
     format!("127.{}.{}.{}", 46 + n, (pid >> 8) & 255, (pid & 255).max(1))
-}
-
-/// Home B: qmail-smtpd's side; mail for b.test is accepted.
-pub fn home_b(name: &str) -> QmailHome {
-    let b = QmailHome::new(name);
-    b.control("me", "mx.b.test\n");
-    b.control("rcpthosts", "b.test\n");
-    b
-}
-
-/// tcpserver in front of B's qmail-smtpd on 127.0.0.1, with `env`.
-pub fn plain_receiver(b: &QmailHome, env: &[(&str, &str)]) -> Server {
-    let mut c = prog("tcpserver");
-    c.env("QMAILHOME", &b.dir)
-        .env("PATH", format!("{}:/usr/bin:/bin", b.path("bin").display()))
-        .envs(env.iter().copied())
-        .args(["-1", "-R", "-H", "-l", "mx.b.test", "127.0.0.1", "0"])
-        .arg(bin("qmail-smtpd"));
-    Server::start(c, &b.dir).unwrap()
 }
 
 /// sslserver demanding a client certificate from the root CA (`-m`,
@@ -385,7 +366,7 @@ impl SServer {
     /// Waits (20 s at most) for the one connection to end: (what the client
     /// sent, the verification log).
     fn finish(mut self) -> (String, String) {
-        crate::send_util::wait_child(&mut self.child, 20);
+        crate::common::send::wait_child(&mut self.child, 20);
         let _ = self.child.kill();
         let _ = self.child.wait();
         let out = self.out.join().unwrap();

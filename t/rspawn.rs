@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use crate::common::QmailHome;
-use crate::remote_util::*;
+use crate::common::remote::*;
 use sqmail::sys::Exit;
 
 const MSG: &[u8] = b"Subject: hi\n\nline one\n.dotted\n";
@@ -195,7 +195,9 @@ fn a_replaced_qmail_remote_is_executed() {
 /// once, the queue drains and qmail-qmaint finds it sane.
 #[test]
 fn crash_during_fast_path_remote_deliveries() {
-    use crate::send_util::*;
+    use crate::common::queue::{queue_count, queue_drained};
+    use crate::common::send::*;
+    use crate::common::wait_until;
     let h = QmailHome::new("rspawn-crash");
     h.control("helohost", "client.test\n");
     h.control("concurrencyremote", "5\n");

@@ -6,7 +6,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
 use crate::common::run_with_input;
-use crate::qmail_smtpd::{Smtpd, lines};
+use crate::common::smtpd::{Smtpd, lines};
 
 const TXN: &[u8] = b"MAIL FROM:<a@b.org>\r\nRCPT TO:<joe@example.com>\r\nDATA\r\n";
 const PLAIN: &[u8] = b"Subject: plain\r\n\r\nhello\r\n.\r\n";
@@ -56,7 +56,7 @@ fn q_token_skips_the_real_qhpsi_scan() {
     let (reply, _) = real(&[("BASE64", "")], PLAIN);
     assert!(reply.starts_with("250 ok "), "{reply}");
     assert_eq!(scans(), 0, "the scanner was skipped");
-    assert_eq!(crate::qmail_queue::queue_files(&s.h, "mess").len(), 1);
+    assert_eq!(crate::common::queue::queue_files(&s.h, "mess").len(), 1);
     let infected = "554 sorry, invalid message content  (#5.3.2)";
     let (reply, err) = real(&[("BASE64", "")], ATTACHED);
     assert_eq!((reply.as_str(), scans()), (infected, 1));
@@ -70,5 +70,5 @@ fn q_token_skips_the_real_qhpsi_scan() {
         (infected, 2),
         "no BASE64: scanned"
     );
-    assert_eq!(crate::qmail_queue::queue_files(&s.h, "mess").len(), 1);
+    assert_eq!(crate::common::queue::queue_files(&s.h, "mess").len(), 1);
 }

@@ -5,9 +5,9 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use crate::common::send::{Daemon, first_delivery};
+use crate::common::ucspi::{Server, prog};
 use crate::common::{QmailHome, bin, user_name};
-use crate::send_util::{Daemon, first_delivery};
-use crate::ucspi::{Server, prog};
 
 /// Runs a Python smtplib script with PORT set; returns (ok, output).
 fn python(script: &str, port: u16) -> (bool, String) {
@@ -148,7 +148,7 @@ c.quit()
     ] {
         assert!(out.contains(want), "{want:?} missing in\n{out}");
     }
-    let mess = crate::qmail_queue::queue_files(&h, "mess");
+    let mess = crate::common::queue::queue_files(&h, "mess");
     assert_eq!(mess.len(), 1);
     let text = fs::read_to_string(&mess[0].1).unwrap();
     assert!(text.contains("  de/crypted with TLSv1.3: "), "{text}");

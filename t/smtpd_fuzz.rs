@@ -11,8 +11,9 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::qmail_smtpd::{Smtpd, b64, script};
-use crate::ucspi::{Server, prog};
+use crate::common::smtpd::{Smtpd, b64};
+use crate::common::ucspi::{Server, prog};
+use crate::common::{script, wait_until};
 
 /// xorshift64*: small, deterministic, good enough to pick moves.
 struct Rng(u64);
@@ -369,18 +370,12 @@ fn smtpd_protocol_fuzz_under_tcpserver() {
         (bad, ran)
     });
     // tcpserver logs `end PID status N` after reaping each child.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let log = loop {
+    wait_until(30, || {
         let log = server.log_text();
-        let ends = log
-            .lines()
-            .filter(|l| l.starts_with("tcpserver: end "))
-            .count();
-        if ends >= sessions || Instant::now() > deadline {
-            break log;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+        let ends = log.lines().filter(|l| l.starts_with("tcpserver: end "));
+        ends.count() >= sessions
+    });
+    let log = server.log_text();
     let ends: Vec<&str> = log
         .lines()
         .filter(|l| l.starts_with("tcpserver: end "))

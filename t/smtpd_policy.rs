@@ -5,7 +5,7 @@ use std::fs;
 use std::process::Command;
 
 use crate::common::QmailHome;
-use crate::qmail_smtpd::{Smtpd, lines};
+use crate::common::smtpd::{Smtpd, lines};
 
 /// Runs `prog args` with `block` on fd 3 (through sh) and returns its exit.
 fn with_fd3(h: &QmailHome, prog: &str, args: &[&str], block: &[u8], env: &[(&str, &str)]) -> i32 {

@@ -8,10 +8,10 @@ use std::process::Output;
 
 use hickory_proto::rr::Record;
 
+use crate::common::remote::{Dns, DnsOpts, a, txt};
+use crate::common::send::{Daemon, first_delivery};
+use crate::common::smtpd::{Smtpd, lines};
 use crate::common::{QmailHome, user_name};
-use crate::qmail_smtpd::{Smtpd, lines};
-use crate::remote_util::{Dns, DnsOpts, a, txt};
-use crate::send_util::{Daemon, first_delivery};
 
 /// The client of the qmail-smtpd tests (`Smtpd::cmd`).
 const CLIENT: &str = "192.0.2.7";

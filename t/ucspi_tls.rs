@@ -16,7 +16,8 @@ use rustls::{
 };
 
 use crate::common::fresh_dir;
-use crate::ucspi::{Server, prog};
+use crate::common::tls::have_openssl;
+use crate::common::ucspi::{Server, prog};
 
 /// Certificates made for one test: a CA, a server and a client certificate
 /// it signed, and a client certificate from a CA nobody trusts.
@@ -180,10 +181,6 @@ fn tls13_and_tls12_handshakes() {
         out.starts_with("SSL TLSv1.3 TLS_AES_256_GCM_SHA384 127.0.0.1\n"),
         "{out}"
     );
-}
-
-pub fn have_openssl() -> bool {
-    Command::new("openssl").arg("version").output().is_ok()
 }
 
 /// `openssl s_client` with extra arguments; returns (success, stdout+stderr).

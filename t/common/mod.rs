@@ -1,12 +1,22 @@
 //! Test harness: private qmail homes and the real programs.
 
-#![allow(dead_code)]
+#![allow(dead_code)] // each test module uses a part
+
+pub mod inject;
+pub mod queue;
+pub mod remote;
+pub mod send;
+pub mod smtpd;
+pub mod tls;
+pub mod ucspi;
 
 use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -139,3 +149,56 @@ pub fn list(dir: &Path) -> Vec<String> {
 }
 
 pub use sqmail::testing::skip;
+
+/// Polls `cond` every 10 ms until it holds or `secs` pass; whether it held.
+/// For states nothing signals: a file appearing, a log line, an exit.
+pub fn wait_until(secs: u64, cond: impl FnMut() -> bool) -> bool {
+    retry_until(secs, Duration::from_millis(10), cond)
+}
+
+/// Calls `attempt` every `every` until it returns true or `secs` pass;
+/// whether it did. For attempts too costly to repeat every 10 ms.
+pub fn retry_until(secs: u64, every: Duration, mut attempt: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if attempt() {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(every);
+    }
+}
+
+/// Writes an executable shell script.
+pub fn script(path: &Path, body: &str) {
+    fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A `/proc/PID/status` field in KiB (0 once the process is gone).
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    let st = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    st.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| {
+            v.trim_start_matches(':')
+                .trim()
+                .trim_end_matches(" kB")
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Asserts that a program succeeded, showing its exit code and stderr.
+pub fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

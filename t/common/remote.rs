@@ -1,11 +1,12 @@
 //! Test peers for qmail-remote and the dns tools: a DNS server on loopback
-//! serving records made by the test, and scripted SMTP sinks that can
-//! misbehave on purpose.
+//! serving records made by the test, scripted SMTP sinks that can
+//! misbehave on purpose, a QMTP sink; qmail-remote run from a home, and a
+//! receiving home with qmail-smtpd behind tcpserver.
 
-#![allow(dead_code)]
-
+use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -13,6 +14,9 @@ use std::time::Duration;
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, TLSA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use crate::common::ucspi::{Server, prog};
+use crate::common::{QmailHome, bin, wait_until};
 
 pub fn name(s: &str) -> Name {
     Name::from_ascii(format!("{}.", s.trim_end_matches('.'))).unwrap()
@@ -286,13 +290,7 @@ impl Sink {
 
     /// Waits (up to 10 s) until the log has an entry starting with `prefix`.
     pub fn wait_for(&self, prefix: &str) -> bool {
-        for _ in 0..1000 {
-            if self.log().iter().any(|l| l.starts_with(prefix)) {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        false
+        wait_until(10, || self.log().iter().any(|l| l.starts_with(prefix)))
     }
 }
 
@@ -452,36 +450,6 @@ fn serve(s: TcpStream, sc: &Script, log: &Mutex<Vec<String>>) {
             _ => p.send("502 unknown"),
         }
     }
-}
-
-/// A self-signed certificate for `names` and a server config using it.
-pub fn self_signed(
-    names: &[&str],
-) -> (
-    rcgen::CertifiedKey<rcgen::KeyPair>,
-    Arc<rustls::ServerConfig>,
-) {
-    let ck =
-        rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .unwrap();
-    let cfg = server_config(vec![ck.cert.der().clone()], &ck.signing_key);
-    (ck, cfg)
-}
-
-pub fn server_config(
-    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
-    key: &rcgen::KeyPair,
-) -> Arc<rustls::ServerConfig> {
-    let key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
-    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .unwrap();
-    Arc::new(cfg)
 }
 
 /// Splits qmail-remote's output into its NUL-terminated reports.
@@ -647,4 +615,49 @@ pub fn qmtp_sink(ip: &str, answers: Vec<String>) -> Sink {
         }
     });
     Sink { addr, log }
+}
+
+// ---- qmail-remote and a receiving instance ----
+
+/// Runs qmail-remote `args` on `msg` against `dns`; returns its reports.
+pub fn remote(h: &QmailHome, dns: &Dns, args: &[&str], msg: &[u8]) -> Vec<String> {
+    let p = h.path("msg");
+    fs::write(&p, msg).unwrap();
+    let out = h
+        .cmd("qmail-remote")
+        .args(args)
+        .env("DNSCACHEIP", dns.env())
+        .stdin(fs::File::open(&p).unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "exit {:?}", out.status);
+    reports(&out.stdout)
+}
+
+/// Home A: the sending side, HELO client.test.
+pub fn home(name: &str) -> QmailHome {
+    let h = QmailHome::new(name);
+    h.control("helohost", "client.test\n");
+    h
+}
+
+/// Home B: qmail-smtpd's side; mail for b.test is accepted.
+pub fn home_b(name: &str) -> QmailHome {
+    let b = QmailHome::new(name);
+    b.control("me", "mx.b.test\n");
+    b.control("rcpthosts", "b.test\n");
+    b
+}
+
+/// tcpserver in front of B's qmail-smtpd on 127.0.0.1, with `env`.
+pub fn plain_receiver(b: &QmailHome, env: &[(&str, &str)]) -> Server {
+    let mut c = prog("tcpserver");
+    c.env("QMAILHOME", &b.dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", b.path("bin").display()))
+        .envs(env.iter().copied())
+        .args(["-1", "-R", "-H", "-l", "mx.b.test", "127.0.0.1", "0"])
+        .arg(bin("qmail-smtpd"));
+    Server::start(c, &b.dir).unwrap()
 }

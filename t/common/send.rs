@@ -2,33 +2,17 @@
 //! qmail-queue does (for tests that must not depend on it), the running
 //! daemon, a fake qmail-remote, and deadline waits.
 
-#![allow(dead_code)]
-
 use std::fs::{self, File};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
+use crate::common::queue::spawn_piped;
 use crate::common::*;
 
 const SPLIT: u64 = 23;
-
-/// Polls `cond` every 10 ms until it holds or `secs` pass.
-pub fn wait_until(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() > end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// Queues a message the way qmail-queue does (qmail-queue(8)), without the
 /// Received line: returns the id once the todo link is durable.
@@ -82,14 +66,7 @@ pub fn qmail_queue(h: &QmailHome, sender: &str, recips: &[&str], body: &[u8]) ->
         env.extend_from_slice(format!("T{r}\0").as_bytes());
     }
     env.push(0);
-    let (er, mut ew) = std::io::pipe().unwrap();
-    let mut child = h
-        .cmd("qmail-queue")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::from(er))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut child, mut ew) = spawn_piped(h);
     let mut stdin = child.stdin.take().unwrap();
     let _ = stdin.write_all(body);
     drop(stdin);
@@ -237,30 +214,6 @@ pub fn remote_got(out: &Path) -> Vec<(String, Vec<u8>)> {
             (n, b)
         })
         .collect()
-}
-
-/// Number of files under the split directories of `queue/DIR`.
-pub fn queue_count(h: &QmailHome, dir: &str) -> usize {
-    (0..SPLIT)
-        .map(|d| list(&h.path(&format!("queue/{dir}/{d}"))).len())
-        .sum()
-}
-
-/// True when no message is left anywhere in the queue.
-pub fn queue_empty(h: &QmailHome) -> bool {
-    ["mess", "intd", "todo", "info", "local", "remote"]
-        .iter()
-        .all(|d| queue_count(h, d) == 0)
-        && list(&h.path("queue/bounce")).is_empty()
-}
-
-/// True when nothing is left to do: no todo/intd/info/local/remote/bounce
-/// (leftover mess files without info are the cleanup's business).
-pub fn queue_drained(h: &QmailHome) -> bool {
-    ["intd", "todo", "info", "local", "remote"]
-        .iter()
-        .all(|d| queue_count(h, d) == 0)
-        && list(&h.path("queue/bounce")).is_empty()
 }
 
 /// The invoking user's Maildir/new in a home made by package/home.
