@@ -38,6 +38,9 @@ pub mod tls;
 // feeds it, the inode pool, qmail-clean and the checks of qread/qstat/qmaint.
 pub mod queue;
 
+// qmail-showctl's report of the configuration.
+pub mod showctl;
+
 // The programs' logic: injection, the greylisting client, the UCSPI
 // network toolkit (tcpserver, sslserver, ...) and the SMTP server on it.
 pub mod inject;
