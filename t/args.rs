@@ -110,3 +110,18 @@ fn non_utf8_unknown_option_for_every_program() {
         assert!(!err.contains("panicked"), "{prog}: {err}");
     }
 }
+
+/// A program that shares its code with another names itself in its usage.
+#[test]
+fn usage_names_the_program() {
+    let h = QmailHome::new("args-usage");
+    for prog in ["dnsptr", "dnsname"] {
+        let out = h.run::<&str>(prog, &[], b"");
+        assert_eq!(out.status.code(), Some(100));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with(&format!("{prog}: fatal: usage: {prog} ip")),
+            "{err}"
+        );
+    }
+}

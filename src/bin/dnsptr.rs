@@ -5,5 +5,5 @@
 
 fn main() {
     let args = sqmail::getopt::args_lossy();
-    sqmail::exit::run("dnsptr", || sqmail::dns::tools::dnsname(&args))
+    sqmail::exit::run("dnsptr", || sqmail::dns::tools::dnsname("dnsptr", &args))
 }

@@ -70,9 +70,10 @@ pub fn dnsmxip(args: &[String]) -> Result<(), Die> {
     print(out)
 }
 
-/// dnsname/dnsptr: the name of each address (first PTR record).
-pub fn dnsname(args: &[String]) -> Result<(), Die> {
-    usage(args, "dnsname ip ...")?;
+/// dnsname/dnsptr: the name of each address (first PTR record); `prog`
+/// names the program in its usage line.
+pub fn dnsname(prog: &str, args: &[String]) -> Result<(), Die> {
+    usage(args, &format!("{prog} ip ..."))?;
     let r = Resolver::new();
     let mut out = String::new();
     for a in args {
