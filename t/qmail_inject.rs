@@ -604,3 +604,21 @@ fn recipient_flood_is_bounded() {
     assert_eq!(err(&o), "qmail-inject: fatal: header field too long\n");
     assert!(!f.saved_envelope());
 }
+
+/// A line break in an envelope address from the command line is refused:
+/// it would start a header line of its own (`-n` printed one).
+#[test]
+fn line_break_in_argument_addresses_is_refused() {
+    let f = Fake::new("inject-linebreak", 0);
+    for args in [&["-f", "a\nBcc: evil@x.y", "joe@x.y"][..], &["jo\r\ne@x.y"]] {
+        let o = f.inject(args, &[], "Subject: x\n\nbody\n");
+        assert_eq!(o.status.code(), Some(100));
+        let e = err(&o);
+        assert!(
+            e.starts_with("qmail-inject: fatal: address with a line break: "),
+            "{e}"
+        );
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(!f.saved_envelope(), "nothing queued");
+    }
+}

@@ -33,6 +33,18 @@ pub const MAX_FIELD: usize = 1 << 20;
 pub const MAX_HEADER: usize = 16 << 20;
 pub const MAX_RECIPIENTS: usize = 100_000;
 
+/// An envelope address from the command line never holds CR or LF: it
+/// would end up as a line of its own in Return-Path or a delivery's header.
+fn no_line_break(arg: &[u8]) -> Result<(), Die> {
+    match crate::bytescan::find2(b'\r', b'\n', arg) {
+        Some(_) => Err(Die::perm(format!(
+            "address with a line break: {}",
+            crate::printable::text(arg, crate::printable::ascii)
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn too_many_recipients() -> Die {
     Die::perm(format!("too many recipients (more than {MAX_RECIPIENTS})"))
 }
@@ -214,6 +226,7 @@ impl Inject {
 
     /// `-f sender`: rewritten, and it beats every other source.
     pub fn set_sender(&mut self, arg: &[u8]) -> Result<(), Die> {
+        no_line_break(arg)?;
         let text = address::quote2(arg);
         let mut t = address::parse(&text).ok_or_else(|| unparsable(&text))?;
         self.rw.rewrite(&mut t)?;
@@ -223,6 +236,7 @@ impl Inject {
 
     /// A recipient from the command line.
     pub fn add_recipient(&mut self, arg: &[u8]) -> Result<(), Die> {
+        no_line_break(arg)?;
         let text = address::quote2(arg);
         let mut t = address::parse(&text).ok_or_else(|| {
             Die::perm(format!(
