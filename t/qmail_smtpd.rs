@@ -1111,3 +1111,33 @@ fn recipients_past_the_rcptto_limit_get_452() {
         .count();
     assert_eq!(queued, 3000 - refused);
 }
+
+/// The session's variables reach qmail-queue's environment: HELOHOST,
+/// MAILFROM, RCPTTO, and after AUTH, AUTHUSER and AUTHPROTOCOL.
+#[test]
+fn session_variables_reach_qmail_queue() {
+    let s = auth_home("smtpd-vars");
+    let seen = s.h.path("vars");
+    script(
+        &s.h.path("bin/varsqq"),
+        &format!(
+            "cat >/dev/null; cat <&1 >/dev/null\nenv | grep -E '^(HELOHOST|MAILFROM|RCPTTO|AUTHUSER|AUTHPROTOCOL)=' | sort > {}",
+            seen.display()
+        ),
+    );
+    let input = format!(
+        "EHLO client.example\r\nAUTH PLAIN {}\r\nMAIL FROM:<joe@example.com>\r\nRCPT TO:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nhi\r\n.\r\n",
+        b64(b"\0joe@example.com\0secret")
+    );
+    let mut c = auth_cmd(&s, "");
+    c.env("QMAILQUEUE", s.h.path("bin/varsqq"));
+    let out = run_with_input(&mut c, input.as_bytes());
+    assert!(
+        lines(&out.stdout).last().unwrap().starts_with("250 ok "),
+        "{out:?}"
+    );
+    assert_eq!(
+        fs::read_to_string(&seen).unwrap(),
+        "AUTHPROTOCOL=plain\nAUTHUSER=joe@example.com\nHELOHOST=client.example\nMAILFROM=joe@example.com\nRCPTTO=a@example.com b@example.org \n"
+    );
+}

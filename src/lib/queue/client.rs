@@ -39,8 +39,14 @@ pub struct QueueClient {
 impl QueueClient {
     /// Starts qmail-queue with a pipe for the message.
     pub fn start(home: &Path) -> io::Result<QueueClient> {
+        QueueClient::start_with_env(home, &[])
+    }
+
+    /// `start`, with variables added to qmail-queue's environment (the
+    /// SMTP session's RCPTTO, MAILFROM, ...).
+    pub fn start_with_env(home: &Path, env: &[(String, String)]) -> io::Result<QueueClient> {
         let (body_r, body_w) = io::pipe()?;
-        let mut q = QueueClient::spawn(home, Stdio::from(body_r))?;
+        let mut q = QueueClient::spawn(home, Stdio::from(body_r), env)?;
         q.body = Some(BufWriter::with_capacity(64 * 1024, body_w));
         Ok(q)
     }
@@ -48,12 +54,13 @@ impl QueueClient {
     /// Starts qmail-queue reading the message directly from `message`
     /// (positioned at its start): no copy through a pipe.
     pub fn start_with_file(home: &Path, message: File) -> io::Result<QueueClient> {
-        QueueClient::spawn(home, Stdio::from(message))
+        QueueClient::spawn(home, Stdio::from(message), &[])
     }
 
-    fn spawn(home: &Path, body: Stdio) -> io::Result<QueueClient> {
+    fn spawn(home: &Path, body: Stdio, env: &[(String, String)]) -> io::Result<QueueClient> {
         let (env_r, env_w) = io::pipe()?;
         let mut cmd = Command::new(program(home));
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         // qmail starts the queue program in the home. Our qmail-queue
         // changes there itself, and without a directory change std can
         // start it by posix_spawn (vfork-like: no page-table copy), so

@@ -229,6 +229,7 @@ fn session_config(
         spf: spf_policy(c, env)?,
         postgrey: var("POSTGREY").filter(|v| !v.is_empty()),
         keep_bare_cr: var("BARECR").is_some(),
+        ssl_client_email: var("SSL_CLIENT_S_DN_Email"),
     })
 }
 

@@ -51,6 +51,10 @@ fn run_fd3(cmd: &mut Command, block: &[u8]) -> Result<ExitStatus, &'static str> 
 
 struct RealHost {
     home: PathBuf,
+    /// The session's variables (HELOHOST, MAILFROM, RCPTTO, AUTHUSER,
+    /// SSL_*, ...), given to every child: qmail-queue, the checkpassword
+    /// program and recipient PAMs. Our own environment is never changed.
+    exports: Vec<(String, String)>,
     more: Option<Cdb>,
     recipients: Option<Vec<String>>,
     mfrules: Option<Cdb>,
@@ -87,6 +91,7 @@ impl Host for RealHost {
     }
 
     fn recipient(&mut self, addr: &[u8]) -> RcptCheck {
+        let exports = &self.exports;
         let Some(lines) = &self.recipients else {
             return RcptCheck::Accept("Rcpthosts_Rcptto");
         };
@@ -95,6 +100,7 @@ impl Host for RealHost {
             block.extend_from_slice(b"\0\0\0");
             let mut cmd = Command::new(argv[0]);
             cmd.args(&argv[1..])
+                .envs(exports.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null());
             run_fd3(&mut cmd, &block).ok()?.code()
@@ -119,8 +125,14 @@ impl Host for RealHost {
 
     fn export(&mut self, name: &str, value: &str) {
         // The session refuses NULs in commands; anything else that cannot
-        // be an environment string is not exported rather than a panic.
-        let _ = sys::set_env(name, value);
+        // be an environment string is left out rather than failing a spawn.
+        if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
+            return;
+        }
+        match self.exports.iter_mut().find(|(k, _)| k == name) {
+            Some((_, v)) => value.clone_into(v),
+            None => self.exports.push((name.to_string(), value.to_string())),
+        }
     }
 
     fn spf(&mut self, q: &crate::spf::Query) -> Option<crate::spf::Outcome> {
@@ -247,7 +259,7 @@ impl Conn {
 
     fn data(&mut self) -> Result<(), Die> {
         self.host.export("RCPTTO", &self.session.rcptto());
-        let mut qq = match QueueClient::start(&self.host.home) {
+        let mut qq = match QueueClient::start_with_env(&self.host.home, &self.host.exports) {
             Ok(q) => q,
             Err(e) => {
                 // The 451 alone would leave the admin guessing.
@@ -306,7 +318,9 @@ impl Conn {
     fn auth(&mut self, req: AuthRequest) -> Result<(), Die> {
         let user = String::from_utf8_lossy(&req.user).into_owned();
         let mut cmd = Command::new(&self.checkprogram[0]);
-        cmd.args(&self.checkprogram[1..]).env("AUTHUSER", &user);
+        cmd.args(&self.checkprogram[1..])
+            .envs(self.host.exports.iter().map(|(k, v)| (k, v)))
+            .env("AUTHUSER", &user);
         let mut block = req.block();
         let outcome = match run_fd3(&mut cmd, &block) {
             Ok(s) if s.success() => AuthOutcome::Ok,
@@ -373,6 +387,7 @@ pub fn serve(home: &Path, checkprogram: Vec<OsString>) -> Result<(), Die> {
         resolver: None,
         own_ips: None,
         greylister: Default::default(),
+        exports: Vec::new(),
     };
     let mut conn = Conn {
         session: Session::new(loaded.config),

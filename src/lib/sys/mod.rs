@@ -7,7 +7,6 @@
 mod clone_exec;
 mod copy;
 mod crypt;
-mod environ;
 mod fd;
 mod lock;
 mod net;
@@ -20,7 +19,6 @@ mod signal;
 pub use clone_exec::*;
 pub use copy::*;
 pub use crypt::*;
-pub use environ::*;
 pub use fd::*;
 pub use lock::*;
 pub use net::*;

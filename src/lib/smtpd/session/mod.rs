@@ -124,6 +124,9 @@ pub struct Config {
     pub postgrey: Option<String>,
     /// `BARECR`: keep bare CRs in DATA as qmail did (default: line ends).
     pub keep_bare_cr: bool,
+    /// `SSL_CLIENT_S_DN_Email` at start (`LOCALMFCHECK='?'`); STARTTLS
+    /// brings its own.
+    pub ssl_client_email: Option<String>,
 }
 
 /// A recipient verification answer.
@@ -225,6 +228,8 @@ pub struct Session {
     remote_info: Option<String>,
     tls_active: bool,
     tls_info: Option<String>,
+    /// The client certificate's e-mail address, for `LOCALMFCHECK='?'`.
+    client_email: Option<String>,
     /// SPF passed for the current recipient (the `Accept::SPF::` line).
     spf_pass: bool,
     /// The last SPF evaluation, for its (HELO, sender).
@@ -248,6 +253,7 @@ use crate::printable::no_controls as log_clean;
 impl Session {
     pub fn new(cfg: Config) -> Session {
         let relay = cfg.relayclient.clone();
+        let client_email = cfg.ssl_client_email.clone();
         let remote_info = cfg.remote_info.clone();
         let tls_active = cfg.tls_active;
         let mut s = Session {
@@ -279,6 +285,7 @@ impl Session {
             remote_info,
             tls_active,
             tls_info: None,
+            client_email,
             spf_pass: false,
             spf_done: None,
             out: Vec::with_capacity(512),
@@ -553,8 +560,9 @@ impl Session {
                     .is_some_and(|i| i.eq_ignore_ascii_case(&sender)),
             ),
             "?" => verdict(
-                std::env::var("SSL_CLIENT_S_DN_Email")
-                    .is_ok_and(|e| e.eq_ignore_ascii_case(&sender)),
+                self.client_email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(&sender)),
             ),
             "!" => {
                 let hostname = self.cfg.remote_host.clone().unwrap_or_default();
@@ -937,6 +945,9 @@ impl Session {
         let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let unknown = |k: &str| get(k).unwrap_or("unknown").to_string();
         let dn = get("SSL_CLIENT_S_DN");
+        if let Some(e) = get("SSL_CLIENT_S_DN_Email") {
+            self.client_email = Some(e.to_string());
+        }
         self.tls_info = Some(format!(
             "{}: {} [{}/{}] DN={}",
             unknown("SSL_PROTOCOL"),
