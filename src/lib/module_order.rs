@@ -10,8 +10,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Crate-root aliases (`pub use a::b as c;` in lib.rs) and their module.
-const ALIASES: &[(&str, &str)] = &[("qq", "queue")];
-
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
@@ -117,10 +115,6 @@ fn graph() -> (Vec<String>, BTreeMap<String, BTreeSet<String>>) {
         }
         let entry = deps.entry(module.clone()).or_default();
         for name in uses(&code(&fs::read_to_string(&f).unwrap())) {
-            let name = ALIASES
-                .iter()
-                .find(|a| a.0 == name)
-                .map_or(name.clone(), |a| a.1.to_string());
             if name != module && order.contains(&name) {
                 entry.insert(name);
             }

@@ -1,4 +1,4 @@
-//! qmail-queue's exit codes (qmail-queue(8), EXIT CODES), in one table: the
+//! qmail-queue's exit codes (qmail-queue(8), EXIT CODES), in one place: the
 //! writer exits with them, and every client (qmail-smtpd, qmail-inject,
 //! forwarding in qmail-local, bounces) turns them into a class and qmail's
 //! text through `QqError`.
@@ -42,106 +42,42 @@ impl Class {
     pub fn is_permanent(self) -> bool {
         self != Class::Temporary
     }
-
-    /// qmail's letter for the class, as reports start with it.
-    pub fn letter(self) -> char {
-        match self {
-            Class::Temporary => 'Z',
-            Class::Permanent => 'D',
-            Class::Virus => 'V',
-            Class::Spam => 'S',
-            Class::Attachment => 'A',
-        }
-    }
 }
 
 use Class::*;
 
-/// Exit codes (first match), their class and qmail's text.
-const TABLE: &[(i32, i32, Class, &str)] = &[
-    (54, 54, Temporary, "qq read error (#4.3.0)"),
-    (
-        11,
-        11,
-        Permanent,
-        "envelope address too long for qq (#5.1.3)",
-    ),
-    (
-        115,
-        115,
-        Permanent,
-        "envelope address too long for qq (#5.1.3)",
-    ),
-    (
-        31,
-        31,
-        Permanent,
-        "mail server permanently rejected message (#5.3.0)",
-    ),
-    (
-        32,
-        32,
-        Virus,
-        "mail server does not accept message (#5.3.0)",
-    ),
-    (33, 33, Spam, "mail server does not accept message (#5.3.0)"),
-    (
-        34,
-        34,
-        Attachment,
-        "mail server does not accept message (#5.3.0)",
-    ),
-    (51, 51, Temporary, "qq out of memory (#4.3.0)"),
-    (52, 52, Temporary, "qq timeout (#4.3.0)"),
-    (53, 53, Temporary, "qq write error or disk full (#4.3.0)"),
-    (
-        55,
-        55,
-        Temporary,
-        "qq unable to read configuration (#4.3.0)",
-    ),
-    (
-        56,
-        56,
-        Temporary,
-        "qq trouble making network connection (#4.3.0)",
-    ),
-    (61, 61, Temporary, "qq trouble in home directory (#4.3.0)"),
-    (
-        62,
-        66,
-        Temporary,
-        "qq trouble creating files in queue (#4.3.0)",
-    ),
-    (
-        71,
-        71,
-        Temporary,
-        "mail server temporarily rejected message (#4.3.0)",
-    ),
-    (
-        72,
-        72,
-        Temporary,
-        "connection to mail server timed out (#4.4.1)",
-    ),
-    (
-        73,
-        73,
-        Temporary,
-        "connection to mail server rejected (#4.4.1)",
-    ),
-    (
-        74,
-        74,
-        Temporary,
-        "communication with mail server failed (#4.4.2)",
-    ),
-    (81, 81, Temporary, "qq internal bug (#4.3.0)"),
-    (91, 91, Temporary, "qq internal bug (#4.3.0)"),
-    (120, 120, Temporary, "unable to exec qq (#4.3.0)"),
-    (11, 40, Permanent, "qq permanent problem (#5.3.0)"),
-];
+/// An exit code's class and qmail's text (qmail-queue(8), EXIT CODES).
+fn meaning(code: i32) -> (Class, &'static str) {
+    match code {
+        54 => (Temporary, "qq read error (#4.3.0)"),
+        11 | 115 => (Permanent, "envelope address too long for qq (#5.1.3)"),
+        31 => (
+            Permanent,
+            "mail server permanently rejected message (#5.3.0)",
+        ),
+        32 => (Virus, "mail server does not accept message (#5.3.0)"),
+        33 => (Spam, "mail server does not accept message (#5.3.0)"),
+        34 => (Attachment, "mail server does not accept message (#5.3.0)"),
+        51 => (Temporary, "qq out of memory (#4.3.0)"),
+        52 => (Temporary, "qq timeout (#4.3.0)"),
+        53 => (Temporary, "qq write error or disk full (#4.3.0)"),
+        55 => (Temporary, "qq unable to read configuration (#4.3.0)"),
+        56 => (Temporary, "qq trouble making network connection (#4.3.0)"),
+        61 => (Temporary, "qq trouble in home directory (#4.3.0)"),
+        62..=66 => (Temporary, "qq trouble creating files in queue (#4.3.0)"),
+        71 => (
+            Temporary,
+            "mail server temporarily rejected message (#4.3.0)",
+        ),
+        72 => (Temporary, "connection to mail server timed out (#4.4.1)"),
+        73 => (Temporary, "connection to mail server rejected (#4.4.1)"),
+        74 => (Temporary, "communication with mail server failed (#4.4.2)"),
+        81 | 91 => (Temporary, "qq internal bug (#4.3.0)"),
+        120 => (Temporary, "unable to exec qq (#4.3.0)"),
+        11..=40 => (Permanent, "qq permanent problem (#5.3.0)"),
+        _ => (Temporary, "qq temporary problem (#4.3.0)"),
+    }
+}
 
 /// Why the queue program did not take a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +95,7 @@ pub enum QqError {
 impl QqError {
     pub fn class(self) -> Class {
         match self {
-            QqError::Exit(c) => row(c).map_or(Temporary, |r| r.2),
+            QqError::Exit(c) => meaning(c).0,
             _ => Temporary,
         }
     }
@@ -171,18 +107,12 @@ impl QqError {
     /// qmail's text, with its enhanced status code.
     pub fn text(self) -> &'static str {
         match self {
-            QqError::Exit(c) => row(c).map_or("qq temporary problem (#4.3.0)", |r| r.3),
+            QqError::Exit(c) => meaning(c).1,
             QqError::Crashed => "qq crashed (#4.3.0)",
             QqError::WaitFailed => "qq waitpid surprise (#4.3.0)",
             QqError::NoPipe => "unable to create pipe (#4.3.0)",
         }
     }
-}
-
-fn row(code: i32) -> Option<&'static (i32, i32, Class, &'static str)> {
-    TABLE
-        .iter()
-        .find(|(lo, hi, _, _)| (*lo..=*hi).contains(&code))
 }
 
 impl fmt::Display for QqError {
@@ -206,7 +136,6 @@ mod tests {
         assert_eq!(e(99).text(), "qq temporary problem (#4.3.0)");
         assert_eq!(e(code::VIRUS).class(), Virus);
         assert!(e(33).is_permanent() && e(34).is_permanent());
-        assert_eq!(e(33).class().letter(), 'S');
         assert!(!QqError::Crashed.is_permanent());
         assert_eq!(e(code::NO_EXEC).text(), "unable to exec qq (#4.3.0)");
     }

@@ -223,13 +223,12 @@ impl Conn {
         loop {
             let action = match self.input.next_line() {
                 None => {
+                    // The clock of a partial line starts at the first read
+                    // that finds it (its first byte, give or take a read).
                     if self.input.mid_line() && self.line_due.is_none() {
                         self.line_due = Some(Instant::now() + self.deadline);
                     }
                     self.fill(self.line_due)?;
-                    if self.line_due.is_none() && self.input.mid_line() {
-                        self.line_due = Some(Instant::now() + self.deadline);
-                    }
                     continue;
                 }
                 Some(Line::TooLong) => {
