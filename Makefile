@@ -81,6 +81,9 @@ fmt:
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	@# The fuzz targets are their own workspace: checked here so that a
+	@# library change that breaks them fails CI, not the next make fuzz.
+	$(CARGO) check -q --manifest-path fuzz/Cargo.toml --bins
 
 clean:
 	$(CARGO) clean
