@@ -4,7 +4,6 @@
 
 use std::os::unix::ffi::OsStrExt;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use crate::common::*;
 
@@ -90,21 +89,16 @@ fn non_utf8_unknown_option_for_every_program() {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = c.spawn().unwrap();
-        let end = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() > end {
-                let _ = child.kill();
-                panic!("{prog} did not exit");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
+        let code = crate::common::send::wait_child(&mut child, 20);
+        if code.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{prog} did not exit");
+        }
         let mut err = String::new();
         use std::io::Read;
         child.stderr.take().unwrap().read_to_string(&mut err).ok();
-        assert_eq!(status.code(), Some(*want), "{prog}: {status:?}: {err}");
+        assert_eq!(code, Some(*want), "{prog}: {err}");
         let limit = if *prog == "recordio" { 3 } else { 2 };
         assert!(err.lines().count() <= limit, "{prog}: {err}");
         assert!(!err.contains("panicked"), "{prog}: {err}");

@@ -36,18 +36,11 @@ fn rspawn_protocol_and_missing_remote() {
     r.read_exact(&mut b).unwrap();
     assert_eq!(b[0], 120, "announced concurrency");
     let rel = format!("{}/{id}", id % 23);
-    w.write_all(format!("\x03{rel}\0a@b.example\0joe@far.example\0").as_bytes())
-        .unwrap();
-    w.flush().unwrap();
-    let mut reply = Vec::new();
-    let mut byte = [0u8; 1];
-    loop {
-        r.read_exact(&mut byte).unwrap();
-        if byte[0] == 0 {
-            break;
-        }
-        reply.push(byte[0]);
-    }
+    let reply = spawn_one(
+        &mut w,
+        &mut r,
+        &format!("\x03{rel}\0a@b.example\0joe@far.example\0"),
+    );
     assert_eq!(reply, b"\x03Kjoe@far.example accepted message.");
     let got = remote_got(&out);
     assert_eq!(got.len(), 1);
@@ -58,6 +51,7 @@ fn rspawn_protocol_and_missing_remote() {
     w.write_all(b"\x05../x\0a@b\0c@d\0").unwrap();
     w.flush().unwrap();
     let mut buf = vec![0u8; 0];
+    let mut byte = [0u8; 1];
     while buf.iter().filter(|&&c| c == 0).count() < 2 {
         r.read_exact(&mut byte).unwrap();
         buf.push(byte[0]);
@@ -68,17 +62,11 @@ fn rspawn_protocol_and_missing_remote() {
     );
     // A missing qmail-remote is a deferral, never a bounce.
     fs::remove_file(h.path("bin/qmail-remote")).unwrap();
-    w.write_all(format!("\x06{rel}\0a@b\0joe@far.example\0").as_bytes())
-        .unwrap();
-    w.flush().unwrap();
-    let mut reply = Vec::new();
-    loop {
-        r.read_exact(&mut byte).unwrap();
-        if byte[0] == 0 {
-            break;
-        }
-        reply.push(byte[0]);
-    }
+    let reply = spawn_one(
+        &mut w,
+        &mut r,
+        &format!("\x06{rel}\0a@b\0joe@far.example\0"),
+    );
     assert_eq!(reply, b"\x06ZUnable to run qmail-remote.\n");
     drop(w);
     assert_eq!(wait_child(&mut child, 10), Some(0), "exits 0 at EOF");
@@ -631,8 +619,7 @@ fn spawn_one(w: &mut impl Write, r: &mut impl Read, request: &str) -> Vec<u8> {
 #[test]
 fn private_mode_as_root_delivers_as_the_home_owner() {
     if sqmail::sys::getuid() != 0 {
-        eprintln!("SKIPPED: private_mode_as_root_delivers_as_the_home_owner: needs root");
-        return;
+        return skip("needs root");
     }
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let h = QmailHome::new("lspawn-root");

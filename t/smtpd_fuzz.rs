@@ -245,7 +245,12 @@ fn session_input(r: &mut Rng) -> Vec<u8> {
 
 /// Every reply line is `NNN[ -]text<CRLF>`; returns what is wrong.
 fn bad_reply(out: &[u8]) -> Option<String> {
-    if !out.is_empty() && !out.ends_with(b"\r\n") {
+    // Every session is greeted: a home where qmail-smtpd cannot even start
+    // would otherwise fuzz nothing and pass.
+    if !out.starts_with(b"220 ") {
+        return Some("no 220 greeting".into());
+    }
+    if !out.ends_with(b"\r\n") {
         return Some("output does not end with CRLF".into());
     }
     for l in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {

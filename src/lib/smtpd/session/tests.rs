@@ -152,18 +152,14 @@ fn nul_bytes_and_long_lines() {
     assert!(h.exported.is_empty(), "{:?}", h.exported);
     cmd(&mut s, h, "EHLO c", "250-");
     cmd(&mut s, h, "AUTH LOGIN", "334 VXNlcm5hbWU6");
-    // "jo\0e" as the user name.
-    cmd(&mut s, h, "am8AZQ==", "501 malformed auth input");
+    // "jo\0e" as the user name, "R\0C" as the password, PLAIN
+    // "\0joe\0R\0C": 501, and nothing goes to the checkpassword program.
+    let malformed = "501 malformed auth input";
+    assert_eq!(cmd(&mut s, h, "am8AZQ==", malformed), Action::Continue);
     cmd(&mut s, h, "AUTH LOGIN am9l", "334 UGFzc3dvcmQ6");
-    // "R\0C" as the password.
-    cmd(&mut s, h, "UgBD", "501 malformed auth input");
-    // PLAIN "\0joe\0R\0C".
-    cmd(
-        &mut s,
-        h,
-        "AUTH PLAIN AGpvZQBSAEM=",
-        "501 malformed auth input",
-    );
+    assert_eq!(cmd(&mut s, h, "UgBD", malformed), Action::Continue);
+    let plain = "AUTH PLAIN AGpvZQBSAEM=";
+    assert_eq!(cmd(&mut s, h, plain, malformed), Action::Continue);
     cmd(&mut s, h, "AUTH LOGIN", "334 VXNlcm5hbWU6");
     s.out.clear();
     s.line_too_long();
