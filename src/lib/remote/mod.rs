@@ -93,6 +93,10 @@ fn deliver(args: &[Vec<u8>], out: &mut Out) -> Vec<u8> {
     if recips.is_empty() {
         return report::USAGE.into();
     }
+    // Decided by the arguments alone: no lookup or connection for it.
+    if smtp::has_line_break(raw_sender) {
+        return report::LINE_BREAK_SENDER.into();
+    }
     // Routing works on text; the envelope goes out byte for byte.
     let host = &String::from_utf8_lossy(host).into_owned();
     let sender = &String::from_utf8_lossy(raw_sender).into_owned();

@@ -499,9 +499,6 @@ fn dialogue(
         Some(_) => ehlo.smtputf8,
         None => false,
     };
-    if has_line_break(job.sender) {
-        return Err(Fail::Report(report::LINE_BREAK_SENDER.into()));
-    }
     let mut mail = b"MAIL FROM:<".to_vec();
     mail.extend_from_slice(&quote(job.sender));
     mail.push(b'>');

@@ -12,7 +12,8 @@
 //! wrappers would write our errno), written for x86-64. Elsewhere the
 //! child is a plain fork that makes the same calls through libc and
 //! reports a failed exec's errno over a pipe: the same exit 111 and the
-//! same errors, at the cost of a copy of the page tables.
+//! same errors, at the cost of a copy of the page tables, and there the
+//! parent does wait until the exec (the pipe closes) or its failure.
 
 use std::ffi::CString;
 use std::io;
@@ -551,7 +552,11 @@ fn fork_exec(area: &ChildArea) -> (libc::c_int, io::Error) {
         match n {
             0 => break,
             -1 if errno() == libc::EINTR => {}
-            -1 => break,
+            -1 => {
+                // The child's report is lost: never count that as an exec.
+                area.err.store(libc::EIO, Ordering::Release);
+                break;
+            }
             n => got += n as usize,
         }
     }

@@ -68,28 +68,25 @@ pub struct TlsFds {
 
 const NAMES: [&str; 3] = ["SSLCTLFD", "SSLREADFD", "SSLWRITEFD"];
 
+fn env_fd(name: &str) -> Option<RawFd> {
+    std::env::var(name).ok()?.parse().ok()
+}
+
 impl TlsFds {
     /// From the environment; `None` unless all three are numbers.
     pub fn from_env() -> Option<TlsFds> {
-        let fd = |n: &str| -> Option<RawFd> { std::env::var(n).ok()?.parse().ok() };
         Some(TlsFds {
-            ctl: fd(NAMES[0])?,
-            read: fd(NAMES[1])?,
-            write: fd(NAMES[2])?,
+            ctl: env_fd(NAMES[0])?,
+            read: env_fd(NAMES[1])?,
+            write: env_fd(NAMES[2])?,
         })
     }
 
     /// Children (the queue, checkpassword programs) must not inherit the
     /// descriptors; ours keep working, and dup2 clears the flag on 0 and 1.
     pub fn close_on_exec() {
-        for name in NAMES {
-            if let Some(fd) = std::env::var(name)
-                .ok()
-                .and_then(|v| v.parse::<RawFd>().ok())
-                .filter(|&fd| fd > 2)
-            {
-                let _ = sys::set_cloexec(fd, true);
-            }
+        for fd in NAMES.into_iter().filter_map(env_fd).filter(|&fd| fd > 2) {
+            let _ = sys::set_cloexec(fd, true);
         }
     }
 
