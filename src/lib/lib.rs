@@ -18,14 +18,18 @@ pub mod codec;
 pub mod control;
 pub mod date;
 pub mod envelope;
+pub mod environment;
 pub mod fsutil;
+pub mod netstring;
 pub mod passwd;
 pub mod printable;
+pub mod sockaddr;
 
 pub mod cdb;
 pub mod exit;
 pub mod getopt;
 pub mod home;
+pub mod received;
 pub mod timeoutio;
 pub mod users;
 
@@ -49,6 +53,10 @@ pub mod ucspi;
 
 // (After ucspi, which it uses: rustfmt sorts a group, so smtpd stands alone.)
 pub mod smtpd;
+
+// QMTP and QMQP servers and the QMQP client (after smtpd, whose relay
+// lists they share).
+pub mod qmtp;
 
 // Delivery: qmail-remote, qmail-local's logic (run in-process by
 // qmail-lspawn), and qmail-send with qmail-todo, qmail-start and the

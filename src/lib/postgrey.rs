@@ -9,7 +9,7 @@
 //! answer (fail-open: a dead greylisting server must not stop the mail).
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, SocketAddrV6, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// The port when `POSTGREY` gives none.
@@ -32,44 +32,9 @@ pub fn reply(extra: &str) -> String {
     format!("450 greylisted {extra} (#4.7.1)")
 }
 
-/// `ip[%netid][;port]`: an IPv4 or IPv6 address, for IPv6 an interface
-/// (name or index) for link-local addresses, and the port.
+/// `ip[%netid][;port]`, the port defaulting to postgrey's.
 pub fn parse_server(s: &str) -> Option<SocketAddr> {
-    let (addr, port) = match s.rsplit_once(';') {
-        Some((a, p)) => (a, p.parse::<u16>().ok().filter(|&p| p > 0)?),
-        None => (s, DEFAULT_PORT),
-    };
-    let (ip, netid) = match addr.split_once('%') {
-        Some((ip, n)) => (ip, Some(n)),
-        None => (addr, None),
-    };
-    match ip.parse::<IpAddr>().ok()? {
-        IpAddr::V4(a) => Some(SocketAddr::new(IpAddr::V4(a), port)),
-        IpAddr::V6(a) => {
-            let scope = match netid {
-                Some(n) => scope_id(n)?,
-                None => 0,
-            };
-            Some(SocketAddr::V6(SocketAddrV6::new(a, port, 0, scope)))
-        }
-    }
-}
-
-/// An interface index, given as a number or as the interface's name.
-fn scope_id(netid: &str) -> Option<u32> {
-    if let Ok(n) = netid.parse() {
-        return Some(n);
-    }
-    let name_ok = !netid.is_empty()
-        && !netid.starts_with('.')
-        && netid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-@:".contains(&b));
-    if !name_ok {
-        return None;
-    }
-    let index = std::fs::read_to_string(format!("/sys/class/net/{netid}/ifindex")).ok()?;
-    index.trim().parse().ok()
+    crate::sockaddr::parse(s, DEFAULT_PORT)
 }
 
 /// Control bytes would end an attribute early (or inject one): `?`.

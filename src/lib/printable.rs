@@ -31,6 +31,14 @@ pub fn text(data: &[u8], keep: impl Fn(u8) -> bool) -> String {
         .collect()
 }
 
+/// The Received line's filter (qmail-smtpd(8)): letters, digits, space and
+/// `.@%+/=:-` stay, other bytes become `?`.
+pub fn header_safe(s: &[u8]) -> String {
+    text(s, |b| {
+        b.is_ascii_alphanumeric() || b" .@%+/=:-".contains(&b)
+    })
+}
+
 /// Text with its control characters as `?` (a log field stays one line).
 pub fn no_controls(s: &str) -> String {
     s.chars()

@@ -28,12 +28,17 @@ fn custom_program() -> bool {
 }
 
 /// A running qmail-queue: write the message with `write_all`, then call
-/// `finish` with the envelope.
+/// `finish` with the envelope (or stream it: `end_message`,
+/// `write_envelope`, `close`).
 pub struct QueueClient {
     child: Child,
     body: Option<BufWriter<io::PipeWriter>>,
-    envelope: io::PipeWriter,
+    envelope: BufWriter<io::PipeWriter>,
+    /// A write failed or the caller gave up: nothing more is written, the
+    /// envelope is never ended, so nothing is queued.
     write_failed: bool,
+    /// The caller gave up (`fail`): qmail-queue's own verdict is moot.
+    gave_up: bool,
 }
 
 impl QueueClient {
@@ -72,8 +77,9 @@ impl QueueClient {
         Ok(QueueClient {
             child,
             body: None,
-            envelope: env_w,
+            envelope: BufWriter::with_capacity(8 * 1024, env_w),
             write_failed: false,
+            gave_up: false,
         })
     }
 
@@ -100,20 +106,52 @@ impl QueueClient {
 
     /// `finish` with the envelope already in its wire form.
     pub fn finish_bytes(mut self, envelope: &[u8]) -> Result<(), QqError> {
+        self.end_message();
+        self.write_envelope(envelope);
+        self.close()
+    }
+
+    /// Gives up on this message (qmail's `qmail_fail`): later writes are
+    /// dropped and the envelope is never ended, so qmail-queue queues
+    /// nothing; `close` still waits for it.
+    pub fn fail(&mut self) {
+        self.write_failed = true;
+        self.gave_up = true;
+    }
+
+    /// Ends the message: flushes and closes its pipe.
+    pub fn end_message(&mut self) {
         if let Some(mut b) = self.body.take() {
-            if b.flush().is_err() {
+            if !self.write_failed && b.flush().is_err() {
                 self.write_failed = true;
             }
-            drop(b);
+            // Unflushed bytes of a failed message must not reach the queue.
+            let _ = b.into_parts();
         }
-        if self.envelope.write_all(envelope).is_err() {
+    }
+
+    /// Writes envelope bytes (`F...\0`, `T...\0`, the final `\0`), after
+    /// `end_message`.
+    pub fn write_envelope(&mut self, bytes: &[u8]) {
+        if !self.write_failed && self.envelope.write_all(bytes).is_err() {
             self.write_failed = true;
         }
-        drop(self.envelope);
+    }
+
+    /// Ends the envelope (unless failed), waits, and maps the result.
+    pub fn close(mut self) -> Result<(), QqError> {
+        self.end_message();
+        if !self.write_failed && self.envelope.flush().is_err() {
+            self.write_failed = true;
+        }
+        let _ = self.envelope.into_parts();
         let status = self.child.wait().map_err(|_| QqError::WaitFailed)?;
         match status.code() {
-            Some(0) if !self.write_failed => Ok(()),
-            Some(0) => Err(QqError::Exit(code::READ)),
+            Some(_) if self.gave_up => Err(QqError::Exit(code::READ)),
+            // A refusal explains the failed write (a filter that stopped
+            // reading); a success cannot stand without the whole message.
+            Some(0) if self.write_failed => Err(QqError::Exit(code::READ)),
+            Some(0) => Ok(()),
             Some(c) => Err(QqError::Exit(c)),
             None => Err(QqError::Crashed),
         }

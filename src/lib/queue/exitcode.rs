@@ -5,14 +5,18 @@
 
 use std::fmt;
 
-/// The codes the writer exits with.
+/// The codes the writer (and qmail-qmqpc, in its place) exits with.
 pub mod code {
     pub const ADDRESS_TOO_LONG: i32 = 11;
+    /// The server refused the message for good (qmail-qmqpc).
+    pub const REFUSED_FOR_GOOD: i32 = 31;
     pub const VIRUS: i32 = 32;
     pub const OUT_OF_MEMORY: i32 = 51;
     pub const TIMEOUT: i32 = 52;
     pub const WRITE: i32 = 53;
     pub const READ: i32 = 54;
+    pub const CONFIG: i32 = 55;
+    pub const SOCKET: i32 = 56;
     pub const HOME: i32 = 61;
     pub const QUEUE: i32 = 62;
     pub const PID: i32 = 63;
@@ -20,6 +24,12 @@ pub mod code {
     pub const INTD: i32 = 65;
     pub const TODO: i32 = 66;
     pub const SCANNER: i32 = 71;
+    /// The server refused the message for now (qmail-qmqpc): the
+    /// scanner's code.
+    pub const REFUSED_FOR_NOW: i32 = SCANNER;
+    pub const CONNECT_TIMED_OUT: i32 = 72;
+    pub const CONNECT_REFUSED: i32 = 73;
+    pub const CONVERSATION: i32 = 74;
     pub const BUG: i32 = 81;
     pub const ENVELOPE: i32 = 91;
     /// What a client reports when it could not start the queue program.

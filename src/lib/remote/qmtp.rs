@@ -13,12 +13,6 @@ use super::tls::{self, Stream};
 /// Longest answer text we accept.
 const MAX_ANSWER: usize = 10_000;
 
-fn netstring(out: &mut Vec<u8>, data: &[u8]) {
-    out.extend_from_slice(format!("{}:", data.len()).as_bytes());
-    out.extend_from_slice(data);
-    out.push(b',');
-}
-
 enum Fail {
     Io,
     /// The whole message was sent: a loss may duplicate it.
@@ -40,19 +34,10 @@ fn answer(conn: &mut Conn) -> Result<Vec<u8>, Fail> {
 /// One netstring answer from `byte`: `Ok(None)` when it is malformed,
 /// empty or longer than `MAX_ANSWER`.
 pub fn read_answer(mut byte: impl FnMut() -> io::Result<u8>) -> io::Result<Option<Vec<u8>>> {
-    let mut len = 0usize;
-    loop {
-        match byte()? {
-            b':' => break,
-            d @ b'0'..=b'9' => {
-                len = len * 10 + usize::from(d - b'0');
-                if len > MAX_ANSWER {
-                    return Ok(None);
-                }
-            }
-            _ => return Ok(None),
-        }
-    }
+    let Ok(len) = crate::netstring::read_length(&mut byte, MAX_ANSWER as u64)? else {
+        return Ok(None);
+    };
+    let len = len as usize;
     let mut v = Vec::with_capacity(len);
     for _ in 0..len {
         v.push(byte()?);
@@ -121,12 +106,12 @@ fn talk(
     }
     send_message(conn, job.msg)?;
     let mut env = Vec::new();
-    netstring(&mut env, job.sender);
+    crate::netstring::push(&mut env, job.sender);
     let mut rs = Vec::new();
     for r in job.recips {
-        netstring(&mut rs, r);
+        crate::netstring::push(&mut rs, r);
     }
-    netstring(&mut env, &rs);
+    crate::netstring::push(&mut env, &rs);
     conn.send(&env)?;
     let tag = if qmtps { "qmtps:" } else { "qmtp:" };
     let mut all = true;
@@ -150,17 +135,4 @@ fn talk(
     } else {
         format!("DGiving up on {ip}\n").into_bytes()
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn netstrings() {
-        let mut v = Vec::new();
-        netstring(&mut v, b"");
-        netstring(&mut v, b"abc");
-        assert_eq!(v, b"0:,3:abc,");
-    }
 }

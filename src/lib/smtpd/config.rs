@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::cdb::Cdb;
 use crate::control::Control;
+pub use crate::environment::Environment;
 use crate::smtpd::auth::AuthMode;
 use crate::smtpd::data::{self, ScanConfig};
 use crate::smtpd::filter::List;
@@ -19,50 +20,6 @@ use crate::smtpd::session::{Config, Replies, SpfPolicy, TlsMode, spf_level};
 pub const DEADLINE: u64 = 300;
 /// `timeoutsmtpd`'s default: seconds for each read or write.
 pub const TIMEOUT: u64 = 1200;
-
-/// The environment as read at start (names and lossy values).
-#[derive(Debug, Clone, Default)]
-pub struct Environment(Vec<(String, String)>);
-
-impl Environment {
-    /// This process's environment.
-    pub fn from_process() -> Environment {
-        Environment(
-            std::env::vars_os()
-                .map(|(k, v)| {
-                    (
-                        k.to_string_lossy().into_owned(),
-                        v.to_string_lossy().into_owned(),
-                    )
-                })
-                .collect(),
-        )
-    }
-
-    pub fn from_pairs(pairs: &[(&str, &str)]) -> Environment {
-        Environment(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
-    pub fn get(&self, name: &str) -> Option<String> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    }
-
-    fn first(&self, names: &[&str]) -> Option<String> {
-        names.iter().find_map(|n| self.get(n))
-    }
-
-    fn number(&self, name: &str) -> u64 {
-        self.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
-    }
-}
 
 /// Why qmail-smtpd cannot serve: the reply to send before exit 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,12 +124,7 @@ fn session_config(
         return Err(ConfigError::TlsUnavailable);
     }
     let tls_vars = match smtps {
-        true => env
-            .0
-            .iter()
-            .filter(|(k, _)| k.starts_with("SSL_"))
-            .cloned()
-            .collect(),
+        true => env.with_prefix("SSL_"),
         false => Vec::new(),
     };
     let rbl_info = var("RBLSMTPD").and_then(|v| v.strip_prefix("[RBL info] ").map(str::to_string));

@@ -4,16 +4,8 @@
 
 use super::Outcome;
 
-/// Header-safe text, the Received line's filter (qmail-smtpd(8)):
-/// letters, digits, space and `.@%+/=:-` stay, other bytes become `?`.
-pub fn safe_bytes(s: &[u8]) -> String {
-    crate::printable::text(s, |b| {
-        b.is_ascii_alphanumeric() || b" .@%+/=:-".contains(&b)
-    })
-}
-
 fn safe(s: &str) -> String {
-    safe_bytes(s.as_bytes())
+    crate::printable::header_safe(s.as_bytes())
 }
 
 /// The header for one evaluation. `helo` is the HELO string (`unknown`

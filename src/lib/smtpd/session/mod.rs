@@ -245,7 +245,7 @@ fn lossy(b: &[u8]) -> String {
 }
 
 // The Received line's filter, shared with Received-SPF (qmail-smtpd(8)).
-use crate::spf::header::safe_bytes as safe;
+use crate::printable::header_safe as safe;
 
 /// Log fields: control bytes become `?` so a decision stays one line.
 use crate::printable::no_controls as log_clean;
@@ -832,27 +832,19 @@ impl Session {
 
     /// The Received line (qmail-smtpd(8)).
     pub fn received(&self, now: i64) -> String {
-        let host = self.cfg.remote_host.as_deref().unwrap_or("unknown");
-        let mut s = format!("Received: from {}", safe(host.as_bytes()));
-        if !self.helohost.eq_ignore_ascii_case(host.as_bytes()) {
-            s.push_str(&format!(" (HELO {})", safe(&self.helohost)));
-        }
-        s.push_str(" (");
-        if let Some(i) = &self.remote_info {
-            s.push_str(&safe(i.as_bytes()));
-            s.push('@');
-        }
-        s.push_str(&safe(self.cfg.remote_ip.as_bytes()));
-        s.push_str(")\n");
-        if let Some(t) = &self.tls_info {
-            s.push_str(&format!("  de/crypted with {t}\n"));
-        }
-        s.push_str(&format!(
-            "  by {} with {}; {}\n",
-            safe(self.cfg.local_host.as_bytes()),
-            self.protocol(),
-            crate::date::Utc::from_unix(now).received()
-        ));
+        let protocol = self.protocol();
+        let mut s = crate::received::line(
+            &crate::received::Origin {
+                host: self.cfg.remote_host.as_deref().unwrap_or("unknown"),
+                helo: Some(&self.helohost),
+                info: self.remote_info.as_deref(),
+                ip: &self.cfg.remote_ip,
+                tls: self.tls_info.as_deref(),
+                local: &self.cfg.local_host,
+                protocol: &protocol,
+            },
+            now,
+        );
         if let Some(rbl) = &self.cfg.rbl_info {
             s.push_str(&format!("X-RBL-Info: {}\n", safe(rbl.as_bytes())));
         }
@@ -943,19 +935,11 @@ impl Session {
 
     fn tls_identity(&mut self, vars: &[(String, String)]) {
         let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        let unknown = |k: &str| get(k).unwrap_or("unknown").to_string();
         let dn = get("SSL_CLIENT_S_DN");
         if let Some(e) = get("SSL_CLIENT_S_DN_Email") {
             self.client_email = Some(e.to_string());
         }
-        self.tls_info = Some(format!(
-            "{}: {} [{}/{}] DN={}",
-            unknown("SSL_PROTOCOL"),
-            unknown("SSL_CIPHER"),
-            unknown("SSL_CIPHER_USEKEYSIZE"),
-            unknown("SSL_CIPHER_ALGKEYSIZE"),
-            dn.unwrap_or("none")
-        ));
+        self.tls_info = Some(crate::received::tls_info(|k| get(k).map(String::from)));
         let cert_mode = matches!(self.cfg.tls, TlsMode::CertRelay | TlsMode::CertIdentity);
         if let (Some(dn), true) = (dn, cert_mode) {
             self.authed = 2;
