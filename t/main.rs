@@ -21,6 +21,7 @@ mod qmail_queue;
 mod qmail_remote;
 mod qmail_send;
 mod qmail_smtpd;
+mod qmtp;
 mod queue_pool;
 mod queue_tools;
 mod remote_forms;
