@@ -451,3 +451,67 @@ fn client_certificate_to_openssl_s_server() {
     let (r, _, log) = via_s_server(&p, &a, &ip, 465, replies, &none).unwrap();
     assert!(r.len() == 1 && r[0].starts_with("Z "), "{r:?} {log}");
 }
+
+/// QMTPS between two homes: qmail-remote (qmtproutes `;6209`, the client
+/// certificate from domaincerts) to our sslserver demanding a certificate
+/// from the root (`-m`, CCAFILE) in front of qmail-qmtpd. A verified
+/// certificate relays (x@c.test is not in B's rcpthosts) and names the
+/// client in the Received line; a rogue one or none gets no session.
+#[test]
+fn qmtps_relaying_by_client_certificate() {
+    if !have_openssl() {
+        return crate::common::skip("openssl not installed (package/testdeps)");
+    }
+    let ip = own_loopback(2);
+    if std::net::TcpListener::bind((ip.as_str(), 6209)).is_err() {
+        return crate::common::skip(&format!("cannot bind {ip}:6209"));
+    }
+    let p = Pki::new("rtls-qmtps");
+    let b = home_b("rtls-qmtps-b");
+    let mut c = prog("sslserver");
+    c.env("QMAILHOME", &b.dir)
+        .env("CERTFILE", &p.server.0)
+        .env("KEYFILE", &p.server.1)
+        .env("CCAFILE", &p.root)
+        .args(["-1", "-R", "-H", "-l", "mx.b.test", "-m", "-e", "-s"])
+        .args([ip.as_str(), "6209"])
+        .arg(bin("qmail-qmtpd"));
+    let _srv = Server::start(c, &p.dir).unwrap();
+    let a = home("rtls-qmtps-a");
+    a.control("qmtproutes", &format!("c.test:[{ip}];6209\n"));
+    a.control(
+        "domaincerts",
+        &format!(
+            "a.test:{}|{}\nrogue.test:{}|{}\n",
+            s(&p.ecdsa.0),
+            s(&p.ecdsa.1),
+            s(&p.rogue.0),
+            s(&p.rogue.1)
+        ),
+    );
+    let dns = Dns::start(vec![]);
+    let send = |sender: &str, tag: &str| {
+        let msg = format!("Subject: {tag}\n\nbody\n");
+        remote(&a, &dns, &["c.test", sender, "x@c.test"], msg.as_bytes())
+    };
+    let r = send("joe@a.test", "cert");
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(r[0].starts_with("rqmtps:ok "), "{r:?}");
+    assert_eq!(r[1], format!("KAll received okay by {ip}\n"));
+    let queued: Vec<String> = queue_files(&b, "mess")
+        .into_iter()
+        .map(|(_, p)| fs::read_to_string(p).unwrap_or_default())
+        .collect();
+    assert_eq!(queued.len(), 1);
+    assert!(
+        queued[0].contains("(ecdsa.client@127.") && queued[0].contains(" with QMTPSA; "),
+        "{}",
+        queued[0]
+    );
+    assert!(queued[0].contains("DN=/CN=ecdsa.client"), "{}", queued[0]);
+    for (sender, tag) in [("joe@rogue.test", "rogue"), ("joe@none.test", "none")] {
+        let r = send(sender, tag);
+        assert!(r.len() == 1 && r[0].starts_with('Z'), "{tag}: {r:?}");
+    }
+    assert_eq!(queue_files(&b, "mess").len(), 1, "nothing more queued");
+}
