@@ -22,6 +22,7 @@ mod qmail_remote;
 mod qmail_send;
 mod qmail_smtpd;
 mod qmtp;
+mod qmtp_net;
 mod queue_pool;
 mod queue_tools;
 mod remote_forms;
