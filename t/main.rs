@@ -21,6 +21,7 @@ mod qmail_queue;
 mod qmail_remote;
 mod qmail_send;
 mod qmail_smtpd;
+mod qmq;
 mod qmtp;
 mod qmtp_net;
 mod queue_pool;
