@@ -73,3 +73,18 @@ fn test_modules_import_only_common() {
         bad.join("\n")
     );
 }
+
+/// Every program we ship has its man page (`man/NAME.1` to `.8`).
+#[test]
+fn every_program_has_a_man_page() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut missing = Vec::new();
+    for e in std::fs::read_dir(root.join("src/bin")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().replace(".rs", "");
+        if !(1..=8).any(|s| root.join(format!("man/{name}.{s}")).is_file()) {
+            missing.push(name);
+        }
+    }
+    missing.sort();
+    assert!(missing.is_empty(), "no man page: {missing:?}");
+}
