@@ -15,7 +15,7 @@ CARGO_T := $(CARGO) --config .cargo/static.toml
 MUSL := $(shell uname -m)-unknown-linux-musl
 MUSL_CC := CC_$(subst -,_,$(MUSL))
 MUSL_REL := target/$(MUSL)/release
-MUSL_BINS := --bin qmail-queue --bin qmail-smtpd
+MUSL_BINS := --bin qmail-queue --bin qmail-smtpd --bin qmail-qmtpd --bin qmail-qmqpd --bin qmail-qmqpc
 HOME_DIR := $(CURDIR)/run
 USER_NAME := $(shell id -un)
 
@@ -49,7 +49,7 @@ test:
 	  echo "musl builds: qmail-smtpd and queue tests"; \
 	  $(MUSL_CC)=$${CC:-cc} $(CARGO) build -q --target $(MUSL) $(MUSL_BINS) && \
 	  SQMAIL_MUSL_BIN=$(CURDIR)/target/$(MUSL)/debug $(CARGO_T) test -q --target $(TARGET) --test t -- \
-	    qmail_smtpd smtpd_ qmail_queue queue_pool spf postgrey --test-threads=4; \
+	    qmail_smtpd smtpd_ qmail_queue queue_pool spf postgrey qmtp qmq --test-threads=4; \
 	fi
 
 run: build
