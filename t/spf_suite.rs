@@ -175,8 +175,16 @@ fn suite_word(word: &str) -> &str {
     }
 }
 
+/// How a case that agrees with the suite was decided.
+enum Decided {
+    Evaluated,
+    /// The address is one of this machine's own: spfquery passes it
+    /// without asking (`result=loopback`).
+    OwnAddress,
+}
+
 /// Runs one case; `Err` says how it differs from the suite.
-fn case(h: &QmailHome, dns: &Dns, t: &Value) -> Result<(), String> {
+fn case(h: &QmailHome, dns: &Dns, t: &Value) -> Result<Decided, String> {
     let field = |k: &str| t.get(k).and_then(Value::str).unwrap_or("");
     let out = h
         .cmd("spfquery")
@@ -188,12 +196,17 @@ fn case(h: &QmailHome, dns: &Dns, t: &Value) -> Result<(), String> {
     if out.status.code() != Some(0) {
         return Err(format!("exit {:?}: {stdout}", out.status.code()));
     }
-    let word = stdout
+    let raw = stdout
         .lines()
         .next()
         .and_then(|l| l.strip_prefix("result="))
-        .map(suite_word)
         .unwrap_or("?");
+    let word = suite_word(raw);
+    let decided = if raw == "loopback" {
+        Decided::OwnAddress
+    } else {
+        Decided::Evaluated
+    };
     let want = strings(t.get("result").expect("result"));
     if !want.iter().any(|w| w == word) {
         return Err(format!("got {word}, want {want:?}\n{stdout}"));
@@ -212,7 +225,7 @@ fn case(h: &QmailHome, dns: &Dns, t: &Value) -> Result<(), String> {
         return Err(format!("trace does not end in R:{code}\n{stdout}"));
     }
     let (Some(exp), "fail") = (t.get("explanation").and_then(Value::str), word) else {
-        return Ok(());
+        return Ok(decided);
     };
     let got = stdout
         .lines()
@@ -226,7 +239,7 @@ fn case(h: &QmailHome, dns: &Dns, t: &Value) -> Result<(), String> {
         got == exp
     };
     if ok {
-        Ok(())
+        Ok(decided)
     } else {
         Err(format!("explanation {got:?}, want {exp:?}"))
     }
@@ -237,17 +250,25 @@ fn rfc7208_suite_through_spfquery() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("t/data/rfc7208-tests.yml");
     let docs = yaml::documents(&fs::read_to_string(path).unwrap());
     let h = QmailHome::new("spf-suite");
-    let (mut ran, mut failed) = (0, Vec::new());
+    let (mut ran, mut failed, mut local) = (0, Vec::new(), Vec::new());
     for doc in &docs {
         let dns = serve(doc.get("zonedata").expect("zonedata"));
         for (id, t) in doc.get("tests").expect("tests").map() {
             ran += 1;
-            if let Err(why) = case(&h, &dns, t) {
-                failed.push((id.clone(), why));
+            match case(&h, &dns, t) {
+                Err(why) => failed.push((id.clone(), why)),
+                Ok(Decided::OwnAddress) => local.push(id.as_str()),
+                Ok(Decided::Evaluated) => {}
             }
         }
     }
     assert_eq!((docs.len(), ran), (16, 203), "the whole 2014.04 suite");
+    if !local.is_empty() {
+        eprintln!(
+            "spf_suite: passed by the own-address rule on this machine, not evaluated: {}",
+            local.join(" ")
+        );
+    }
     let unexpected: Vec<String> = failed
         .iter()
         .filter(|(id, _)| !KNOWN.iter().any(|(k, _)| k == id))
