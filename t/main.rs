@@ -34,6 +34,7 @@ mod smtpd_client;
 mod smtpd_fuzz;
 mod smtpd_policy;
 mod spf;
+mod spf_suite;
 mod ucspi;
 mod ucspi_tls;
 mod users;

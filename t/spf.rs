@@ -37,6 +37,8 @@ fn zone() -> Vec<Record> {
         txt("why.two.example", &["two"]),
         txt("inc.example", &["v=spf1 include:pass.example -all"]),
         txt("mx.client.example", &["v=spf1 ip4:192.0.2.7 -all"]),
+        txt("loop.example", &["v=spf1 include:loop2.example -all"]),
+        txt("loop2.example", &["v=spf1 include:loop.example -all"]),
     ]
 }
 
@@ -99,6 +101,7 @@ fn spfquery_results() {
         ("a@nx.example", "none"),
         ("a@bad.example", "unknown"),
         ("a@down.example", "error"),
+        ("a@loop.example", "unknown"),
         ("a@inc.example", "pass"),
     ] {
         let (code, out, _) = q(CLIENT, from);
@@ -219,7 +222,7 @@ fn rcpt_replies(out: &Output) -> Vec<String> {
     l.into_iter().skip(1).step_by(2).collect()
 }
 
-const DOMAINS: [&str; 7] = [
+const DOMAINS: [&str; 8] = [
     "pass.example",
     "fail.example",
     "soft.example",
@@ -227,6 +230,7 @@ const DOMAINS: [&str; 7] = [
     "none.example",
     "bad.example",
     "down.example",
+    "loop.example",
 ];
 
 fn reject(d: &str) -> String {
@@ -250,7 +254,8 @@ fn smtpd_every_level() {
         );
         let want: Vec<String> = DOMAINS
             .iter()
-            .zip([0, 3, 4, 5, 6, 6, 2])
+            // A loop is a permanent error: refused at 6, never a 451.
+            .zip([0, 3, 4, 5, 6, 6, 2, 6])
             .map(|(d, from)| match (from, d) {
                 (0, _) => ok(),
                 (2, _) if level >= 2 => temp(),

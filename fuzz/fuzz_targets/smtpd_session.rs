@@ -66,7 +66,6 @@ impl Host for FakeHost {
     fn spf(&mut self, q: &Query) -> Option<Outcome> {
         let verdicts = [
             Verdict::Local,
-            Verdict::Limit,
             Verdict::Pass,
             Verdict::Fail,
             Verdict::SoftFail,
@@ -75,7 +74,7 @@ impl Host for FakeHost {
             Verdict::TempError,
             Verdict::PermError,
         ];
-        let v = verdicts[usize::from(pick(self.seed, q.sender.as_bytes(), 9))];
+        let v = verdicts[usize::from(pick(self.seed, q.sender.as_bytes(), 8))];
         Some(Outcome {
             verdict: v,
             trace: format!(" S={} H={} ", q.sender, q.helo),

@@ -10,6 +10,7 @@ pub mod send;
 pub mod smtpd;
 pub mod tls;
 pub mod ucspi;
+pub mod yaml;
 
 use std::ffi::OsStr;
 use std::fs;

@@ -18,8 +18,15 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use crate::common::ucspi::{Server, prog};
 use crate::common::{QmailHome, bin, wait_until};
 
+/// A name from text; labels that are no host name (`foo:bar/baz`, a
+/// space, `%`) are taken byte for byte, as a zone may hold them.
 pub fn name(s: &str) -> Name {
-    Name::from_ascii(format!("{}.", s.trim_end_matches('.'))).unwrap()
+    let s = s.trim_end_matches('.');
+    Name::from_ascii(format!("{s}.")).unwrap_or_else(|_| {
+        let mut n = Name::from_labels(s.split('.').map(str::as_bytes)).unwrap();
+        n.set_fqdn(true);
+        n
+    })
 }
 
 pub fn rr(n: &str, d: RData) -> Record {
@@ -65,6 +72,9 @@ pub struct Dns {
     pub queries: Arc<Mutex<Vec<String>>>,
 }
 
+/// Says whether to answer a question (name, type) with SERVFAIL.
+pub type FailWhen = Arc<dyn Fn(&Name, RecordType) -> bool + Send + Sync>;
+
 /// Server behaviour beyond answering from the records.
 #[derive(Clone, Default)]
 pub struct DnsOpts {
@@ -72,6 +82,10 @@ pub struct DnsOpts {
     pub truncate_over: Option<usize>,
     /// Names answered with SERVFAIL.
     pub servfail: Vec<String>,
+    /// Questions answered with SERVFAIL when this says so (a scenario's
+    /// timeouts: SERVFAIL makes the resolver give up at once, where
+    /// silence would cost it seconds).
+    pub servfail_if: Option<FailWhen>,
 }
 
 impl Dns {
@@ -154,7 +168,9 @@ fn answer(
     if let Some(e) = req.edns.clone() {
         m.set_edns(e);
     }
-    if opts.servfail.iter().any(|s| name(s) == qn) {
+    if opts.servfail.iter().any(|s| name(s) == qn)
+        || opts.servfail_if.as_ref().is_some_and(|f| f(&qn, qt))
+    {
         m.metadata.response_code = ResponseCode::ServFail;
         return m.to_vec().ok();
     }

@@ -9,6 +9,7 @@ pub mod dnssec;
 pub mod nsec;
 mod stub;
 pub mod tools;
+mod wire;
 
 use std::cell::OnceCell;
 use std::hash::{BuildHasher, Hasher};
@@ -68,6 +69,29 @@ pub fn name(s: &str) -> Result<Name, DnsError> {
     fq.map_err(|_| DnsError::Hard)
 }
 
+/// A name exactly as written: each label's bytes as they are, no escapes
+/// (SPF looks up `foo:bar/baz.example.com` as written, spfquery(8)). A
+/// trailing dot is allowed; an empty or over-long label is not.
+pub fn name_verbatim(s: &str) -> Result<Name, DnsError> {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    if s.is_empty() || s.split('.').any(str::is_empty) {
+        return Err(DnsError::Hard);
+    }
+    let mut n = Name::from_labels(s.split('.').map(str::as_bytes)).map_err(|_| DnsError::Hard)?;
+    n.set_fqdn(true);
+    Ok(n)
+}
+
+/// A name's labels joined by dots, unescaped (`name_verbatim`'s inverse
+/// for names read from answers), without the final dot.
+pub fn text_verbatim(n: &Name) -> String {
+    let labels: Vec<String> = n
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect();
+    labels.join(".")
+}
+
 /// A name as text, without the final dot.
 pub fn text(n: &Name) -> String {
     let s = n.to_ascii();
@@ -90,7 +114,7 @@ pub fn list_name(ip: IpAddr, zone: &str) -> String {
 }
 
 /// The addresses in A and AAAA records.
-fn addrs(v: Vec<Record>) -> Vec<IpAddr> {
+pub fn addrs(v: Vec<Record>) -> Vec<IpAddr> {
     v.into_iter()
         .filter_map(|r| match r.data {
             RData::A(a) => Some(IpAddr::V4(a.0)),
@@ -248,10 +272,15 @@ impl Resolver {
 
     /// The TXT records of `n`, each record's strings joined.
     pub fn txt(&self, n: &str) -> Result<Vec<Vec<u8>>, DnsError> {
+        self.txt_at(&name(n)?)
+    }
+
+    /// `txt` for a name already made.
+    pub fn txt_at(&self, n: &Name) -> Result<Vec<Vec<u8>>, DnsError> {
         Ok(self
-            .rdata(n, RecordType::TXT)?
+            .records(n, RecordType::TXT)?
             .into_iter()
-            .filter_map(|d| match d {
+            .filter_map(|r| match r.data {
                 RData::TXT(t) => Some(t.txt_data.iter().flat_map(|s| s.iter().copied()).collect()),
                 _ => None,
             })
@@ -331,6 +360,30 @@ mod tests {
 
     fn rec(n: &str, d: RData) -> Record {
         Record::from_rdata(name(n).unwrap(), 60, d)
+    }
+
+    #[test]
+    fn verbatim_names() {
+        let n = name_verbatim("foo:bar/baz.Example.com.").unwrap();
+        assert_eq!(n.num_labels(), 3);
+        assert_eq!(n.iter().next(), Some(b"foo:bar/baz".as_slice()));
+        assert_eq!(text_verbatim(&n), "foo:bar/baz.Example.com");
+        assert_eq!(
+            text_verbatim(&name_verbatim("macro%percent  space%20x.example").unwrap()),
+            "macro%percent  space%20x.example"
+        );
+        assert!(
+            name("foo:bar/baz.example.com").is_err(),
+            "the host-name form refuses it"
+        );
+        for bad in [
+            "",
+            ".",
+            "a..example",
+            &format!("{}.example", "x".repeat(64)),
+        ] {
+            assert_eq!(name_verbatim(bad), Err(DnsError::Hard), "{bad:?}");
+        }
     }
 
     #[test]

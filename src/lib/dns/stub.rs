@@ -159,7 +159,7 @@ fn udp(
             Err(e) => return Err(e),
         };
         // Anything else (a forged, duplicate or late answer) is ignored.
-        let Ok(m) = Message::from_vec(&buf[..n]) else {
+        let Some(m) = super::wire::decode(&buf[..n]) else {
             continue;
         };
         if let Some(k) = qs.iter().position(|(q, _)| answers(&m, q))
@@ -186,5 +186,5 @@ fn tcp(server: SocketAddr, (q, wire): &(Message, Vec<u8>)) -> io::Result<Option<
     s.read_exact(&mut l)?;
     let mut buf = vec![0u8; usize::from(u16::from_be_bytes(l))];
     s.read_exact(&mut buf)?;
-    Ok(Message::from_vec(&buf).ok().filter(|m| answers(m, q)))
+    Ok(super::wire::decode(&buf).filter(|m| answers(m, q)))
 }

@@ -11,8 +11,8 @@ pub mod record;
 
 use std::net::IpAddr;
 
-use crate::dns::{DnsError, Resolver};
-use hickory_proto::rr::{RData, RecordType};
+use crate::dns::{DnsError, Resolver, name_verbatim, text_verbatim};
+use hickory_proto::rr::{Name, RData, RecordType};
 use macros::Vars;
 use record::{Directive, Mechanism, Qualifier, Record};
 
@@ -48,35 +48,39 @@ pub trait Lookup {
     fn ptr(&mut self, ip: IpAddr) -> Result<Vec<String>, DnsError>;
 }
 
+/// Names are looked up as written (RFC 7208 §7.1 allows any printable
+/// ASCII in a domain-spec): `dns::name_verbatim`, not the host-name form.
 impl Lookup for Resolver {
     fn txt(&mut self, name: &str) -> Result<Vec<Vec<u8>>, DnsError> {
-        Resolver::txt(self, name)
+        self.txt_at(&name_verbatim(name)?)
     }
     fn addrs(&mut self, name: &str, v6: bool) -> Result<Vec<IpAddr>, DnsError> {
         let t = if v6 { RecordType::AAAA } else { RecordType::A };
+        Ok(crate::dns::addrs(self.records(&name_verbatim(name)?, t)?))
+    }
+    fn mx(&mut self, name: &str) -> Result<Vec<String>, DnsError> {
         Ok(self
-            .records(&crate::dns::name(name)?, t)?
+            .records(&name_verbatim(name)?, RecordType::MX)?
             .into_iter()
             .filter_map(|r| match r.data {
-                RData::A(a) => Some(IpAddr::V4(a.0)),
-                RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+                RData::MX(mx) => Some(text_verbatim(&mx.exchange)),
                 _ => None,
             })
             .collect())
     }
-    fn mx(&mut self, name: &str) -> Result<Vec<String>, DnsError> {
-        Ok(Resolver::mx(self, name)?
-            .into_iter()
-            .map(|(_, h)| h)
-            .collect())
-    }
     fn ptr(&mut self, ip: IpAddr) -> Result<Vec<String>, DnsError> {
-        Resolver::ptr(self, ip)
+        Ok(self
+            .records(&Name::from(ip), RecordType::PTR)?
+            .into_iter()
+            .filter_map(|r| match r.data {
+                RData::PTR(p) => Some(text_verbatim(&p.0)),
+                _ => None,
+            })
+            .collect())
     }
 }
 
-/// RFC 7208 results, with s/qmail's extras: `Local` (the client is this
-/// host) and, for errors, whether a limit or loop caused them.
+/// RFC 7208 results, with s/qmail's extra `Local` (the client is this host).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Local,
@@ -85,10 +89,9 @@ pub enum Verdict {
     SoftFail,
     Neutral,
     None,
-    /// Syntax error or unknown mechanism (s/qmail: `unknown`).
+    /// Syntax error, unknown mechanism, too many DNS terms or void
+    /// lookups, or a loop (RFC 7208 §4.6.4; s/qmail: `unknown`).
     PermError,
-    /// Too many DNS terms or void lookups, or a loop (s/qmail: `error`).
-    Limit,
     /// DNS failed temporarily (s/qmail: `error`).
     TempError,
 }
@@ -103,7 +106,7 @@ impl Verdict {
             Verdict::Neutral => "neutral",
             Verdict::None => "none",
             Verdict::PermError => "unknown",
-            Verdict::Limit | Verdict::TempError => "error",
+            Verdict::TempError => "error",
         }
     }
 
@@ -115,7 +118,7 @@ impl Verdict {
             Verdict::SoftFail => '~',
             Verdict::Neutral => '?',
             Verdict::None => 'o',
-            Verdict::PermError | Verdict::Limit => 'e',
+            Verdict::PermError => 'e',
             Verdict::TempError => 't',
         }
     }
@@ -141,7 +144,7 @@ impl Verdict {
     }
 
     pub fn is_error(self) -> bool {
-        matches!(self, Verdict::Limit | Verdict::TempError)
+        self == Verdict::TempError
     }
 }
 
@@ -424,7 +427,7 @@ impl Eval<'_, '_> {
         }
         if let Some(target) = &rec.redirect {
             if !self.count_term() {
-                return self.fail(Verdict::Limit, P_LOOP, &format!("redirect={target}"));
+                return self.fail(Verdict::PermError, P_LOOP, &format!("redirect={target}"));
             }
             let Some(t) = self.target(target, domain) else {
                 return self.fail(Verdict::PermError, record::PARSE_ERROR, target);
@@ -513,7 +516,7 @@ impl Eval<'_, '_> {
         let ip = self.vars.ip;
         let v6 = ip.is_ipv6();
         if d.mechanism.queries_dns() && !self.count_term() {
-            return Step::Stop(self.fail(Verdict::Limit, P_LOOP, &d.text));
+            return Step::Stop(self.fail(Verdict::PermError, P_LOOP, &d.text));
         }
         let spec_or = |s: &Option<String>| s.clone().unwrap_or_else(|| domain.to_string());
         let res = match &d.mechanism {
@@ -630,7 +633,7 @@ impl Eval<'_, '_> {
             Err(Miss::Dns(DnsError::Temp)) => return Err(self.fail(Verdict::TempError, P_DNS, &t)),
         };
         if !self.count_void(void) {
-            return Err(self.fail(Verdict::Limit, P_VOID, &t));
+            return Err(self.fail(Verdict::PermError, P_VOID, &t));
         }
         Ok((hit, t))
     }
@@ -666,7 +669,5 @@ fn validated_name(dns: &mut dyn Lookup, ip: IpAddr, domain: &str) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-#[cfg(test)]
-mod suite;
 #[cfg(test)]
 mod tests;
