@@ -23,6 +23,7 @@ mod qmail_send;
 mod qmail_smtpd;
 mod qmq;
 mod qmtp;
+mod qmtp_compat;
 mod qmtp_net;
 mod queue_pool;
 mod queue_tools;

@@ -2,9 +2,10 @@
 //! packages, answers, and a home whose queue records every message.
 
 use std::fs;
+use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::common::{QmailHome, list, run_with_input, script};
+use crate::common::{QmailHome, bin, list, run_with_input, script, wait_until};
 
 pub fn ns(data: &[u8]) -> Vec<u8> {
     let mut v = format!("{}:", data.len()).into_bytes();
@@ -82,8 +83,20 @@ impl Recorder {
 
     /// `prog` with the recording queue and a client at 192.0.2.7.
     pub fn cmd(&self, prog: &str, env: &[(&str, &str)]) -> Command {
-        let mut c = self.h.cmd(prog);
-        c.env("QMAILQUEUE", self.h.path("bin/recqq"))
+        self.cmd_at(&bin(prog), env)
+    }
+
+    /// `cmd` for a program anywhere (another implementation's server).
+    pub fn cmd_at(&self, program: &Path, env: &[(&str, &str)]) -> Command {
+        let mut c = Command::new(program);
+        c.env_clear()
+            .env("QMAILHOME", &self.h.dir)
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", self.h.path("bin").display()),
+            )
+            .current_dir(&self.h.dir)
+            .env("QMAILQUEUE", self.h.path("bin/recqq"))
             .env("TCPREMOTEIP", "192.0.2.7")
             .env("TCPLOCALHOST", "mx.example")
             .env("TCPLOCALIP", "192.0.2.1")
@@ -96,6 +109,15 @@ impl Recorder {
 
     pub fn run(&self, prog: &str, env: &[(&str, &str)], input: &[u8]) -> Output {
         run_with_input(&mut self.cmd(prog, env), input)
+    }
+
+    /// Waits until no queue script is half done (a server may exit before
+    /// the queue program it started).
+    pub fn settle(&self) {
+        let dir = self.h.path("rec");
+        assert!(wait_until(10, || list(&dir)
+            .iter()
+            .all(|n| n.ends_with(".msg") || n.ends_with(".env"))));
     }
 
     /// The recorded (message, envelope) pairs, oldest pid first is not
