@@ -298,6 +298,11 @@ impl Raw {
 #[test]
 fn bad_input_and_a_client_gone_mid_retr_leave_the_mailbox() {
     let p = Pop::new("pop3-bad");
+    // Bigger than the socket buffers: qmail-pop3d is still writing it when
+    // the client goes away.
+    let line = format!("{}\n", "x".repeat(79));
+    let big = "Subject: big\n\n".to_string() + &line.repeat(100_000);
+    fs::write(p.maildir.join("new/4000.D.test"), &big).unwrap();
     let before = p.files();
     let s = p.serve("tcpserver", &[], &[]);
     let mut c = Raw::connect(s.port);
@@ -321,14 +326,14 @@ fn bad_input_and_a_client_gone_mid_retr_leave_the_mailbox() {
         (&long, "-ERR line too long\r\n"),
         (b"DELE 1", "+OK \r\n"),
         (b"DELE 2", "+OK \r\n"),
-        (b"RETR 3", "+OK \r\n"),
+        (b"RETR 4", "+OK \r\n"),
     ] {
         assert_eq!(c.cmd(line), want, "{:?}", String::from_utf8_lossy(line));
     }
     // The client reads a little of the message and goes away.
     let mut some = [0u8; 100];
     c.r.read_exact(&mut some).unwrap();
-    assert!(some.starts_with(b"Subject: third\r\n"));
+    assert!(some.starts_with(b"Subject: big\r\n"));
     drop(c);
     s.wait_log(" status 0\n");
     assert_eq!(p.files(), before, "no QUIT, no change");
@@ -337,11 +342,11 @@ fn bad_input_and_a_client_gone_mid_retr_leave_the_mailbox() {
     let mut c = Raw::connect(s.port);
     c.w.write_all(b"USER pop\r\nPASS secret\r\nSTAT\r\n")
         .unwrap();
-    let total: usize = sizes().iter().sum();
+    let total = sizes().iter().sum::<usize>() + big.len();
     let replies = [c.read_line(), c.read_line(), c.read_line()];
     assert_eq!(
         replies,
-        ["+OK \r\n", "+OK \r\n", &format!("+OK 3 {total}\r\n")]
+        ["+OK \r\n", "+OK \r\n", &format!("+OK 4 {total}\r\n")]
     );
     assert_eq!(c.cmd(b"QUIT"), "+OK \r\n");
 }
@@ -551,4 +556,34 @@ fn dovecot_reads_a_maildir_qmail_pop3d_worked_on() {
     assert_eq!(c.cmd(b"PASS secret"), "+OK \r\n");
     assert_eq!(c.cmd(b"UIDL 2"), "+OK 2 3000.C.test\r\n");
     assert_eq!(c.cmd(b"QUIT"), "+OK \r\n");
+}
+
+/// Nothing sent in clear text after STLS is taken for a command
+/// (the STARTTLS injection of CVE-2011-0411): the client below sends a
+/// login behind STLS in the same packet and then starts TLS. Here the TLS
+/// process gets those bytes as the start of the handshake, which fails; a
+/// qmail-popup that had read them into its buffer would run them over TLS.
+#[test]
+fn commands_pipelined_after_stls_are_not_run() {
+    let p = Pop::new("pop3-stls-inject");
+    let (s, _) = p.serve_tls(&["-e", "-n"], "");
+    let script = r#"
+import os, socket, ssl
+s = socket.create_connection(("127.0.0.1", int(os.environ["PORT"])))
+f = s.makefile("rb", buffering=0)
+assert f.readline().startswith(b"+OK <")
+s.sendall(b"STLS\r\nUSER pop\r\nPASS secret\r\nDELE 1\r\nQUIT\r\n")
+assert f.readline() == b"+OK starting TLS negotiation\r\n"
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+try:
+    t = ctx.wrap_socket(s)
+    print("after handshake:", t.recv(100))
+except (ssl.SSLError, OSError) as e:
+    print("handshake failed")
+"#;
+    let out = python(script, s.port, None, &s);
+    assert!(out.contains("handshake failed"), "{out}");
+    let log = s.wait_log("dropping SSL connection");
+    assert!(!log.contains("Accept::AUTH"), "{log}");
+    assert_eq!(p.files().len(), 3);
 }
