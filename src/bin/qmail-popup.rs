@@ -14,9 +14,9 @@ const USAGE: &str = "qmail-popup hostname subprogram [arg ...]";
 fn main() {
     sqmail::exit::run_with("qmail-popup", 1, || {
         let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-        match args.split_first() {
-            Some((host, child)) if !host.is_empty() && !child.is_empty() => {
-                sqmail::pop3::popup::serve(host.as_bytes(), child)
+        match args.as_slice() {
+            [host, checker, rest @ ..] if !host.is_empty() => {
+                sqmail::pop3::popup::serve(host.as_bytes(), checker, rest)
             }
             _ => Err(Die::usage(USAGE)),
         }

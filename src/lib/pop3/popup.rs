@@ -5,7 +5,7 @@
 //! client on the same fds 0/1; qmail-popup waits for it and, if it failed,
 //! says so to the client.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStringExt;
 use std::process::Command;
@@ -60,8 +60,8 @@ impl Peer {
     }
 }
 
-/// Runs the session; `child` is the checkpassword command line.
-pub fn serve(hostname: &[u8], child: &[OsString]) -> Result<(), Die> {
+/// Runs the session; `checker` and `args` are the checkpassword command.
+pub fn serve(hostname: &[u8], checker: &OsStr, args: &[OsString]) -> Result<(), Die> {
     sys::ignore_signal(libc::SIGPIPE).map_err(|e| Die::sys("ignore SIGPIPE", e))?;
     TlsFds::close_on_exec();
     let tls_active = std::env::var_os("SSL_PROTOCOL").is_some_and(|v| !v.is_empty());
@@ -102,7 +102,11 @@ pub fn serve(hostname: &[u8], child: &[OsString]) -> Result<(), Die> {
                 a.tls_started();
                 peer.protocol = "POP3S";
             }
-            Action::Login(login) => return hand_over(&mut client, login, child, &exports, &peer),
+            Action::Login(login) => {
+                let mut cmd = Command::new(checker);
+                cmd.args(args).envs(exports.iter().map(|(k, v)| (k, v)));
+                return hand_over(&mut client, login, cmd, &peer);
+            }
         }
     }
 }
@@ -112,13 +116,9 @@ pub fn serve(hostname: &[u8], child: &[OsString]) -> Result<(), Die> {
 fn hand_over(
     client: &mut Client,
     mut login: Login,
-    child: &[OsString],
-    exports: &[(OsString, OsString)],
+    mut cmd: Command,
     peer: &Peer,
 ) -> Result<(), Die> {
-    let mut cmd = Command::new(&child[0]);
-    cmd.args(&child[1..])
-        .envs(exports.iter().map(|(k, v)| (k, v)));
     let status = run_with_fd3(&mut cmd, &login.block);
     login.block.iter_mut().for_each(|b| *b = 0);
     let mech = login.mech.name();
