@@ -34,6 +34,8 @@ const EXPECTED: &[(&str, i32)] = &[
     ("qmail-lspawn", 0),
     ("qmail-mfrules", 111),
     ("qmail-newu", 0),
+    ("qmail-pop3d", 0),
+    ("qmail-popup", 100),
     ("qmail-postgrey", 100),
     ("qmail-pw2u", 100),
     ("qmail-qmaint", 100),

@@ -14,6 +14,7 @@ mod home_setup;
 mod install;
 mod layout;
 mod local_tools;
+mod pop3;
 mod postgrey;
 mod qmail_inject;
 mod qmail_local;

@@ -6,30 +6,14 @@
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use sqmail::exit::Die;
 use sqmail::local::{lines, mbox};
 
-/// tmp/ files older than this are left-overs of crashed deliveries.
-const STALE_TMP: i64 = 36 * 3600;
-
 fn env(name: &str) -> Result<OsString, Die> {
     std::env::var_os(name).ok_or_else(|| Die::temp(format!("{name} not set")))
-}
-
-/// Removes stale tmp/ files (best effort, like a Maildir reader should).
-fn clean_tmp(maildir: &Path) {
-    let now = sqmail::date::now_secs();
-    let Ok(rd) = fs::read_dir(maildir.join("tmp")) else {
-        return;
-    };
-    for e in rd.flatten() {
-        if e.metadata().is_ok_and(|m| m.atime() < now - STALE_TMP) {
-            let _ = fs::remove_file(e.path());
-        }
-    }
 }
 
 /// Messages in new/ and cur/, oldest first (by the time in the name).
@@ -101,7 +85,7 @@ fn main() {
         let maildir = PathBuf::from(env("MAILDIR")?);
         let mail = PathBuf::from(env("MAIL")?);
         let tmp = PathBuf::from(env("MAILTMP")?);
-        clean_tmp(&maildir);
+        sqmail::local::maildir::clean_tmp(&maildir);
         let msgs = scan(&maildir)?;
         if msgs.is_empty() {
             return Ok(());

@@ -65,6 +65,10 @@ pub mod local;
 pub mod remote;
 pub mod send;
 
+// POP3: qmail-popup and qmail-pop3d (after smtpd, whose line buffer,
+// fd-3 child and UCSPITLS modes they share, and local's Maildir).
+pub mod pop3;
+
 /// The loud skip of tests that miss a peer program (unit tests and `t/`).
 #[doc(hidden)]
 pub mod testing;

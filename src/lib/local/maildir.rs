@@ -108,6 +108,24 @@ fn write_and_link(
     Ok(new)
 }
 
+/// tmp/ files not touched for this long are left-overs of crashed
+/// deliveries (maildir(5)).
+const STALE_TMP: i64 = 36 * 3600;
+
+/// Removes stale tmp/ files of the Maildir `dir` (best effort, as every
+/// Maildir reader should: maildir2mbox(1), qmail-pop3d(8)).
+pub fn clean_tmp(dir: &Path) {
+    let now = crate::date::now_secs();
+    let Ok(rd) = fs::read_dir(dir.join("tmp")) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if e.metadata().is_ok_and(|m| m.atime() < now - STALE_TMP) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
