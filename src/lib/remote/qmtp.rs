@@ -48,29 +48,47 @@ pub fn read_answer(mut byte: impl FnMut() -> io::Result<u8>) -> io::Result<Optio
     Ok(Some(v))
 }
 
-/// Sends the message file: `len+1:\n<bytes>,` without reading it into memory.
-fn send_message(conn: &mut Conn, msg: &mut File) -> Result<(), Fail> {
+/// Sends the package: `len+1:\n<message>,` then `tail` (the sender and
+/// recipient netstrings), reading the message file in 64 KiB pieces and
+/// writing each piece with what precedes or follows it, so a small
+/// message leaves in one write: a package split over small writes would
+/// wait on Nagle for the receiver's delayed ACK.
+fn send_package(conn: &mut Conn, msg: &mut File, tail: &[u8]) -> Result<(), Fail> {
+    const PIECE: usize = 64 * 1024;
     let len = msg
         .metadata()
         .map_err(|_| Fail::Report(report::READ_FAILED.into()))?
         .len();
     msg.seek(SeekFrom::Start(0))
         .map_err(|_| Fail::Report(report::READ_FAILED.into()))?;
-    conn.s.write_all(format!("{}:\n", len + 1).as_bytes())?;
+    let mut b = Vec::with_capacity(PIECE + 32 + tail.len().min(PIECE));
+    crate::netstring::push_header(&mut b, len + 1);
+    b.push(b'\n');
     let mut left = len;
-    let mut b = vec![0u8; 64 * 1024];
     while left > 0 {
-        let n = match msg.read(&mut b) {
+        let start = b.len();
+        let want = usize::try_from(left).unwrap_or(usize::MAX).min(PIECE);
+        b.resize(start + want, 0);
+        let n = match msg.read(&mut b[start..]) {
             // The file shrank under us: the netstring's length would lie.
             Ok(0) => return Err(Fail::Report(report::READ_FAILED.into())),
-            Ok(n) => n.min(usize::try_from(left).unwrap_or(usize::MAX)),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                b.truncate(start);
+                continue;
+            }
             Err(_) => return Err(Fail::Report(report::READ_FAILED.into())),
         };
-        conn.s.write_all(&b[..n])?;
+        b.truncate(start + n);
         left -= n as u64;
+        if left > 0 && b.len() >= PIECE {
+            conn.s.write_all(&b)?;
+            b.clear();
+        }
     }
-    conn.s.write_all(b",")?;
+    b.push(b',');
+    b.extend_from_slice(tail);
+    conn.send(&b)?;
     Ok(())
 }
 
@@ -104,7 +122,6 @@ fn talk(
     if qmtps {
         tls::start(&mut conn.s, &job.tls_peer(), mx_host).map_err(Fail::Report)?;
     }
-    send_message(conn, job.msg)?;
     let mut env = Vec::new();
     crate::netstring::push(&mut env, job.sender);
     let mut rs = Vec::new();
@@ -112,7 +129,7 @@ fn talk(
         crate::netstring::push(&mut rs, r);
     }
     crate::netstring::push(&mut env, &rs);
-    conn.send(&env)?;
+    send_package(conn, job.msg, &env)?;
     let tag = if qmtps { "qmtps:" } else { "qmtp:" };
     let mut all = true;
     for _ in job.recips {
