@@ -52,6 +52,8 @@ struct Pki {
     rsa: PathBuf,
     /// ECDSA from a CA the receivers do not trust.
     rogue: (PathBuf, PathBuf),
+    /// ECDSA from the trusted intermediate, expired last year.
+    expired: (PathBuf, PathBuf),
 }
 
 impl Pki {
@@ -101,6 +103,13 @@ impl Pki {
             .unwrap();
         fs::write(path("rogue.pem"), c.pem()).unwrap();
         fs::write(path("rogue.key"), k.serialize_pem()).unwrap();
+        let k = KeyPair::generate().unwrap();
+        let mut old = leaf_params("expired.client", &["expired.client"]);
+        old.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        old.not_after = rcgen::date_time_ymd(2025, 1, 1);
+        let c = old.signed_by(&k, &inter).unwrap();
+        fs::write(path("expired.pem"), c.pem() + &inter.pem()).unwrap();
+        fs::write(path("expired.key"), k.serialize_pem()).unwrap();
         assert!(
             fs::read_to_string(&sec1)
                 .unwrap()
@@ -118,6 +127,7 @@ impl Pki {
             sec1: (path("sec1.pem"), sec1),
             rsa: path("rsa.pem"),
             rogue: (path("rogue.pem"), path("rogue.key")),
+            expired: (path("expired.pem"), path("expired.key")),
             dir,
         }
     }
@@ -456,7 +466,8 @@ fn client_certificate_to_openssl_s_server() {
 /// certificate from domaincerts) to our sslserver demanding a certificate
 /// from the root (`-m`, CCAFILE) in front of qmail-qmtpd. A verified
 /// certificate relays (x@c.test is not in B's rcpthosts) and names the
-/// client in the Received line; a rogue one or none gets no session.
+/// client in the Received line; a rogue, an expired or no certificate gets
+/// no session.
 #[test]
 fn qmtps_relaying_by_client_certificate() {
     if !have_openssl() {
@@ -482,11 +493,13 @@ fn qmtps_relaying_by_client_certificate() {
     a.control(
         "domaincerts",
         &format!(
-            "a.test:{}|{}\nrogue.test:{}|{}\n",
+            "a.test:{}|{}\nrogue.test:{}|{}\nexpired.test:{}|{}\n",
             s(&p.ecdsa.0),
             s(&p.ecdsa.1),
             s(&p.rogue.0),
-            s(&p.rogue.1)
+            s(&p.rogue.1),
+            s(&p.expired.0),
+            s(&p.expired.1)
         ),
     );
     let dns = Dns::start(vec![]);
@@ -509,7 +522,11 @@ fn qmtps_relaying_by_client_certificate() {
         queued[0]
     );
     assert!(queued[0].contains("DN=/CN=ecdsa.client"), "{}", queued[0]);
-    for (sender, tag) in [("joe@rogue.test", "rogue"), ("joe@none.test", "none")] {
+    for (sender, tag) in [
+        ("joe@rogue.test", "rogue"),
+        ("joe@expired.test", "expired"),
+        ("joe@none.test", "none"),
+    ] {
         let r = send(sender, tag);
         assert!(r.len() == 1 && r[0].starts_with('Z'), "{tag}: {r:?}");
     }
