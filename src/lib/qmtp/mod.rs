@@ -3,6 +3,7 @@
 //! in for qmail-queue on a mini-qmail host (qmail-qmtpd(8),
 //! qmail-qmqpd(8), qmail-qmqpc(8), mini-qmail(7)).
 
+pub mod crlf;
 pub mod input;
 pub mod peer;
 pub mod qmqpc;

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::crlf::CrlfToLf;
 use super::input::{MAX_LENGTH, NetIo, Stop, length_result};
 use super::peer::{Peer, QMTPS_PORT};
 use super::rcpthosts::RcptHosts;
@@ -184,44 +185,6 @@ fn copy_message(
     Ok(too_big)
 }
 
-/// CRLF → LF over pieces; a CR not followed by LF is kept.
-#[derive(Default)]
-struct CrlfToLf {
-    /// The last piece ended in CR.
-    pending: bool,
-}
-
-impl CrlfToLf {
-    fn feed(&mut self, mut c: &[u8], out: &mut Vec<u8>) {
-        if self.pending && !c.is_empty() {
-            self.pending = false;
-            if c[0] != b'\n' {
-                out.push(b'\r');
-            }
-        }
-        while let Some(i) = memchr::memchr(b'\r', c) {
-            out.extend_from_slice(&c[..i]);
-            match c.get(i + 1) {
-                Some(b'\n') => c = &c[i + 1..],
-                Some(_) => {
-                    out.push(b'\r');
-                    c = &c[i + 1..];
-                }
-                None => {
-                    self.pending = true;
-                    return;
-                }
-            }
-        }
-        out.extend_from_slice(c);
-    }
-
-    /// Whether a final CR is still held.
-    fn finish(&mut self) -> bool {
-        std::mem::take(&mut self.pending)
-    }
-}
-
 /// The recipient list: one netstring holding one netstring per recipient.
 /// Accepted recipients go to qmail-queue's envelope as they come.
 fn recipients(io: &mut NetIo, s: &Settings, qq: &mut QueueClient) -> Result<Vec<Rcpt>, Stop> {
@@ -266,32 +229,4 @@ fn queue_rcpt(qq: &mut QueueClient, a: &[u8]) -> Rcpt {
     qq.write_envelope(a);
     qq.write_envelope(b"\0");
     Rcpt::Accepted
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn convert(pieces: &[&[u8]]) -> Vec<u8> {
-        let mut c = CrlfToLf::default();
-        let mut out = Vec::new();
-        for p in pieces {
-            c.feed(p, &mut out);
-        }
-        if c.finish() {
-            out.push(b'\r');
-        }
-        out
-    }
-
-    #[test]
-    fn crlf_becomes_lf_across_pieces() {
-        assert_eq!(convert(&[b"a\r\nb\r\n"]), b"a\nb\n");
-        assert_eq!(convert(&[b"a\r", b"\nb"]), b"a\nb");
-        assert_eq!(convert(&[b"a\r", b"b\r"]), b"a\rb\r");
-        assert_eq!(convert(&[b"a\r\rb"]), b"a\r\rb");
-        assert_eq!(convert(&[b"\r\r\n"]), b"\r\n");
-        assert_eq!(convert(&[b"x\r", b"", b"\n"]), b"x\n");
-        assert_eq!(convert(&[b"8bit \xff\x00\r\n"]), b"8bit \xff\x00\n");
-    }
 }
