@@ -11,20 +11,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use sqmail::netstring::{self, read_length};
-use sqmail::qmtp::crlf::CrlfToLf;
+use sqmail::qmtp::crlf::convert;
 use sqmail::qmtp::qmqpc::envelope_netstrings;
-
-fn convert(pieces: &[&[u8]]) -> Vec<u8> {
-    let mut c = CrlfToLf::default();
-    let mut out = Vec::new();
-    for p in pieces {
-        c.feed(p, &mut out);
-    }
-    if c.finish() {
-        out.push(b'\r');
-    }
-    out
-}
 
 fuzz_target!(|data: &[u8]| {
     let mut it = data.iter().copied();

@@ -39,21 +39,22 @@ impl CrlfToLf {
     }
 }
 
+/// The whole conversion of a message arriving in `pieces`.
+pub fn convert(pieces: &[&[u8]]) -> Vec<u8> {
+    let mut c = CrlfToLf::default();
+    let mut out = Vec::new();
+    for p in pieces {
+        c.feed(p, &mut out);
+    }
+    if c.finish() {
+        out.push(b'\r');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn convert(pieces: &[&[u8]]) -> Vec<u8> {
-        let mut c = CrlfToLf::default();
-        let mut out = Vec::new();
-        for p in pieces {
-            c.feed(p, &mut out);
-        }
-        if c.finish() {
-            out.push(b'\r');
-        }
-        out
-    }
 
     #[test]
     fn crlf_becomes_lf_across_pieces() {
