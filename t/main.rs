@@ -31,6 +31,7 @@ mod smtpd_client;
 mod smtpd_fuzz;
 mod smtpd_policy;
 mod spf;
+mod srs;
 mod ucspi;
 mod ucspi_tls;
 mod users;
