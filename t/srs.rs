@@ -78,7 +78,7 @@ fn ours_forward(h: &QmailHome, qq: &Path, sender: &str) -> String {
         qq,
         "srsforward",
         &["to@dest.example"],
-        &[("HOST", ALIAS), ("NEWSENDER", sender), ("DTLINE", DT)],
+        &env(sender, ALIAS),
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let (_, env) = queued(h).expect("srsforward queued nothing");
@@ -364,6 +364,11 @@ fn srs0_at(secret: &str, user_host: &str, alias: &str, day: u64) -> String {
     )
 }
 
+/// qmail-local's environment for srsforward: mail from `sender` to `host`.
+fn env<'a>(sender: &'a str, host: &'a str) -> [(&'a str, &'a str); 3] {
+    [("HOST", host), ("NEWSENDER", sender), ("DTLINE", DT)]
+}
+
 fn today() -> u64 {
     day(sqmail::date::now_secs() as u64)
 }
@@ -374,9 +379,6 @@ fn srsforward_envelope_and_message() {
         "srs-fwd",
         Some(&format!("# ours\n{ALIAS}:{A} {B}\n!off.example:\n")),
     );
-    let env = |sender: &'static str, host: &'static str| {
-        [("HOST", host), ("NEWSENDER", sender), ("DTLINE", DT)]
-    };
     let o = run(
         &h,
         &qq,
@@ -431,6 +433,16 @@ fn srsforward_envelope_and_message() {
         assert!(queued(&h).is_none());
     }
 
+    // A sender whose SRS form would not fit an SMTP line bounces.
+    let long = format!("{}@example.org", "a".repeat(980));
+    let o = run(&h, &qq, "srsforward", &["a@x.example"], &env(&long, ALIAS));
+    assert_eq!(o.status.code(), Some(100));
+    assert_eq!(
+        text(&o.stderr),
+        "srsforward: fatal: SRS address would be too long (#5.1.7)\n"
+    );
+    assert!(queued(&h).is_none());
+
     // Usage, and qmail-local's environment missing.
     assert_eq!(
         run(&h, &qq, "srsforward", &[], &env("s@example.org", ALIAS))
@@ -460,11 +472,7 @@ fn srs_without_srsdomains_is_temporary() {
         &qq,
         "srsforward",
         &["a@x.example"],
-        &[
-            ("HOST", ALIAS),
-            ("NEWSENDER", "s@example.org"),
-            ("DTLINE", DT),
-        ],
+        &env("s@example.org", ALIAS),
     );
     assert_eq!(o.status.code(), Some(111));
     assert_eq!(
