@@ -629,6 +629,14 @@ fn srsreverse_strips_the_virtual_domain_prefix() {
         ours_reverse(&h, &qq, &recipient),
         Ok("bob@example.net".into())
     );
+    // A wildcard line, as qmail-send reads it; another prefix is not ours.
+    h.control("virtualdomains", ".example.com:srs\n");
+    assert_eq!(
+        ours_reverse(&h, &qq, &recipient),
+        Ok("bob@example.net".into())
+    );
+    let other = format!("bounce-{addr}");
+    assert_eq!(ours_reverse(&h, &qq, &other).map_err(|e| e.0), Err(100));
 }
 
 /// A `.qmail` forward through qmail-local → srsforward → the queue, and the

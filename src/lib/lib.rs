@@ -57,8 +57,7 @@ pub mod local;
 pub mod remote;
 pub mod send;
 
-// SRS (srsforward, srsreverse): forwarding through qmail-queue, after
-// local and send whose helpers it uses.
+// SRS (srsforward, srsreverse): after local, whose forwarding it uses.
 pub mod srs;
 
 /// The loud skip of tests that miss a peer program (unit tests and `t/`).

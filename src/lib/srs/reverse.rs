@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::address;
-use crate::control::Control;
+use crate::control::{ConstMap, Control};
 use crate::exit::Die;
 use crate::local::command;
 
@@ -17,12 +17,17 @@ pub fn original(c: &Control, host: &str, recipient: &[u8], today: u64) -> Result
         .map("virtualdomains")
         .map_err(|e| Die::sys("read control/virtualdomains", e))?
         .unwrap_or_default();
-    let recipient = crate::send::bounce::strip_virtual(recipient, &vdoms);
     let at = recipient
         .iter()
         .rposition(|&b| b == b'@')
         .unwrap_or(recipient.len());
-    let local = &recipient[..at];
+    let mut local = &recipient[..at];
+    if let Some(p) = virtual_prefix(&vdoms, host)
+        && local.starts_with(p.as_bytes())
+        && local.get(p.len()) == Some(&b'-')
+    {
+        local = &local[p.len() + 1..];
+    }
     let secrets = domains.secrets_for(host);
     if secrets.is_empty() {
         return Err(Die::temp(format!(
@@ -34,6 +39,16 @@ pub fn original(c: &Control, host: &str, recipient: &[u8], today: u64) -> Result
         let shown = crate::printable::text(&local[..local.len().min(100)], crate::printable::word);
         Die::perm(format!("{r}: {shown} (#5.1.1)"))
     })
+}
+
+/// The prefix virtualdomains gives `host` as qmail-send looks it up
+/// (qmail-send(8)): the domain, each `.suffix` of it, then the empty key.
+fn virtual_prefix<'a>(vdoms: &'a ConstMap, host: &'a str) -> Option<&'a str> {
+    std::iter::once(host)
+        .chain(host.match_indices('.').map(|(i, _)| &host[i..]))
+        .chain(std::iter::once(""))
+        .find_map(|k| vdoms.get(k))
+        .filter(|p| !p.is_empty())
 }
 
 /// Queues DTLINE + stdin for the original address; returns the qp.
