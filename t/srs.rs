@@ -21,6 +21,8 @@ const ALIAS: &str = "fw.example";
 const A: &str = "first-s3cret";
 const B: &str = "second-s3cret";
 const N: &str = "newer-s3cret";
+/// The separators after SRS0/SRS1 srsdomains offers (the default first).
+const SEPARATORS: [char; 3] = ['=', '-', '+'];
 
 /// Senders for the comparisons: plain, mixed case, an SRS0 of another
 /// forwarder (becomes SRS1) and an SRS1 of another forwarder.
@@ -130,6 +132,8 @@ struct Script {
     exe: &'static str,
     flag: &'static str,
     code: &'static str,
+    /// The separator after SRS0/SRS1 (the script reads SRS_SEP).
+    sep: char,
 }
 
 impl Script {
@@ -155,6 +159,7 @@ impl Peer for Script {
     }
     fn call(&self, op: &str, addr: &str, secrets: &[&str]) -> Option<String> {
         let o = Command::new(self.exe)
+            .env("SRS_SEP", self.sep.to_string())
             .args([self.flag, self.code, op, ALIAS, addr])
             .args(secrets)
             .output()
@@ -163,30 +168,32 @@ impl Peer for Script {
     }
 }
 
-fn mail_srs() -> Option<Script> {
+fn mail_srs(sep: char) -> Option<Script> {
     Script {
         name: "Mail::SRS (libmail-srs-perl)",
         exe: "perl",
         flag: "-e",
         code: "use Mail::SRS; my ($op, $alias, $addr, @s) = @ARGV; \
-               my $srs = Mail::SRS->new(Secret => [@s], MaxAge => 21); \
+               my $srs = Mail::SRS->new(Secret => [@s], MaxAge => 21, Separator => $ENV{SRS_SEP}); \
                my $r = eval { $op eq 'forward' ? $srs->forward($addr, $alias) : $srs->reverse($addr) }; \
                defined $r or exit 1; print $r;",
+        sep,
     }
     .found(&["-MMail::SRS", "-e", "1"])
 }
 
-fn python_srs() -> Option<Script> {
+fn python_srs(sep: char) -> Option<Script> {
     Script {
         name: "python3-srs",
         exe: "/usr/bin/python3",
         flag: "-c",
-        code: "import sys, SRS\n\
+        code: "import os, sys, SRS\n\
                op, alias, addr = sys.argv[1:4]\n\
-               srs = SRS.new(secret=sys.argv[4:], maxage=21)\n\
+               srs = SRS.new(secret=sys.argv[4:], maxage=21, separator=os.environ['SRS_SEP'])\n\
                try:\n    r = srs.forward(addr, alias) if op == 'forward' else srs.reverse(addr)\n\
                except Exception:\n    sys.exit(1)\n\
                sys.stdout.write(r)\n",
+        sep,
     }
     .found(&["-c", "import SRS"])
 }
@@ -207,7 +214,7 @@ impl Drop for Postsrsd {
 }
 
 impl Postsrsd {
-    fn start(name: &str, secrets: &[&str]) -> Option<Postsrsd> {
+    fn start(name: &str, secrets: &[&str], sep: char) -> Option<Postsrsd> {
         let exe = "/usr/sbin/postsrsd";
         if !Path::new(exe).exists() {
             skip(&format!(
@@ -222,6 +229,7 @@ impl Postsrsd {
         let child = Command::new(exe)
             .arg(format!("-s{}", secret.display()))
             .arg(format!("-d{ALIAS}"))
+            .arg(format!("-a{sep}"))
             .args([
                 "-l127.0.0.1".to_string(),
                 format!("-f{forward}"),
@@ -269,18 +277,19 @@ impl Peer for Postsrsd {
 /// verified by the peer holding our signing secret second; the peer's
 /// verified by us holding its secret second. `signer` is the peer as it
 /// signs with `B` alone (postsrsd: a second daemon).
-fn compare(peer: &dyn Peer, verifier: &dyn Peer, signer: &dyn Peer, name: &str) {
-    let (h, qq) = home(name, Some(&format!("{ALIAS}:{A} {B}\n")));
+fn compare(peer: &dyn Peer, verifier: &dyn Peer, signer: &dyn Peer, name: &str, sep: char) {
+    let (h, qq) = home(name, Some(&format!("{ALIAS}:{A} {B}|{sep}\n")));
     let who = peer.name();
     for sender in SENDERS {
         let ours = ours_forward(&h, &qq, sender);
         let theirs = peer.call("forward", sender, &[A, B]).expect("peer forward");
         assert_eq!(ours, theirs, "{who}: forward of {sender}");
-        assert!(ours.starts_with(if sender.starts_with("SRS") {
-            "SRS1="
+        let tag = if sender.starts_with("SRS") {
+            "SRS1"
         } else {
-            "SRS0="
-        }));
+            "SRS0"
+        };
+        assert!(ours.starts_with(&format!("{tag}{sep}")), "{ours}");
 
         // Ours, verified by them with our secret second (and any case).
         let back = verifier.call("reverse", &ours, &[N, A]);
@@ -327,24 +336,30 @@ fn expected_reverse(sender: &str) -> String {
 
 #[test]
 fn srs_matches_mail_srs() {
-    let Some(p) = mail_srs() else { return };
-    compare(&p, &p, &p, "srs-perl");
+    for sep in SEPARATORS {
+        let Some(p) = mail_srs(sep) else { return };
+        compare(&p, &p, &p, "srs-perl", sep);
+    }
 }
 
 #[test]
 fn srs_matches_python_srs() {
-    let Some(p) = python_srs() else { return };
-    compare(&p, &p, &p, "srs-python");
+    for sep in SEPARATORS {
+        let Some(p) = python_srs(sep) else { return };
+        compare(&p, &p, &p, "srs-python", sep);
+    }
 }
 
 #[test]
 fn srs_matches_libsrs2_postsrsd() {
-    let Some(signs_a) = Postsrsd::start("srs-postsrsd-ab", &[A, B]) else {
-        return;
-    };
-    let verifier = Postsrsd::start("srs-postsrsd-na", &[N, A]).unwrap();
-    let signer = Postsrsd::start("srs-postsrsd-b", &[B]).unwrap();
-    compare(&signs_a, &verifier, &signer, "srs-postsrsd");
+    for sep in SEPARATORS {
+        let Some(signs_a) = Postsrsd::start("srs-postsrsd-ab", &[A, B], sep) else {
+            return;
+        };
+        let verifier = Postsrsd::start("srs-postsrsd-na", &[N, A], sep).unwrap();
+        let signer = Postsrsd::start("srs-postsrsd-b", &[B], sep).unwrap();
+        compare(&signs_a, &verifier, &signer, "srs-postsrsd", sep);
+    }
 }
 
 /// An SRS0 address for `user@host` at ALIAS made with `secret` on `day`.
@@ -686,7 +701,7 @@ fn srs_through_qmail_local() {
         srs,
         srs0(A, "alice@example.org", today()).replace(ALIAS, "example.com")
     );
-    if let Some(p) = mail_srs() {
+    if let Some(p) = mail_srs('=') {
         assert_eq!(
             p.call("reverse", &srs, &[A]).as_deref(),
             Some("alice@example.org")
