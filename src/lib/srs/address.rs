@@ -95,14 +95,23 @@ fn digest(secret: &[u8], parts: &[&[u8]]) -> String {
 
 /// Whether `given` is at least `HASH_LEN` characters of some secret's digest,
 /// letters compared without case (libsrs2 does: mail systems fold case).
+/// The URL-safe `-` and `_` stand for `+` and `/`, as postsrsd 2 writes them.
 fn hash_check(given: &[u8], secrets: &[Vec<u8>], parts: &[&[u8]]) -> Result<(), Refusal> {
     if given.len() < HASH_LEN {
         return Err(Refusal::BadHash);
     }
+    let given: Vec<u8> = given
+        .iter()
+        .map(|&b| match b {
+            b'-' => b'+',
+            b'_' => b'/',
+            b => b,
+        })
+        .collect();
     let ok = secrets.iter().any(|s| {
         let d = digest(s, parts);
         given.len() <= d.trim_end_matches('=').len()
-            && d.as_bytes()[..given.len()].eq_ignore_ascii_case(given)
+            && d.as_bytes()[..given.len()].eq_ignore_ascii_case(&given)
     });
     if ok { Ok(()) } else { Err(Refusal::BadHash) }
 }
@@ -348,6 +357,22 @@ mod tests {
         assert_eq!(srs.forward(b"SRS1=abc@x.example", b"fw.example", DAY), None);
         let a = srs.forward(b"x@y.example", b"fw.example", DAY).unwrap();
         assert!(a.starts_with(b"SRS0+"));
+    }
+
+    #[test]
+    fn url_safe_hash_characters_verify() {
+        let k = secrets(&["tops3cr3t"]);
+        // Find a sender whose hash has a `+` or `/` (about one in eight).
+        let (local, safe) = (0..200)
+            .find_map(|i| {
+                let a = fwd(&format!("u{i}@example.org"), DAY);
+                let local = a.split('@').next().unwrap().to_string();
+                let safe = local[..9].replace('+', "-").replace('/', "_") + &local[9..];
+                (safe != local).then_some((local, safe))
+            })
+            .unwrap();
+        let want = reverse(local.as_bytes(), &k, DAY).unwrap();
+        assert_eq!(reverse(safe.as_bytes(), &k, DAY).unwrap(), want);
     }
 
     #[test]
