@@ -61,6 +61,8 @@ const EXPECTED: &[(&str, i32)] = &[
     ("sendmail", 100),
     ("spfquery", 100),
     ("splogger", 0),
+    ("srsforward", 100),
+    ("srsreverse", 100),
     ("sslclient", 100),
     ("sslserver", 100),
     ("tcpclient", 100),

@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::common::queue::recording_qq;
 use crate::common::*;
 
 const MSG: &str = "Subject: hi\n\nFrom here\nbody\n";
@@ -17,16 +18,7 @@ const UF: &str = "From s@example.org Fri Nov 27 09:00:00 2026\n";
 /// with `code`.
 fn home_with_qq(name: &str, code: i32) -> (QmailHome, PathBuf) {
     let h = QmailHome::new(name);
-    let qq = h.path("fake-qq");
-    fs::write(
-        &qq,
-        format!(
-            "#!/bin/sh\ncat > {0}/qq.body\ncat <&1 > {0}/qq.env\nexit {code}\n",
-            h.dir.display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&qq, fs::Permissions::from_mode(0o755)).unwrap();
+    let qq = recording_qq(&h.dir, code);
     (h, qq)
 }
 

@@ -37,6 +37,7 @@ mod smtpd_fuzz;
 mod smtpd_policy;
 mod spf;
 mod spf_suite;
+mod srs;
 mod ucspi;
 mod ucspi_tls;
 mod users;

@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::common::smtpd::{Smtpd, lines};
-use crate::common::{QmailHome, fresh_dir, retry_until};
+use crate::common::{QmailHome, free_port, fresh_dir, retry_until};
 
 /// A postgrey of our own on a loopback port, with a private database and
 /// a one-second delay; killed when dropped.
@@ -27,14 +27,6 @@ impl Drop for Postgrey {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Postgrey {

@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 
+use crate::common::queue::recording_qq;
 use crate::common::*;
 
 const SENDER: &str = "sender@example.org";
@@ -28,16 +29,7 @@ impl Fixture<'_> {
             fs::create_dir_all(user.join(d)).unwrap();
         }
         fs::set_permissions(&user, fs::Permissions::from_mode(0o755)).unwrap();
-        let qq = dir.join("fake-qq");
-        fs::write(
-            &qq,
-            format!(
-                "#!/bin/sh\ncat > {0}/qq.body\ncat <&1 > {0}/qq.env\nexit 0\n",
-                dir.display()
-            ),
-        )
-        .unwrap();
-        fs::set_permissions(&qq, fs::Permissions::from_mode(0o755)).unwrap();
+        recording_qq(&dir, 0);
         Fixture { h, dir, user }
     }
 

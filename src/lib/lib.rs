@@ -68,6 +68,8 @@ pub mod send;
 // POP3: qmail-popup and qmail-pop3d (after smtpd, whose line buffer,
 // fd-3 child and UCSPITLS modes they share, and local's Maildir).
 pub mod pop3;
+// SRS (srsforward, srsreverse): after local, whose forwarding it uses.
+pub mod srs;
 
 /// The loud skip of tests that miss a peer program (unit tests and `t/`).
 #[doc(hidden)]

@@ -152,6 +152,15 @@ pub fn list(dir: &Path) -> Vec<String> {
 
 pub use sqmail::testing::skip;
 
+/// A loopback TCP port nothing listens on (for a peer daemon to bind).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Polls `cond` every 10 ms until it holds or `secs` pass; whether it held.
 /// For states nothing signals: a file appearing, a log line, an exit.
 pub fn wait_until(secs: u64, cond: impl FnMut() -> bool) -> bool {

@@ -2,7 +2,8 @@
 //! what the queue directories hold.
 
 use std::fs::{self, File};
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -15,6 +16,23 @@ pub struct Ran {
     pub code: Option<i32>,
     pub pid: u32,
     pub stderr: Vec<u8>,
+}
+
+/// A stand-in for qmail-queue in `dir` (for QMAILQUEUE) that saves the
+/// message to `dir/qq.body` and the envelope to `dir/qq.env`, then exits
+/// with `code`.
+pub fn recording_qq(dir: &Path, code: i32) -> PathBuf {
+    let qq = dir.join("fake-qq");
+    fs::write(
+        &qq,
+        format!(
+            "#!/bin/sh\ncat > {0}/qq.body\ncat <&1 > {0}/qq.env\nexit {code}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&qq, fs::Permissions::from_mode(0o755)).unwrap();
+    qq
 }
 
 /// A file next to the home holding `data`, opened for reading.
