@@ -800,3 +800,40 @@ fn stale_default_is_removed() {
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(f.read("d").unwrap(), "unset");
 }
+
+/// A `|` line of plain words runs the program directly (its parent is
+/// qmail-local), with the words as its arguments and the message on stdin;
+/// a line that needs the shell (quotes, redirection) still gets `sh -c`.
+#[test]
+fn plain_commands_skip_the_shell() {
+    let h = QmailHome::new("local-plain");
+    let f = Fixture::new(&h, "plain");
+    let rec =
+        "#!/bin/sh\nout=$1; shift\n{ cat /proc/$PPID/comm; echo \"$#:$*\"; cat; } > \"$out\"\n";
+    f.file("rec", rec, 0o755);
+    f.file(
+        ".qmail",
+        "|./rec direct a%b c=d\n|./rec viashell 'two words' >/dev/null\n",
+        0o644,
+    );
+    let o = f.run(&[], "", "", MSG);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let direct = f.read("direct").unwrap();
+    assert!(direct.starts_with("qmail-local\n2:a%b c=d\n"), "{direct}");
+    assert!(direct.ends_with(MSG), "{direct}");
+    let shell = f.read("viashell").unwrap();
+    assert!(
+        shell.starts_with("sh\n1:two words\n") || shell.starts_with("dash\n1:two words\n"),
+        "{shell}"
+    );
+    assert!(shell.ends_with(MSG));
+    // a missing program is a temporary failure, as the shell's 127 was
+    f.file(".qmail", "|./nonexistent arg\n", 0o644);
+    let o = f.run(&[], "", "", MSG);
+    assert_eq!(o.status.code(), Some(111));
+}
