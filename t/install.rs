@@ -171,6 +171,29 @@ svc -u /service/qmail-smtpd
 waitfor 'listening 25'
 /var/qmail/bin/qmailctl stat | grep -q '^/service/qmail-send: up'
 echo SVC
+# The TLS services that start down, with ssl.env's chroot and user.
+svc -u /service/qmail-smtpsd /service/qmail-smtpsub
+waitfor 'listening 465'
+waitfor 'listening 587'
+python3 - <<'PY'
+import smtplib, ssl
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP_SSL("127.0.0.1", 465, timeout=20, context=ctx)
+code, text = s.ehlo("client.test")
+assert code == 250 and b"AUTH" in text, text
+s.quit()
+s = smtplib.SMTP("127.0.0.1", 587, timeout=20)
+s.ehlo("client.test")
+code, text = s.mail("bob@client.test")
+assert code >= 500, (code, text)  # TLS and AUTH first
+s.starttls(context=ctx)
+code, text = s.ehlo("client.test")
+assert code == 250 and b"AUTH" in text, text
+s.quit()
+PY
+echo TLS-SERVICES
 waitfor 'grep -q "new msg" /var/log/qmail-send/current'
 head -n 1 /var/log/qmail-send/current | grep -Eq '^@4000[0-9a-f]{{20}} '
 [ "$(stat -c %U /var/log/qmail-send/current)" = qmaill ]
