@@ -97,6 +97,27 @@ fn setuid_modes_from_package_modes() {
     fs::remove_dir_all(&prefix).unwrap();
 }
 
+/// Runs `body` in a scratch root and checks that it printed each of
+/// `steps`; a loud skip without daemontools (the body prints
+/// NO-DAEMONTOOLS) or without namespaces.
+fn scratch_steps(name: &str, body: &str, steps: &[&str]) {
+    let script = format!("{SH_HELPERS}\ncd {}\n{body}", env!("CARGO_MANIFEST_DIR"));
+    let Some((out, dir)) = scratch::run(name, &script) else {
+        return;
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    if stdout.contains("NO-DAEMONTOOLS") {
+        skip("daemontools (svscan, multilog) not installed: sh package/testdeps as root");
+    } else {
+        for step in steps {
+            assert!(stdout.contains(step), "{step} missing:\n{stdout}\n{stderr}");
+        }
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
+
 /// The shell helpers of the scripts run in a scratch root: `waitfor COND`
 /// polls COND (sh) every 0.1 s for 30 s at most.
 const SH_HELPERS: &str = r#"
@@ -110,6 +131,11 @@ waitfor() {
   done
 }
 listening() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $1), 1).close()" 2>/dev/null; }
+install_all() { sh package/install > /tmp/install.log 2>&1 || { cat /tmp/install.log; exit 1; }; }
+add_alice() {
+  useradd -m -d /home/alice -s /bin/sh alice
+  su alice -s /bin/sh -c '/var/qmail/bin/maildirmake /home/alice/Maildir'
+}
 "#;
 
 /// A fresh system install (accounts, /var/qmail, /service, sendmail links)
@@ -118,16 +144,12 @@ listening() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.
 /// work, and the logs carry TAI64N stamps.
 #[test]
 fn system_install_serves_mail_under_svscan() {
-    let src = env!("CARGO_MANIFEST_DIR");
-    let body = format!(
-        r#"{SH_HELPERS}
-cd {src}
-sh package/install > /tmp/install.log 2>&1 || {{ cat /tmp/install.log; exit 1; }}
+    let body = r#"install_all
 grep -q 'package/ids: added user qmaild' /tmp/install.log
 grep -q 'package/sslenv: made a self-signed certificate for mx.test.example' /tmp/install.log
 echo INSTALLED
 # Again: nothing new to say but the steps' own state lines.
-sh package/install > /tmp/install2.log 2>&1 || {{ cat /tmp/install2.log; exit 1; }}
+sh package/install > /tmp/install2.log 2>&1 || { cat /tmp/install2.log; exit 1; }
 ! grep -E 'created|wrote|linked|added|made' /tmp/install2.log
 echo IDEMPOTENT
 # Another MTA's sendmail (the host's postfix, say) is left alone.
@@ -137,9 +159,8 @@ if [ -e /usr/sbin/sendmail ] && [ "$(readlink /usr/sbin/sendmail)" != /var/qmail
   sh package/run | grep -q 'linked /usr/sbin/sendmail'
 fi
 [ "$(readlink /usr/sbin/sendmail)" = /var/qmail/bin/sendmail ]
-useradd -m -d /home/alice -s /bin/sh alice
-su alice -s /bin/sh -c '/var/qmail/bin/maildirmake /home/alice/Maildir'
-command -v svscan >/dev/null || {{ echo NO-DAEMONTOOLS; exit 0; }}
+add_alice
+command -v svscan >/dev/null || { echo NO-DAEMONTOOLS; exit 0; }
 svscan /service > /tmp/svscan.log 2>&1 &
 waitfor 'svstat /service/qmail-send | grep -q ": up"'
 waitfor 'listening 25'
@@ -195,33 +216,88 @@ s.quit()
 PY
 echo TLS-SERVICES
 waitfor 'grep -q "new msg" /var/log/qmail-send/current'
-head -n 1 /var/log/qmail-send/current | grep -Eq '^@4000[0-9a-f]{{20}} '
+head -n 1 /var/log/qmail-send/current | grep -Eq '^@4000[0-9a-f]{20} '
 [ "$(stat -c %U /var/log/qmail-send/current)" = qmaill ]
 echo LOGS
-"#
+"#;
+    scratch_steps(
+        "install-svscan",
+        body,
+        &[
+            "INSTALLED",
+            "IDEMPOTENT",
+            "UP",
+            "SENT",
+            "DELIVERED",
+            "SENDMAIL",
+            "SVC",
+            "LOGS",
+        ],
     );
-    let Some((out, dir)) = scratch::run("install-svscan", &body) else {
-        return;
-    };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    if stdout.contains("NO-DAEMONTOOLS") {
-        skip("daemontools (svscan, multilog) not installed: sh package/testdeps as root");
-        fs::remove_dir_all(&dir).unwrap();
-        return;
-    }
-    for step in [
-        "INSTALLED",
-        "IDEMPOTENT",
-        "UP",
-        "SENT",
-        "DELIVERED",
-        "SENDMAIL",
-        "SVC",
-        "LOGS",
-    ] {
-        assert!(stdout.contains(step), "{step} missing:\n{stdout}\n{stderr}");
-    }
-    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A queue as C qmail lays it out (flat todo/ID and intd/ID, a stale mess
+/// file) and qmail 1.03's smtproutes: qmail-send logs the flat entries and
+/// keeps the message through its cleanup, qmail-qmaint reports it as not
+/// yet preprocessed, and package/upgrade moves it into the split layout
+/// (after which it is delivered) and rewrites the route with a backup.
+#[test]
+fn upgrade_converts_a_flat_queue_and_routes() {
+    let body = r#"install_all
+command -v svscan >/dev/null || { echo NO-DAEMONTOOLS; exit 0; }
+add_alice
+printf 'remote.test:relay.test:2525\nother.test:[10.0.0.1];26\n' > /var/qmail/control/smtproutes
+# A message queued while qmail-send is down, then moved where C qmail puts
+# its todo and intd entries; its mess file as old as leftovers get.
+echo 'Subject: from C qmail' | /var/qmail/bin/qmail-inject alice
+q=/var/qmail/queue
+t=$(find $q/todo -type f)
+id=${t##*/}
+mv "$t" $q/todo/$id
+mv $q/intd/*/$id $q/intd/$id
+m=$(find $q/mess -type f -name $id)
+touch -a -d '3 days ago' "$m"
+echo QUEUED
+/var/qmail/bin/qmail-qmaint > /tmp/qmaint.out 2>&1 || :
+grep -q "todo/$id: qmail 1.03's flat layout" /tmp/qmaint.out
+grep -q '1 not yet preprocessed' /tmp/qmaint.out
+! grep -q 'only, left by an interrupted' /tmp/qmaint.out
+echo QMAINT
+svscan /service > /tmp/svscan.log 2>&1 &
+waitfor "grep -q 'warning: todo/$id is out of place' /var/log/qmail-send/current"
+svc -d /service/qmail-send
+waitfor 'svstat /service/qmail-send | grep -q ": down"'
+[ -f "$m" ]
+[ -z "$(ls /home/alice/Maildir/new)" ]
+echo KEPT
+sh package/upgrade > /tmp/upgrade.log 2>&1 || { cat /tmp/upgrade.log; exit 1; }
+cat /tmp/upgrade.log
+grep -q "moved 1 todo entries" /tmp/upgrade.log
+grep -q "smtproutes: line 1: remote.test:relay.test:2525 -> remote.test:relay.test;2525" /tmp/upgrade.log
+[ "$(cat /var/qmail/control/smtproutes)" = "$(printf 'remote.test:relay.test;2525\nother.test:[10.0.0.1];26')" ]
+grep -q 'relay.test:2525' /var/qmail/control/smtproutes.qmail
+n=$((id % $(head -n 1 conf-files/split)))
+[ -f $q/todo/$n/$id ] && [ -f $q/intd/$n/$id ]
+echo CONVERTED
+svc -u /service/qmail-send
+waitfor 'ls /home/alice/Maildir/new | grep -q .'
+grep -q 'from C qmail' /home/alice/Maildir/new/*
+echo DELIVERED
+# Again: nothing left to convert.
+sh package/upgrade > /tmp/upgrade2.log 2>&1
+! grep -E 'moved|converted|line [0-9]' /tmp/upgrade2.log
+echo IDEMPOTENT
+"#;
+    scratch_steps(
+        "install-upgrade",
+        body,
+        &[
+            "QUEUED",
+            "QMAINT",
+            "KEPT",
+            "CONVERTED",
+            "DELIVERED",
+            "IDEMPOTENT",
+        ],
+    );
 }
