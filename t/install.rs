@@ -287,6 +287,17 @@ echo DELIVERED
 sh package/upgrade > /tmp/upgrade2.log 2>&1
 ! grep -E 'moved|converted|line [0-9]' /tmp/upgrade2.log
 echo IDEMPOTENT
+# And back: package/downgrade lays a queued message out as C qmail does
+# and writes the route in qmail 1.03's syntax.
+svc -d /service/qmail-send
+waitfor 'svstat /service/qmail-send | grep -q ": down"'
+echo 'Subject: for C qmail' | /var/qmail/bin/qmail-inject alice
+sh package/downgrade > /tmp/downgrade.log 2>&1 || { cat /tmp/downgrade.log; exit 1; }
+t=$(find $q/todo -type f)
+[ "${t%/*}" = $q/todo ] && [ -f $q/intd/${t##*/} ]
+[ "$(head -n 1 /var/qmail/control/smtproutes)" = remote.test:relay.test:2525 ]
+grep -q 'relay.test;2525' /var/qmail/control/smtproutes.sqmail
+echo DOWNGRADED
 "#;
     scratch_steps(
         "install-upgrade",
@@ -298,6 +309,7 @@ echo IDEMPOTENT
             "CONVERTED",
             "DELIVERED",
             "IDEMPOTENT",
+            "DOWNGRADED",
         ],
     );
 }
