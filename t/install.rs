@@ -215,6 +215,14 @@ assert code == 250 and b"AUTH" in text, text
 s.quit()
 PY
 echo TLS-SERVICES
+# Every other service comes up with svc -u and goes down with svc -d.
+for sp in qmail-qmtpd:209 qmail-qmtpsd:6209 qmail-qmqpd:628 qmail-pop3d:110 qmail-pop3sd:995; do
+  svc -u /service/${sp%:*}
+  waitfor "listening ${sp#*:}"
+  svc -d /service/${sp%:*}
+  waitfor "! listening ${sp#*:}"
+done
+echo ALL-SERVICES
 waitfor 'grep -q "new msg" /var/log/qmail-send/current'
 head -n 1 /var/log/qmail-send/current | grep -Eq '^@4000[0-9a-f]{20} '
 [ "$(stat -c %U /var/log/qmail-send/current)" = qmaill ]
