@@ -147,6 +147,7 @@ fn system_install_serves_mail_under_svscan() {
     let body = r#"install_all
 grep -q 'package/ids: added user qmaild' /tmp/install.log
 grep -q 'package/sslenv: made a self-signed certificate for mx.test.example' /tmp/install.log
+[ ! -d /etc/systemd/system ] || grep -q '^ExecStart=/usr/bin/svscan /service$' /etc/systemd/system/sqmail.service
 echo INSTALLED
 # Again: nothing new to say but the steps' own state lines.
 sh package/install > /tmp/install2.log 2>&1 || { cat /tmp/install2.log; exit 1; }
