@@ -192,6 +192,11 @@ waitfor '! listening 25'
 svc -u /service/qmail-smtpd
 waitfor 'listening 25'
 /var/qmail/bin/qmailctl stat | grep -q '^/service/qmail-send: up'
+/var/qmail/bin/qmailctl cdb | grep -q 'compiled /var/qmail/control/rules.smtpd.cdb'
+/var/qmail/bin/qmailctl queue | grep -q 'messages in queue: 0'
+/var/qmail/bin/qmailctl reload | grep -q 'rereads its controls'
+/var/qmail/bin/qmailctl doqueue | grep -q 'retries the queue'
+waitfor 'grep -q "status: " /var/log/qmail-send/current'
 echo SVC
 # The TLS services that start down, with ssl.env's chroot and user.
 svc -u /service/qmail-smtpsd /service/qmail-smtpsub
@@ -321,4 +326,27 @@ echo DOWNGRADED
             "DOWNGRADED",
         ],
     );
+}
+
+/// Accounts that exist with other ids, a home that is a link to another
+/// directory, no /service: the install keeps the ids and the link, says
+/// so, and leaves a queue qmail-qmaint calls sane (owners looked up by name).
+#[test]
+fn install_keeps_existing_ids_and_a_linked_home() {
+    let body = r#"
+groupadd -g 3000 nofiles
+useradd -u 3001 -g nofiles -M -d /nonexistent -s /bin/false qmaild
+mkdir -p /srv/qmail
+ln -s /srv/qmail /var/qmail
+install_all
+grep -q 'package/ids: group nofiles exists with gid 3000, kept' /tmp/install.log
+grep -q 'package/ids: user qmaild exists with uid 3001, kept' /tmp/install.log
+grep -q 'package/dir: /var/qmail is kept (a link to /srv/qmail)' /tmp/install.log
+[ -L /var/qmail ] && [ -d /srv/qmail/queue/todo/0 ] && [ -L /service/qmail-send ]
+[ "$(stat -c %U:%G /srv/qmail/queue/todo)" = qmailq:sqmail ]
+[ "$(stat -c %G /var/log/qmail-send)" = nofiles ]
+/var/qmail/bin/qmail-qmaint | grep -q 'queue is sane'
+echo KEPT
+"#;
+    scratch_steps("install-ids", body, &["KEPT"]);
 }
