@@ -101,8 +101,13 @@ fn setuid_modes_from_package_modes() {
 /// `steps`; a loud skip without daemontools (the body prints
 /// NO-DAEMONTOOLS) or without namespaces.
 fn scratch_steps(name: &str, body: &str, steps: &[&str]) {
+    scratch_steps_with(name, body, steps, &[]);
+}
+
+/// `scratch_steps` with more trees readable inside (`scratch::run_with`).
+fn scratch_steps_with(name: &str, body: &str, steps: &[&str], binds: &[&std::path::Path]) {
     let script = format!("{SH_HELPERS}\ncd {}\n{body}", env!("CARGO_MANIFEST_DIR"));
-    let Some((out, dir)) = scratch::run(name, &script) else {
+    let Some((out, dir)) = scratch::run_with(name, &script, binds) else {
         return;
     };
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -130,6 +135,8 @@ waitfor() {
     sleep 0.1
   done
 }
+# never CMD...: fails the script when CMD succeeds (set -e ignores "! CMD").
+never() { if "$@"; then echo "UNEXPECTED: $*"; exit 1; fi; }
 listening() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $1), 1).close()" 2>/dev/null; }
 install_all() { sh package/install > /tmp/install.log 2>&1 || { cat /tmp/install.log; exit 1; }; }
 add_alice() {
@@ -151,7 +158,7 @@ grep -q 'package/sslenv: made a self-signed certificate for mx.test.example' /tm
 echo INSTALLED
 # Again: nothing new to say but the steps' own state lines.
 sh package/install > /tmp/install2.log 2>&1 || { cat /tmp/install2.log; exit 1; }
-! grep -E 'created|wrote|linked|added|made' /tmp/install2.log
+never grep -E 'created|wrote|linked|added|made' /tmp/install2.log
 echo IDEMPOTENT
 # Another MTA's sendmail (the host's postfix, say) is left alone.
 if [ -e /usr/sbin/sendmail ] && [ "$(readlink /usr/sbin/sendmail)" != /var/qmail/bin/sendmail ]; then
@@ -275,7 +282,7 @@ echo QUEUED
 /var/qmail/bin/qmail-qmaint > /tmp/qmaint.out 2>&1 || :
 grep -q "todo/$id: qmail 1.03's flat layout" /tmp/qmaint.out
 grep -q '1 not yet preprocessed' /tmp/qmaint.out
-! grep -q 'only, left by an interrupted' /tmp/qmaint.out
+never grep -q 'only, left by an interrupted' /tmp/qmaint.out
 echo QMAINT
 svscan /service > /tmp/svscan.log 2>&1 &
 waitfor "grep -q 'warning: todo/$id is out of place' /var/log/qmail-send/current"
@@ -291,7 +298,8 @@ grep -q "smtproutes: line 1: remote.test:relay.test:2525 -> remote.test:relay.te
 [ "$(cat /var/qmail/control/smtproutes)" = "$(printf 'remote.test:relay.test;2525\nother.test:[10.0.0.1];26')" ]
 grep -q 'relay.test:2525' /var/qmail/control/smtproutes.qmail
 n=$((id % $(head -n 1 conf-files/split)))
-[ -f $q/todo/$n/$id ] && [ -f $q/intd/$n/$id ]
+[ -f $q/todo/$n/$id ]
+[ -f $q/intd/$n/$id ]
 echo CONVERTED
 svc -u /service/qmail-send
 waitfor 'ls /home/alice/Maildir/new | grep -q .'
@@ -299,7 +307,7 @@ grep -q 'from C qmail' /home/alice/Maildir/new/*
 echo DELIVERED
 # Again: nothing left to convert.
 sh package/upgrade > /tmp/upgrade2.log 2>&1
-! grep -E 'moved|converted|line [0-9]' /tmp/upgrade2.log
+never grep -E 'moved|converted|line [0-9]' /tmp/upgrade2.log
 echo IDEMPOTENT
 # And back: package/downgrade lays a queued message out as C qmail does
 # and writes the route in qmail 1.03's syntax.
@@ -308,7 +316,8 @@ waitfor 'svstat /service/qmail-send | grep -q ": down"'
 echo 'Subject: for C qmail' | /var/qmail/bin/qmail-inject alice
 sh package/downgrade > /tmp/downgrade.log 2>&1 || { cat /tmp/downgrade.log; exit 1; }
 t=$(find $q/todo -type f)
-[ "${t%/*}" = $q/todo ] && [ -f $q/intd/${t##*/} ]
+[ "${t%/*}" = $q/todo ]
+[ -f $q/intd/${t##*/} ]
 [ "$(head -n 1 /var/qmail/control/smtproutes)" = remote.test:relay.test:2525 ]
 grep -q 'relay.test;2525' /var/qmail/control/smtproutes.sqmail
 echo DOWNGRADED
@@ -342,11 +351,90 @@ install_all
 grep -q 'package/ids: group nofiles exists with gid 3000, kept' /tmp/install.log
 grep -q 'package/ids: user qmaild exists with uid 3001, kept' /tmp/install.log
 grep -q 'package/dir: /var/qmail is kept (a link to /srv/qmail)' /tmp/install.log
-[ -L /var/qmail ] && [ -d /srv/qmail/queue/todo/0 ] && [ -L /service/qmail-send ]
+[ -L /var/qmail ]
+[ -d /srv/qmail/queue/todo/0 ]
+[ -L /service/qmail-send ]
 [ "$(stat -c %U:%G /srv/qmail/queue/todo)" = qmailq:sqmail ]
 [ "$(stat -c %G /var/log/qmail-send)" = nofiles ]
 /var/qmail/bin/qmail-qmaint | grep -q 'queue is sane'
 echo KEPT
 "#;
     scratch_steps("install-ids", body, &["KEPT"]);
+}
+
+/// notqmail built from the source tree `SQMAIL_NOTQMAIL_SRC` (opt-in, as
+/// t/qmtp_compat's SQMAIL_NOTQMAIL: not a system package) and installed
+/// in the scratch root, with mail delivered, deferred remote and waiting in
+/// its flat todo; then our install over it: the waiting message is
+/// delivered, the deferred one stays queued, smtproutes is converted.
+/// Then the reverse: package/downgrade, notqmail's make setup (which
+/// leaves /package alone) and notqmail's qmail-send delivers what ours
+/// queued.
+#[test]
+fn notqmail_home_upgraded_and_downgraded() {
+    let Some(nq) = std::env::var_os("SQMAIL_NOTQMAIL_SRC") else {
+        return;
+    };
+    let nq = std::path::PathBuf::from(nq);
+    let body = format!(
+        r#"
+src=$(pwd)
+command -v svscan >/dev/null || {{ echo NO-DAEMONTOOLS; exit 0; }}
+groupadd nofiles; groupadd qmail
+useradd -g nofiles -d /var/qmail/alias -M -s /bin/false alias
+for u in qmaild qmaill qmailp; do useradd -g nofiles -d /var/qmail -M -s /bin/false $u; done
+for u in qmailq qmailr qmails; do useradd -g qmail -d /var/qmail -M -s /bin/false $u; done
+cp -r {} /tmp/nq
+cd /tmp/nq
+make clean > /dev/null 2>&1 || :
+echo /var/qmail > conf-qmail
+make setup check > /tmp/nq.log 2>&1 || {{ tail -30 /tmp/nq.log; exit 1; }}
+cd "$src"
+c=/var/qmail/control
+echo mx.test.example > $c/me; echo mx.test.example > $c/locals; echo mx.test.example > $c/rcpthosts
+echo remote.test:127.0.0.1:2525 > $c/smtproutes
+: > /var/qmail/alias/.qmail-root; : > /var/qmail/alias/.qmail-postmaster
+add_alice
+env - PATH=/var/qmail/bin:/usr/bin:/bin qmail-start ./Maildir/ > /tmp/cq.log 2>&1 &
+cq=$!
+echo 'Subject: deferred' | /var/qmail/bin/qmail-inject bob@remote.test
+echo 'Subject: delivered by C qmail' | /var/qmail/bin/qmail-inject alice
+waitfor 'grep -q "deferral: Sorry,_I_wasn.t_able" /tmp/cq.log'
+waitfor 'ls /home/alice/Maildir/new | grep -q .'
+kill -TERM $cq; wait $cq || :
+echo 'Subject: waiting in todo' | /var/qmail/bin/qmail-inject alice
+[ -n "$(find /var/qmail/queue/todo -maxdepth 1 -type f)" ]
+echo NQ-QUEUED
+install_all
+grep -q 'was written by C qmail' /tmp/install.log
+grep -q 'moved 1 todo entries' /tmp/install.log
+grep -q 'remote.test:127.0.0.1:2525 -> remote.test:127.0.0.1;2525' /tmp/install.log
+svscan /service > /tmp/svscan.log 2>&1 &
+waitfor '[ "$(ls /home/alice/Maildir/new | wc -l)" = 2 ]'
+grep -q 'waiting in todo' /home/alice/Maildir/new/*
+/var/qmail/bin/qmail-qstat | grep -q 'messages in queue: 1$'
+/var/qmail/bin/qmail-qread | grep -q 'bob@remote.test'
+echo UPGRADED
+svc -d /service/qmail-send
+waitfor 'svstat /service/qmail-send | grep -q ": down"'
+echo 'Subject: back to C qmail' | /var/qmail/bin/qmail-inject alice
+sh package/downgrade > /tmp/downgrade.log 2>&1 || {{ cat /tmp/downgrade.log; exit 1; }}
+ours=/package/mail/sqmail/sqmail/command/qmail-send
+cp $ours /tmp/ours
+(cd /tmp/nq && make setup check > /tmp/nq2.log 2>&1) || {{ tail -30 /tmp/nq2.log; exit 1; }}
+cmp -s /tmp/ours $ours
+never cmp -s /var/qmail/bin/qmail-send $ours
+env - PATH=/var/qmail/bin:/usr/bin:/bin qmail-start ./Maildir/ > /tmp/cq2.log 2>&1 &
+waitfor '[ "$(ls /home/alice/Maildir/new | wc -l)" = 3 ]'
+grep -q 'back to C qmail' /home/alice/Maildir/new/*
+echo DOWNGRADED
+"#,
+        nq.display()
+    );
+    scratch_steps_with(
+        "install-notqmail",
+        &body,
+        &["NQ-QUEUED", "UPGRADED", "DOWNGRADED"],
+        &[&nq],
+    );
 }

@@ -12,6 +12,11 @@ use super::{fresh_dir, skip};
 /// its own path inside. None (after a loud skip) when this is impossible
 /// here. The root's files stay under the returned directory's `root/`.
 pub fn run(name: &str, body: &str) -> Option<(Output, PathBuf)> {
+    run_with(name, body, &[])
+}
+
+/// `run` with more trees readable inside, at their own paths.
+pub fn run_with(name: &str, body: &str, binds: &[&Path]) -> Option<(Output, PathBuf)> {
     if sqmail::sys::getuid() != 0 {
         skip("install tests in a scratch root need root");
         return None;
@@ -32,6 +37,14 @@ pub fn run(name: &str, body: &str) -> Option<(Output, PathBuf)> {
         .arg(env!("CARGO_MANIFEST_DIR"))
         .arg(body)
         .env("SQMAIL_BIN", super::bin_dir())
+        .env(
+            "SCRATCH_BIND",
+            binds
+                .iter()
+                .map(|p| p.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(":"),
+        )
         .output();
     match out {
         Ok(o) => Some((o, dir)),

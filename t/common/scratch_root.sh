@@ -3,7 +3,8 @@
 # programs), $3 the script to run inside as /bin/sh -c. The new root has
 # the host's /usr and /etc as overlays (writes go to $1/usr.up, $1/etc.up),
 # an empty /var, /tmp, /home, /service, /package, its own /proc, loopback
-# only, and the source tree bound read-only at its own path. Everything
+# only, and the source tree (and $SCRATCH_BIND's) bound read-only at its
+# own path. Everything
 # started inside dies with this script (it is the pid namespace's init).
 set -eu
 R=$1; src=$2; body=$3
@@ -24,6 +25,14 @@ chmod 1777 "$N/tmp" "$N/var/tmp"
 mkdir -p "$N$src"
 mount --bind "$src" "$N$src"
 mount -o remount,bind,ro "$N$src"
+# More trees to read (colon-separated absolute paths), at their own paths.
+IFS=:
+for extra in ${SCRATCH_BIND:-}; do
+  mkdir -p "$N$extra"
+  mount --bind "$extra" "$N$extra"
+  mount -o remount,bind,ro "$N$extra"
+done
+unset IFS
 ip link set lo up
 hostname mx.test.example
 printf '127.0.0.1 mx.test.example mx localhost\n::1 localhost\n' > "$N/etc/hosts"
