@@ -199,6 +199,7 @@ waitfor '! listening 25'
 svc -u /service/qmail-smtpd
 waitfor 'listening 25'
 /var/qmail/bin/qmailctl stat | grep -q '^/service/qmail-send: up'
+never /var/qmail/bin/qmailctl stop qmail-nosuch
 /var/qmail/bin/qmailctl cdb | grep -q 'compiled /var/qmail/control/rules.smtpd.cdb'
 /var/qmail/bin/qmailctl queue | grep -q 'messages in queue: 0'
 /var/qmail/bin/qmailctl reload | grep -q 'rereads its controls'
