@@ -407,6 +407,7 @@ echo 'Subject: waiting in todo' | /var/qmail/bin/qmail-inject alice
 [ -n "$(find /var/qmail/queue/todo -maxdepth 1 -type f)" ]
 echo NQ-QUEUED
 install_all
+grep -q "C qmail's group qmail stays" /tmp/install.log
 grep -q 'was written by C qmail' /tmp/install.log
 grep -q 'moved 1 todo entries' /tmp/install.log
 grep -q 'remote.test:127.0.0.1:2525 -> remote.test:127.0.0.1;2525' /tmp/install.log
