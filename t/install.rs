@@ -284,6 +284,9 @@ echo QUEUED
 grep -q "todo/$id: qmail 1.03's flat layout" /tmp/qmaint.out
 grep -q '1 not yet preprocessed' /tmp/qmaint.out
 never grep -q 'only, left by an interrupted' /tmp/qmaint.out
+/var/qmail/bin/qmail-qstat > /tmp/qstat.out 2> /tmp/qstat.err
+grep -q 'not yet preprocessed: 1$' /tmp/qstat.out
+grep -q "1 todo entries in qmail 1.03's flat layout" /tmp/qstat.err
 echo QMAINT
 svscan /service > /tmp/svscan.log 2>&1 &
 waitfor "grep -q 'warning: todo/$id is out of place' /var/log/qmail-send/current"
