@@ -399,14 +399,21 @@ echo mx.test.example > $c/me; echo mx.test.example > $c/locals; echo mx.test.exa
 echo remote.test:127.0.0.1:2525 > $c/smtproutes
 : > /var/qmail/alias/.qmail-root; : > /var/qmail/alias/.qmail-postmaster
 add_alice
+# users/cdb (joe is alice's) and a .qmail file, made by notqmail.
+printf '=joe:alice:%s:%s:/home/alice:::\n.\n' "$(id -u alice)" "$(id -g alice)" > /var/qmail/users/assign
+/var/qmail/bin/qmail-newu
+echo ./Maildir/ > /home/alice/.qmail-list
+got() {{ grep -lq "^Subject: $1\$" /home/alice/Maildir/new/* 2>/dev/null; }}
 env - PATH=/var/qmail/bin:/usr/bin:/bin qmail-start ./Maildir/ > /tmp/cq.log 2>&1 &
 cq=$!
 echo 'Subject: deferred' | /var/qmail/bin/qmail-inject bob@remote.test
-echo 'Subject: delivered by C qmail' | /var/qmail/bin/qmail-inject alice
-waitfor 'grep -q "deferral: Sorry,_I_wasn.t_able" /tmp/cq.log'
-waitfor 'ls /home/alice/Maildir/new | grep -q .'
+echo 'Subject: delivered by C qmail' | /var/qmail/bin/qmail-inject joe@mx.test.example
+# A bounce for bob@remote.test, deferred in its turn.
+echo 'Subject: to nobody' | /var/qmail/bin/qmail-inject -fbob@remote.test nosuch@mx.test.example
+waitfor 'got "delivered by C qmail"'
+waitfor '[ "$(grep -c "deferral: Sorry,_I_wasn.t_able" /tmp/cq.log)" -ge 2 ]'
 kill -TERM $cq; wait $cq || :
-echo 'Subject: waiting in todo' | /var/qmail/bin/qmail-inject alice
+echo 'Subject: waiting in todo' | /var/qmail/bin/qmail-inject alice-list@mx.test.example
 [ -n "$(find /var/qmail/queue/todo -maxdepth 1 -type f)" ]
 echo NQ-QUEUED
 install_all
@@ -415,9 +422,11 @@ grep -q 'was written by C qmail' /tmp/install.log
 grep -q 'moved 1 todo entries' /tmp/install.log
 grep -q 'remote.test:127.0.0.1:2525 -> remote.test:127.0.0.1;2525' /tmp/install.log
 svscan /service > /tmp/svscan.log 2>&1 &
-waitfor '[ "$(ls /home/alice/Maildir/new | wc -l)" = 2 ]'
-grep -q 'waiting in todo' /home/alice/Maildir/new/*
-/var/qmail/bin/qmail-qstat | grep -q 'messages in queue: 1$'
+waitfor 'got "waiting in todo"'
+echo 'Subject: for joe by sqmail' | /var/qmail/bin/qmail-inject joe@mx.test.example
+waitfor 'got "for joe by sqmail"'
+# The deferred message and the deferred bounce stay queued.
+/var/qmail/bin/qmail-qstat | grep -q 'messages in queue: 2$'
 /var/qmail/bin/qmail-qread | grep -q 'bob@remote.test'
 echo UPGRADED
 svc -d /service/qmail-send
@@ -430,8 +439,7 @@ cp $ours /tmp/ours
 cmp -s /tmp/ours $ours
 never cmp -s /var/qmail/bin/qmail-send $ours
 env - PATH=/var/qmail/bin:/usr/bin:/bin qmail-start ./Maildir/ > /tmp/cq2.log 2>&1 &
-waitfor '[ "$(ls /home/alice/Maildir/new | wc -l)" = 3 ]'
-grep -q 'back to C qmail' /home/alice/Maildir/new/*
+waitfor 'got "back to C qmail"'
 echo DOWNGRADED
 "#,
         nq.display()
