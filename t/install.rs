@@ -159,6 +159,11 @@ echo INSTALLED
 # Again: nothing new to say but the steps' own state lines.
 sh package/install > /tmp/install2.log 2>&1 || { cat /tmp/install2.log; exit 1; }
 never grep -E 'created|wrote|linked|added|made' /tmp/install2.log
+# An edited run script is kept, the template put beside it.
+echo '# a local change' >> /var/qmail/svc/qmail-smtpd/run
+sh package/service | grep -q 'kept /var/qmail/svc/qmail-smtpd/run (edited'
+grep -q '# a local change' /var/qmail/svc/qmail-smtpd/run
+[ -f /var/qmail/svc/qmail-smtpd/run.sqmail ]
 echo IDEMPOTENT
 # Another MTA's sendmail (the host's postfix, say) is left alone.
 if [ -e /usr/sbin/sendmail ] && [ "$(readlink /usr/sbin/sendmail)" != /var/qmail/bin/sendmail ]; then
