@@ -345,6 +345,21 @@ fn dns_failures_usage_and_implicit_mx() {
     );
     let r = remote(&h, &dns, &["plain.test", "a@client.test"], MSG);
     assert_eq!(r, ["Dqmail-remote was invoked improperly. (#5.3.5)\n"]);
+    // qmail 1.03's relay:port: a deferral that says how to fix it, not
+    // "couldn't find any host named relay.test:2525" and a bounce.
+    h.control("smtproutes", "plain.test:relay.test:2525\n");
+    let r = remote(
+        &h,
+        &dns,
+        &["plain.test", "a@client.test", "b@plain.test"],
+        MSG,
+    );
+    assert_eq!(r.len(), 1);
+    assert!(
+        r[0].starts_with("Zcontrol/smtproutes or qmtproutes names the relay relay.test:2525 ")
+            && r[0].contains("host;port"),
+        "{r:?}"
+    );
     // No MX: the domain's own address (implicit MX).
     let s = Sink::start("127.0.0.2", Script::default());
     h.control("smtproutes", &format!("plain.test:;{}\n", s.addr.port()));

@@ -6,6 +6,7 @@ pub mod inject;
 pub mod qmtp;
 pub mod queue;
 pub mod remote;
+pub mod scratch;
 pub mod send;
 pub mod smtpd;
 pub mod tls;

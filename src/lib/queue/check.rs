@@ -17,8 +17,8 @@ use std::io::{self, BufRead, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use crate::queue::pool;
 use crate::queue::{Queue, SPLIT_DIRS, parse_id};
+use crate::queue::{pool, stray};
 use crate::{auto, date, fsutil, home, passwd, sys};
 
 /// Leftovers older than this are removed by qmail-send (and by `-i`).
@@ -485,11 +485,31 @@ impl<'a> Check<'a> {
             }
         }
         let [todo, intd, info, local, remote, bounce] = &seen;
-        self.todo = todo.len() as u64;
+        // qmail 1.03's flat todo/ID and intd/ID: reported (with a move
+        // offered); a todo entry anywhere keeps its message queued.
+        let strays = stray::scan(&Queue::at(".".into()));
+        for path in strays.stray.iter().filter(|p| p.matches('/').count() == 1) {
+            let Some((dir, id)) = path
+                .split_once('/')
+                .and_then(|(d, i)| Some((d, parse_id(i)?)))
+            else {
+                continue;
+            };
+            let (from, to) = (path.clone(), Queue::rel(dir, id));
+            self.problem(
+                format!("{path}: qmail 1.03's flat layout (a queue C qmail wrote; package/upgrade moves it)"),
+                Some((
+                    &format!("move it to {to}"),
+                    Box::new(move || move_to(&from, to)),
+                )),
+            );
+        }
+        let flat_todo = strays.todo.iter().filter(|id| !todo.contains(id)).count();
+        self.todo = (todo.len() + flat_todo) as u64;
         let mut ids: Vec<u64> = mess.iter().copied().collect();
         ids.sort_unstable();
         for id in ids {
-            let queued = todo.contains(&id) || info.contains(&id);
+            let queued = todo.contains(&id) || info.contains(&id) || strays.has_todo(id);
             if (local.contains(&id) || remote.contains(&id)) && !queued {
                 self.problem(format!("#{id}: recipient lists without info or todo"), None);
             }
@@ -578,15 +598,17 @@ fn flat_entries(dir: &str) -> Vec<(u32, String, Option<u64>)> {
     v
 }
 
+/// Renames a queue file to `to`, which must not exist.
+fn move_to(from: &str, to: String) -> io::Result<()> {
+    if fs::symlink_metadata(&to).is_ok() {
+        return Err(io::Error::other(format!("{to} exists")));
+    }
+    fs::rename(from, &to)
+}
+
 /// Renames message `id`, whose mess file is at `mess`, and its other files
 /// to `ino`, the mess file's inode.
 fn rename_message(mess: &str, id: u64, ino: u64) -> io::Result<()> {
-    let move_to = |from: &str, to: String| -> io::Result<()> {
-        if fs::symlink_metadata(&to).is_ok() {
-            return Err(io::Error::other(format!("{to} exists")));
-        }
-        fs::rename(from, &to)
-    };
     move_to(mess, Queue::rel("mess", ino))?;
     if id == ino {
         return Ok(());
@@ -615,7 +637,8 @@ pub fn delete(id: u64) -> Result<(), String> {
         return Err(format!("no message #{id}"));
     }
     let exists = |d: &str| fs::symlink_metadata(Queue::rel(d, id)).is_ok();
-    if exists("todo") || !(exists("info") || exists("bounce")) {
+    let flat_todo = fs::symlink_metadata(format!("todo/{id}")).is_ok();
+    if exists("todo") || flat_todo || !(exists("info") || exists("bounce")) {
         return Err(format!(
             "message #{id} is not preprocessed yet; not removed"
         ));

@@ -7,6 +7,7 @@ pub mod clean;
 pub mod client;
 pub mod exitcode;
 pub mod pool;
+pub mod stray;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

@@ -115,6 +115,11 @@ fn deliver(args: &[Vec<u8>], out: &mut Out) -> Vec<u8> {
         &ctl.qmtproutes,
         &ctl.authsenders,
     );
+    if let Some(relay) = rt.relay.as_deref()
+        && route::is_qmail103_relay(relay)
+    {
+        return report::qmail103_route(relay).into();
+    }
     let target = rt.relay.clone().unwrap_or_else(|| host.clone());
     let rule = route::tls_rule(&target, ctl.tlsdestinations.as_ref());
     let port = rule.port.unwrap_or(rt.port);

@@ -30,6 +30,13 @@ pub fn dns_soft(host: &str) -> String {
 pub fn dns_hard(host: &str) -> String {
     format!("DSorry, I couldn't find any host named {host}. (#5.1.2)\n")
 }
+/// A route in qmail 1.03's syntax: deferred (not bounced) until the
+/// admin writes it as s/qmail does.
+pub fn qmail103_route(relay: &str) -> String {
+    format!(
+        "Zcontrol/smtproutes or qmtproutes names the relay {relay} in qmail 1.03's syntax host:port; s/qmail's is host;port (package/upgrade converts it). (#4.3.5)\n"
+    )
+}
 pub fn bind_failed(ip: &str) -> String {
     format!("ZCan't bind to local ip address: {ip}. (#4.3.0)\n")
 }

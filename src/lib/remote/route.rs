@@ -59,6 +59,15 @@ fn parse_value(v: &str, qmtp: bool) -> Route {
     }
 }
 
+/// Whether a relay is written as qmail 1.03's `host:port` (s/qmail writes
+/// `host;port`): a host name never has a colon, and an IPv6 address has more
+/// than one or brackets.
+pub fn is_qmail103_relay(relay: &str) -> bool {
+    relay.split_once(':').is_some_and(|(h, p)| {
+        !h.is_empty() && (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
 /// The route for mail from `sender` to `host`.
 pub fn route(host: &str, sender: &str, smtp: &ConstMap, qmtp: &ConstMap, auth: &ConstMap) -> Route {
     if let Some(v) = suffix_keys(sender, &['.', '@']).find_map(|k| auth.get(k))
@@ -318,5 +327,24 @@ mod tests {
         assert_eq!(tls_rule("any", Some(&m)).mode, -1);
         assert_eq!(tls_rule("any", Some(&map(&["x:"]))).mode, 0);
         assert_eq!(tls_rule("x", Some(&map(&["x:;35"]))).port, Some(35));
+    }
+
+    #[test]
+    fn qmail103_relays() {
+        for r in ["relay.test:2525", "10.0.0.1:25", "[10.0.0.1]:25"] {
+            assert!(is_qmail103_relay(r), "{r}");
+        }
+        for r in [
+            "relay.test",
+            "[::1]",
+            "::1",
+            "2001:db8::1",
+            "relay.test:",
+            ":25",
+            "h:123456",
+            "h:2x",
+        ] {
+            assert!(!is_qmail103_relay(r), "{r}");
+        }
     }
 }

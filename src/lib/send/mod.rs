@@ -895,7 +895,16 @@ impl Scheduler {
     }
 
     /// Every SLEEP_CLEANUP: ask qmail-clean to remove ossified leftovers.
+    /// Entries out of place (qmail 1.03's flat todo/ID, another split) are
+    /// logged, and a message with a todo entry anywhere is kept.
     fn cleanup(&mut self) {
+        let strays = crate::queue::stray::scan(&self.q);
+        for path in &strays.stray {
+            let line = format!(
+                "warning: {path} is out of place (qmail 1.03's flat layout or another conf-split); its message is kept: package/upgrade moves it"
+            );
+            self.log.text(&line);
+        }
         let limit = now() - OSSIFIED;
         for d in 0..crate::auto::SPLIT {
             let Ok(rd) = fs::read_dir(self.q.root().join("mess").join(d.to_string())) else {
@@ -913,6 +922,7 @@ impl Scheduler {
                 if m.atime() > limit
                     || self.q.path("info", id).exists()
                     || self.q.path("todo", id).exists()
+                    || strays.has_todo(id)
                 {
                     continue;
                 }
