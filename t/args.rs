@@ -33,6 +33,7 @@ const EXPECTED: &[(&str, i32)] = &[
     ("qmail-local", 100),
     ("qmail-lspawn", 0),
     ("qmail-mfrules", 111),
+    ("qmail-newmrh", 111),
     ("qmail-newu", 0),
     ("qmail-pop3d", 0),
     ("qmail-popup", 100),

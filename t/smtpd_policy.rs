@@ -160,3 +160,36 @@ fn table_compilers_report_errors() {
             .starts_with("qmail-recipients: fatal: unable to read users/recipients: ")
     );
 }
+
+#[test]
+fn newmrh_builds_morercpthosts_cdb() {
+    let s = Smtpd::new("smtpd-newmrh");
+    let out = s.h.run::<&str>("qmail-newmrh", &[], b"");
+    assert_eq!(out.status.code(), Some(111));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("qmail-newmrh: fatal: unable to read control/morercpthosts: ")
+    );
+    s.h.control(
+        "morercpthosts",
+        "More.Example \t\n# note\n\nsub.far.example\r\n",
+    );
+    let out = s.h.run::<&str>("qmail-newmrh", &[], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!s.h.path("control/morercpthosts.tmp").exists());
+    let c = sqmail::cdb::Cdb::open(&s.h.path("control/morercpthosts.cdb")).unwrap();
+    assert_eq!(c.get(b"more.example").unwrap(), Some(Vec::new()));
+    assert_eq!(c.get(b"More.Example").unwrap(), None, "keys are lower case");
+    assert_eq!(c.get(b"# note").unwrap(), None);
+    let out = s.run(
+        &[],
+        b"MAIL FROM:<a@b.org>\r\nRCPT TO:<x@MORE.example>\r\nRCPT TO:<y@sub.far.example>\r\nRCPT TO:<z@far.example>\r\n",
+    );
+    let got = lines(&out.stdout);
+    assert_eq!(got[2..4], ["250 ok", "250 ok"], "{got:?}");
+    assert!(got[4].starts_with("553 "), "{got:?}");
+}
