@@ -51,6 +51,7 @@ const EXPECTED: &[(&str, i32)] = &[
     ("qmail-rspawn", 0),
     ("qmail-send", 111),
     ("qmail-showctl", 0),
+    ("qmail-smtpam", 111),
     ("qmail-smtpd", 1),
     ("qmail-start", 111),
     ("qmail-tcpok", 0),

@@ -12,6 +12,7 @@ pub mod route;
 pub mod smtp;
 pub mod tcpto;
 pub mod tls;
+pub mod verify;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
