@@ -107,6 +107,55 @@ fn vmailuser() {
     assert_eq!(vm(&[v], b"john.doe@other.example\0\0\0"), 1);
     assert_eq!(vm(&["/nonexistent"], b"a@virt.example\0\0\0"), 2);
     assert_eq!(vm(&[v], &[b'a'; 200]), 2);
+    // No local part, or one that would leave the layout: nobody.
+    assert_eq!(vm(&[v, "-M"], b"@virt.example\0\0\0"), 1);
+    assert_eq!(vm(&[v], b"x/../../john.doe@virt.example\0\0\0"), 1);
+    // -U: the prepend user's .qmail files, as qmail-local would use them.
+    h.control("virtualdomains", "virt.example:virt\nunix.example:alice\n");
+    fs::create_dir_all(vhome.join("alice")).unwrap();
+    fs::write(vhome.join("alice/.qmail-bob:smith"), "./Maildir/\n").unwrap();
+    fs::write(vhome.join("alice/.qmail-list-default"), "|true\n").unwrap();
+    fs::write(vhome.join("alice/.qmail-default"), "|true\n").unwrap();
+    assert_eq!(vm(&[v, "-U"], b"Bob.Smith@unix.example\0\0\0"), 0);
+    assert_eq!(vm(&[v, "-U"], b"list-request@unix.example\0\0\0"), 0);
+    assert_eq!(
+        vm(&[v, "-U"], b"carol@unix.example\0\0\0"),
+        1,
+        "not the catch-all"
+    );
+    assert_eq!(vm(&[v, "-P"], b"bob.smith@unix.example\0\0\0"), 1);
+    assert_eq!(vm(&[v, "-U"], b"john.doe@virt.example\0\0\0"), 1);
+    assert_eq!(vm(&[v], b"bob.smith@unix.example\0\0\0"), 0, "all layouts");
+}
+
+/// qmail-smtpd asks qmail-vmailuser through control/recipients lines.
+#[test]
+fn vmailuser_from_recipients_lines() {
+    let s = Smtpd::new("vmailuser-smtpd");
+    s.h.control("virtualdomains", "example.com:example.com\n");
+    let vhome = s.h.path("vhome");
+    fs::create_dir_all(vhome.join("vpopmail/domains/example.com/ann")).unwrap();
+    fs::create_dir_all(vhome.join("example.com/users/bob")).unwrap();
+    let v = vhome.display();
+    s.h.control(
+        "recipients",
+        &format!("@example.com|bin/qmail-vmailuser -P {v}\n*|bin/qmail-vmailuser -M {v}\n"),
+    );
+    let out = s.run(
+        &[],
+        b"MAIL FROM:<a@b.org>\r\nRCPT TO:<Ann@example.com>\r\nRCPT TO:<bob@example.com>\r\nRCPT TO:<carol@example.com>\r\n",
+    );
+    let got = lines(&out.stdout);
+    assert_eq!(
+        got[2..],
+        [
+            "250 ok",
+            "250 ok",
+            "550 sorry, no mailbox by that name  (#5.7.1)"
+        ],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
