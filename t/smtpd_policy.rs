@@ -61,6 +61,54 @@ fn authuser_table() {
     assert_eq!(au(&block, &["true"]), 0, "CRAM-MD5");
 }
 
+/// `=`: Dovecot's doveadm (a fake that records its arguments) decides;
+/// `-x service=method` reaches it as its auth_info.
+#[test]
+fn authuser_dovecot_with_auth_info() {
+    let h = QmailHome::new("authuser-dovecot");
+    fs::write(h.path("users/authuser"), "@dove.example:=\n").unwrap();
+    let fake = h.path("fakebin");
+    fs::create_dir_all(&fake).unwrap();
+    crate::common::script(
+        &fake.join("doveadm"),
+        &format!(
+            "echo \"$*\" > {}\nfor a; do last=$a; done\n[ \"$last\" = right ]",
+            h.path("doveadm.args").display()
+        ),
+    );
+    let path = format!("{}:/usr/bin:/bin", fake.display());
+    let env = [("PATH", path.as_str())];
+    let au = |args: &[&str], block: &[u8]| with_fd3(&h, "qmail-authuser", args, block, &env);
+    let args = || fs::read_to_string(h.path("doveadm.args")).unwrap();
+    let with_x = ["-s", "/run/auth", "-x", "service=smtp", "true"];
+    assert_eq!(au(&with_x, b"joe@dove.example\0right\0\0"), 0);
+    assert_eq!(
+        args(),
+        "auth test -a /run/auth -x service=smtp joe@dove.example right\n"
+    );
+    assert_eq!(au(&with_x, b"joe@dove.example\0wrong\0\0"), 1);
+    assert_eq!(
+        au(&["-s", "/run/auth", "true"], b"joe@dove.example\0right\0\0"),
+        0
+    );
+    assert_eq!(args(), "auth test -a /run/auth joe@dove.example right\n");
+    // -x without key=value, or without a subprogram after it: misuse.
+    assert_eq!(
+        au(
+            &["-s", "/s", "-x", "smtp", "true"],
+            b"joe@dove.example\0right\0\0"
+        ),
+        2
+    );
+    assert_eq!(
+        au(
+            &["-s", "/s", "-x", "service=smtp"],
+            b"joe@dove.example\0right\0\0"
+        ),
+        2
+    );
+}
+
 #[test]
 fn authuser_system_accounts() {
     let h = QmailHome::new("authuser-system");
