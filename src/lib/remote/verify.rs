@@ -62,7 +62,11 @@ pub fn verify(home: &Path, host: &str, port: Option<u16>, addr: &[u8]) -> Verdic
     if has_line_break(addr) {
         return Verdict::Unknown(report::LINE_BREAK_RECIPIENT.as_bytes().to_vec());
     }
-    let rule = route::tls_rule(host, ctl.tlsdestinations.as_ref());
+    // The sender is <>: lines for a senderdomain never apply.
+    let rule = route::tls_rule(host, "", ctl.tlsdestinations.as_ref());
+    if let Err(why) = rule.check() {
+        return Verdict::Temp(report::bad_tls_rule(host, &why));
+    }
     let port = port.or(rule.port).unwrap_or(SMTP_PORT);
     let rcpt = String::from_utf8_lossy(addr);
     let source = match route::domainip(&rcpt, &ctl.domainips) {
