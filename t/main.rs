@@ -31,6 +31,7 @@ mod queue_tools;
 mod remote_forms;
 mod remote_tls;
 mod rspawn;
+mod smtpam;
 mod smtpd_base64;
 mod smtpd_client;
 mod smtpd_fuzz;

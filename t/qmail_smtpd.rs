@@ -332,6 +332,19 @@ fn maxrecipients_and_size() {
     check(&out, &txn_then(&[big, "221 mx.example"]));
     assert!(stderr(&out).contains("Reject::DATA::Invalid_Size"));
     assert_eq!(s.env().unwrap_or_default(), b"", "nothing queued");
+    // REPLY_MAXSIZE goes before the status, for SIZE= and for DATA.
+    let env = [("DATABYTES", "10"), ("REPLY_MAXSIZE", "see http://x/size")];
+    let big = "552 sorry, that message size exceeds my databytes limit see http://x/size (#5.3.4)";
+    let out = s.run(
+        &env,
+        b"MAIL FROM:<a@b.org> SIZE=11\r\nRCPT TO:<a@example.com>\r\n",
+    );
+    check(&out, &[GREETING, "250 ok", big]);
+    let out = s.run(
+        &env,
+        b"MAIL FROM:<a@b.org>\r\nRCPT TO:<a@example.com>\r\nDATA\r\n12345678901\r\n.\r\n",
+    );
+    check(&out, &txn_then(&[big]));
 }
 
 #[test]

@@ -52,11 +52,11 @@ fn stdout(o: &std::process::Output) -> String {
 }
 
 #[test]
-fn qread_lists_preprocessed_messages() {
+fn qread_lists_preprocessed_and_todo_messages() {
     let h = QmailHome::new("qread");
     let a = queue_returning_id(&h, b"Subject: a\n\nA\n", b"Fa@x\0Tu@l\0\0");
     let b = queue_returning_id(&h, b"Subject: b\n\nBB\n", b"F\0Tr@r\0\0");
-    let c = queue_returning_id(&h, b"not yet\n", b"Fc@x\0Tq@l\0\0");
+    let c = queue_returning_id(&h, b"not yet\n", b"Fc@x\0Tq@l\0Tr\x02@r\0\0");
     // 2024-01-03 09:05:07 UTC
     preprocess(
         &h,
@@ -90,10 +90,25 @@ fn qread_lists_preprocessed_messages() {
         ),
     ];
     want.sort_by_key(|(id, _)| (Queue::split_of(*id), *id));
+    // Not yet preprocessed: after the others, from its todo envelope
+    // (queued 2024-01-04 00:00:00 UTC).
+    fs::File::options()
+        .write(true)
+        .open(qpath(&h, "todo", c))
+        .unwrap()
+        .set_modified(UNIX_EPOCH + Duration::from_secs(1704326400))
+        .unwrap();
+    want.push((
+        c,
+        format!(
+            "4 Jan 2024 00:00:00 GMT  #{c}  {}  <c@x>  not yet preprocessed\n\ttodo\tq@l\n\ttodo\tr_@r\n",
+            size(c)
+        ),
+    ));
     let out = h.run("qmail-qread", &[] as &[&str], b"");
     assert_eq!(out.status.code(), Some(0));
     let want: String = want.into_iter().map(|(_, s)| s).collect();
-    assert_eq!(stdout(&out), want, "message {c} in todo is not listed");
+    assert_eq!(stdout(&out), want);
 }
 
 #[test]

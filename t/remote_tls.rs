@@ -44,6 +44,9 @@ struct Pki {
     dir: PathBuf,
     root: PathBuf,
     server: (PathBuf, PathBuf),
+    /// The receivers' certificate issued by the intermediate: chain file
+    /// (leaf, intermediate) and key.
+    server_chain: (PathBuf, PathBuf),
     /// ECDSA, chain file + PKCS#8 key file.
     ecdsa: (PathBuf, PathBuf),
     /// ECDSA, chain file + SEC1 ("EC PRIVATE KEY") key file.
@@ -76,6 +79,10 @@ impl Pki {
             .unwrap();
         fs::write(path("server.pem"), scert.pem()).unwrap();
         fs::write(path("server.key"), skey.serialize_pem()).unwrap();
+        let ccert = leaf_params("localhost", &["localhost"])
+            .signed_by(&skey, &inter)
+            .unwrap();
+        fs::write(path("server-chain.pem"), ccert.pem() + &inter.pem()).unwrap();
         let chain = |cn: &str, key: &KeyPair| {
             let c = leaf_params(cn, &[cn]).signed_by(key, &inter).unwrap();
             c.pem() + &inter.pem()
@@ -123,6 +130,7 @@ impl Pki {
         Pki {
             root: path("root.pem"),
             server: (path("server.pem"), path("server.key")),
+            server_chain: (path("server-chain.pem"), path("server.key")),
             ecdsa: (path("ecdsa.pem"), path("ecdsa.key")),
             sec1: (path("sec1.pem"), sec1),
             rsa: path("rsa.pem"),
@@ -148,19 +156,84 @@ fn own_loopback(n: u32) -> String {
 /// CCAFILE) in front of B's qmail-smtpd: STARTTLS with `-n`, else TLS
 /// from the first byte (port 465). None when the address cannot be bound.
 fn receiver(p: &Pki, b: &QmailHome, ip: &str, port: &str, starttls: bool) -> Option<Server> {
-    let mut c = prog("sslserver");
-    c.env("QMAILHOME", &b.dir)
-        .env("PATH", format!("{}:/usr/bin:/bin", b.path("bin").display()))
-        .env("CERTFILE", &p.server.0)
-        .env("KEYFILE", &p.server.1)
-        .env("CCAFILE", &p.root)
-        .env("UCSPITLS", "")
-        .args(["-1", "-R", "-H", "-l", "mx.b.test", "-m", "-e", "-s"]);
+    let mut c = sslserver(b, &p.server);
+    c.env("CCAFILE", &p.root).arg("-m");
     if starttls {
         c.arg("-n");
     }
     c.args([ip, port]).arg(bin("qmail-smtpd"));
     Server::start(c, &p.dir)
+}
+
+/// sslserver with certificate `cert` (and key) in front of B's qmail-smtpd;
+/// the caller adds options, the address and the program.
+fn sslserver(b: &QmailHome, cert: &(PathBuf, PathBuf)) -> Command {
+    let mut c = prog("sslserver");
+    c.env("QMAILHOME", &b.dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", b.path("bin").display()))
+        .env("CERTFILE", &cert.0)
+        .env("KEYFILE", &cert.1)
+        .env("UCSPITLS", "")
+        .args(["-1", "-R", "-H", "-l", "mx.b.test", "-e", "-s"]);
+    c
+}
+
+/// tlsdestinations' ciphers, verifydepth and senderdomain fields are
+/// honoured, and a field that cannot be is refused before connecting.
+#[test]
+fn tlsdestinations_ciphers_depth_and_sender_domain() {
+    if !have_openssl() {
+        return crate::common::skip("openssl not installed (package/testdeps)");
+    }
+    let p = Pki::new("rtls-fields");
+    let b = home_b("rtls-fields-b");
+    let mut c = sslserver(&b, &p.server_chain);
+    c.args(["-n", "127.0.0.1", "0"]).arg(bin("qmail-smtpd"));
+    let srv = Server::start(c, &p.dir).unwrap();
+    let a = home("rtls-fields-a");
+    // By name, so that certificates can be checked against it.
+    let dns = Dns::start(vec![crate::common::remote::a("localhost", "127.0.0.1")]);
+    a.control("smtproutes", &format!("b.test:localhost;{}\n", srv.port));
+    let dest = |line: &str| a.control("tlsdestinations", &format!("{line}\n"));
+    // A TLS 1.3 suite named: the only one offered (mode 3, no checks).
+    dest("-localhost:|TLS_CHACHA20_POLY1305_SHA256");
+    let (r, l) = deliver(&a, &dns, &b, "joe@a.test", "f1");
+    assert!(r.len() == 2 && r[0] == "r", "{r:?}");
+    assert!(l.contains("TLS_CHACHA20_POLY1305_SHA256"), "{l:?}");
+    // B's chain has one intermediate: depth 1 verifies, depth 0 does not.
+    dest(&format!("localhost:{}||1", s(&p.root)));
+    let (r, _) = deliver(&a, &dns, &b, "joe@a.test", "f2");
+    assert!(r.len() == 2 && r[0] == "r", "{r:?}");
+    dest(&format!("localhost:{}||0", s(&p.root)));
+    let (r, _) = deliver(&a, &dns, &b, "joe@a.test", "f3");
+    assert_eq!(
+        r,
+        ["Z Unable to verify X.500 certificate from: localhost. (#4.4.1)\n"]
+    );
+    // Fields that cannot be honoured: refused, nothing sent.
+    dest("localhost:|HIGH:NOSUCH");
+    let (r, _) = deliver(&a, &dns, &b, "joe@a.test", "f4");
+    assert_eq!(
+        r,
+        [
+            "ZUnusable control/tlsdestinations line for localhost: cipher NOSUCH is not one sqmail knows. (#4.3.0)\n"
+        ]
+    );
+    dest("localhost:||deep");
+    let (r, _) = deliver(&a, &dns, &b, "joe@a.test", "f5");
+    assert!(r[0].contains("verifydepth deep is not a number"), "{r:?}");
+    // A line for another sender domain does not apply to joe@a.test.
+    dest("localhost:|NOSUCH|;|Other.test");
+    let (r, l) = deliver(&a, &dns, &b, "joe@a.test", "f6");
+    assert!(r.len() == 2 && r[0] == "r", "{r:?}");
+    assert!(l.is_empty(), "no rule, no STARTTLS: {l:?}");
+    let (r, _) = deliver(&a, &dns, &b, "joe@other.test", "f7");
+    assert!(
+        r[0].starts_with("ZUnusable control/tlsdestinations"),
+        "{r:?}"
+    );
+    let queued = queue_files(&b, "mess").len();
+    assert_eq!(queued, 3, "f1, f2, f6: {}", srv.log_text());
 }
 
 /// Sends a message tagged `tag` from `sender` to x@b.test; the reports,

@@ -61,6 +61,54 @@ fn authuser_table() {
     assert_eq!(au(&block, &["true"]), 0, "CRAM-MD5");
 }
 
+/// `=`: Dovecot's doveadm (a fake that records its arguments) decides;
+/// `-x service=method` reaches it as its auth_info.
+#[test]
+fn authuser_dovecot_with_auth_info() {
+    let h = QmailHome::new("authuser-dovecot");
+    fs::write(h.path("users/authuser"), "@dove.example:=\n").unwrap();
+    let fake = h.path("fakebin");
+    fs::create_dir_all(&fake).unwrap();
+    crate::common::script(
+        &fake.join("doveadm"),
+        &format!(
+            "echo \"$*\" > {}\nfor a; do last=$a; done\n[ \"$last\" = right ]",
+            h.path("doveadm.args").display()
+        ),
+    );
+    let path = format!("{}:/usr/bin:/bin", fake.display());
+    let env = [("PATH", path.as_str())];
+    let au = |args: &[&str], block: &[u8]| with_fd3(&h, "qmail-authuser", args, block, &env);
+    let args = || fs::read_to_string(h.path("doveadm.args")).unwrap();
+    let with_x = ["-s", "/run/auth", "-x", "service=smtp", "true"];
+    assert_eq!(au(&with_x, b"joe@dove.example\0right\0\0"), 0);
+    assert_eq!(
+        args(),
+        "auth test -a /run/auth -x service=smtp joe@dove.example right\n"
+    );
+    assert_eq!(au(&with_x, b"joe@dove.example\0wrong\0\0"), 1);
+    assert_eq!(
+        au(&["-s", "/run/auth", "true"], b"joe@dove.example\0right\0\0"),
+        0
+    );
+    assert_eq!(args(), "auth test -a /run/auth joe@dove.example right\n");
+    // -x without key=value, or without a subprogram after it: misuse.
+    assert_eq!(
+        au(
+            &["-s", "/s", "-x", "smtp", "true"],
+            b"joe@dove.example\0right\0\0"
+        ),
+        2
+    );
+    assert_eq!(
+        au(
+            &["-s", "/s", "-x", "service=smtp"],
+            b"joe@dove.example\0right\0\0"
+        ),
+        2
+    );
+}
+
 #[test]
 fn authuser_system_accounts() {
     let h = QmailHome::new("authuser-system");
@@ -107,6 +155,55 @@ fn vmailuser() {
     assert_eq!(vm(&[v], b"john.doe@other.example\0\0\0"), 1);
     assert_eq!(vm(&["/nonexistent"], b"a@virt.example\0\0\0"), 2);
     assert_eq!(vm(&[v], &[b'a'; 200]), 2);
+    // No local part, or one that would leave the layout: nobody.
+    assert_eq!(vm(&[v, "-M"], b"@virt.example\0\0\0"), 1);
+    assert_eq!(vm(&[v], b"x/../../john.doe@virt.example\0\0\0"), 1);
+    // -U: the prepend user's .qmail files, as qmail-local would use them.
+    h.control("virtualdomains", "virt.example:virt\nunix.example:alice\n");
+    fs::create_dir_all(vhome.join("alice")).unwrap();
+    fs::write(vhome.join("alice/.qmail-bob:smith"), "./Maildir/\n").unwrap();
+    fs::write(vhome.join("alice/.qmail-list-default"), "|true\n").unwrap();
+    fs::write(vhome.join("alice/.qmail-default"), "|true\n").unwrap();
+    assert_eq!(vm(&[v, "-U"], b"Bob.Smith@unix.example\0\0\0"), 0);
+    assert_eq!(vm(&[v, "-U"], b"list-request@unix.example\0\0\0"), 0);
+    assert_eq!(
+        vm(&[v, "-U"], b"carol@unix.example\0\0\0"),
+        1,
+        "not the catch-all"
+    );
+    assert_eq!(vm(&[v, "-P"], b"bob.smith@unix.example\0\0\0"), 1);
+    assert_eq!(vm(&[v, "-U"], b"john.doe@virt.example\0\0\0"), 1);
+    assert_eq!(vm(&[v], b"bob.smith@unix.example\0\0\0"), 0, "all layouts");
+}
+
+/// qmail-smtpd asks qmail-vmailuser through control/recipients lines.
+#[test]
+fn vmailuser_from_recipients_lines() {
+    let s = Smtpd::new("vmailuser-smtpd");
+    s.h.control("virtualdomains", "example.com:example.com\n");
+    let vhome = s.h.path("vhome");
+    fs::create_dir_all(vhome.join("vpopmail/domains/example.com/ann")).unwrap();
+    fs::create_dir_all(vhome.join("example.com/users/bob")).unwrap();
+    let v = vhome.display();
+    s.h.control(
+        "recipients",
+        &format!("@example.com|bin/qmail-vmailuser -P {v}\n*|bin/qmail-vmailuser -M {v}\n"),
+    );
+    let out = s.run(
+        &[],
+        b"MAIL FROM:<a@b.org>\r\nRCPT TO:<Ann@example.com>\r\nRCPT TO:<bob@example.com>\r\nRCPT TO:<carol@example.com>\r\n",
+    );
+    let got = lines(&out.stdout);
+    assert_eq!(
+        got[2..],
+        [
+            "250 ok",
+            "250 ok",
+            "550 sorry, no mailbox by that name  (#5.7.1)"
+        ],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -159,4 +256,37 @@ fn table_compilers_report_errors() {
         String::from_utf8_lossy(&out.stderr)
             .starts_with("qmail-recipients: fatal: unable to read users/recipients: ")
     );
+}
+
+#[test]
+fn newmrh_builds_morercpthosts_cdb() {
+    let s = Smtpd::new("smtpd-newmrh");
+    let out = s.h.run::<&str>("qmail-newmrh", &[], b"");
+    assert_eq!(out.status.code(), Some(111));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("qmail-newmrh: fatal: unable to read control/morercpthosts: ")
+    );
+    s.h.control(
+        "morercpthosts",
+        "More.Example \t\n# note\n\nsub.far.example\r\n",
+    );
+    let out = s.h.run::<&str>("qmail-newmrh", &[], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!s.h.path("control/morercpthosts.tmp").exists());
+    let c = sqmail::cdb::Cdb::open(&s.h.path("control/morercpthosts.cdb")).unwrap();
+    assert_eq!(c.get(b"more.example").unwrap(), Some(Vec::new()));
+    assert_eq!(c.get(b"More.Example").unwrap(), None, "keys are lower case");
+    assert_eq!(c.get(b"# note").unwrap(), None);
+    let out = s.run(
+        &[],
+        b"MAIL FROM:<a@b.org>\r\nRCPT TO:<x@MORE.example>\r\nRCPT TO:<y@sub.far.example>\r\nRCPT TO:<z@far.example>\r\n",
+    );
+    let got = lines(&out.stdout);
+    assert_eq!(got[2..4], ["250 ok", "250 ok"], "{got:?}");
+    assert!(got[4].starts_with("553 "), "{got:?}");
 }

@@ -84,12 +84,19 @@ fn helper(prog: &str, args: &[&str], block: &[u8]) -> Result<(), Die> {
 fn authuser() -> Result<(), Die> {
     let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let mut socket = None;
+    let mut auth_info: Option<OsString> = None;
     if args.first().is_some_and(|a| a.eq_ignore_ascii_case("-s")) {
         if args.len() < 3 {
             return Err(quiet(MISUSE));
         }
         socket = Some(args[1].clone());
         args.drain(..2);
+        // `-x service=method`: Dovecot's auth_info, passed on to doveadm.
+        if args.first().is_some_and(|a| a == "-x") {
+            let info = args.get(1).filter(|i| i.as_encoded_bytes().contains(&b'='));
+            auth_info = Some(info.ok_or_else(|| quiet(MISUSE))?.clone());
+            args.drain(..2);
+        }
     }
     if args.is_empty() {
         return Err(quiet(MISUSE));
@@ -121,9 +128,12 @@ fn authuser() -> Result<(), Die> {
         "&" => helper("vchkpw", &["true"], &block)?,
         "=" => {
             let sock = socket.ok_or_else(|| quiet(MISUSE))?;
-            let status = Command::new("doveadm")
-                .args(["auth", "test", "-a"])
-                .arg(sock)
+            let mut doveadm = Command::new("doveadm");
+            doveadm.args(["auth", "test", "-a"]).arg(sock);
+            if let Some(info) = &auth_info {
+                doveadm.arg("-x").arg(info);
+            }
+            let status = doveadm
                 .arg(&creds.user)
                 .arg(OsString::from(
                     String::from_utf8_lossy(&creds.secret).into_owned(),

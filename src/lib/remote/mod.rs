@@ -12,6 +12,7 @@ pub mod route;
 pub mod smtp;
 pub mod tcpto;
 pub mod tls;
+pub mod verify;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -121,7 +122,14 @@ fn deliver(args: &[Vec<u8>], out: &mut Out) -> Vec<u8> {
         return report::qmail103_route(relay).into();
     }
     let target = rt.relay.clone().unwrap_or_else(|| host.clone());
-    let rule = route::tls_rule(&target, ctl.tlsdestinations.as_ref());
+    let rule = route::tls_rule(
+        &target,
+        route::sender_domain(sender),
+        ctl.tlsdestinations.as_ref(),
+    );
+    if let Err(why) = rule.check() {
+        return report::bad_tls_rule(&target, &why);
+    }
     let port = rule.port.unwrap_or(rt.port);
     let source = match route::domainip(sender, &ctl.domainips) {
         Ok(s) => s,

@@ -125,6 +125,14 @@ pub fn tls_fail(text: &str, host: &str) -> Vec<u8> {
     format!("Z {text}: {host}. (#4.4.1)\n").into_bytes()
 }
 
+/// A `tlsdestinations` line for `host` with a field that cannot be
+/// honoured: the delivery waits until the line is fixed.
+pub fn bad_tls_rule(host: &str, why: &str) -> Vec<u8> {
+    let host = crate::printable::text(host.as_bytes(), crate::printable::word);
+    let why = crate::printable::text(why.as_bytes(), crate::printable::ascii);
+    format!("ZUnusable control/tlsdestinations line for {host}: {why}. (#4.3.0)\n").into_bytes()
+}
+
 pub fn died(ip: &str, after_dot: bool) -> Vec<u8> {
     let dup = if after_dot {
         " Possible duplicate!"

@@ -150,6 +150,10 @@ pub struct TlsRule {
     pub ca: Option<String>,
     /// Hex digest of the peer certificate (`=hex`), for mode 7 (or any mode).
     pub pin: Option<String>,
+    /// OpenSSL cipher string (`tls::ciphers`).
+    pub ciphers: Option<String>,
+    /// The verifydepth field as written; checked by `check`.
+    pub depth: Option<String>,
     pub port: Option<u16>,
 }
 
@@ -160,11 +164,37 @@ impl TlsRule {
     pub fn wanted(&self) -> bool {
         self.mode >= 1
     }
+
+    /// The verifydepth: at most this many intermediate certificates
+    /// between the server's certificate and the CA (none given: no limit).
+    pub fn verify_depth(&self) -> Result<Option<usize>, String> {
+        self.depth
+            .as_deref()
+            .map(|d| {
+                d.parse()
+                    .map_err(|_| format!("verifydepth {d} is not a number"))
+            })
+            .transpose()
+    }
+
+    /// The fields TLS is set up with, checked before any connection: what
+    /// cannot be honoured is refused, never passed over.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(c) = &self.ciphers {
+            crate::tls::ciphers::provider(c)?;
+        }
+        self.verify_depth().map(|_| ())
+    }
 }
 
+/// `cafile|ciphers|verifydepth;port|senderdomain`, each part optional.
 fn tls_value(mode: i8, v: &str) -> TlsRule {
     let (head, tail) = v.split_once(';').unwrap_or((v, ""));
-    let first = head.split('|').next().unwrap_or("");
+    let mut fields = head.split('|');
+    let first = fields.next().unwrap_or("");
+    let field = |f: Option<&str>| f.filter(|x| !x.is_empty()).map(str::to_string);
+    let ciphers = field(fields.next());
+    let depth = field(fields.next());
     let port = tail.split('|').next().and_then(|p| p.parse().ok());
     let (ca, pin) = match first.strip_prefix('=') {
         Some(h) => (None, Some(h.to_ascii_lowercase())),
@@ -174,26 +204,41 @@ fn tls_value(mode: i8, v: &str) -> TlsRule {
         mode,
         ca,
         pin,
+        ciphers,
+        depth,
         port,
     }
 }
 
-/// The rule for `host` (after routing). `None` for the map means the file
+/// Whether a value's `|senderdomain` field (after `;port`) lets it apply to
+/// mail from `sender_domain`: no field, or the same domain (any case).
+fn for_sender(v: &str, sender_domain: &str) -> bool {
+    let tail = v.split_once(';').map_or("", |(_, t)| t);
+    match tail.split_once('|') {
+        Some((_, d)) if !d.is_empty() => d.eq_ignore_ascii_case(sender_domain),
+        _ => true,
+    }
+}
+
+/// The rule for `host` (after routing) and mail from `sender_domain`; a
+/// line whose senderdomain field names another domain is passed over, as
+/// if it were not there. `None` for the map means the file
 /// does not exist: we then use opportunistic TLS (mode 1) everywhere, where
 /// s/qmail 3.2 would never send STARTTLS. The empty suffix is tried only
 /// by the `!` rule (`!:` disables TLS), so `-:` means "optional TLS", as the
 /// s/qmail man page describes it, and not mandatory TLS as 3.2's code does.
-pub fn tls_rule(host: &str, map: Option<&ConstMap>) -> TlsRule {
+pub fn tls_rule(host: &str, sender_domain: &str, map: Option<&ConstMap>) -> TlsRule {
     let Some(map) = map else {
         return TlsRule {
             mode: 1,
             ..TlsRule::default()
         };
     };
+    let get = |k: &str| map.get(k).filter(|v| for_sender(v, sender_domain));
     let suffixed = |prefix: &str, empty: bool| {
         suffix_keys(host, &['.'])
             .filter(|k| empty || !k.is_empty())
-            .find_map(|k| map.get(&format!("{prefix}{k}")))
+            .find_map(|k| get(&format!("{prefix}{k}")))
     };
     if suffixed("!", true).is_some() {
         return TlsRule {
@@ -201,19 +246,19 @@ pub fn tls_rule(host: &str, map: Option<&ConstMap>) -> TlsRule {
             ..TlsRule::default()
         };
     }
-    let exact = |prefix: &str| map.get(&format!("{prefix}{host}"));
+    let exact = |prefix: &str| get(&format!("{prefix}{host}"));
     let rules: [(i8, Option<&str>); 11] = [
         (7, exact("%")),
         (6, exact("=")),
         (5, suffixed("~", false)),
         (4, suffixed("", false)),
         (3, suffixed("-", false)),
-        (6, map.get("=*")),
-        (5, map.get("~*")),
-        (4, map.get("+*")),
-        (3, map.get("-*")),
-        (2, map.get("*")),
-        (1, map.get("-")),
+        (6, get("=*")),
+        (5, get("~*")),
+        (4, get("+*")),
+        (3, get("-*")),
+        (2, get("*")),
+        (1, get("-")),
     ];
     rules
         .into_iter()
@@ -302,31 +347,65 @@ mod tests {
         assert_eq!(domainip("a@x", &map(&[])), Ok(None));
     }
 
+    fn tls_rule_any(host: &str, map: Option<&ConstMap>) -> TlsRule {
+        tls_rule(host, "", map)
+    }
+
+    #[test]
+    fn tls_fields_and_sender_domains() {
+        let m = map(&[
+            "a.example:/ca.pem|HIGH:!aNULL|2;465",
+            "=b.example:|ECDHE-RSA-AES256-GCM-SHA384|;25|Sender.Example",
+            "b.example:/other.pem",
+            "c.example:||x",
+            "d.example:|NOSUCH",
+        ]);
+        let t = tls_rule("a.example", "s.example", Some(&m));
+        assert_eq!(
+            (t.mode, t.ca.as_deref(), t.ciphers.as_deref(), t.port),
+            (4, Some("/ca.pem"), Some("HIGH:!aNULL"), Some(465))
+        );
+        assert_eq!(t.verify_depth(), Ok(Some(2)));
+        assert_eq!(t.check(), Ok(()));
+        let t = tls_rule("b.example", "sender.example", Some(&m));
+        assert_eq!((t.mode, t.port, t.depth), (6, Some(25), None));
+        // Another sender: the = line is passed over, the plain one applies.
+        let t = tls_rule("b.example", "other.example", Some(&m));
+        assert_eq!((t.mode, t.ca.as_deref()), (4, Some("/other.pem")));
+        assert!(tls_rule("c.example", "", Some(&m)).check().is_err());
+        assert!(
+            tls_rule("d.example", "", Some(&m))
+                .check()
+                .unwrap_err()
+                .contains("NOSUCH")
+        );
+    }
+
     #[test]
     fn tls_rules() {
-        assert_eq!(tls_rule("a.example", None).mode, 1);
+        assert_eq!(tls_rule_any("a.example", None).mode, 1);
         let m = map(&[
             "*:",
             "!no.example:",
             "=exact.example:/ca.pem",
             "~.wild.example:",
         ]);
-        assert_eq!(tls_rule("x.no.example", Some(&m)).mode, 2);
-        assert_eq!(tls_rule("no.example", Some(&m)).mode, -1);
-        let t = tls_rule("exact.example", Some(&m));
+        assert_eq!(tls_rule_any("x.no.example", Some(&m)).mode, 2);
+        assert_eq!(tls_rule_any("no.example", Some(&m)).mode, -1);
+        let t = tls_rule_any("exact.example", Some(&m));
         assert_eq!((t.mode, t.ca.as_deref()), (6, Some("/ca.pem")));
-        assert_eq!(tls_rule("a.wild.example", Some(&m)).mode, 5);
+        assert_eq!(tls_rule_any("a.wild.example", Some(&m)).mode, 5);
         let m = map(&["-:", "%pin.example:=ABCD;465"]);
-        assert_eq!(tls_rule("any", Some(&m)).mode, 1);
-        let t = tls_rule("pin.example", Some(&m));
+        assert_eq!(tls_rule_any("any", Some(&m)).mode, 1);
+        let t = tls_rule_any("pin.example", Some(&m));
         assert_eq!(
             (t.mode, t.pin.as_deref(), t.port),
             (7, Some("abcd"), Some(465))
         );
         let m = map(&["!:", "*:"]);
-        assert_eq!(tls_rule("any", Some(&m)).mode, -1);
-        assert_eq!(tls_rule("any", Some(&map(&["x:"]))).mode, 0);
-        assert_eq!(tls_rule("x", Some(&map(&["x:;35"]))).port, Some(35));
+        assert_eq!(tls_rule_any("any", Some(&m)).mode, -1);
+        assert_eq!(tls_rule_any("any", Some(&map(&["x:"]))).mode, 0);
+        assert_eq!(tls_rule_any("x", Some(&map(&["x:;35"]))).port, Some(35));
     }
 
     #[test]

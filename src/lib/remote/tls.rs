@@ -161,7 +161,11 @@ pub fn start(stream: &mut Stream, peer: &Peer<'_>, mx_host: &str) -> Result<(), 
     let Stream::Plain(tcp) = std::mem::replace(stream, Stream::Closed) else {
         return Err(tls_fail(ESTABLISH, host));
     };
-    let p = crate::tls::provider(None);
+    // The cipher list was checked when the rule was read (TlsRule::check).
+    let p = match &peer.rule.ciphers {
+        Some(list) => crate::tls::ciphers::provider(list).map_err(|_| tls_fail(ESTABLISH, host))?,
+        None => crate::tls::provider(None),
+    };
     let builder = ClientConfig::builder_with_provider(p.clone())
         .with_safe_default_protocol_versions()
         .map_err(|_| tls_fail(ESTABLISH, host))?
@@ -227,21 +231,47 @@ fn check_peer(
     let Some(leaf) = leaf.filter(|_| (4..=6).contains(&rule.mode)) else {
         return Ok(());
     };
-    let roots = roots(rule.ca.as_deref()).ok_or_else(|| tls_fail(NO_CA, host))?;
-    let v = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), p.clone())
+    let roots = Arc::new(roots(rule.ca.as_deref()).ok_or_else(|| tls_fail(NO_CA, host))?);
+    let v = WebPkiServerVerifier::builder_with_provider(roots.clone(), p.clone())
         .build()
         .map_err(|_| tls_fail(NO_CA, host))?;
     let name = ServerName::try_from(host.to_string()).map_err(|_| tls_fail(BAD_SUBJECT, host))?;
-    match v.verify_server_cert(leaf, &certs[1..], &name, &[], UnixTime::now()) {
-        Ok(_) => Ok(()),
+    let now = UnixTime::now();
+    match v.verify_server_cert(leaf, &certs[1..], &name, &[], now) {
+        Ok(_) => within_depth(leaf, &certs[1..], &roots, peer, p, now),
         Err(rustls::Error::InvalidCertificate(
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-        )) if rule.mode == 4 => Ok(()),
+        )) if rule.mode == 4 => within_depth(leaf, &certs[1..], &roots, peer, p, now),
         Err(rustls::Error::InvalidCertificate(
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
         )) => Err(tls_fail(BAD_SUBJECT, host)),
         Err(_) => Err(tls_fail(NOT_VERIFIED, host)),
     }
+}
+
+/// The verifydepth of the rule, for a chain that verified.
+fn within_depth(
+    leaf: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    roots: &rustls::RootCertStore,
+    peer: &Peer<'_>,
+    p: &CryptoProvider,
+    now: UnixTime,
+) -> Result<(), Vec<u8>> {
+    // Checked when the rule was read (TlsRule::check).
+    let Ok(Some(depth)) = peer.rule.verify_depth() else {
+        return Ok(());
+    };
+    crate::tls::depth::chain_fits(
+        leaf,
+        intermediates,
+        roots,
+        &p.signature_verification_algorithms,
+        now,
+        webpki::KeyUsage::server_auth(),
+        depth,
+    )
+    .map_err(|_| tls_fail(NOT_VERIFIED, peer.host))
 }
 
 /// `=hex` pinning: the digest of the peer certificate, chosen by length

@@ -172,6 +172,7 @@ fn session_config(
             senderexist: reply("REPLY_SENDEREXIST"),
             content: reply("REPLY_CONTENT"),
             greylisted: reply("REPLY_GREYLISTED"),
+            maxsize: reply("REPLY_MAXSIZE"),
         },
         scan: scan_config(c, env)?,
         scan_only_strangers: var("BADMIMETYPE").as_deref() == Some("+")

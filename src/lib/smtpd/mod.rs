@@ -17,6 +17,7 @@ pub mod mfrules;
 pub mod recipients;
 pub mod reply;
 pub mod session;
+pub mod vmailuser;
 pub mod wildmat;
 
 pub use session::{Action, AuthOutcome, Config, Dns, Host, RcptCheck, Session, TlsMode};

@@ -92,6 +92,18 @@ pub fn sender_exist(extra: &str) -> String {
         "#5.7.1",
     )
 }
+/// The size refusal: qmail's text when REPLY_MAXSIZE is unset (one space),
+/// the value before the status otherwise.
+pub fn too_big(extra: &str) -> String {
+    match extra {
+        "" => DATABYTES.to_string(),
+        e => custom(
+            "552 sorry, that message size exceeds my databytes limit",
+            e,
+            "#5.3.4",
+        ),
+    }
+}
 pub fn bad_content(extra: &str) -> String {
     custom("554 sorry, invalid message content", extra, "#5.3.2")
 }

@@ -1,4 +1,5 @@
-//! VERIFYDEPTH for client certificates. rustls's verifier puts no limit on
+//! VERIFYDEPTH for client certificates (and the path check qmail-remote's
+//! verifydepth uses). rustls's verifier puts no limit on
 //! the chain; ucspi-ssl (OpenSSL's verify depth) accepts at most N
 //! intermediate CA certificates between the client's certificate and the
 //! trust anchor, 1 by default. This wraps the verifier: the chain it
@@ -54,6 +55,47 @@ impl DepthLimited {
     }
 }
 
+/// Whether a chain that verified can be built with at most `depth`
+/// intermediates between `end_entity` and one of `roots` (for a client
+/// certificate: VERIFYDEPTH; for a server: tlsdestinations' verifydepth,
+/// qmail-remote(8)).
+pub fn chain_fits(
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    roots: &RootCertStore,
+    algs: &WebPkiSupportedAlgorithms,
+    now: UnixTime,
+    usage: webpki::KeyUsage,
+    depth: usize,
+) -> Result<(), Error> {
+    let cert = webpki::EndEntityCert::try_from(end_entity)
+        .map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    let fits = |p: &webpki::VerifiedPath<'_>| {
+        if p.intermediate_certificates().count() > depth {
+            Err(webpki::Error::MaximumPathDepthExceeded)
+        } else {
+            Ok(())
+        }
+    };
+    cert.verify_for_usage(
+        algs.all,
+        &roots.roots,
+        intermediates,
+        now,
+        usage,
+        None,
+        Some(&fits),
+    )
+    .map(|_| ())
+    .map_err(|e| match e {
+        webpki::Error::MaximumPathDepthExceeded => Error::InvalidCertificate(
+            CertificateError::Other(OtherError(Arc::new(ChainLongerThanVerifyDepth(depth)))),
+        ),
+        // Not a length rustls accepted: a path search limit of webpki.
+        _ => Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure),
+    })
+}
+
 /// Why a chain that verified was refused.
 #[derive(Debug)]
 struct ChainLongerThanVerifyDepth(usize);
@@ -92,35 +134,15 @@ impl ClientCertVerifier for DepthLimited {
         let verified = self
             .inner
             .verify_client_cert(end_entity, intermediates, now)?;
-        let too_deep = || {
-            Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
-                ChainLongerThanVerifyDepth(self.depth),
-            ))))
-        };
-        let cert = webpki::EndEntityCert::try_from(end_entity)
-            .map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
-        let depth = self.depth;
-        let fits = |p: &webpki::VerifiedPath<'_>| {
-            if p.intermediate_certificates().count() > depth {
-                Err(webpki::Error::MaximumPathDepthExceeded)
-            } else {
-                Ok(())
-            }
-        };
-        cert.verify_for_usage(
-            self.algs.all,
-            &self.roots.roots,
+        chain_fits(
+            end_entity,
             intermediates,
+            &self.roots,
+            &self.algs,
             now,
             webpki::KeyUsage::client_auth(),
-            None,
-            Some(&fits),
-        )
-        .map_err(|e| match e {
-            webpki::Error::MaximumPathDepthExceeded => too_deep(),
-            // Not a length rustls accepted: a path search limit of webpki.
-            _ => Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure),
-        })?;
+            self.depth,
+        )?;
         Ok(verified)
     }
 

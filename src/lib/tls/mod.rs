@@ -2,6 +2,7 @@
 //! server and client configurations from PEM files, cipher-suite names as
 //! OpenSSL prints them, and the `SSL_*` variables of a certificate.
 
+pub mod ciphers;
 pub mod depth;
 pub mod key;
 pub mod verify;

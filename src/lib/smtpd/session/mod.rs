@@ -74,6 +74,7 @@ pub struct Replies {
     pub senderexist: String,
     pub content: String,
     pub greylisted: String,
+    pub maxsize: String,
 }
 
 /// Everything fixed for one connection: controls and environment.
@@ -635,7 +636,8 @@ impl Session {
             return Action::Continue;
         }
         if self.too_big {
-            self.reply(r::DATABYTES);
+            let t = r::too_big(&self.cfg.replies.maxsize);
+            self.reply(&t);
             self.log_line("Reject::DATA::Invalid_Size", Some(&a), "");
             return Action::Continue;
         }
@@ -866,7 +868,8 @@ impl Session {
         match (verdict, qq) {
             (Err(Refusal::Hops), _) => self.reply(r::HOPS),
             (Err(Refusal::TooBig), _) => {
-                self.reply(r::DATABYTES);
+                let t = r::too_big(&self.cfg.replies.maxsize);
+                self.reply(&t);
                 self.log_line("Reject::DATA::Invalid_Size", Some(&first), "");
             }
             (Err(Refusal::Mime(info)), _) => {
