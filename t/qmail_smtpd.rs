@@ -839,7 +839,9 @@ fn streams_100_mb_in_bounded_memory() {
     c.wait().unwrap();
     eprintln!("qmail-smtpd after 100 MB of DATA: peak RSS {hwm} KiB, peak RssAnon {anon} KiB");
     assert!(anon > 0 && anon < 1024, "heap and stack {anon} KiB");
-    assert!(hwm < 3072, "peak RSS {hwm} KiB");
+    // The peak RSS is mostly the program's text (it grows with the
+    // library); what grows with a message is heap and stack, above.
+    assert!(hwm < 4096, "peak RSS {hwm} KiB");
 }
 
 fn assert_nothing_half_queued(h: &QmailHome) {
