@@ -33,10 +33,13 @@ pub mod received;
 pub mod timeoutio;
 pub mod users;
 
-// Protocol helpers: DNS (with DNSSEC), SPF, TLS.
+// Protocol helpers: DNS (with DNSSEC), SPF, TLS, DKIM.
 pub mod dns;
 pub mod spf;
 pub mod tls;
+
+// (After dns and tls, whose resolver and key loader it uses.)
+pub mod dkim;
 
 // The queue: its layout, the writer behind qmail-queue, the client that
 // feeds it, the inode pool, qmail-clean and the checks of qread/qstat/qmaint.
