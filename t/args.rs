@@ -28,6 +28,7 @@ const EXPECTED: &[(&str, i32)] = &[
     ("qmail-badloadertypes", 111),
     ("qmail-badmimetypes", 111),
     ("qmail-clean", 0),
+    ("qmail-dkim", 100),
     ("qmail-getpw", 0),
     ("qmail-inject", 100),
     ("qmail-local", 100),

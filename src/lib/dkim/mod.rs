@@ -6,8 +6,10 @@
 pub mod canon;
 pub mod header;
 pub mod key;
+pub mod options;
 pub mod sign;
 pub mod tags;
+pub mod tool;
 pub mod verify;
 
 /// A signature algorithm (SHA-1 is neither made nor accepted: RFC 8301).

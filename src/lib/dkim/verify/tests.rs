@@ -32,7 +32,7 @@ impl KeyLookup for Fake {
 const MSG: &[u8] = b"From: Joe <joe@example.com>\n\
 To: ann@example.net\n\
 Subject: a  test\n\
- folded\n\
+\tfolded\n\
 \n\
 Hello  there \n\
 \n\

@@ -1,0 +1,267 @@
+//! DKIM against an independent implementation: qmail-dkim's signatures
+//! (RSA and Ed25519, every canonicalization) verified by dkimpy, dkimpy's
+//! verified by qmail-dkim, keys served by the loopback DNS server (the RSA
+//! record split over two TXT strings); and qmail-dkim -v's results and
+//! exit codes for tampered, unsigned and undecidable messages.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::remote::{Dns, DnsOpts, txt};
+use crate::common::{QmailHome, run_with_input, skip};
+
+const PYTHON: &str = "/usr/bin/python3";
+const CANONS: [&str; 4] = [
+    "simple/simple",
+    "simple/relaxed",
+    "relaxed/simple",
+    "relaxed/relaxed",
+];
+
+const MSG: &[u8] = b"From: Joe Example <joe@example.com>\n\
+To: ann@example.net\n\
+Subject: DKIM  test\n\
+\twith a folded subject\n\
+Date: Mon, 7 Dec 2026 06:00:00 +0000\n\
+Message-ID: <1@example.com>\n\
+\n\
+Hello  there, \t\n\
+a second line\n\
+\n\
+\n";
+
+/// The peer is there: dkimpy and its DNS library for the system python.
+fn have_dkimpy() -> bool {
+    Command::new(PYTHON)
+        .args(["-c", "import dkim, dns.resolver, nacl"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn openssl(args: &[&str]) -> Vec<u8> {
+    let o = Command::new("openssl").args(args).output().unwrap();
+    assert!(o.status.success(), "openssl {args:?}: {o:?}");
+    o.stdout
+}
+
+fn b64(d: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(d)
+}
+
+/// Keys made by openssl: PEM files for us, dkimpy's forms (PKCS#1 for
+/// RSA, the bare base64 seed for Ed25519), and the zone publishing them.
+struct Keys {
+    rsa: PathBuf,
+    rsa1: PathBuf,
+    ed: PathBuf,
+    ed_seed: PathBuf,
+    dns: Dns,
+}
+
+fn keys(h: &QmailHome, opts: DnsOpts) -> Keys {
+    let p = |n: &str| h.path(n);
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (rsa, rsa1, ed, ed_seed) = (p("rsa.pem"), p("rsa1.pem"), p("ed.pem"), p("ed.seed"));
+    let gen_rsa = [
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+    ];
+    openssl(&[&gen_rsa[..], &["-out", &s(&rsa)]].concat());
+    openssl(&["pkey", "-in", &s(&rsa), "-traditional", "-out", &s(&rsa1)]);
+    openssl(&["genpkey", "-algorithm", "ed25519", "-out", &s(&ed)]);
+    let ed_der = openssl(&["pkey", "-in", &s(&ed), "-outform", "DER"]);
+    std::fs::write(&ed_seed, b64(&ed_der[ed_der.len() - 32..])).unwrap();
+    let rsa_pub = b64(&openssl(&[
+        "pkey",
+        "-in",
+        &s(&rsa),
+        "-pubout",
+        "-outform",
+        "DER",
+    ]));
+    let ed_pub = openssl(&["pkey", "-in", &s(&ed), "-pubout", "-outform", "DER"]);
+    let rsa_rec = format!("v=DKIM1; k=rsa; p={rsa_pub}");
+    let (a, b) = rsa_rec.split_at(200);
+    let zone = vec![
+        txt("default._domainkey.example.com", &[a, b]),
+        txt(
+            "ed25519._domainkey.example.com",
+            &[&format!(
+                "v=DKIM1; k=ed25519; p={}",
+                b64(&ed_pub[ed_pub.len() - 32..])
+            )],
+        ),
+        txt("revoked._domainkey.example.com", &["v=DKIM1; p="]),
+    ];
+    Keys {
+        rsa,
+        rsa1,
+        ed,
+        ed_seed,
+        dns: Dns::start_with(zone, opts),
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn dkimpy(dns: &Dns, args: &[&str], input: &[u8]) -> Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("t/data/dkimpy.py");
+    let port = dns.addr.port().to_string();
+    let o = run_with_input(Command::new(PYTHON).arg(script).arg(port).args(args), input);
+    assert!(o.status.success(), "dkimpy {args:?}: {}", text(&o.stderr));
+    o
+}
+
+fn qmail_dkim(h: &QmailHome, dns: &Dns, args: &[&str], input: &[u8]) -> Output {
+    run_with_input(
+        h.cmd("qmail-dkim").args(args).env("DNSCACHEIP", dns.env()),
+        input,
+    )
+}
+
+#[test]
+fn ours_verified_by_dkimpy() {
+    if !have_dkimpy() {
+        return skip("python3-dkim not installed (package/testdeps)");
+    }
+    let h = QmailHome::new("dkim-ours");
+    let k = keys(&h, DnsOpts::default());
+    std::fs::write(h.path("msg"), MSG).unwrap();
+    for c in CANONS {
+        let (rsa, ed) = (k.rsa.to_str().unwrap(), k.ed.to_str().unwrap());
+        let o = qmail_dkim(&h, &k.dns, &["-c", c, "-s", "msg", rsa, "-", ed], b"");
+        assert!(o.status.success(), "{c}: {}", text(&o.stderr));
+        let signed = o.stdout;
+        assert!(signed.ends_with(MSG));
+        let out = text(&signed);
+        assert!(out.contains("a=rsa-sha256") && out.contains("a=ed25519-sha256"));
+        assert!(out.contains(&format!("c={c};")));
+        let v = dkimpy(&k.dns, &["verify"], &signed);
+        assert_eq!(text(&v.stdout), "pass\npass\n", "{c}");
+        // Changed in transit: dkimpy sees it too.
+        let changed = text(&signed).replace("a second line", "a 2nd line");
+        let v = dkimpy(&k.dns, &["verify"], changed.as_bytes());
+        assert_eq!(text(&v.stdout), "fail\nfail\n", "{c}");
+    }
+    // -z and -l: only the Ed25519 key signs, with the body length.
+    let ed = k.ed.to_str().unwrap();
+    let o = qmail_dkim(
+        &h,
+        &k.dns,
+        &[
+            "-z", "ed25519", "-l", "-x", "600", "-Y", "ed25519", "-s", "msg", ed, "-",
+        ],
+        b"",
+    );
+    let out = text(&o.stdout);
+    assert_eq!(out.matches("DKIM-Signature:").count(), 1, "{out}");
+    assert!(out.contains("l=") && out.contains("x="));
+    assert_eq!(
+        text(&dkimpy(&k.dns, &["verify"], &o.stdout).stdout),
+        "pass\n"
+    );
+}
+
+#[test]
+fn dkimpy_verified_by_ours() {
+    if !have_dkimpy() {
+        return skip("python3-dkim not installed (package/testdeps)");
+    }
+    let h = QmailHome::new("dkim-theirs");
+    let k = keys(&h, DnsOpts::default());
+    for c in CANONS {
+        for (sel, key, alg) in [
+            ("default", &k.rsa1, "rsa-sha256"),
+            ("ed25519", &k.ed_seed, "ed25519-sha256"),
+        ] {
+            let args = ["sign", sel, "example.com", key.to_str().unwrap(), c, alg];
+            let signed = dkimpy(&k.dns, &args, MSG).stdout;
+            let o = qmail_dkim(&h, &k.dns, &["-v", "-"], &signed);
+            assert_eq!(
+                text(&o.stdout),
+                format!("dkim=pass header.d=example.com header.s={sel} header.a={alg}\n"),
+                "{c} {alg}: {}",
+                text(&signed)
+            );
+            assert_eq!(o.status.code(), Some(0));
+            let changed = text(&signed).replace("Subject: DKIM", "Subject: DKlM");
+            let o = qmail_dkim(&h, &k.dns, &["-v", "-"], changed.as_bytes());
+            assert!(text(&o.stdout).starts_with("dkim=fail (signature did not verify)"));
+            assert_eq!(o.status.code(), Some(1));
+        }
+    }
+}
+
+#[test]
+fn qmail_dkim_verify_results() {
+    let h = QmailHome::new("dkim-results");
+    let k = keys(
+        &h,
+        DnsOpts {
+            servfail: vec!["down._domainkey.example.com".into()],
+            ..DnsOpts::default()
+        },
+    );
+    let v = |input: &[u8]| {
+        let o = qmail_dkim(&h, &k.dns, &["-v", "-"], input);
+        (o.status.code(), text(&o.stdout))
+    };
+    assert_eq!(v(MSG), (Some(1), "dkim=none\n".into()));
+    let rsa = k.rsa.to_str().unwrap();
+    for (sel, want, code) in [
+        (
+            "down",
+            "dkim=temperror (no answer for down._domainkey.example.com)",
+            111,
+        ),
+        ("revoked", "dkim=permerror (key revoked)", 1),
+        (
+            "missing",
+            "dkim=permerror (no key at missing._domainkey.example.com)",
+            1,
+        ),
+    ] {
+        let o = qmail_dkim(&h, &k.dns, &["-y", sel, "-s", "-", rsa, "-"], MSG);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let (c, out) = v(&o.stdout);
+        assert_eq!(
+            out,
+            format!("{want} header.d=example.com header.s={sel} header.a=rsa-sha256\n")
+        );
+        assert_eq!(c, Some(code));
+    }
+    // -d names the signing domain; no From domain and no -d is refused.
+    let o = qmail_dkim(
+        &h,
+        &k.dns,
+        &["-d", "example.com", "-s", "-", rsa, "-"],
+        b"From: nobody\n\nx\n",
+    );
+    assert_eq!(v(&o.stdout).0, Some(0));
+    let o = qmail_dkim(&h, &k.dns, &["-s", "-", rsa, "-"], b"From: nobody\n\nx\n");
+    assert_eq!(o.status.code(), Some(100));
+    assert_eq!(
+        text(&o.stderr),
+        "qmail-dkim: fatal: no From domain, and no -d\n"
+    );
+    for bad in [
+        &["-s", "-", rsa][..],
+        &["-v"],
+        &["-z", "rsa-sha1", "-s", "-", rsa, "-"],
+        &["-c", "loose", "-v", "-"],
+    ] {
+        assert_eq!(
+            qmail_dkim(&h, &k.dns, bad, MSG).status.code(),
+            Some(100),
+            "{bad:?}"
+        );
+    }
+    let o = qmail_dkim(&h, &k.dns, &["-s", "-", "/nonexistent", "-"], MSG);
+    assert_eq!(o.status.code(), Some(111));
+}
