@@ -29,6 +29,8 @@ const EXPECTED: &[(&str, i32)] = &[
     ("qmail-badmimetypes", 111),
     ("qmail-clean", 0),
     ("qmail-dkim", 100),
+    ("qmail-dksign", 0),
+    ("qmail-dkverify", 100),
     ("qmail-getpw", 0),
     ("qmail-inject", 100),
     ("qmail-local", 100),

@@ -2,13 +2,15 @@
 //! (RSA and Ed25519, every canonicalization) verified by dkimpy, dkimpy's
 //! verified by qmail-dkim, keys served by the loopback DNS server (the RSA
 //! record split over two TXT strings); and qmail-dkim -v's results and
-//! exit codes for tampered, unsigned and undecidable messages.
+//! exit codes for tampered, unsigned and undecidable messages;
+//! qmail-dksign in front of qmail-remote and qmail-dkverify in front of
+//! qmail-queue, chained: signed on the way out, checked on the way in.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::common::remote::{Dns, DnsOpts, txt};
-use crate::common::{QmailHome, run_with_input, skip};
+use crate::common::{QmailHome, run_with_input, script, skip};
 
 const PYTHON: &str = "/usr/bin/python3";
 const CANONS: [&str; 4] = [
@@ -264,4 +266,167 @@ fn qmail_dkim_verify_results() {
     }
     let o = qmail_dkim(&h, &k.dns, &["-s", "-", "/nonexistent", "-"], MSG);
     assert_eq!(o.status.code(), Some(111));
+}
+
+/// A home whose control/dkimdomains signs example.com with both keys, and
+/// whose qmail-remote is a script keeping what it was given.
+fn dksign_home(name: &str) -> (QmailHome, Keys) {
+    let h = QmailHome::new(name);
+    let k = keys(&h, DnsOpts::default());
+    let dir = h.path("ssl/domainkeys/example.com");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&k.rsa, dir.join("default")).unwrap();
+    std::fs::copy(&k.ed, dir.join("ed25519")).unwrap();
+    h.control(
+        "dkimdomains",
+        "example.com:default,ed25519\nbroken.example:nokey\n",
+    );
+    let remote = h.path("bin/qmail-remote");
+    std::fs::remove_file(&remote).unwrap();
+    let sent = h.path("sent");
+    script(
+        &remote,
+        &format!(
+            "cat > {0}\necho \"$@\" > {0}.args\nprintf 'rok\\0Kdone\\0'",
+            sent.display()
+        ),
+    );
+    (h, k)
+}
+
+fn dksign(h: &QmailHome, sender: &str) -> Output {
+    let o = h.run(
+        "qmail-dksign",
+        &["mx.example.net", sender, "b@example.net"],
+        MSG,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    o
+}
+
+#[test]
+fn dksign_signs_by_sender_domain_and_keeps_qmail_remote_protocol() {
+    let (h, k) = dksign_home("dksign");
+    let o = dksign(&h, "joe@example.com");
+    assert_eq!(o.stdout, b"rok\0Kdone\0");
+    let sent = std::fs::read(h.path("sent")).unwrap();
+    assert!(sent.ends_with(MSG));
+    assert_eq!(
+        std::fs::read_to_string(h.path("sent.args")).unwrap(),
+        "mx.example.net joe@example.com b@example.net\n"
+    );
+    let v = qmail_dkim(&h, &k.dns, &["-v", "-"], &sent);
+    assert_eq!(
+        text(&v.stdout),
+        "dkim=pass header.d=example.com header.s=default header.a=rsa-sha256\n\
+         dkim=pass header.d=example.com header.s=ed25519 header.a=ed25519-sha256\n"
+    );
+    // Another domain goes out untouched.
+    let o = dksign(&h, "ann@other.example");
+    assert_eq!(o.stdout, b"rok\0Kdone\0");
+    assert_eq!(std::fs::read(h.path("sent")).unwrap(), MSG);
+    // A domain to sign without a usable key: deferred, never sent unsigned.
+    std::fs::remove_file(h.path("sent")).unwrap();
+    let o = dksign(&h, "x@broken.example");
+    assert!(
+        text(&o.stdout).starts_with("Zqmail-dksign: unable to sign: "),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(o.stdout.ends_with(b"(#4.3.0)\n\0"));
+    assert!(!h.path("sent").exists());
+}
+
+/// Runs qmail-dkverify with `input` and the envelope on descriptor 1; the
+/// qmail-queue it runs ($DKIMQUEUE) keeps message and envelope.
+fn dkverify(
+    h: &QmailHome,
+    dns: &Dns,
+    dkim: Option<&str>,
+    input: &[u8],
+) -> (Option<i32>, Option<Vec<u8>>) {
+    let q = h.path("fake-queue");
+    let (queued, env) = (h.path("queued"), h.path("envelope"));
+    let _ = std::fs::remove_file(&queued);
+    script(
+        &q,
+        &format!("cat > {}\ncat <&1 > {}", queued.display(), env.display()),
+    );
+    let envelope = h.path("envelope.in");
+    std::fs::write(&envelope, b"Fjoe@example.com\0Tb@example.net\0\0").unwrap();
+    let mut c = h.cmd("qmail-dkverify");
+    c.env("DNSCACHEIP", dns.env())
+        .env("DKIMQUEUE", &q)
+        .env("QMAILQUEUE", "bin/qmail-dkverify")
+        .stdout(std::fs::File::open(&envelope).unwrap());
+    if let Some(d) = dkim {
+        c.env("DKIM", d);
+    }
+    let mut child = c.stdin(std::process::Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let w = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &data));
+    let status = child.wait().unwrap();
+    let _ = w.join();
+    let got = std::fs::read(&queued).ok();
+    if got.is_some() {
+        assert_eq!(
+            std::fs::read(&env).unwrap(),
+            b"Fjoe@example.com\0Tb@example.net\0\0"
+        );
+    }
+    (status.code(), got)
+}
+
+#[test]
+fn dksign_out_dkverify_in() {
+    let (h, k) = dksign_home("dkverify");
+    h.control("me", "mx.example.net\n");
+    dksign(&h, "joe@example.com");
+    let signed = std::fs::read(h.path("sent")).unwrap();
+    let (code, queued) = dkverify(&h, &k.dns, None, &signed);
+    assert_eq!(code, Some(0));
+    let queued = queued.unwrap();
+    let field = "Authentication-Results: mx.example.net;\n\
+        \tdkim=pass header.d=example.com header.s=default header.a=rsa-sha256;\n\
+        \tdkim=pass header.d=example.com header.s=ed25519 header.a=ed25519-sha256\n";
+    assert_eq!(text(&queued), format!("{field}{}", text(&signed)));
+
+    // Altered in transit: annotated by default, refused with DKIM=+.
+    let altered = text(&signed).replace("a second line", "a changed line");
+    let (code, queued) = dkverify(&h, &k.dns, None, altered.as_bytes());
+    assert_eq!(code, Some(0));
+    let queued = text(&queued.unwrap());
+    let want = "Authentication-Results: mx.example.net;\n\tdkim=fail (body hash did not verify)";
+    assert!(queued.starts_with(want), "{queued}");
+    assert!(queued.ends_with(&altered));
+    assert_eq!(
+        dkverify(&h, &k.dns, Some("+"), altered.as_bytes()),
+        (Some(31), None)
+    );
+    // Passing and unsigned mail is not refused.
+    assert_eq!(dkverify(&h, &k.dns, Some("+"), &signed).0, Some(0));
+    let (code, queued) = dkverify(&h, &k.dns, Some("+"), MSG);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        text(&queued.unwrap()),
+        format!(
+            "Authentication-Results: mx.example.net; dkim=none\n{}",
+            text(MSG)
+        )
+    );
+
+    // A body past the memory limit goes through a file, unchanged.
+    let big: Vec<u8> = [&signed[..], &vec![b'x'; 3 << 20][..], b"\n"].concat();
+    let (code, queued) = dkverify(&h, &k.dns, None, &big);
+    assert_eq!(code, Some(0));
+    let queued = queued.unwrap();
+    assert!(queued.ends_with(&big) && queued.len() > big.len());
+    assert!(text(&queued[..300]).contains("dkim=fail (body hash did not verify)"));
+    // A header of 10,000 lines is verified too.
+    let many: String = (0..10_000).map(|i| format!("X-Line-{i}: v\n")).collect();
+    let crowded = [many.as_bytes(), &signed].concat();
+    let (code, queued) = dkverify(&h, &k.dns, None, &crowded);
+    assert_eq!(code, Some(0));
+    assert!(text(&queued.unwrap()).starts_with(field));
 }

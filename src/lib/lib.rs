@@ -33,17 +33,18 @@ pub mod received;
 pub mod timeoutio;
 pub mod users;
 
-// Protocol helpers: DNS (with DNSSEC), SPF, TLS, DKIM.
+// Protocol helpers: DNS (with DNSSEC), SPF, TLS.
 pub mod dns;
 pub mod spf;
 pub mod tls;
 
-// (After dns and tls, whose resolver and key loader it uses.)
-pub mod dkim;
-
 // The queue: its layout, the writer behind qmail-queue, the client that
 // feeds it, the inode pool, qmail-clean and the checks of qread/qstat/qmaint.
 pub mod queue;
+
+// DKIM: signing and verification, qmail-dkim, and the qmail-dkverify
+// (a qmail-queue front) and qmail-dksign (a qmail-remote front) programs.
+pub mod dkim;
 
 // qmail-showctl's report of the configuration.
 pub mod showctl;

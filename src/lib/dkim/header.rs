@@ -46,6 +46,27 @@ pub fn body_start(msg: &[u8]) -> Option<usize> {
     None
 }
 
+/// `body_start` for a header arriving in pieces: the search starts at
+/// `from` (two bytes before the new piece, so an empty line split across
+/// pieces is found).
+pub fn body_start_from(msg: &[u8], from: usize) -> Option<usize> {
+    if from == 0 {
+        if msg.starts_with(b"\n") {
+            return Some(1);
+        }
+        if msg.starts_with(b"\r\n") {
+            return Some(2);
+        }
+    }
+    let rest = msg.get(from..)?;
+    let lf = memchr::memmem::find(rest, b"\n\n").map(|i| from + i + 2);
+    let crlf = memchr::memmem::find(rest, b"\n\r\n").map(|i| from + i + 3);
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// The header (without the empty line) and the body of `msg`.
 pub fn split(msg: &[u8]) -> (&[u8], &[u8]) {
     match body_start(msg) {
@@ -102,6 +123,24 @@ mod tests {
         assert_eq!(body_start(b"From: a\n"), None);
         assert_eq!(split(b"A: b\r\n\r\nx"), (&b"A: b\r\n"[..], &b"x"[..]));
         assert_eq!(split(b"A: b\n"), (&b"A: b\n"[..], &b""[..]));
+    }
+
+    #[test]
+    fn body_found_across_pieces() {
+        for m in [
+            &b"A: b\n\nbody"[..],
+            b"A: b\r\n\r\nbody",
+            b"\nbody",
+            b"\r\nbody",
+            b"A: b\nC: d\n",
+        ] {
+            let whole = body_start(m);
+            assert_eq!(body_start_from(m, 0), whole, "{m:?}");
+            // Fed one byte at a time, as the reader would.
+            let found =
+                (1..=m.len()).find_map(|n| body_start_from(&m[..n], (n - 1).saturating_sub(2)));
+            assert_eq!(found, whole, "{m:?}");
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! verifier needs the header in memory but never the body.
 
 pub mod canon;
+pub mod dksign;
+pub mod dkverify;
 pub mod header;
 pub mod key;
 pub mod options;

@@ -1,0 +1,284 @@
+//! qmail-dkverify (see qmail-dkverify(8)): a `QMAILQUEUE` front for
+//! qmail-queue. It reads the message once, hashing the body for every
+//! signature as it arrives, then starts qmail-queue with the result field
+//! in front of the unchanged message; the envelope on descriptor 1 goes
+//! to qmail-queue untouched. The message is held in memory up to
+//! `MEM_LIMIT`, beyond that in an unlinked file under `$TMPDIR`.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::header;
+use super::verify::{Outcome, SigResult, Verifier};
+use crate::queue::exitcode::code;
+
+/// Bytes kept in memory before the message goes to a file.
+const MEM_LIMIT: usize = 1 << 20;
+/// A header longer than this is not verified (the message still passes).
+const HEAD_LIMIT: usize = 1 << 20;
+
+/// Where the message waits for qmail-queue.
+enum Stage {
+    Mem(Vec<u8>),
+    File(File),
+}
+
+impl Stage {
+    fn push(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Stage::Mem(m) if m.len() + data.len() <= MEM_LIMIT => {
+                m.extend_from_slice(data);
+                Ok(())
+            }
+            Stage::Mem(m) => {
+                let mut f = tempfile()?;
+                f.write_all(m)?;
+                f.write_all(data)?;
+                *self = Stage::File(f);
+                Ok(())
+            }
+            Stage::File(f) => f.write_all(data),
+        }
+    }
+
+    fn copy_to(self, out: &mut impl Write) -> io::Result<()> {
+        match self {
+            Stage::Mem(m) => out.write_all(&m),
+            Stage::File(mut f) => {
+                f.rewind()?;
+                io::copy(&mut f, out).map(drop)
+            }
+        }
+    }
+}
+
+/// A file nobody else can open: created and unlinked at once.
+fn tempfile() -> io::Result<File> {
+    let dir = std::env::var_os("TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    for n in 0..100u64 {
+        let p = dir.join(format!(
+            "qmail-dkverify.{}.{}.{n}",
+            std::process::id(),
+            crate::dns::random_u64()
+        ));
+        match File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&p)
+        {
+            Ok(f) => {
+                std::fs::remove_file(&p)?;
+                return Ok(f);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other("no temporary file"))
+}
+
+/// What to do with a message whose signatures failed (`$DKIM`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Annotate only (the default).
+    Annotate,
+    /// `DKIM=+`: refuse a message none of whose signatures passed and one
+    /// of which failed (not for temperror, nor for an unsigned message).
+    RejectFail,
+}
+
+impl Policy {
+    pub fn from_env(v: Option<&str>) -> Policy {
+        match v {
+            Some(s) if s.starts_with('+') => Policy::RejectFail,
+            _ => Policy::Annotate,
+        }
+    }
+
+    pub fn rejects(self, results: &[SigResult]) -> bool {
+        self == Policy::RejectFail
+            && !results.iter().any(|r| r.outcome == Outcome::Pass)
+            && results
+                .iter()
+                .any(|r| matches!(r.outcome, Outcome::Fail(_)))
+    }
+}
+
+/// The field put in front: RFC 8601's form, one result per signature.
+pub fn result_field(authserv: &str, results: &[SigResult]) -> String {
+    let mut f = format!("Authentication-Results: {authserv};");
+    if results.is_empty() {
+        f.push_str(" dkim=none");
+    }
+    for (i, r) in results.iter().enumerate() {
+        if i > 0 {
+            f.push(';');
+        }
+        f.push_str(&format!(
+            "\n\t{}",
+            crate::printable::text(r.to_string().as_bytes(), |b| (0x20..0x7f).contains(&b))
+        ));
+    }
+    f.push('\n');
+    f
+}
+
+/// Reads the message from `input`, verifying as it goes.
+fn read_message(input: &mut impl Read, now: u64) -> io::Result<(Stage, Option<Verifier>)> {
+    let mut stage = Stage::Mem(Vec::new());
+    let mut head: Vec<u8> = Vec::new();
+    let mut verifier: Option<Verifier> = None;
+    let mut too_long = false;
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = &buf[..n];
+        stage.push(chunk)?;
+        if let Some(v) = &mut verifier {
+            v.update(chunk);
+            continue;
+        }
+        if too_long {
+            continue;
+        }
+        // Still in the header: look for its end across chunk borders.
+        let old = head.len();
+        head.extend_from_slice(chunk);
+        let from = old.saturating_sub(2);
+        if let Some(b) = header::body_start_from(&head, from) {
+            let body = head.split_off(b);
+            let (h, _) = header::split(&head);
+            let mut v = Verifier::new(h.to_vec(), now);
+            v.update(&body);
+            verifier = Some(v);
+        } else if head.len() > HEAD_LIMIT {
+            too_long = true;
+            head = Vec::new();
+        }
+    }
+    if verifier.is_none() && !too_long {
+        verifier = Some(Verifier::new(head, now));
+    }
+    Ok((stage, verifier))
+}
+
+/// The program's work; returns the exit code (qmail-queue's codes).
+pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
+    let now = crate::date::now_secs().max(0) as u64;
+    let (stage, verifier) = match read_message(input, now) {
+        Ok(x) => x,
+        Err(_) => return code::READ,
+    };
+    let results = match verifier {
+        Some(v) => v.finish(&mut crate::dns::Resolver::new()),
+        None => vec![SigResult {
+            domain: String::new(),
+            selector: String::new(),
+            algorithm: None,
+            outcome: Outcome::PermError("header too long, not verified".into()),
+            testing: false,
+        }],
+    };
+    if Policy::from_env(dkim).rejects(&results) {
+        return code::REFUSED_FOR_GOOD;
+    }
+    let control = crate::control::Control::new(home);
+    let me = control
+        .line("me")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "localhost".into());
+    let field = result_field(&me, &results);
+    let queue = match std::env::var_os("DKIMQUEUE").filter(|q| !q.is_empty()) {
+        Some(q) => home.join(q),
+        None => home.join("bin/qmail-queue"),
+    };
+    // Descriptor 1 (the envelope) is inherited: qmail-queue reads it.
+    let mut child = match Command::new(&queue)
+        .env_remove("QMAILQUEUE")
+        .stdin(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(_) => return code::NO_EXEC,
+    };
+    let Some(pipe) = child.stdin.take() else {
+        let _ = child.kill();
+        return code::BUG;
+    };
+    let mut pipe = io::BufWriter::with_capacity(65536, pipe);
+    let wrote = pipe
+        .write_all(field.as_bytes())
+        .and_then(|()| stage.copy_to(&mut pipe))
+        .and_then(|()| pipe.flush());
+    drop(pipe);
+    let status = child.wait();
+    match (wrote, status) {
+        (_, Ok(s)) if s.code().is_some_and(|c| c != 0) => s.code().unwrap_or(code::BUG),
+        (Ok(()), Ok(s)) if s.success() => 0,
+        (Err(_), _) => code::WRITE,
+        _ => code::BUG,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(o: Outcome) -> SigResult {
+        SigResult {
+            domain: "example.com".into(),
+            selector: "s\x01".into(),
+            algorithm: None,
+            outcome: o,
+            testing: false,
+        }
+    }
+
+    #[test]
+    fn policy_and_field() {
+        let fail = result(Outcome::Fail("x".into()));
+        let temp = result(Outcome::TempError("x".into()));
+        let rej = Policy::from_env(Some("+"));
+        assert!(rej.rejects(std::slice::from_ref(&fail)));
+        assert!(!rej.rejects(&[fail.clone(), result(Outcome::Pass)]));
+        assert!(!rej.rejects(&[temp]) && !rej.rejects(&[]));
+        assert!(!Policy::from_env(None).rejects(std::slice::from_ref(&fail)));
+        assert!(!Policy::from_env(Some("")).rejects(std::slice::from_ref(&fail)));
+        assert_eq!(
+            result_field("me", &[]),
+            "Authentication-Results: me; dkim=none\n"
+        );
+        assert_eq!(
+            result_field("me", &[fail, result(Outcome::Pass)]),
+            "Authentication-Results: me;\n\tdkim=fail (x) header.d=example.com header.s=s?;\n\
+             \tdkim=pass header.d=example.com header.s=s?\n"
+        );
+    }
+
+    #[test]
+    fn staging_spills_to_a_file_and_keeps_every_byte() {
+        let msg: Vec<u8> = [&b"From: a@b\n\n"[..], &vec![b'y'; MEM_LIMIT * 2 + 7]].concat();
+        let (stage, v) = read_message(&mut &msg[..], 0).unwrap();
+        assert!(matches!(stage, Stage::File(_)));
+        assert!(v.is_some_and(|v| !v.signed()));
+        let mut out = Vec::new();
+        stage.copy_to(&mut out).unwrap();
+        assert_eq!(out, msg);
+        // A header without end past the limit is passed, not verified.
+        let head = vec![b'h'; HEAD_LIMIT + 70_000];
+        let (stage, v) = read_message(&mut &head[..], 0).unwrap();
+        assert!(v.is_none());
+        let mut out = Vec::new();
+        stage.copy_to(&mut out).unwrap();
+        assert_eq!(out.len(), head.len());
+    }
+}
