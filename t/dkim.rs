@@ -430,3 +430,54 @@ fn dksign_out_dkverify_in() {
     assert_eq!(code, Some(0));
     assert!(text(&queued.unwrap()).starts_with(field));
 }
+
+/// RFC 8301: a 1024-bit RSA key still verifies, a 512-bit one is refused
+/// (dkimpy signs with both).
+#[test]
+fn rsa_key_sizes() {
+    if !have_dkimpy() {
+        return skip("python3-dkim not installed (package/testdeps)");
+    }
+    let h = QmailHome::new("dkim-sizes");
+    let mut zone = Vec::new();
+    let mut files = Vec::new();
+    for bits in ["1024", "512"] {
+        let (p8, p1) = (
+            h.path(&format!("{bits}.pem")),
+            h.path(&format!("{bits}.rsa")),
+        );
+        let (s8, s1) = (p8.to_str().unwrap(), p1.to_str().unwrap());
+        let opt = format!("rsa_keygen_bits:{bits}");
+        openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", &opt, "-out", s8]);
+        openssl(&["pkey", "-in", s8, "-traditional", "-out", s1]);
+        let public = b64(&openssl(&["pkey", "-in", s8, "-pubout", "-outform", "DER"]));
+        zone.push(txt(
+            &format!("k{bits}._domainkey.example.com"),
+            &[&format!("p={public}")],
+        ));
+        files.push((bits, p1));
+    }
+    let dns = Dns::start(zone);
+    for (bits, key) in files {
+        let sel = format!("k{bits}");
+        let args = [
+            "sign",
+            &sel,
+            "example.com",
+            key.to_str().unwrap(),
+            "relaxed/relaxed",
+            "rsa-sha256",
+        ];
+        let signed = dkimpy(&dns, &args, MSG).stdout;
+        let o = qmail_dkim(&h, &dns, &["-v", "-"], &signed);
+        let want = if bits == "1024" {
+            "dkim=pass"
+        } else {
+            "dkim=permerror (RSA key shorter than 1024 bits)"
+        };
+        assert_eq!(
+            text(&o.stdout),
+            format!("{want} header.d=example.com header.s={sel} header.a=rsa-sha256\n")
+        );
+    }
+}

@@ -149,7 +149,13 @@ pub fn parse_record(rec: &[u8]) -> Result<PublicKey, KeyError> {
     }
     let raw = codec::b64_decode_lenient(&p).ok_or(KeyError::Bad("key p= not base64"))?;
     let der = match algorithm {
-        Algorithm::RsaSha256 => rsa_public(&raw).ok_or(KeyError::Bad("RSA key not understood"))?,
+        Algorithm::RsaSha256 => {
+            let der = rsa_public(&raw).ok_or(KeyError::Bad("RSA key not understood"))?;
+            if rsa_bits(&der) < 1024 {
+                return Err(KeyError::Bad("RSA key shorter than 1024 bits"));
+            }
+            der
+        }
         Algorithm::Ed25519Sha256 if raw.len() == 32 => raw,
         Algorithm::Ed25519Sha256 => return Err(KeyError::Bad("Ed25519 key not 32 bytes")),
     };
@@ -218,6 +224,20 @@ fn rsa_public(raw: &[u8]) -> Option<Vec<u8>> {
         }
         _ => None,
     }
+}
+
+/// The modulus length in bits of a PKCS#1 RSAPublicKey (0 when it does
+/// not parse).
+fn rsa_bits(pkcs1: &[u8]) -> usize {
+    let Some((0x30, seq, _)) = der(pkcs1) else {
+        return 0;
+    };
+    let Some((0x02, n, _)) = der(seq) else {
+        return 0;
+    };
+    let n = &n[n.iter().take_while(|&&b| b == 0).count()..];
+    n.first()
+        .map_or(0, |&top| n.len() * 8 - top.leading_zeros() as usize)
 }
 
 /// `pkcs1` wrapped as a SubjectPublicKeyInfo (rsaEncryption, NULL).
@@ -294,6 +314,16 @@ mod tests {
         assert_eq!(rsa_public(&[]), None);
         let spki = rsa_spki(&[0x30, 0x03, 0x02, 0x01, 0x05]);
         assert_eq!(rsa_public(&spki).unwrap(), [0x30, 0x03, 0x02, 0x01, 0x05]);
+        assert_eq!(rsa_bits(&[0x30, 0x03, 0x02, 0x01, 0x05]), 3);
+        assert_eq!(rsa_bits(&[0x30, 0x04, 0x02, 0x02, 0x00, 0x80]), 8);
+        assert_eq!(rsa_bits(&[0x30, 0x02, 0x02, 0x00]), 0);
+        assert_eq!(rsa_bits(&[0x02]), 0);
+        // A short key published: refused before any signature is tried.
+        let short = format!("p={}", codec::b64_encode(&spki));
+        assert_eq!(
+            parse_record(short.as_bytes()),
+            Err(KeyError::Bad("RSA key shorter than 1024 bits"))
+        );
     }
     fn openssl(args: &[&str]) -> bool {
         std::process::Command::new("openssl")
