@@ -481,3 +481,72 @@ fn rsa_key_sizes() {
         );
     }
 }
+
+/// The whole way: qmail-dksign signs for example.com and runs the real
+/// qmail-remote, which relays over SMTP to a second instance whose
+/// qmail-smtpd queues through qmail-dkverify: dkim=pass in the queue; the
+/// same message altered on the way: dkim=fail.
+#[test]
+fn relayed_over_smtp_to_qmail_dkverify() {
+    use crate::common::queue::queue_files;
+    use crate::common::remote::{home_b, plain_receiver, remote};
+    let a = crate::common::remote::home("dkim-relay-a");
+    let k = keys(&a, DnsOpts::default());
+    let dir = a.path("ssl/domainkeys/example.com");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&k.rsa, dir.join("default")).unwrap();
+    a.control("dkimdomains", "example.com:default|||3600|r/s:rsa\n");
+    let b = home_b("dkim-relay-b");
+    let dnsip = k.dns.env();
+    let srv = plain_receiver(
+        &b,
+        &[("QMAILQUEUE", "bin/qmail-dkverify"), ("DNSCACHEIP", &dnsip)],
+    );
+    a.control("smtproutes", &format!("b.test:[127.0.0.1];{}\n", srv.port));
+    let queued = || {
+        let q = queue_files(&b, "mess");
+        assert_eq!(q.len(), 1, "{}", srv.log_text());
+        let t = std::fs::read_to_string(&q[0].1).unwrap();
+        std::fs::remove_file(&q[0].1).unwrap();
+        t
+    };
+
+    std::fs::write(a.path("out"), MSG).unwrap();
+    let o = a
+        .cmd("qmail-dksign")
+        .args(["b.test", "joe@example.com", "x@b.test"])
+        .env("DNSCACHEIP", &dnsip)
+        .stdin(std::fs::File::open(a.path("out")).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        text(&o.stdout).contains("K127.0.0.1 accepted message."),
+        "{}",
+        text(&o.stdout)
+    );
+    let got = queued();
+    // qmail-queue's own Received line, ours, qmail-smtpd's, the message.
+    let pass = "\nAuthentication-Results: mx.b.test;\n\tdkim=pass header.d=example.com header.s=default header.a=rsa-sha256\nReceived: from ";
+    assert!(
+        got.starts_with("Received: (qmail ") && got.contains(pass),
+        "{got}"
+    );
+    assert!(got.contains("c=relaxed/simple;") && got.ends_with(&text(MSG)));
+
+    // Signed, then changed before it is relayed.
+    let rsa = k.rsa.to_str().unwrap();
+    let signed = qmail_dkim(&a, &k.dns, &["-s", "-", rsa, "-"], MSG).stdout;
+    let changed = text(&signed).replace("Hello  there", "Hello  world");
+    let r = remote(
+        &a,
+        &k.dns,
+        &["b.test", "joe@example.com", "x@b.test"],
+        changed.as_bytes(),
+    );
+    assert!(r[1].starts_with("K127.0.0.1 accepted message."), "{r:?}");
+    let got = queued();
+    assert!(
+        got.contains("\nAuthentication-Results: mx.b.test;\n\tdkim=fail (body hash did not verify) header.d=example.com"),
+        "{got}"
+    );
+}

@@ -1,15 +1,16 @@
 //! qmail-dksign (see qmail-dksign(8)): qmail-rspawn runs it in place of
 //! qmail-remote when control/dkimdomains exists. It signs the message for
-//! the sender's domain and hands it to qmail-remote, whose reports on
-//! descriptor 1 pass through untouched; a message it cannot sign is a
+//! the sender's domain and executes qmail-remote on the signed copy (an
+//! unlinked file: qmail-remote needs a file), so its reports and exit
+//! code are ours; a message it cannot sign is a
 //! temporary failure (a `Z` report), never sent unsigned.
 
 use std::ffi::OsStr;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use super::Canon;
 use super::key::SigningKey;
@@ -200,21 +201,20 @@ pub fn main(args: &[Vec<u8>]) -> i32 {
         Ok(None) => Vec::new(),
         Err(e) => return defer(&e),
     };
-    let mut child = match cmd.stdin(Stdio::piped()).spawn() {
-        Ok(c) => c,
-        Err(e) => return defer(&format!("cannot run {}: {e}", remote.display())),
-    };
-    let Some(mut pipe) = child.stdin.take() else {
-        let _ = child.kill();
-        return defer("no pipe to qmail-remote");
-    };
-    // qmail-remote may stop reading (a rejected recipient): its report,
-    // not our broken pipe, is the answer.
-    let _ = pipe.write_all(&sigs).and_then(|()| pipe.write_all(&msg));
-    drop(pipe);
-    match child.wait() {
-        Ok(s) => s.code().unwrap_or(crate::exit::TEMP),
-        Err(_) => crate::exit::TEMP,
+    // qmail-remote reads its message from a file it may rewind: the
+    // signed message is written once, to an unlinked file.
+    let file = super::tempfile().and_then(|mut f| {
+        f.write_all(&sigs)?;
+        f.write_all(&msg)?;
+        f.rewind()?;
+        Ok(f)
+    });
+    match file {
+        Ok(f) => {
+            let e = cmd.stdin(f).exec();
+            defer(&format!("cannot run {}: {e}", remote.display()))
+        }
+        Err(e) => defer(&format!("cannot write the signed message: {e}")),
     }
 }
 

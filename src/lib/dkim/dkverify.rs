@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::header;
@@ -33,7 +33,7 @@ impl Stage {
                 Ok(())
             }
             Stage::Mem(m) => {
-                let mut f = tempfile()?;
+                let mut f = super::tempfile()?;
                 f.write_all(m)?;
                 f.write_all(data)?;
                 *self = Stage::File(f);
@@ -52,32 +52,6 @@ impl Stage {
             }
         }
     }
-}
-
-/// A file nobody else can open: created and unlinked at once.
-fn tempfile() -> io::Result<File> {
-    let dir = std::env::var_os("TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-    for n in 0..100u64 {
-        let p = dir.join(format!(
-            "qmail-dkverify.{}.{}.{n}",
-            std::process::id(),
-            crate::dns::random_u64()
-        ));
-        match File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&p)
-        {
-            Ok(f) => {
-                std::fs::remove_file(&p)?;
-                return Ok(f);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(io::Error::other("no temporary file"))
 }
 
 /// What to do with a message whose signatures failed (`$DKIM`).

@@ -78,6 +78,37 @@ impl Canon {
     }
 }
 
+/// A file nobody else can open, under `$TMPDIR` (else /tmp): created
+/// and unlinked at once (qmail-dkverify's overflow, qmail-dksign's
+/// signed copy for qmail-remote, which needs a file, not a pipe).
+pub fn tempfile() -> std::io::Result<std::fs::File> {
+    let dir = std::env::var_os("TMPDIR").map_or_else(
+        || std::path::PathBuf::from("/tmp"),
+        std::path::PathBuf::from,
+    );
+    for n in 0..100u64 {
+        let p = dir.join(format!(
+            "qmail-dkverify.{}.{}.{n}",
+            std::process::id(),
+            crate::dns::random_u64()
+        ));
+        match std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&p)
+        {
+            Ok(f) => {
+                std::fs::remove_file(&p)?;
+                return Ok(f);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no temporary file"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
