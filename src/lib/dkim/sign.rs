@@ -103,6 +103,16 @@ pub fn sign(msg: &[u8], specs: &[Spec]) -> Result<Vec<u8>, String> {
     }
     let mut out = Vec::new();
     for s in specs {
+        if let Some(i) = &s.identity {
+            let d = i
+                .rsplit_once('@')
+                .map_or("", |(_, d)| d)
+                .to_ascii_lowercase();
+            let within = d == s.domain || d.ends_with(&format!(".{}", s.domain));
+            if !within {
+                return Err(format!("identity {i} not within domain {}", s.domain));
+            }
+        }
         let (_, bh, len) = hashes
             .iter()
             .find(|h| h.0 == s.canon.body_relaxed)

@@ -280,6 +280,59 @@ fn several_signatures_and_a_crowded_header() {
 }
 
 #[test]
+fn identities_within_the_domain() {
+    let k = ed_key();
+    let mut dns = Fake::default().key("sel._domainkey.example.com", &k.record());
+    let mut s = spec(&k, "sel", "relaxed");
+    s.identity = Some("joe@news.example.com".into());
+    assert_eq!(words(&message(&signed(MSG, &[s]), NOW, &mut dns)), ["pass"]);
+    let mut s = spec(&k, "sel", "relaxed");
+    s.identity = Some("joe@example.org".into());
+    assert_eq!(
+        sign::sign(MSG, &[s]).unwrap_err(),
+        "identity joe@example.org not within domain example.com"
+    );
+    let mut s = spec(&k, "sel", "relaxed");
+    s.identity = Some("joe@badexample.com".into());
+    assert!(sign::sign(MSG, &[s]).is_err());
+}
+
+/// Thousands of damaged copies of a signed message (bytes changed,
+/// removed, cut off): every one gives results, none a panic.
+#[test]
+fn damaged_messages_never_panic() {
+    let k = ed_key();
+    let mut dns = Fake::default().key("sel._domainkey.example.com", &k.record());
+    let m = signed(MSG, &[spec(&k, "sel", "simple/relaxed")]);
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let specials = [0u8, b'\n', b'\r', b';', b'=', b':', b' ', 0xff, b'l', b'0'];
+    for _ in 0..3000 {
+        let mut d = m.clone();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() as usize) % d.len();
+            match next() % 3 {
+                0 => d[at] = specials[(next() as usize) % specials.len()],
+                1 => {
+                    d.remove(at);
+                }
+                _ => d.truncate(at),
+            }
+            if d.is_empty() {
+                break;
+            }
+        }
+        let r = message(&d, NOW, &mut dns);
+        assert!(r.len() <= MAX_SIGNATURES + 1);
+    }
+}
+
+#[test]
 fn unsigned_and_headless_messages() {
     let mut dns = Fake::default();
     assert!(message(MSG, NOW, &mut dns).is_empty());
