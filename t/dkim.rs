@@ -416,6 +416,21 @@ fn dksign_out_dkverify_in() {
         )
     );
 
+    // A result claiming to be ours, put there by the sender, is removed;
+    // another host's stays.
+    let forged = format!(
+        "Authentication-Results: mx.example.net; dkim=pass\n\
+         Authentication-Results: relay.example.org; spf=pass\n{}",
+        text(&signed)
+    );
+    let (code, queued) = dkverify(&h, &k.dns, None, forged.as_bytes());
+    assert_eq!(code, Some(0));
+    let kept = format!(
+        "Authentication-Results: relay.example.org; spf=pass\n{}",
+        text(&signed)
+    );
+    assert_eq!(text(&queued.unwrap()), format!("{field}{kept}"));
+
     // A body past the memory limit goes through a file, unchanged.
     let big: Vec<u8> = [&signed[..], &vec![b'x'; 3 << 20][..], b"\n"].concat();
     let (code, queued) = dkverify(&h, &k.dns, None, &big);

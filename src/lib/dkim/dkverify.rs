@@ -43,11 +43,12 @@ impl Stage {
         }
     }
 
-    fn copy_to(self, out: &mut impl Write) -> io::Result<()> {
+    /// Writes what is held from byte `from` on.
+    fn copy_from(self, from: usize, out: &mut impl Write) -> io::Result<()> {
         match self {
-            Stage::Mem(m) => out.write_all(&m),
+            Stage::Mem(m) => out.write_all(m.get(from..).unwrap_or_default()),
             Stage::File(mut f) => {
-                f.rewind()?;
+                f.seek(io::SeekFrom::Start(from as u64))?;
                 io::copy(&mut f, out).map(drop)
             }
         }
@@ -100,12 +101,49 @@ pub fn result_field(authserv: &str, results: &[SigResult]) -> String {
     f
 }
 
+/// The header without the `Authentication-Results` fields that claim to
+/// be ours (`authserv`): a sender may not forge our verdict (RFC 8601
+/// section 5).
+pub fn without_forged_results(head: &[u8], authserv: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(head.len());
+    for f in header::fields(head) {
+        let forged = f.is(head, "authentication-results") && {
+            let v = f.value(head);
+            let id = &v[..memchr::memchr(b';', v).unwrap_or(v.len())];
+            // The id with comments and blanks left out.
+            let mut depth = 0usize;
+            let id: Vec<u8> = id
+                .iter()
+                .filter(|&&c| {
+                    match c {
+                        b'(' => depth += 1,
+                        b')' => depth = depth.saturating_sub(1),
+                        _ => return depth == 0 && !c.is_ascii_whitespace(),
+                    }
+                    false
+                })
+                .copied()
+                .collect();
+            id.eq_ignore_ascii_case(authserv.as_bytes())
+        };
+        if !forged {
+            out.extend_from_slice(f.raw(head));
+        }
+    }
+    out
+}
+
+/// What reading gave: the message held, its verifier, and its header
+/// (with the empty line) when it was short enough to keep.
+type Read3 = (Stage, Option<Verifier>, Option<Vec<u8>>);
+
 /// Reads the message from `input`, verifying as it goes.
-fn read_message(input: &mut impl Read, now: u64) -> io::Result<(Stage, Option<Verifier>)> {
+fn read_message(input: &mut impl Read, now: u64) -> io::Result<Read3> {
     let mut stage = Stage::Mem(Vec::new());
     let mut head: Vec<u8> = Vec::new();
     let mut verifier: Option<Verifier> = None;
     let mut too_long = false;
+    let mut kept = None;
     let mut buf = vec![0u8; 65536];
     loop {
         let n = match input.read(&mut buf) {
@@ -133,21 +171,23 @@ fn read_message(input: &mut impl Read, now: u64) -> io::Result<(Stage, Option<Ve
             let mut v = Verifier::new(h.to_vec(), now);
             v.update(&body);
             verifier = Some(v);
+            kept = Some(std::mem::take(&mut head));
         } else if head.len() > HEAD_LIMIT {
             too_long = true;
             head = Vec::new();
         }
     }
     if verifier.is_none() && !too_long {
-        verifier = Some(Verifier::new(head, now));
+        verifier = Some(Verifier::new(head.clone(), now));
+        kept = Some(head);
     }
-    Ok((stage, verifier))
+    Ok((stage, verifier, kept))
 }
 
 /// The program's work; returns the exit code (qmail-queue's codes).
 pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
     let now = crate::date::now_secs().max(0) as u64;
-    let (stage, verifier) = match read_message(input, now) {
+    let (stage, verifier, head) = match read_message(input, now) {
         Ok(x) => x,
         Err(_) => return code::READ,
     };
@@ -191,7 +231,13 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
     let mut pipe = io::BufWriter::with_capacity(65536, pipe);
     let wrote = pipe
         .write_all(field.as_bytes())
-        .and_then(|()| stage.copy_to(&mut pipe))
+        .and_then(|()| match &head {
+            Some(h) => {
+                pipe.write_all(&without_forged_results(h, &me))?;
+                stage.copy_from(h.len(), &mut pipe)
+            }
+            None => stage.copy_from(0, &mut pipe),
+        })
         .and_then(|()| pipe.flush());
     drop(pipe);
     let status = child.wait();
@@ -241,18 +287,35 @@ mod tests {
     #[test]
     fn staging_spills_to_a_file_and_keeps_every_byte() {
         let msg: Vec<u8> = [&b"From: a@b\n\n"[..], &vec![b'y'; MEM_LIMIT * 2 + 7]].concat();
-        let (stage, v) = read_message(&mut &msg[..], 0).unwrap();
+        let (stage, v, head) = read_message(&mut &msg[..], 0).unwrap();
         assert!(matches!(stage, Stage::File(_)));
         assert!(v.is_some_and(|v| !v.signed()));
+        assert_eq!(head.as_deref(), Some(&b"From: a@b\n\n"[..]));
         let mut out = Vec::new();
-        stage.copy_to(&mut out).unwrap();
+        stage.copy_from(0, &mut out).unwrap();
         assert_eq!(out, msg);
         // A header without end past the limit is passed, not verified.
         let head = vec![b'h'; HEAD_LIMIT + 70_000];
-        let (stage, v) = read_message(&mut &head[..], 0).unwrap();
-        assert!(v.is_none());
+        let (stage, v, kept) = read_message(&mut &head[..], 0).unwrap();
+        assert!(v.is_none() && kept.is_none());
         let mut out = Vec::new();
-        stage.copy_to(&mut out).unwrap();
+        stage.copy_from(0, &mut out).unwrap();
         assert_eq!(out.len(), head.len());
+    }
+
+    #[test]
+    fn forged_results_are_removed() {
+        let head = b"Authentication-Results: MX.example (forged); dkim=pass\n\
+Received: x\n\
+Authentication-Results: other.example; dkim=pass\n\
+authentication-results:\tmx.example;\n\tspf=pass\n\
+Authentication-Results: mx.example.evil; dkim=pass\n\
+\n";
+        let kept = without_forged_results(head, "mx.example");
+        assert_eq!(
+            String::from_utf8_lossy(&kept),
+            "Received: x\nAuthentication-Results: other.example; dkim=pass\n\
+             Authentication-Results: mx.example.evil; dkim=pass\n\n"
+        );
     }
 }
