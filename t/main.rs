@@ -9,6 +9,7 @@ mod args;
 mod authuser_pop3;
 mod cve;
 mod dane;
+mod dkim;
 mod dns;
 mod home_setup;
 mod install;

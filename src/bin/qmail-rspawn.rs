@@ -9,6 +9,6 @@ fn main() {
         let home = sqmail::home::home();
         // Every restart forgets remote timeouts: 1024 NUL bytes.
         let _ = std::fs::write(home.join("queue/lock/tcpto"), [0u8; 1024]);
-        delivery::serve(&Remote::from_env(), &home)
+        delivery::serve(&Remote::from_env(&home), &home)
     })
 }

@@ -42,6 +42,10 @@ pub mod tls;
 // feeds it, the inode pool, qmail-clean and the checks of qread/qstat/qmaint.
 pub mod queue;
 
+// DKIM: signing and verification, qmail-dkim, and the qmail-dkverify
+// (a qmail-queue front) and qmail-dksign (a qmail-remote front) programs.
+pub mod dkim;
+
 // qmail-showctl's report of the configuration.
 pub mod showctl;
 

@@ -426,10 +426,16 @@ pub struct Remote {
 
 impl Remote {
     /// The spawner as the environment asks for it: `$QMAILREMOTE` when
-    /// set, else `qmail-remote` on PATH unless that file is sqmail's own
-    /// (it carries [`crate::remote::BUILTIN_MARK`]), else in-process.
-    pub fn from_env() -> Remote {
+    /// set, else `bin/qmail-dksign` when `control/dkimdomains` exists
+    /// (qmail-dksign(8)), else `qmail-remote` on PATH unless that file is
+    /// sqmail's own (it carries [`crate::remote::BUILTIN_MARK`]), else
+    /// in-process.
+    pub fn from_env(home: &Path) -> Remote {
         if let Some(p) = std::env::var_os("QMAILREMOTE").filter(|p| !p.is_empty()) {
+            return Remote { program: Some(p) };
+        }
+        if home.join("control/dkimdomains").exists() {
+            let p = home.join("bin/qmail-dksign").into_os_string();
             return Remote { program: Some(p) };
         }
         let found = std::env::var_os("PATH").and_then(|path| {
@@ -527,6 +533,23 @@ impl Spawner for Remote {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dkimdomains_puts_qmail_dksign_in_front() {
+        if std::env::var_os("QMAILREMOTE").is_some() {
+            return;
+        }
+        let home = std::env::temp_dir().join(format!("sqmail-rspawn-dk-{}", std::process::id()));
+        std::fs::create_dir_all(home.join("control")).unwrap();
+        let before = Remote::from_env(&home).program;
+        assert_ne!(before, Some(home.join("bin/qmail-dksign").into_os_string()));
+        std::fs::write(home.join("control/dkimdomains"), "example.com:default\n").unwrap();
+        assert_eq!(
+            Remote::from_env(&home).program,
+            Some(home.join("bin/qmail-dksign").into_os_string())
+        );
+        let _ = std::fs::remove_dir_all(&home);
+    }
 
     #[test]
     fn command_parser() {

@@ -1,0 +1,321 @@
+//! qmail-dkverify (see qmail-dkverify(8)): a `QMAILQUEUE` front for
+//! qmail-queue. It reads the message once, hashing the body for every
+//! signature as it arrives, then starts qmail-queue with the result field
+//! in front of the unchanged message; the envelope on descriptor 1 goes
+//! to qmail-queue untouched. The message is held in memory up to
+//! `MEM_LIMIT`, beyond that in an unlinked file under `$TMPDIR`.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::header;
+use super::verify::{Outcome, SigResult, Verifier};
+use crate::queue::exitcode::code;
+
+/// Bytes kept in memory before the message goes to a file.
+const MEM_LIMIT: usize = 1 << 20;
+/// A header longer than this is not verified (the message still passes).
+const HEAD_LIMIT: usize = 1 << 20;
+
+/// Where the message waits for qmail-queue.
+enum Stage {
+    Mem(Vec<u8>),
+    File(File),
+}
+
+impl Stage {
+    fn push(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Stage::Mem(m) if m.len() + data.len() <= MEM_LIMIT => {
+                m.extend_from_slice(data);
+                Ok(())
+            }
+            Stage::Mem(m) => {
+                let mut f = super::tempfile()?;
+                f.write_all(m)?;
+                f.write_all(data)?;
+                *self = Stage::File(f);
+                Ok(())
+            }
+            Stage::File(f) => f.write_all(data),
+        }
+    }
+
+    /// Writes what is held from byte `from` on.
+    fn copy_from(self, from: usize, out: &mut impl Write) -> io::Result<()> {
+        match self {
+            Stage::Mem(m) => out.write_all(m.get(from..).unwrap_or_default()),
+            Stage::File(mut f) => {
+                f.seek(io::SeekFrom::Start(from as u64))?;
+                io::copy(&mut f, out).map(drop)
+            }
+        }
+    }
+}
+
+/// What to do with a message whose signatures failed (`$DKIM`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Annotate only (the default).
+    Annotate,
+    /// `DKIM=+`: refuse a message none of whose signatures passed and one
+    /// of which failed (not for temperror, nor for an unsigned message).
+    RejectFail,
+}
+
+impl Policy {
+    pub fn from_env(v: Option<&str>) -> Policy {
+        match v {
+            Some(s) if s.starts_with('+') => Policy::RejectFail,
+            _ => Policy::Annotate,
+        }
+    }
+
+    pub fn rejects(self, results: &[SigResult]) -> bool {
+        self == Policy::RejectFail
+            && !results.iter().any(|r| r.outcome == Outcome::Pass)
+            && results
+                .iter()
+                .any(|r| matches!(r.outcome, Outcome::Fail(_)))
+    }
+}
+
+/// The field put in front: RFC 8601's form, one result per signature.
+pub fn result_field(authserv: &str, results: &[SigResult]) -> String {
+    let mut f = format!("Authentication-Results: {authserv};");
+    if results.is_empty() {
+        f.push_str(" dkim=none");
+    }
+    for (i, r) in results.iter().enumerate() {
+        if i > 0 {
+            f.push(';');
+        }
+        f.push_str(&format!(
+            "\n\t{}",
+            crate::printable::text(r.to_string().as_bytes(), |b| (0x20..0x7f).contains(&b))
+        ));
+    }
+    f.push('\n');
+    f
+}
+
+/// The header without the `Authentication-Results` fields that claim to
+/// be ours (`authserv`): a sender may not forge our verdict (RFC 8601
+/// section 5).
+pub fn without_forged_results(head: &[u8], authserv: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(head.len());
+    for f in header::fields(head) {
+        let forged = f.is(head, "authentication-results") && {
+            let v = f.value(head);
+            let id = &v[..memchr::memchr(b';', v).unwrap_or(v.len())];
+            // The id with comments and blanks left out.
+            let mut depth = 0usize;
+            let id: Vec<u8> = id
+                .iter()
+                .filter(|&&c| {
+                    match c {
+                        b'(' => depth += 1,
+                        b')' => depth = depth.saturating_sub(1),
+                        _ => return depth == 0 && !c.is_ascii_whitespace(),
+                    }
+                    false
+                })
+                .copied()
+                .collect();
+            id.eq_ignore_ascii_case(authserv.as_bytes())
+        };
+        if !forged {
+            out.extend_from_slice(f.raw(head));
+        }
+    }
+    out
+}
+
+/// What reading gave: the message held, its verifier, and its header
+/// (with the empty line) when it was short enough to keep.
+type Read3 = (Stage, Option<Verifier>, Option<Vec<u8>>);
+
+/// Reads the message from `input`, verifying as it goes.
+fn read_message(input: &mut impl Read, now: u64) -> io::Result<Read3> {
+    let mut stage = Stage::Mem(Vec::new());
+    let mut head: Vec<u8> = Vec::new();
+    let mut verifier: Option<Verifier> = None;
+    let mut too_long = false;
+    let mut kept = None;
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = &buf[..n];
+        stage.push(chunk)?;
+        if let Some(v) = &mut verifier {
+            v.update(chunk);
+            continue;
+        }
+        if too_long {
+            continue;
+        }
+        // Still in the header: look for its end across chunk borders.
+        let old = head.len();
+        head.extend_from_slice(chunk);
+        let from = old.saturating_sub(2);
+        if let Some(b) = header::body_start_from(&head, from) {
+            let body = head.split_off(b);
+            let (h, _) = header::split(&head);
+            let mut v = Verifier::new(h.to_vec(), now);
+            v.update(&body);
+            verifier = Some(v);
+            kept = Some(std::mem::take(&mut head));
+        } else if head.len() > HEAD_LIMIT {
+            too_long = true;
+            head = Vec::new();
+        }
+    }
+    if verifier.is_none() && !too_long {
+        verifier = Some(Verifier::new(head.clone(), now));
+        kept = Some(head);
+    }
+    Ok((stage, verifier, kept))
+}
+
+/// The program's work; returns the exit code (qmail-queue's codes).
+pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
+    let now = crate::date::now_secs().max(0) as u64;
+    let (stage, verifier, head) = match read_message(input, now) {
+        Ok(x) => x,
+        Err(_) => return code::READ,
+    };
+    let results = match verifier {
+        Some(v) => v.finish(&mut crate::dns::Resolver::new()),
+        None => vec![SigResult {
+            domain: String::new(),
+            selector: String::new(),
+            algorithm: None,
+            outcome: Outcome::PermError("header too long, not verified".into()),
+            testing: false,
+        }],
+    };
+    if Policy::from_env(dkim).rejects(&results) {
+        return code::REFUSED_FOR_GOOD;
+    }
+    let control = crate::control::Control::new(home);
+    let me = control
+        .line("me")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "localhost".into());
+    let field = result_field(&me, &results);
+    let queue = match std::env::var_os("DKIMQUEUE").filter(|q| !q.is_empty()) {
+        Some(q) => home.join(q),
+        None => home.join("bin/qmail-queue"),
+    };
+    // Descriptor 1 (the envelope) is inherited: qmail-queue reads it.
+    let mut child = match Command::new(&queue)
+        .env_remove("QMAILQUEUE")
+        .stdin(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(_) => return code::NO_EXEC,
+    };
+    let Some(pipe) = child.stdin.take() else {
+        let _ = child.kill();
+        return code::BUG;
+    };
+    let mut pipe = io::BufWriter::with_capacity(65536, pipe);
+    let wrote = pipe
+        .write_all(field.as_bytes())
+        .and_then(|()| match &head {
+            Some(h) => {
+                pipe.write_all(&without_forged_results(h, &me))?;
+                stage.copy_from(h.len(), &mut pipe)
+            }
+            None => stage.copy_from(0, &mut pipe),
+        })
+        .and_then(|()| pipe.flush());
+    drop(pipe);
+    let status = child.wait();
+    match (wrote, status) {
+        (_, Ok(s)) if s.code().is_some_and(|c| c != 0) => s.code().unwrap_or(code::BUG),
+        (Ok(()), Ok(s)) if s.success() => 0,
+        (Err(_), _) => code::WRITE,
+        _ => code::BUG,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(o: Outcome) -> SigResult {
+        SigResult {
+            domain: "example.com".into(),
+            selector: "s\x01".into(),
+            algorithm: None,
+            outcome: o,
+            testing: false,
+        }
+    }
+
+    #[test]
+    fn policy_and_field() {
+        let fail = result(Outcome::Fail("x".into()));
+        let temp = result(Outcome::TempError("x".into()));
+        let rej = Policy::from_env(Some("+"));
+        assert!(rej.rejects(std::slice::from_ref(&fail)));
+        assert!(!rej.rejects(&[fail.clone(), result(Outcome::Pass)]));
+        assert!(!rej.rejects(&[temp]) && !rej.rejects(&[]));
+        assert!(!Policy::from_env(None).rejects(std::slice::from_ref(&fail)));
+        assert!(!Policy::from_env(Some("")).rejects(std::slice::from_ref(&fail)));
+        assert_eq!(
+            result_field("me", &[]),
+            "Authentication-Results: me; dkim=none\n"
+        );
+        assert_eq!(
+            result_field("me", &[fail, result(Outcome::Pass)]),
+            "Authentication-Results: me;\n\tdkim=fail (x) header.d=example.com header.s=s?;\n\
+             \tdkim=pass header.d=example.com header.s=s?\n"
+        );
+    }
+
+    #[test]
+    fn staging_spills_to_a_file_and_keeps_every_byte() {
+        let msg: Vec<u8> = [&b"From: a@b\n\n"[..], &vec![b'y'; MEM_LIMIT * 2 + 7]].concat();
+        let (stage, v, head) = read_message(&mut &msg[..], 0).unwrap();
+        assert!(matches!(stage, Stage::File(_)));
+        assert!(v.is_some_and(|v| !v.signed()));
+        assert_eq!(head.as_deref(), Some(&b"From: a@b\n\n"[..]));
+        let mut out = Vec::new();
+        stage.copy_from(0, &mut out).unwrap();
+        assert_eq!(out, msg);
+        // A header without end past the limit is passed, not verified.
+        let head = vec![b'h'; HEAD_LIMIT + 70_000];
+        let (stage, v, kept) = read_message(&mut &head[..], 0).unwrap();
+        assert!(v.is_none() && kept.is_none());
+        let mut out = Vec::new();
+        stage.copy_from(0, &mut out).unwrap();
+        assert_eq!(out.len(), head.len());
+    }
+
+    #[test]
+    fn forged_results_are_removed() {
+        let head = b"Authentication-Results: MX.example (forged); dkim=pass\n\
+Received: x\n\
+Authentication-Results: other.example; dkim=pass\n\
+authentication-results:\tmx.example;\n\tspf=pass\n\
+Authentication-Results: mx.example.evil; dkim=pass\n\
+\n";
+        let kept = without_forged_results(head, "mx.example");
+        assert_eq!(
+            String::from_utf8_lossy(&kept),
+            "Received: x\nAuthentication-Results: other.example; dkim=pass\n\
+             Authentication-Results: mx.example.evil; dkim=pass\n\n"
+        );
+    }
+}
