@@ -503,7 +503,7 @@ fn rsa_key_sizes() {
 /// same message altered on the way: dkim=fail.
 #[test]
 fn relayed_over_smtp_to_qmail_dkverify() {
-    use crate::common::queue::queue_files;
+    use crate::common::queue::newly_queued;
     use crate::common::remote::{home_b, plain_receiver, remote};
     let a = crate::common::remote::home("dkim-relay-a");
     let k = keys(&a, DnsOpts::default());
@@ -518,19 +518,11 @@ fn relayed_over_smtp_to_qmail_dkverify() {
         &[("QMAILQUEUE", "bin/qmail-dkverify"), ("DNSCACHEIP", &dnsip)],
     );
     a.control("smtproutes", &format!("b.test:[127.0.0.1];{}\n", srv.port));
-    // The message queued since the last call. (Removing a message file by
-    // hand would leave its todo entry, which a later message that gets the
-    // same inode number would collide with.)
+    // The message queued since the last call.
     let seen = std::cell::RefCell::new(Vec::new());
     let queued = || {
-        let mut seen = seen.borrow_mut();
-        let new: Vec<PathBuf> = queue_files(&b, "mess")
-            .into_iter()
-            .map(|(_, p)| p)
-            .filter(|p| !seen.contains(p))
-            .collect();
+        let new = newly_queued(&b, &mut seen.borrow_mut());
         assert_eq!(new.len(), 1, "{}", srv.log_text());
-        seen.push(new[0].clone());
         std::fs::read_to_string(&new[0]).unwrap()
     };
 

@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use crate::common::queue::queue_files;
+use crate::common::queue::newly_queued;
 use crate::common::remote::*;
 use crate::common::tls::{ca_signed, self_signed};
 use crate::common::ucspi::Server;
@@ -320,17 +320,16 @@ fn smtputf8_with_our_smtpd() {
             UTF8_MSG.as_bytes(),
         )
     };
-    // One delivery through a fresh receiver: the queued message's text.
+    // One delivery through a fresh receiver: the newly queued message's text.
+    let seen = std::cell::RefCell::new(Vec::new());
     let deliver = |utf8: bool| {
         let s = server(utf8);
         let r = send(&s);
         assert_eq!(r.len(), 2, "{r:?} {}", s.log_text());
         assert!(r[1].starts_with("K127.0.0.1 accepted message."), "{r:?}");
-        let q = queue_files(&b, "mess");
-        assert_eq!(q.len(), 1);
-        let text = fs::read_to_string(&q[0].1).unwrap();
-        fs::remove_file(&q[0].1).unwrap();
-        text
+        let new = newly_queued(&b, &mut seen.borrow_mut());
+        assert_eq!(new.len(), 1);
+        fs::read_to_string(&new[0]).unwrap()
     };
     let text = deliver(false);
     assert!(!text.contains(" with UTF8ESMTP"), "{text}");
