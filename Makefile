@@ -19,7 +19,7 @@ MUSL_BINS := --bin qmail-queue --bin qmail-smtpd --bin qmail-qmtpd --bin qmail-q
 HOME_DIR := $(CURDIR)/run
 USER_NAME := $(shell id -un)
 
-.PHONY: all build test run bench setup-test clean fmt lint fuzz
+.PHONY: all build test run bench bench-tls setup-test clean fmt lint fuzz
 
 all: build
 
@@ -59,6 +59,10 @@ run: build
 
 bench: build
 	sh t/bench/run
+
+# TLS on every session alone (also the "tls" work of make bench).
+bench-tls: build
+	bash t/bench/tls
 
 # Each cargo-fuzz target in turn for FUZZ_SECONDS (nightly and cargo-fuzz
 # needed; see fuzz/README.md). New inputs go to fuzz/work/<target>, the
