@@ -156,3 +156,27 @@ fn pop3_other_tokens_and_apop() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(stdout(&out).contains("cwd=/\n"), "{out:?}");
 }
+
+/// qmail-smtpd's subprogram `true` is answered without an exec: with no
+/// `true` on PATH the right password still succeeds, a wrong one fails.
+#[test]
+fn true_subprogram_needs_no_exec() {
+    let h = QmailHome::new("authuser-true");
+    fs::write(h.path("users/authuser"), "joe@example.com:tanstaaf\n").unwrap();
+    let run = |pass: &[u8]| {
+        let mut c = Command::new("/bin/sh");
+        c.env_clear()
+            .env("QMAILHOME", &h.dir)
+            .env("PATH", "/nonexistent")
+            .arg("-c")
+            .arg("exec \"$0\" true 3<&0 0</dev/null")
+            .arg(crate::common::bin("qmail-authuser"))
+            .stdin(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let b = [b"joe@example.com\0", pass, b"\0\0"].concat();
+        child.stdin.take().unwrap().write_all(&b).unwrap();
+        child.wait().unwrap().code()
+    };
+    assert_eq!(run(b"tanstaaf"), Some(0));
+    assert_eq!(run(b"wrong"), Some(1));
+}
