@@ -184,7 +184,10 @@ pub fn relay(
                 sock_open = false;
             }
         }
-        if ev[2] != 0
+        // Plaintext that just arrived goes to the program at once: its pipe
+        // almost always has room, and a poll to ask costs a syscall per
+        // command of the dialogue.
+        if (ev[2] != 0 || (ev[0] & POLLIN != 0 && !pending.is_empty()))
             && let Some(f) = &to_prog
         {
             match sys::borrow_fd(f.as_raw_fd()).write(&pending) {
