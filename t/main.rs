@@ -15,6 +15,7 @@ mod home_setup;
 mod install;
 mod layout;
 mod local_tools;
+mod make_run;
 mod pop3;
 mod postgrey;
 mod qmail_inject;
