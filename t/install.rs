@@ -198,6 +198,10 @@ echo DELIVERED
 echo hello by sendmail | /usr/sbin/sendmail alice
 waitfor '[ "$(ls /home/alice/Maildir/new | wc -l)" = 2 ]'
 echo SENDMAIL
+# Mail to root and postmaster has a home: alias/Maildir (package/run).
+echo to the admin | /usr/sbin/sendmail root postmaster
+waitfor '[ "$(ls /var/qmail/alias/Maildir/new | wc -l)" = 2 ]'
+echo ALIAS
 svc -d /service/qmail-smtpd
 waitfor 'svstat /service/qmail-smtpd | grep -q ": down"'
 waitfor '! listening 25'
@@ -257,6 +261,7 @@ echo LOGS
             "SENT",
             "DELIVERED",
             "SENDMAIL",
+            "ALIAS",
             "SVC",
             "LOGS",
         ],
