@@ -16,6 +16,7 @@ mod install;
 mod layout;
 mod local_tools;
 mod make_run;
+mod man_pages;
 mod pop3;
 mod postgrey;
 mod qmail_inject;
