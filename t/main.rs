@@ -45,3 +45,4 @@ mod srs;
 mod ucspi;
 mod ucspi_tls;
 mod users;
+mod virtual_domain;
