@@ -172,6 +172,11 @@ if [ -e /usr/sbin/sendmail ] && [ "$(readlink /usr/sbin/sendmail)" != /var/qmail
   sh package/run | grep -q 'linked /usr/sbin/sendmail'
 fi
 [ "$(readlink /usr/sbin/sendmail)" = /var/qmail/bin/sendmail ]
+if [ -e /usr/bin/mailq ] && [ "$(readlink /usr/bin/mailq)" != /var/qmail/bin/sendmail ]; then
+  rm -f /usr/bin/mailq
+  sh package/run | grep -q 'linked /usr/bin/mailq'
+fi
+[ "$(readlink /usr/bin/mailq)" = /var/qmail/bin/sendmail ]
 add_alice
 command -v svscan >/dev/null || { echo NO-DAEMONTOOLS; exit 0; }
 svscan /service > /tmp/svscan.log 2>&1 &
@@ -198,6 +203,10 @@ echo DELIVERED
 echo hello by sendmail | /usr/sbin/sendmail alice
 waitfor '[ "$(ls /home/alice/Maildir/new | wc -l)" = 2 ]'
 echo SENDMAIL
+# Mail to root and postmaster has a home: alias/Maildir (package/run).
+echo to the admin | /usr/sbin/sendmail root postmaster
+waitfor '[ "$(ls /var/qmail/alias/Maildir/new | wc -l)" = 2 ]'
+echo ALIAS
 svc -d /service/qmail-smtpd
 waitfor 'svstat /service/qmail-smtpd | grep -q ": down"'
 waitfor '! listening 25'
@@ -207,6 +216,8 @@ waitfor 'listening 25'
 never /var/qmail/bin/qmailctl stop qmail-nosuch
 /var/qmail/bin/qmailctl cdb | grep -q 'compiled /var/qmail/control/rules.smtpd.cdb'
 /var/qmail/bin/qmailctl queue | grep -q 'messages in queue: 0'
+# mailq (sendmail as mailq: qmail-qread) lists the empty queue.
+q=$(mailq); [ -z "$q" ]
 /var/qmail/bin/qmailctl reload | grep -q 'rereads its controls'
 /var/qmail/bin/qmailctl doqueue | grep -q 'retries the queue'
 waitfor 'grep -q "status: " /var/log/qmail-send/current'
@@ -257,6 +268,7 @@ echo LOGS
             "SENT",
             "DELIVERED",
             "SENDMAIL",
+            "ALIAS",
             "SVC",
             "LOGS",
         ],

@@ -163,8 +163,11 @@ fn term_finishes_deliveries_in_flight() {
         .log_text()
         .contains("starting delivery 1:")));
     d.signal(libc::SIGTERM);
+    // qmail-todo's line says qmail-send took the TERM (qmail-log(5)).
     assert!(
-        wait_until(20, || d.log_text().contains(" exitasap")),
+        wait_until(20, || d
+            .log_text()
+            .contains("status: qmail-todo stop processing asap")),
         "{}",
         d.log_text()
     );
@@ -174,7 +177,29 @@ fn term_finishes_deliveries_in_flight() {
     let log = fs::read_to_string(log).unwrap();
     let ok = log.find("delivery 1: success").expect("delivery finished");
     assert!(ok < log.find("status: exiting").unwrap(), "{log}");
+    // The result's status line is the one that says exitasap.
+    assert!(
+        log[ok..].contains("status: local 0/10 remote 0/20 exitasap\n"),
+        "{log}"
+    );
     assert_eq!(remote_got(&out).len(), 1);
+}
+
+/// An idle qmail-send stops with qmail's lines only: no status line for
+/// the TERM itself (scripts that count status lines see qmail's number).
+#[test]
+fn term_when_idle_logs_no_extra_status() {
+    let h = QmailHome::new("send-term-idle");
+    let d = Daemon::start(&h);
+    let log = d.log.clone();
+    let before = d.log_text();
+    assert_eq!(d.stop(), 0);
+    let log = fs::read_to_string(log).unwrap();
+    let tail = log.strip_prefix(before.as_str()).expect("log grows only");
+    assert_eq!(
+        tail, "status: qmail-todo stop processing asap\nstatus: exiting\n",
+        "{log}"
+    );
 }
 
 /// HUP rereads the concurrency; a second qmail-send refuses to start.

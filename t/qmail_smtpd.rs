@@ -1156,3 +1156,20 @@ fn session_variables_reach_qmail_queue() {
         "AUTHPROTOCOL=plain\nAUTHUSER=joe@example.com\nHELOHOST=client.example\nMAILFROM=joe@example.com\nRCPTTO=a@example.com b@example.org \n"
     );
 }
+
+/// An address literal as HELO keeps only qmail's safe characters in the
+/// Received line, as s/qmail writes it (qmail-smtpd(8), COMPATIBILITY).
+#[test]
+fn received_helo_literal_is_made_safe() {
+    let s = Smtpd::new("smtpd-helo-literal");
+    let mut input = b"HELO [127.0.0.1]\r\n".to_vec();
+    input.extend_from_slice(TXN);
+    input.extend_from_slice(b"DATA\r\n\r\nx\r\n.\r\nQUIT\r\n");
+    let out = s.run(&[], &input);
+    assert!(out.status.success());
+    let msg = s.msg().unwrap();
+    assert!(
+        msg.starts_with("Received: from unknown (HELO ?127.0.0.1?) (192.0.2.7)\n"),
+        "{msg}"
+    );
+}

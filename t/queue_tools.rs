@@ -302,6 +302,11 @@ fn showctl_settings_and_controls() {
     h.control("concurrencyremote", "55\n");
     h.control("locals", "a.example\n# comment\nb.example\n");
     h.control("whatisthis", "x\n");
+    h.control("srsdomains", "fw.example:s3cret|=\n");
+    h.control(
+        "trustanchors",
+        "; the root's KSK\n. IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n",
+    );
     let out = h.run("qmail-showctl", &[] as &[&str], b"");
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
@@ -321,6 +326,22 @@ fn showctl_settings_and_controls() {
         "\nlocals: \nMessages for a.example are delivered locally.\nMessages for b.example are delivered locally.\n"
     ));
     assert!(text.contains("\nwhatisthis: I have no idea what this file does.\n"));
+    // The secrets of srsdomains stay out of the report.
+    assert!(
+        text.contains("\nsrsdomains: \nSRS for fw.example.\n"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(
+        text.contains("\ntrustanchors: Trust anchors for . switch DANE on.\n"),
+        "{text}"
+    );
+    let h = QmailHome::new("showctl-nodane");
+    let text = stdout(&h.run("qmail-showctl", &[] as &[&str], b""));
+    assert!(
+        text.contains("\ntrustanchors: (Default.) No DNSSEC trust anchors: DANE is off.\n"),
+        "{text}"
+    );
 }
 
 #[test]

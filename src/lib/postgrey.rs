@@ -1,7 +1,7 @@
 //! Greylisting (qmail-postgrey(8)): qmail-postgrey asks David Schweikert's
 //! postgrey about one (client, sender, recipient) triplet with the Postfix
-//! policy delegation protocol over TCP, and qmail-smtpd runs qmail-postgrey
-//! once per recipient when `POSTGREY` names the server.
+//! policy delegation protocol over TCP, and qmail-smtpd asks the same
+//! question in-process for each recipient when `POSTGREY` names the server.
 //!
 //! The protocol: the client sends `name=value` lines ended by LF and an
 //! empty line; the server answers with an `action=...` line and an empty

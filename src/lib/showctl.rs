@@ -30,6 +30,13 @@ enum Kind {
         pre: &'static str,
         post: &'static str,
     },
+    /// A map whose values are secrets: one sentence per key.
+    Keys {
+        default: &'static str,
+        pre: &'static str,
+    },
+    /// DNSSEC trust anchors (qmail-remote(8)): whether DANE is on.
+    Anchors,
 }
 
 use Kind::*;
@@ -340,6 +347,13 @@ const FILES: &[(&str, Kind)] = &[
         },
     ),
     (
+        "srsdomains",
+        Keys {
+            default: "No SRS.",
+            pre: "SRS for ",
+        },
+    ),
+    (
         "timeoutconnect",
         Int {
             default: "60",
@@ -379,6 +393,7 @@ const FILES: &[(&str, Kind)] = &[
             post: "",
         },
     ),
+    ("trustanchors", Anchors),
     (
         "virtualdomains",
         List {
@@ -507,7 +522,28 @@ pub fn show(out: &mut impl Write) -> io::Result<Result<(), Die>> {
                     .map_or_else(|| default.to_string(), |n| n.to_string());
                 writeln!(out, "{pre}{v}{post}.")?;
             }
-            (List { default, .. }, None) => writeln!(out, "(Default.) {default}")?,
+            (List { default, .. } | Keys { default, .. }, None) => {
+                writeln!(out, "(Default.) {default}")?
+            }
+            (Keys { pre, .. }, Some(t)) => {
+                writeln!(out)?;
+                for l in parse_list(&t) {
+                    let key = l.split(':').next().unwrap_or("");
+                    out.write_all(pre.as_bytes())?;
+                    out.write_all(&printable(key.as_bytes(), b'?'))?;
+                    writeln!(out, ".")?;
+                }
+            }
+            (Anchors, None) => writeln!(out, "(Default.) No DNSSEC trust anchors: DANE is off.")?,
+            (Anchors, Some(t)) => {
+                let zones = crate::dns::dnssec::Anchors::parse(&t).zones();
+                match zones.is_empty() {
+                    true => writeln!(out, "No DS or DNSKEY record: DANE is off.")?,
+                    false => {
+                        writeln!(out, "Trust anchors for {} switch DANE on.", zones.join(" "))?
+                    }
+                }
+            }
             (List { pre, post, .. }, Some(t)) => {
                 writeln!(out)?;
                 for l in parse_list(&t) {

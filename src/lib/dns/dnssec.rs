@@ -67,6 +67,14 @@ impl Anchors {
         (!a.ds.is_empty() || !a.keys.is_empty()).then_some(a)
     }
 
+    /// The anchored zones, each once, as written in zone files.
+    pub fn zones(&self) -> Vec<String> {
+        let mut z: Vec<String> = self.names().map(|n| n.to_string()).collect();
+        z.sort();
+        z.dedup();
+        z
+    }
+
     /// The anchored zone names.
     fn names(&self) -> impl Iterator<Item = &Name> {
         self.ds

@@ -1025,7 +1025,8 @@ impl Scheduler {
                 for m in idle {
                     self.fast_finish(m);
                 }
-                self.status();
+                // No status line here: as in qmail, the next one (a
+                // delivery's result) carries " exitasap" (qmail-log(5)).
             }
             libc::SIGALRM => {
                 for ch in &mut self.chans {
