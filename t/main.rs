@@ -5,6 +5,7 @@
 
 mod common;
 
+mod analog;
 mod args;
 mod authuser_pop3;
 mod cve;

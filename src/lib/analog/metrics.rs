@@ -1,0 +1,493 @@
+//! qmail-metrics' counters (qmail-metrics(8)): read from the lines of
+//! qmail-send's log (qmail-log(5)), qmail-smtpd's decision lines and
+//! tcpserver's or sslserver's connection lines, kept between runs in a
+//! state file, and written in Prometheus' text exposition format or as
+//! MRTG's four lines.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::Path;
+
+use super::multilog::Cursor;
+use super::stamp;
+
+/// The families: name, type and help, in the order they are written.
+const FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        "qmail_messages_received_total",
+        "counter",
+        "Messages qmail-send took from the queue (new msg lines).",
+    ),
+    (
+        "qmail_messages_received_bytes_total",
+        "counter",
+        "Bytes of those messages (info msg lines).",
+    ),
+    (
+        "qmail_messages_done_total",
+        "counter",
+        "Messages qmail-send finished and removed (end msg lines).",
+    ),
+    (
+        "qmail_bounces_total",
+        "counter",
+        "Bounce messages qmail-send queued (bounce msg lines).",
+    ),
+    (
+        "qmail_deliveries_started_total",
+        "counter",
+        "Delivery attempts started, by channel.",
+    ),
+    (
+        "qmail_deliveries_total",
+        "counter",
+        "Delivery attempts finished, by channel and result.",
+    ),
+    (
+        "qmail_send_problems_total",
+        "counter",
+        "alert: and warning: lines of qmail-send and qmail-todo.",
+    ),
+    (
+        "qmail_smtp_sessions_total",
+        "counter",
+        "Connections tcpserver or sslserver let in (ok lines).",
+    ),
+    (
+        "qmail_smtp_denied_total",
+        "counter",
+        "Connections refused by the rules (deny lines).",
+    ),
+    (
+        "qmail_smtp_tls_sessions_total",
+        "counter",
+        "Connections that completed a TLS handshake, by protocol (sslserver -V).",
+    ),
+    (
+        "qmail_smtpd_accepts_total",
+        "counter",
+        "qmail-smtpd's Accept decisions (one per accepted recipient or AUTH), by reason.",
+    ),
+    (
+        "qmail_smtpd_rejects_total",
+        "counter",
+        "qmail-smtpd's Reject decisions, by reason.",
+    ),
+    (
+        "qmail_log_first_timestamp_seconds",
+        "gauge",
+        "Time of the oldest log line counted.",
+    ),
+    (
+        "qmail_queue_messages",
+        "gauge",
+        "Messages in the queue (queue/mess).",
+    ),
+    (
+        "qmail_queue_todo_messages",
+        "gauge",
+        "Messages not yet preprocessed (queue/todo).",
+    ),
+    (
+        "qmail_queue_oldest_message_age_seconds",
+        "gauge",
+        "Age of the oldest message in the queue (0 when it is empty).",
+    ),
+];
+
+/// Series always written, so dashboards see zeros before the first event.
+const ZEROS: &[&str] = &[
+    "qmail_messages_received_total",
+    "qmail_messages_received_bytes_total",
+    "qmail_messages_done_total",
+    "qmail_bounces_total",
+    "qmail_deliveries_started_total{channel=\"local\"}",
+    "qmail_deliveries_started_total{channel=\"remote\"}",
+    "qmail_deliveries_total{channel=\"local\",result=\"success\"}",
+    "qmail_deliveries_total{channel=\"local\",result=\"deferral\"}",
+    "qmail_deliveries_total{channel=\"local\",result=\"failure\"}",
+    "qmail_deliveries_total{channel=\"remote\",result=\"success\"}",
+    "qmail_deliveries_total{channel=\"remote\",result=\"deferral\"}",
+    "qmail_deliveries_total{channel=\"remote\",result=\"failure\"}",
+    "qmail_send_problems_total{level=\"alert\"}",
+    "qmail_send_problems_total{level=\"warning\"}",
+    "qmail_smtp_sessions_total",
+    "qmail_smtp_denied_total",
+];
+
+/// A label value from a log: only letters, digits and `_:.-` stay.
+fn label(v: &str) -> String {
+    v.chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_:.-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The state kept between runs: the counters, each log's cursor and the
+/// channels of deliveries started but not yet finished.
+#[derive(Debug, Default, PartialEq)]
+pub struct State {
+    pub counters: BTreeMap<String, u64>,
+    pub first: Option<f64>,
+    pub cursors: BTreeMap<String, Cursor>,
+    pub open: BTreeMap<String, BTreeMap<u64, String>>,
+}
+
+const MAGIC: &str = "qmail-metrics state 1";
+
+impl State {
+    fn add(&mut self, series: String, n: u64) {
+        *self.counters.entry(series).or_default() += n;
+    }
+
+    /// Counts one line of the log `source`.
+    pub fn line(&mut self, source: &str, line: &str) {
+        let (t, rest) = match line.split_once(' ') {
+            Some((s, rest)) => match stamp::parse(s) {
+                Some(t) => (Some(t), rest),
+                None => (None, line),
+            },
+            None => (None, line),
+        };
+        if let Some(t) = t {
+            self.first = Some(self.first.map_or(t, |f| f.min(t)));
+        }
+        let w: Vec<&str> = rest.split(' ').collect();
+        let word = |i: usize| w.get(i).copied().unwrap_or("");
+        let num = |s: &str| {
+            let end = s
+                .bytes()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap_or(s.len());
+            s[..end].parse::<u64>().ok()
+        };
+        match (word(0), word(1)) {
+            ("new", "msg") => self.add("qmail_messages_received_total".into(), 1),
+            ("info", "msg") => {
+                let bytes = num(word(4)).unwrap_or(0);
+                self.add("qmail_messages_received_bytes_total".into(), bytes);
+            }
+            ("end", "msg") => self.add("qmail_messages_done_total".into(), 1),
+            ("bounce", "msg") => self.add("qmail_bounces_total".into(), 1),
+            ("starting", "delivery") => {
+                let chan = label(word(6));
+                if let Some(n) = num(word(2)) {
+                    let open = self.open.entry(source.to_string()).or_default();
+                    open.insert(n, chan.clone());
+                }
+                self.add(
+                    format!("qmail_deliveries_started_total{{channel=\"{chan}\"}}"),
+                    1,
+                );
+            }
+            ("delivery", _) => {
+                let result = match word(2) {
+                    "success:" => "success",
+                    "failure:" => "failure",
+                    _ => "deferral",
+                };
+                let chan = num(word(1))
+                    .and_then(|n| self.open.get_mut(source)?.remove(&n))
+                    .unwrap_or_else(|| "unknown".to_string());
+                self.add(
+                    format!("qmail_deliveries_total{{channel=\"{chan}\",result=\"{result}\"}}"),
+                    1,
+                );
+            }
+            // qmail-send numbers deliveries from 1 again when it starts.
+            ("status:", "exiting") => {
+                self.open.remove(source);
+            }
+            ("alert:", _) => self.add("qmail_send_problems_total{level=\"alert\"}".into(), 1),
+            ("warning:", _) => self.add("qmail_send_problems_total{level=\"warning\"}".into(), 1),
+            ("qmail-smtpd:", "pid") => {
+                if let Some((action, reason)) = word(3).split_once("::") {
+                    let family = match action {
+                        "Accept" => "qmail_smtpd_accepts_total",
+                        "Reject" => "qmail_smtpd_rejects_total",
+                        _ => return,
+                    };
+                    self.add(format!("{family}{{reason=\"{}\"}}", label(reason)), 1);
+                }
+            }
+            ("tcpserver:" | "sslserver:", "ok") => self.add("qmail_smtp_sessions_total".into(), 1),
+            ("tcpserver:" | "sslserver:", "deny") => self.add("qmail_smtp_denied_total".into(), 1),
+            ("sslserver:", "ssl") if word(3) == "accept" => {
+                let proto = label(word(4).split(':').next().unwrap_or(""));
+                self.add(
+                    format!("qmail_smtp_tls_sessions_total{{protocol=\"{proto}\"}}"),
+                    1,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// The state as its file holds it: a line per counter, cursor, finished
+    /// file read and open delivery; the log's path is each line's last field.
+    pub fn to_text(&self) -> String {
+        let mut out = format!("{MAGIC}\n");
+        if let Some(f) = self.first {
+            let _ = writeln!(out, "first {}", stamp::text(f));
+        }
+        for (k, v) in &self.counters {
+            let _ = writeln!(out, "counter {v} {k}");
+        }
+        for (src, c) in &self.cursors {
+            let _ = writeln!(out, "cursor {} {} {src}", c.inode, c.offset);
+            for name in &c.seen {
+                let _ = writeln!(out, "seen {name} {src}");
+            }
+        }
+        for (src, open) in &self.open {
+            for (n, chan) in open {
+                let _ = writeln!(out, "open {n} {chan} {src}");
+            }
+        }
+        out
+    }
+
+    /// Reads `to_text`'s form; None for anything else.
+    pub fn from_text(text: &str) -> Option<State> {
+        let mut lines = text.lines();
+        if lines.next()? != MAGIC {
+            return None;
+        }
+        let mut s = State::default();
+        for line in lines {
+            let mut f = line.splitn(2, ' ');
+            let (kind, rest) = (f.next()?, f.next()?);
+            match kind {
+                "first" => s.first = Some(rest.parse().ok()?),
+                "counter" => {
+                    let (v, k) = rest.split_once(' ')?;
+                    s.counters.insert(k.to_string(), v.parse().ok()?);
+                }
+                "cursor" => {
+                    let mut p = rest.splitn(3, ' ');
+                    let (ino, off, src) = (p.next()?, p.next()?, p.next()?);
+                    let c = s.cursors.entry(src.to_string()).or_default();
+                    (c.inode, c.offset) = (ino.parse().ok()?, off.parse().ok()?);
+                }
+                "seen" => {
+                    let (name, src) = rest.split_once(' ')?;
+                    let c = s.cursors.entry(src.to_string()).or_default();
+                    c.seen.insert(name.to_string());
+                }
+                "open" => {
+                    let mut p = rest.splitn(3, ' ');
+                    let (n, chan, src) = (p.next()?, p.next()?, p.next()?);
+                    let open = s.open.entry(src.to_string()).or_default();
+                    open.insert(n.parse().ok()?, chan.to_string());
+                }
+                _ => return None,
+            }
+        }
+        Some(s)
+    }
+}
+
+/// The queue's figures (qmail-qstat's, and the oldest message's age).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueFigures {
+    pub messages: u64,
+    pub todo: u64,
+    pub oldest_age: u64,
+}
+
+/// Reads `queue/mess` and `queue/todo` (their split subdirectories) without
+/// changing anything.
+pub fn queue_figures(queue: &Path, now: i64) -> std::io::Result<QueueFigures> {
+    use std::os::unix::fs::MetadataExt;
+    let mut q = QueueFigures::default();
+    let mut oldest = now;
+    for (sub, count) in [("mess", &mut q.messages), ("todo", &mut q.todo)] {
+        for d in std::fs::read_dir(queue.join(sub))? {
+            let d = d?.path();
+            if !d.is_dir() {
+                // A flat todo entry of a queue C qmail wrote.
+                *count += 1;
+                continue;
+            }
+            for e in std::fs::read_dir(&d)? {
+                let e = e?;
+                *count += 1;
+                if sub == "mess"
+                    && let Ok(m) = e.metadata()
+                {
+                    oldest = oldest.min(m.mtime());
+                }
+            }
+        }
+    }
+    q.oldest_age = (now - oldest).max(0) as u64;
+    Ok(q)
+}
+
+/// Prometheus' text exposition format of the counters and the queue.
+pub fn exposition(s: &State, queue: Option<QueueFigures>) -> String {
+    let mut series: BTreeMap<&str, String> = BTreeMap::new();
+    for z in ZEROS {
+        series.insert(z, "0".to_string());
+    }
+    for (k, v) in &s.counters {
+        series.insert(k, v.to_string());
+    }
+    let mut gauges: Vec<(&str, String)> = Vec::new();
+    if let Some(f) = s.first {
+        gauges.push(("qmail_log_first_timestamp_seconds", format!("{f:.3}")));
+    }
+    if let Some(q) = queue {
+        gauges.push(("qmail_queue_messages", q.messages.to_string()));
+        gauges.push(("qmail_queue_todo_messages", q.todo.to_string()));
+        gauges.push((
+            "qmail_queue_oldest_message_age_seconds",
+            q.oldest_age.to_string(),
+        ));
+    }
+    let mut out = String::new();
+    for (name, kind, help) in FAMILIES {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (k, v) in series.iter().filter(|(k, _)| family(k) == *name) {
+            let _ = writeln!(out, "{k} {v}");
+        }
+        for (k, v) in gauges.iter().filter(|(k, _)| k == name) {
+            let _ = writeln!(out, "{k} {v}");
+        }
+    }
+    out
+}
+
+fn family(series: &str) -> &str {
+    series.split('{').next().unwrap_or(series)
+}
+
+/// MRTG's four lines: messages in, successful deliveries, the time the
+/// logs cover, and the name.
+pub fn mrtg(s: &State, now: i64, name: &str) -> String {
+    let get = |k: &str| s.counters.get(k).copied().unwrap_or(0);
+    let done = get("qmail_deliveries_total{channel=\"local\",result=\"success\"}")
+        + get("qmail_deliveries_total{channel=\"remote\",result=\"success\"}");
+    let covered = s.first.map_or(0, |f| (now as f64 - f).max(0.0) as u64);
+    let (d, h, m) = (covered / 86400, covered % 86400 / 3600, covered % 3600 / 60);
+    format!(
+        "{}\n{done}\n{d} days, {h}:{m:02} of logs\n{name}\n",
+        get("qmail_messages_received_total")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEND: &str = "\
+@400000006774858a00000000 status: local 0/10 remote 0/20
+@400000006774858a00000000 new msg 77
+@400000006774858a00000000 info msg 77: bytes 300 from <joe@example.org> qp 42 uid 1000
+@400000006774858a00000000 starting delivery 1: msg 77 to local alice@mx.example
+@400000006774858a00000000 starting delivery 2: msg 77 to remote bob@far.example
+@400000006774858b00000000 delivery 1: success: did_0+0+1/
+@400000006774858c00000000 delivery 2: deferral: Sorry,_I_wasn't_able_to_establish_an_SMTP_connection._(#4.4.1)/
+@400000006774858c00000000 delivery 9: failure: unmatched/
+@400000006774858c00000000 bounce msg 77 qp 50
+@400000006774858c00000000 warning: unable to open x
+@400000006774858c00000000 end msg 77
+";
+
+    const SMTPD: &str = "\
+@400000006774858a00000000 sslserver: status: 1/40
+@400000006774858a00000000 sslserver: pid 9 from 127.0.0.1
+@400000006774858a00000000 sslserver: ok 9 mx:127.0.0.1:25 :127.0.0.1::4000
+@400000006774858a00000000 sslserver: ssl 9 accept TLSv1_3:TLS_AES_256_GCM_SHA384
+@400000006774858a00000000 qmail-smtpd: pid 9 Accept::RCPT::Recipients_Cdb P:ESMTPS S:127.0.0.1:unknown H:x F:a@b T:c@d
+@400000006774858a00000000 qmail-smtpd: pid 9 Reject::RCPT::Failed_Rcptto P:ESMTPS S:127.0.0.1:unknown H:x F:a@b T:e\"f@d
+@400000006774858a00000000 sslserver: end 9 status 0
+@400000006774858a00000000 sslserver: deny 10 mx:127.0.0.1:25 :127.0.0.1::4001
+";
+
+    fn state() -> State {
+        let mut s = State::default();
+        for l in SEND.lines() {
+            s.line("/log/send", l);
+        }
+        for l in SMTPD.lines() {
+            s.line("/log/smtpd", l);
+        }
+        s
+    }
+
+    #[test]
+    fn counts() {
+        let s = state();
+        let c = |k: &str| s.counters.get(k).copied().unwrap_or(0);
+        assert_eq!(c("qmail_messages_received_total"), 1);
+        assert_eq!(c("qmail_messages_received_bytes_total"), 300);
+        assert_eq!(c("qmail_messages_done_total"), 1);
+        assert_eq!(c("qmail_bounces_total"), 1);
+        assert_eq!(
+            c("qmail_deliveries_total{channel=\"local\",result=\"success\"}"),
+            1
+        );
+        assert_eq!(
+            c("qmail_deliveries_total{channel=\"remote\",result=\"deferral\"}"),
+            1
+        );
+        assert_eq!(
+            c("qmail_deliveries_total{channel=\"unknown\",result=\"failure\"}"),
+            1
+        );
+        assert_eq!(c("qmail_send_problems_total{level=\"warning\"}"), 1);
+        assert_eq!(c("qmail_smtp_sessions_total"), 1);
+        assert_eq!(c("qmail_smtp_denied_total"), 1);
+        assert_eq!(c("qmail_smtp_tls_sessions_total{protocol=\"TLSv1_3\"}"), 1);
+        assert_eq!(
+            c("qmail_smtpd_accepts_total{reason=\"RCPT::Recipients_Cdb\"}"),
+            1
+        );
+        assert_eq!(
+            c("qmail_smtpd_rejects_total{reason=\"RCPT::Failed_Rcptto\"}"),
+            1
+        );
+        assert_eq!(s.first, Some(1_735_689_600.0));
+        assert!(s.open.get("/log/send").is_some_and(|o| o.is_empty()));
+    }
+
+    #[test]
+    fn state_round_trip_and_output() {
+        let mut s = state();
+        s.line(
+            "/log/send",
+            "@400000006774858c00000000 starting delivery 3: msg 1 to remote x@y",
+        );
+        s.cursors.insert(
+            "/log/with space".into(),
+            Cursor {
+                inode: 5,
+                offset: 7,
+                seen: ["@4000.s".to_string()].into_iter().collect(),
+            },
+        );
+        let text = s.to_text();
+        assert_eq!(State::from_text(&text), Some(s));
+        assert_eq!(State::from_text("garbage\n"), None);
+        let s = State::from_text(&text).unwrap();
+        let q = QueueFigures {
+            messages: 2,
+            todo: 1,
+            oldest_age: 60,
+        };
+        let e = exposition(&s, Some(q));
+        assert!(e.contains("# TYPE qmail_deliveries_total counter\n"));
+        assert!(e.contains("\nqmail_deliveries_total{channel=\"remote\",result=\"failure\"} 0\n"));
+        assert!(e.contains("\nqmail_queue_oldest_message_age_seconds 60\n"));
+        assert!(e.contains("\nqmail_log_first_timestamp_seconds 1735689600.000\n"));
+        let m = mrtg(&s, 1_735_689_600 + 90_061, "mx.example");
+        assert_eq!(m, "1\n1\n1 days, 1:01 of logs\nmx.example\n");
+    }
+}
