@@ -16,6 +16,7 @@ mod home_setup;
 mod install;
 mod layout;
 mod local_tools;
+mod metrics;
 mod pop3;
 mod postgrey;
 mod qmail_inject;

@@ -69,6 +69,12 @@ pub fn sink(dir: &Path) -> (Kill, u16) {
 /// into the returned directory; returns once every message but carol's
 /// has left the queue and carol's was deferred, after qmail-send exited.
 pub fn our_run(h: &QmailHome) -> PathBuf {
+    our_run_with(h, 0)
+}
+
+/// `our_run` with `queued` more messages in the queue beforehand, which
+/// qmail-send must finish too.
+pub fn our_run_with(h: &QmailHome, queued: usize) -> PathBuf {
     let dir = h.dir.parent().unwrap().to_path_buf();
     let (_sink, port) = sink(&dir);
     let closed = free_port();
@@ -111,7 +117,7 @@ pub fn our_run(h: &QmailHome) -> PathBuf {
     assert!(
         wait_until(30, || {
             let t = text();
-            t.matches(" end msg ").count() >= 5 && t.contains(": deferral: ")
+            t.matches(" end msg ").count() >= 5 + queued && t.contains(": deferral: ")
         }),
         "workload did not finish:\n{}",
         text()
