@@ -69,6 +69,11 @@ fn install_twice_keeps_controls_and_sets_modes() {
         "*:\n"
     );
     assert!(prefix.join("usr/local/man/man8/qmail-showctl.8").is_file());
+    // qmailanalog's reports by their names.
+    assert_eq!(
+        fs::read_link(home.join("bin/zoverall")).unwrap().to_str(),
+        Some("qmailanalog")
+    );
 
     fs::write(home.join("control/me"), "kept.example\n").unwrap();
     let out = install(&prefix);

@@ -142,9 +142,9 @@ impl Matchup {
         match msg {
             Some(m) => {
                 match result {
-                    'k' => m.k += 1,
-                    'd' => m.d += 1,
-                    'z' => m.z += 1,
+                    'k' => m.k = m.k.saturating_add(1),
+                    'd' => m.d = m.d.saturating_add(1),
+                    'z' => m.z = m.z.saturating_add(1),
                     _ => {}
                 }
                 let _ = writeln!(
@@ -279,5 +279,28 @@ mod tests {
              ? @400000006774858a00000000 frobnicate\n\
              d z 1735689600.000000 1735689600.000000 1735689600.000000 0 ? local.a@b ? ? report_mangled\n"
         );
+    }
+
+    #[test]
+    fn hostile_input() {
+        let mut m = Matchup::default();
+        let big = "18446744073709551615";
+        let out = run(
+            &mut m,
+            &format!(
+                "@400000006774858a00000000 info msg 1: bytes {big} from <\0> qp x uid\n\
+                 @400000006774858a00000000 extra 1 {big} {big} {big}\n\
+                 @400000006774858a00000000 starting delivery {big}: msg 1 to\n\
+                 @400000006774858a00000000 delivery {big}: success:\n\
+                 99999999999999999999999999999999999999999999 end msg 1\n\
+                 @400000006774858a00000000\n\n@\n"
+            ),
+        );
+        assert!(out.contains("m 1735689600.000000 "), "{out}");
+        assert!(
+            out.contains(&format!(" {big} {big} {big} <\0> 0 0\n")),
+            "{out}"
+        );
+        assert!(m.pending().is_empty());
     }
 }

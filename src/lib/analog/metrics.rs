@@ -143,7 +143,8 @@ const MAGIC: &str = "qmail-metrics state 1";
 
 impl State {
     fn add(&mut self, series: String, n: u64) {
-        *self.counters.entry(series).or_default() += n;
+        let c = self.counters.entry(series).or_default();
+        *c = c.saturating_add(n);
     }
 
     /// Counts one line of the log `source`.
@@ -489,5 +490,29 @@ mod tests {
         assert!(e.contains("\nqmail_log_first_timestamp_seconds 1735689600.000\n"));
         let m = mrtg(&s, 1_735_689_600 + 90_061, "mx.example");
         assert_eq!(m, "1\n1\n1 days, 1:01 of logs\nmx.example\n");
+    }
+
+    #[test]
+    fn hostile_input() {
+        let mut s = State::default();
+        let big = "18446744073709551615";
+        for l in [
+            format!("info msg 1: bytes {big} from <a> qp 1 uid 2"),
+            format!("info msg 1: bytes {big} from <a> qp 1 uid 2"),
+            "qmail-smtpd: pid 1 Reject::\0\u{ff}\"}::x P:".to_string(),
+            "starting delivery 1: msg 2 to lo\"cal x".to_string(),
+            String::new(),
+            "@".to_string(),
+        ] {
+            s.line("src", &l);
+        }
+        assert_eq!(s.counters["qmail_messages_received_bytes_total"], u64::MAX);
+        let e = exposition(&s, None);
+        assert!(
+            e.contains("qmail_smtpd_rejects_total{reason=\"____::x\"} 1\n"),
+            "{e}"
+        );
+        assert!(e.contains("{channel=\"lo_cal\"} 1\n"), "{e}");
+        assert_eq!(State::from_text(&s.to_text()), Some(s));
     }
 }

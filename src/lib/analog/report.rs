@@ -21,10 +21,10 @@ pub const NAMES: &[&str] = &[
 struct Message {
     birth: f64,
     done: f64,
-    bytes: u64,
-    k: u64,
-    d: u64,
-    z: u64,
+    bytes: u128,
+    k: u128,
+    d: u128,
+    z: u128,
     sender: String,
     uid: String,
 }
@@ -35,7 +35,7 @@ struct Delivery {
     birth: f64,
     start: f64,
     end: f64,
-    bytes: u64,
+    bytes: u128,
     sender: String,
     recip: String,
     uid: String,
@@ -59,8 +59,12 @@ fn f64_of(s: &str) -> f64 {
     s.parse().unwrap_or(0.0)
 }
 
-fn u64_of(s: &str) -> u64 {
-    s.parse().unwrap_or(0)
+/// Sizes and counts above this are nonsense and taken as this, so sums of
+/// products stay exact in u128.
+const MAX: u128 = 1 << 40;
+
+fn u64_of(s: &str) -> u128 {
+    s.parse::<u128>().map_or(0, |n| n.min(MAX))
 }
 
 impl Data {
@@ -151,7 +155,8 @@ fn ratio(a: f64, b: f64) -> String {
 }
 
 fn overall(data: &Data) -> String {
-    let (mut recips, mut tries, mut bytes, mut sbytes, mut qtime) = (0, 0, 0, 0, 0.0);
+    let (mut recips, mut tries, mut bytes, mut sbytes, mut qtime) =
+        (0u128, 0u128, 0u128, 0u128, 0.0);
     for m in &data.msgs {
         recips += m.k + m.d;
         tries += m.k + m.d + m.z;
@@ -219,13 +224,13 @@ fn overall(data: &Data) -> String {
 
 /// One line per reason of the deliveries with `result`.
 fn reasons(data: &Data, result: u8, what: &str, ended: &str) -> String {
-    let mut by: BTreeMap<String, (u64, f64)> = BTreeMap::new();
+    let mut by: BTreeMap<String, (u128, f64)> = BTreeMap::new();
     for d in data.dels.iter().filter(|d| d.result == result) {
         let e = by.entry(d.reason.replace('_', " ")).or_default();
         e.0 += 1;
         e.1 += d.xdelay();
     }
-    let mut rows: Vec<(String, (u64, f64))> = by.into_iter().collect();
+    let mut rows: Vec<(String, (u128, f64))> = by.into_iter().collect();
     rows.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
     let rows: Vec<Vec<String>> = rows
         .into_iter()
@@ -242,9 +247,9 @@ fn reasons(data: &Data, result: u8, what: &str, ended: &str) -> String {
 
 #[derive(Default)]
 struct RecipientRow {
-    sbytes: u64,
-    mess: u64,
-    tries: u64,
+    sbytes: u128,
+    mess: u128,
+    tries: u128,
     xdelay: f64,
 }
 
@@ -281,12 +286,12 @@ fn per_recipient(data: &Data, what: &str, key: impl Fn(&str) -> String) -> Strin
 
 #[derive(Default)]
 struct SenderRow {
-    mess: u64,
-    bytes: u64,
-    sbytes: u64,
-    rbytes: u64,
-    recips: u64,
-    tries: u64,
+    mess: u128,
+    bytes: u128,
+    sbytes: u128,
+    rbytes: u128,
+    recips: u128,
+    tries: u128,
     xdelay: f64,
 }
 
@@ -309,7 +314,7 @@ fn per_sender(data: &Data, what: &str, key: impl Fn(&str, &str) -> String) -> St
         .map(|(k, r)| {
             let mut row: Vec<String> = [r.mess, r.bytes, r.sbytes, r.rbytes, r.recips, r.tries]
                 .iter()
-                .map(u64::to_string)
+                .map(u128::to_string)
                 .collect();
             row.push(secs(r.xdelay));
             row.push(k);
@@ -391,5 +396,21 @@ m 100.000000 112.000000 300 1 1 1 <joe@example.org> 42 1000
         let u = report("zsuids", &d).unwrap();
         assert!(u.ends_with("   5.00 1000\n"), "{u}");
         assert!(report("zfoo", &d).is_none());
+    }
+
+    #[test]
+    fn hostile_input() {
+        let big = "99999999999999999999";
+        let text = format!(
+            "m 1e400 -inf {big} {big} {big} {big} <a> 1 2\n\
+             d k nan 1 2 {big} <a> local.x\0y 1 2 r\n\
+             d\nm\n\0\n"
+        );
+        let d = Data::read(&text);
+        for name in NAMES {
+            assert!(report(name, &d).is_some());
+        }
+        let s = report("zsenders", &d).unwrap();
+        assert!(s.contains(" 1099511627776 "), "{s}");
     }
 }
