@@ -239,3 +239,59 @@ fn refuses_a_foreign_state_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("is no qmail-metrics state file"));
     assert_eq!(fs::read_to_string(&state).unwrap(), "something else\n");
 }
+
+/// multilog rotates `current` into `@*.s` files and deletes the oldest
+/// (`s4096 n3`); run by run with a state file every line counts once,
+/// and the counter keeps what deleted files held.
+#[test]
+fn follows_multilog_rotation() {
+    if !have_multilog() {
+        return;
+    }
+    let h = QmailHome::new("metrics-rotation");
+    let dir = h.dir.parent().unwrap().to_path_buf();
+    let log = dir.join("log");
+    let state = dir.join("state");
+    let batch = |from: usize| {
+        let mut text = String::new();
+        for i in from..from + 25 {
+            text.push_str(&format!(
+                "tcpserver: ok {i} mx.test:127.0.0.1:25 client.test:127.0.0.1::{i}\n"
+            ));
+        }
+        let out = run_with_input(
+            Command::new(MULTILOG).args(["t", "s4096", "n3"]).arg(&log),
+            text.as_bytes(),
+        );
+        ok(&out);
+    };
+    let count = || {
+        let text = metrics(&h, &[&log], &["-Q", "-s", state.to_str().unwrap()]);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("qmail_smtp_sessions_total "))
+            .unwrap()
+            .to_string();
+        line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
+    };
+    let finished = |d: &Path| {
+        fs::read_dir(d)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".s")
+            })
+            .count()
+    };
+    // About 2.3 kB a batch, and multilog rotates when its input ends: a
+    // new @*.s each round, the oldest deleted from the third on.
+    for round in 1..=4 {
+        batch(round * 100);
+        assert_eq!(count(), 25 * round as u64, "round {round}");
+    }
+    assert_eq!(finished(&log), 2, "multilog deleted the oldest");
+    assert_eq!(count(), 100);
+}
