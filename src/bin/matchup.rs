@@ -4,9 +4,10 @@
 
 #![forbid(unsafe_code)]
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 use sqmail::analog::matchup::Matchup;
+use sqmail::analog::multilog::read_line;
 use sqmail::exit::{Die, run};
 
 const USAGE: &str = "matchup < log > matched [5> pending]";
@@ -26,16 +27,12 @@ fn main() {
         let mut line = Vec::new();
         let mut text = String::new();
         loop {
-            line.clear();
-            let n = input
-                .read_until(b'\n', &mut line)
-                .map_err(|e| Die::sys("read input", e))?;
+            let (n, _) = read_line(&mut input, &mut line).map_err(|e| Die::sys("read input", e))?;
             if n == 0 {
                 break;
             }
-            let l = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line));
             text.clear();
-            m.line(&l, &mut text);
+            m.line(&String::from_utf8_lossy(&line), &mut text);
             out.write_all(text.as_bytes())
                 .map_err(|e| Die::sys("write output", e))?;
         }

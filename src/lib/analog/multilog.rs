@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -71,24 +71,54 @@ fn read_current(path: &Path, cursor: &mut Cursor, each: &mut dyn FnMut(&str)) ->
     Ok(())
 }
 
+/// Lines longer than this are cut to it (a log line is short; this bounds
+/// the memory a broken log can take).
+pub const LINE_MAX: usize = 64 * 1024;
+
+/// Reads one line of `input` into `line` (without its newline, at most
+/// `LINE_MAX` bytes kept); returns the bytes consumed and whether the
+/// newline was there. 0 at the end.
+pub fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<(u64, bool)> {
+    line.clear();
+    let mut used = 0u64;
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok((used, false));
+        }
+        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        let room = LINE_MAX.saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let n = done.unwrap_or(buf.len());
+        input.consume(n);
+        used += n as u64;
+        if done.is_some() {
+            return Ok((used, true));
+        }
+    }
+}
+
 /// Reads `path` from `from`; returns the offset after the last complete
 /// line (or the end, with `whole`).
 fn read_from(path: &Path, from: u64, whole: bool, each: &mut dyn FnMut(&str)) -> io::Result<u64> {
     let mut f = File::open(path)?;
     f.seek(SeekFrom::Start(from))?;
-    let mut data = Vec::new();
-    f.read_to_end(&mut data)?;
-    let used = if whole {
-        data.len()
-    } else {
-        data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
-    };
-    for line in data[..used].split(|&b| b == b'\n') {
+    let mut input = BufReader::new(f);
+    let mut line = Vec::new();
+    let mut end = from;
+    loop {
+        let (n, complete) = read_line(&mut input, &mut line)?;
+        if n == 0 || !(complete || whole) {
+            return Ok(end);
+        }
+        end += n;
         if !line.is_empty() {
-            each(&String::from_utf8_lossy(line));
+            each(&String::from_utf8_lossy(&line));
         }
     }
-    Ok(from + used as u64)
 }
 
 #[cfg(test)]
@@ -126,5 +156,23 @@ mod tests {
         fs::write(&file, "z\n").unwrap();
         assert_eq!(lines(&file, &mut c), ["z"]);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn long_lines_are_cut() {
+        let mut data = vec![b'x'; LINE_MAX * 2 + 5];
+        data.extend_from_slice(b"\nshort\nend");
+        let mut input = &data[..];
+        let mut line = Vec::new();
+        assert_eq!(
+            read_line(&mut input, &mut line).unwrap(),
+            ((LINE_MAX * 2 + 6) as u64, true)
+        );
+        assert_eq!(line.len(), LINE_MAX);
+        assert_eq!(read_line(&mut input, &mut line).unwrap(), (6, true));
+        assert_eq!(line, b"short");
+        assert_eq!(read_line(&mut input, &mut line).unwrap(), (3, false));
+        assert_eq!(line, b"end");
+        assert_eq!(read_line(&mut input, &mut line).unwrap(), (0, false));
     }
 }
