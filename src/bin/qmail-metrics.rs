@@ -8,7 +8,8 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use sqmail::analog::metrics::{self, State};
+use sqmail::analog::exposition;
+use sqmail::analog::metrics::State;
 use sqmail::analog::multilog;
 use sqmail::exit::{Die, run, warn};
 
@@ -100,10 +101,10 @@ fn report(o: &Options, logs: &[String]) -> Result<String, Die> {
             .ok()
             .flatten()
             .unwrap_or_else(sqmail::sys::hostname);
-        return Ok(metrics::mrtg(&state, now, &name));
+        return Ok(exposition::mrtg(&state, now, &name));
     }
     let queue = if o.queue {
-        match metrics::queue_figures(&home.join("queue"), now) {
+        match sqmail::queue::figures::figures(&home.join("queue"), now) {
             Ok(q) => Some(q),
             Err(e) => {
                 warn(
@@ -116,7 +117,7 @@ fn report(o: &Options, logs: &[String]) -> Result<String, Die> {
     } else {
         None
     };
-    Ok(metrics::exposition(&state, queue))
+    Ok(exposition::exposition(&state, queue))
 }
 
 fn lock(state: &Path) -> Result<std::fs::File, Die> {

@@ -1,119 +1,13 @@
 //! qmail-metrics' counters (qmail-metrics(8)): read from the lines of
 //! qmail-send's log (qmail-log(5)), qmail-smtpd's decision lines and
-//! tcpserver's or sslserver's connection lines, kept between runs in a
-//! state file, and written in Prometheus' text exposition format or as
-//! MRTG's four lines.
+//! tcpserver's or sslserver's connection lines, and kept between runs in
+//! a state file. `exposition` writes them out.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::path::Path;
 
 use super::multilog::Cursor;
 use super::stamp;
-
-/// The families: name, type and help, in the order they are written.
-const FAMILIES: &[(&str, &str, &str)] = &[
-    (
-        "qmail_messages_received_total",
-        "counter",
-        "Messages qmail-send took from the queue (new msg lines).",
-    ),
-    (
-        "qmail_messages_received_bytes_total",
-        "counter",
-        "Bytes of those messages (info msg lines).",
-    ),
-    (
-        "qmail_messages_done_total",
-        "counter",
-        "Messages qmail-send finished and removed (end msg lines).",
-    ),
-    (
-        "qmail_bounces_total",
-        "counter",
-        "Bounce messages qmail-send queued (bounce msg lines).",
-    ),
-    (
-        "qmail_deliveries_started_total",
-        "counter",
-        "Delivery attempts started, by channel.",
-    ),
-    (
-        "qmail_deliveries_total",
-        "counter",
-        "Delivery attempts finished, by channel and result.",
-    ),
-    (
-        "qmail_send_problems_total",
-        "counter",
-        "alert: and warning: lines of qmail-send and qmail-todo.",
-    ),
-    (
-        "qmail_smtp_sessions_total",
-        "counter",
-        "Connections tcpserver or sslserver let in (ok lines).",
-    ),
-    (
-        "qmail_smtp_denied_total",
-        "counter",
-        "Connections refused by the rules (deny lines).",
-    ),
-    (
-        "qmail_smtp_tls_sessions_total",
-        "counter",
-        "Connections that completed a TLS handshake, by protocol (sslserver -V).",
-    ),
-    (
-        "qmail_smtpd_accepts_total",
-        "counter",
-        "qmail-smtpd's Accept decisions (one per accepted recipient or AUTH), by reason.",
-    ),
-    (
-        "qmail_smtpd_rejects_total",
-        "counter",
-        "qmail-smtpd's Reject decisions, by reason.",
-    ),
-    (
-        "qmail_log_first_timestamp_seconds",
-        "gauge",
-        "Time of the oldest log line counted.",
-    ),
-    (
-        "qmail_queue_messages",
-        "gauge",
-        "Messages in the queue (queue/mess).",
-    ),
-    (
-        "qmail_queue_todo_messages",
-        "gauge",
-        "Messages not yet preprocessed (queue/todo).",
-    ),
-    (
-        "qmail_queue_oldest_message_age_seconds",
-        "gauge",
-        "Age of the oldest message in the queue (0 when it is empty).",
-    ),
-];
-
-/// Series always written, so dashboards see zeros before the first event.
-const ZEROS: &[&str] = &[
-    "qmail_messages_received_total",
-    "qmail_messages_received_bytes_total",
-    "qmail_messages_done_total",
-    "qmail_bounces_total",
-    "qmail_deliveries_started_total{channel=\"local\"}",
-    "qmail_deliveries_started_total{channel=\"remote\"}",
-    "qmail_deliveries_total{channel=\"local\",result=\"success\"}",
-    "qmail_deliveries_total{channel=\"local\",result=\"deferral\"}",
-    "qmail_deliveries_total{channel=\"local\",result=\"failure\"}",
-    "qmail_deliveries_total{channel=\"remote\",result=\"success\"}",
-    "qmail_deliveries_total{channel=\"remote\",result=\"deferral\"}",
-    "qmail_deliveries_total{channel=\"remote\",result=\"failure\"}",
-    "qmail_send_problems_total{level=\"alert\"}",
-    "qmail_send_problems_total{level=\"warning\"}",
-    "qmail_smtp_sessions_total",
-    "qmail_smtp_denied_total",
-];
 
 /// A label value from a log: only letters, digits and `_:.-` stay.
 fn label(v: &str) -> String {
@@ -294,97 +188,8 @@ impl State {
     }
 }
 
-/// The queue's figures (qmail-qstat's, and the oldest message's age).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct QueueFigures {
-    pub messages: u64,
-    pub todo: u64,
-    pub oldest_age: u64,
-}
-
-/// Reads `queue/mess` and `queue/todo` (their split subdirectories) without
-/// changing anything.
-pub fn queue_figures(queue: &Path, now: i64) -> std::io::Result<QueueFigures> {
-    use std::os::unix::fs::MetadataExt;
-    let mut q = QueueFigures::default();
-    let mut oldest = now;
-    for (sub, count) in [("mess", &mut q.messages), ("todo", &mut q.todo)] {
-        for d in std::fs::read_dir(queue.join(sub))? {
-            let d = d?.path();
-            if !d.is_dir() {
-                // A flat todo entry of a queue C qmail wrote.
-                *count += 1;
-                continue;
-            }
-            for e in std::fs::read_dir(&d)? {
-                let e = e?;
-                *count += 1;
-                if sub == "mess"
-                    && let Ok(m) = e.metadata()
-                {
-                    oldest = oldest.min(m.mtime());
-                }
-            }
-        }
-    }
-    q.oldest_age = (now - oldest).max(0) as u64;
-    Ok(q)
-}
-
-/// Prometheus' text exposition format of the counters and the queue.
-pub fn exposition(s: &State, queue: Option<QueueFigures>) -> String {
-    let mut series: BTreeMap<&str, String> = BTreeMap::new();
-    for z in ZEROS {
-        series.insert(z, "0".to_string());
-    }
-    for (k, v) in &s.counters {
-        series.insert(k, v.to_string());
-    }
-    let mut gauges: Vec<(&str, String)> = Vec::new();
-    if let Some(f) = s.first {
-        gauges.push(("qmail_log_first_timestamp_seconds", format!("{f:.3}")));
-    }
-    if let Some(q) = queue {
-        gauges.push(("qmail_queue_messages", q.messages.to_string()));
-        gauges.push(("qmail_queue_todo_messages", q.todo.to_string()));
-        gauges.push((
-            "qmail_queue_oldest_message_age_seconds",
-            q.oldest_age.to_string(),
-        ));
-    }
-    let mut out = String::new();
-    for (name, kind, help) in FAMILIES {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (k, v) in series.iter().filter(|(k, _)| family(k) == *name) {
-            let _ = writeln!(out, "{k} {v}");
-        }
-        for (k, v) in gauges.iter().filter(|(k, _)| k == name) {
-            let _ = writeln!(out, "{k} {v}");
-        }
-    }
-    out
-}
-
-fn family(series: &str) -> &str {
-    series.split('{').next().unwrap_or(series)
-}
-
-/// MRTG's four lines: messages in, successful deliveries, the time the
-/// logs cover, and the name.
-pub fn mrtg(s: &State, now: i64, name: &str) -> String {
-    let get = |k: &str| s.counters.get(k).copied().unwrap_or(0);
-    let done = get("qmail_deliveries_total{channel=\"local\",result=\"success\"}")
-        + get("qmail_deliveries_total{channel=\"remote\",result=\"success\"}");
-    let covered = s.first.map_or(0, |f| (now as f64 - f).max(0.0) as u64);
-    let (d, h, m) = (covered / 86400, covered % 86400 / 3600, covered % 3600 / 60);
-    format!(
-        "{}\n{done}\n{d} days, {h}:{m:02} of logs\n{name}\n",
-        get("qmail_messages_received_total")
-    )
-}
-
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
 
     const SEND: &str = "\
@@ -412,7 +217,7 @@ mod tests {
 @400000006774858a00000000 sslserver: deny 10 mx:127.0.0.1:25 :127.0.0.1::4001
 ";
 
-    fn state() -> State {
+    pub fn state() -> State {
         let mut s = State::default();
         for l in SEND.lines() {
             s.line("/log/send", l);
@@ -460,7 +265,7 @@ mod tests {
     }
 
     #[test]
-    fn state_round_trip_and_output() {
+    fn state_round_trip() {
         let mut s = state();
         s.line(
             "/log/send",
@@ -477,19 +282,6 @@ mod tests {
         let text = s.to_text();
         assert_eq!(State::from_text(&text), Some(s));
         assert_eq!(State::from_text("garbage\n"), None);
-        let s = State::from_text(&text).unwrap();
-        let q = QueueFigures {
-            messages: 2,
-            todo: 1,
-            oldest_age: 60,
-        };
-        let e = exposition(&s, Some(q));
-        assert!(e.contains("# TYPE qmail_deliveries_total counter\n"));
-        assert!(e.contains("\nqmail_deliveries_total{channel=\"remote\",result=\"failure\"} 0\n"));
-        assert!(e.contains("\nqmail_queue_oldest_message_age_seconds 60\n"));
-        assert!(e.contains("\nqmail_log_first_timestamp_seconds 1735689600.000\n"));
-        let m = mrtg(&s, 1_735_689_600 + 90_061, "mx.example");
-        assert_eq!(m, "1\n1\n1 days, 1:01 of logs\nmx.example\n");
     }
 
     #[test]
@@ -507,12 +299,14 @@ mod tests {
             s.line("src", &l);
         }
         assert_eq!(s.counters["qmail_messages_received_bytes_total"], u64::MAX);
-        let e = exposition(&s, None);
-        assert!(
-            e.contains("qmail_smtpd_rejects_total{reason=\"____::x\"} 1\n"),
-            "{e}"
+        assert_eq!(
+            s.counters["qmail_smtpd_rejects_total{reason=\"____::x\"}"],
+            1
         );
-        assert!(e.contains("{channel=\"lo_cal\"} 1\n"), "{e}");
+        assert_eq!(
+            s.counters["qmail_deliveries_started_total{channel=\"lo_cal\"}"],
+            1
+        );
         assert_eq!(State::from_text(&s.to_text()), Some(s));
     }
 }
