@@ -5,6 +5,7 @@
 
 mod common;
 
+mod analog;
 mod args;
 mod authuser_pop3;
 mod cve;
@@ -17,6 +18,7 @@ mod layout;
 mod local_tools;
 mod make_run;
 mod man_pages;
+mod metrics;
 mod pop3;
 mod postgrey;
 mod qmail_inject;

@@ -49,6 +49,9 @@ pub mod dkim;
 // qmail-showctl's report of the configuration.
 pub mod showctl;
 
+// Reading the logs: qmailanalog's matchup and reports, qmail-metrics.
+pub mod analog;
+
 // The programs' logic: injection, the greylisting client, the UCSPI
 // network toolkit (tcpserver, sslserver, ...) and the SMTP server on it.
 pub mod inject;

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test module uses a part
 
 pub mod inject;
+pub mod oplog;
 pub mod qmtp;
 pub mod queue;
 pub mod remote;

@@ -59,3 +59,23 @@ pub fn run_with(name: &str, body: &str, binds: &[&Path]) -> Option<(Output, Path
 pub fn inside(dir: &Path, path: &str) -> PathBuf {
     dir.join("root").join(path.trim_start_matches('/'))
 }
+
+/// sh for a scratch root: C qmail's accounts (groups nofiles and qmail)
+/// and notqmail built from the source tree `src` (bound inside) and
+/// installed in /var/qmail by its `make setup check`.
+pub fn notqmail_setup(src: &Path) -> String {
+    format!(
+        r#"
+groupadd nofiles; groupadd qmail
+useradd -g nofiles -d /var/qmail/alias -M -s /bin/false alias
+for u in qmaild qmaill qmailp; do useradd -g nofiles -d /var/qmail -M -s /bin/false $u; done
+for u in qmailq qmailr qmails; do useradd -g qmail -d /var/qmail -M -s /bin/false $u; done
+cp -r {} /tmp/nq
+cd /tmp/nq
+make clean > /dev/null 2>&1 || :
+echo /var/qmail > conf-qmail
+make setup check > /tmp/nq.log 2>&1 || {{ tail -30 /tmp/nq.log; exit 1; }}
+"#,
+        src.display()
+    )
+}

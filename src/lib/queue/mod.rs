@@ -6,6 +6,7 @@ pub mod check;
 pub mod clean;
 pub mod client;
 pub mod exitcode;
+pub mod figures;
 pub mod pool;
 pub mod stray;
 pub mod writer;
