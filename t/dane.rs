@@ -58,6 +58,9 @@ struct Knobs {
     servfail: Vec<(Name, RecordType)>,
     /// Changes an answer before it is sent.
     tamper: Option<Tamper>,
+    /// Sets the AD bit on every answer, as a validating resolver does on
+    /// what it validated.
+    ad: bool,
 }
 
 /// Knobs where `f` changes the answer to `n`/`t`.
@@ -360,6 +363,7 @@ fn answer(zones: &[Served], knobs: &Knobs, q: &[u8]) -> Option<Vec<u8>> {
         }
         break;
     }
+    m.metadata.authentic_data = knobs.ad;
     if let Some(t) = &knobs.tamper {
         t(&qn, qt, &mut m);
     }
@@ -437,6 +441,21 @@ fn run_anchored(
     anchored: bool,
     ips: &[&str],
 ) -> Run {
+    let trust = |a: &str| anchored.then(|| a.to_string());
+    run_trusting(label, cfg, domain, zones, knobs, trust, ips)
+}
+
+/// `run_anchored` with control/trustanchors made by `trust` from the
+/// first zone's anchor line (`None`: no file).
+fn run_trusting(
+    label: &str,
+    cfg: Arc<rustls::ServerConfig>,
+    domain: &str,
+    zones: impl FnOnce(u16) -> Vec<Zone>,
+    knobs: impl FnOnce(u16) -> Knobs,
+    trust: impl FnOnce(&str) -> Option<String>,
+    ips: &[&str],
+) -> Run {
     let h = QmailHome::new(label);
     h.control("helohost", "client.test\n");
     let script = Script {
@@ -451,8 +470,8 @@ fn run_anchored(
     let port = sink.addr.port();
     let (dns, anchor) = Auth::start(zones(port), knobs(port));
     h.control("smtproutes", &format!("{domain}:;{port}\n"));
-    if anchored {
-        h.control("trustanchors", &anchor);
+    if let Some(t) = trust(&anchor) {
+        h.control("trustanchors", &t);
     }
     let p = h.path("msg");
     fs::write(&p, MSG).unwrap();
@@ -965,4 +984,138 @@ fn tlsa_servfail_goes_on_to_the_next_mx() {
     assert_eq!(r.reports, want);
     assert!(r.sink.log().is_empty(), "the first MX is skipped");
     assert!(r.others[0].log().iter().any(|l| l.starts_with("MAIL")));
+}
+
+/// The anchors package/control installs when dns-root-data is missing.
+const ROOT_ANCHORS: &str = include_str!("../conf-files/trustanchors");
+
+#[test]
+fn root_anchors_installed_defer_a_forged_root_and_keep_private_anchors() {
+    let (cfg, good) = ee();
+    // The root our server serves is signed with a key of ours, not with
+    // the root's KSK: nothing validates, the host is never connected to.
+    let r = run_trusting(
+        "dane-root-forged",
+        cfg.clone(),
+        "dane.test",
+        |p| {
+            let mut zs = vec![Zone::new(".", true, Denial::Nsec)];
+            zs.extend(base(Denial::Nsec, vec![bad_tlsa(p)]));
+            zs
+        },
+        |_| Knobs::default(),
+        |_| Some(ROOT_ANCHORS.to_string()),
+        &["127.0.0.2"],
+    );
+    assert_eq!(
+        r.reports,
+        deferred(sqmail::remote::dane::BOGUS_MX, "dane.test")
+    );
+    assert!(r.sink.log().is_empty(), "not connected");
+    assert!(r.dns.asked(". DNSKEY"));
+    // The same file with a private anchor for test. added: the closest
+    // anchor validates dane.test, the root is not asked.
+    for (label, data, ok) in [
+        ("dane-root-private", good, true),
+        ("dane-root-private-no", vec![7; 32], false),
+    ] {
+        let r = run_trusting(
+            label,
+            cfg.clone(),
+            "dane.test",
+            |p| {
+                let t = tlsa(&tlsa_owner(p, "mx.dane.test"), 3, 1, 1, data);
+                base(Denial::Nsec, vec![t])
+            },
+            |_| Knobs::default(),
+            |a| Some(format!("{ROOT_ANCHORS}{a}")),
+            &["127.0.0.2"],
+        );
+        let want = if ok {
+            tls_ok()
+        } else {
+            mismatch("mx.dane.test")
+        };
+        assert_eq!(r.reports, want, "{label}");
+        assert!(!r.dns.asked(". DNSKEY"), "{label}");
+    }
+}
+
+#[test]
+fn ad_mode_trusts_the_resolver_only_when_asked_to() {
+    let (cfg, good) = ee();
+    let own_validation = |r: &Run| {
+        r.dns
+            .queries
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|q| q.ends_with(" DNSKEY") || q.ends_with(" DS"))
+    };
+    // (label, the resolver sets AD, trustanchors, TLSA data, reports)
+    let cases: [(&str, bool, Option<&str>, Vec<u8>, Vec<String>); 5] = [
+        (
+            "dane-ad",
+            true,
+            Some("ad\n"),
+            vec![7; 32],
+            mismatch("mx.dane.test"),
+        ),
+        ("dane-ad-match", true, Some("ad\n"), good, tls_ok()),
+        // An `ad` line wins over anchors in the same file.
+        (
+            "dane-ad-anchors",
+            true,
+            Some("ad\n; then the root\n"),
+            vec![7; 32],
+            mismatch("mx.dane.test"),
+        ),
+        // The resolver does not vouch for the answer: no DANE.
+        ("dane-ad-unset", false, Some("ad\n"), vec![7; 32], tls_ok()),
+        // Not asked to trust it: the AD bit is ignored, no TLSA asked.
+        ("dane-ad-off", true, None, vec![7; 32], tls_ok()),
+    ];
+    for (label, ad, trust, data, want) in cases {
+        let r = run_trusting(
+            label,
+            cfg.clone(),
+            "dane.test",
+            |p| {
+                let t = tlsa(&tlsa_owner(p, "mx.dane.test"), 3, 1, 1, data);
+                base(Denial::Nsec, vec![t])
+            },
+            |_| Knobs {
+                ad,
+                ..Knobs::default()
+            },
+            |_| trust.map(|t| format!("{t}{ROOT_ANCHORS}")),
+            &["127.0.0.2"],
+        );
+        assert_eq!(r.reports, want, "{label}");
+        assert!(!own_validation(&r), "{label}: the resolver validates");
+        let port = r.sink.addr.port();
+        let tlsa_q = format!("{}. TLSA", tlsa_owner(port, "mx.dane.test"));
+        // Without AD the MX answer is insecure already: no TLSA asked.
+        assert_eq!(r.dns.asked(&tlsa_q), trust.is_some() && ad, "{label}");
+    }
+    // A validating resolver answers SERVFAIL for what it finds bogus:
+    // deferred, never sent in clear.
+    let r = run_trusting(
+        "dane-ad-bogus",
+        cfg,
+        "dane.test",
+        |_| base(Denial::Nsec, Vec::new()),
+        |p| Knobs {
+            ad: true,
+            servfail: vec![(name(&tlsa_owner(p, "mx.dane.test")), RecordType::TLSA)],
+            ..Knobs::default()
+        },
+        |_| Some("ad\n".to_string()),
+        &["127.0.0.2"],
+    );
+    assert_eq!(
+        r.reports,
+        deferred(sqmail::remote::dane::TEMP, "mx.dane.test")
+    );
+    assert!(r.sink.log().is_empty());
 }

@@ -321,6 +321,21 @@ fn showctl_settings_and_controls() {
         "\nlocals: \nMessages for a.example are delivered locally.\nMessages for b.example are delivered locally.\n"
     ));
     assert!(text.contains("\nwhatisthis: I have no idea what this file does.\n"));
+    assert!(text.contains("\ntrustanchors: (Default.) DANE is off: no trust anchors.\n"));
+    // The anchors package/control installs, then the resolver's AD bit.
+    let root = include_str!("../conf-files/trustanchors");
+    h.control("trustanchors", root);
+    let text = stdout(&h.run("qmail-showctl", &[] as &[&str], b""));
+    assert!(text.contains(
+        "\ntrustanchors: DANE is on: qmail-remote validates DNSSEC from these anchors.\n\
+         Trust anchor: . DS 20326.\nTrust anchor: . DS 38696.\n\
+         Trust anchor: . DNSKEY 20326.\nTrust anchor: . DNSKEY 38696.\n"
+    ));
+    h.control("trustanchors", &format!("ad\n{root}"));
+    let text = stdout(&h.run("qmail-showctl", &[] as &[&str], b""));
+    assert!(text.contains(
+        "\ntrustanchors: DANE is on: DNSSEC as validated by the DNS servers on loopback (their AD bit).\n"
+    ));
 }
 
 #[test]
