@@ -16,9 +16,9 @@ use hickory_proto::rr::rdata::{NS, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use sqmail::dns::nsec;
 
-use crate::common::QmailHome;
 use crate::common::remote::*;
 use crate::common::tls::{self_signed, server_config, sha256};
+use crate::common::{QmailHome, skip};
 
 const MSG: &[u8] = b"Subject: dane\n\nbody\n";
 
@@ -998,11 +998,7 @@ fn root_anchors_installed_defer_a_forged_root_and_keep_private_anchors() {
         "dane-root-forged",
         cfg.clone(),
         "dane.test",
-        |p| {
-            let mut zs = vec![Zone::new(".", true, Denial::Nsec)];
-            zs.extend(base(Denial::Nsec, vec![bad_tlsa(p)]));
-            zs
-        },
+        |p| rooted(vec![bad_tlsa(p)]),
         |_| Knobs::default(),
         |_| Some(ROOT_ANCHORS.to_string()),
         &["127.0.0.2"],
@@ -1053,7 +1049,14 @@ fn ad_mode_trusts_the_resolver_only_when_asked_to() {
             .any(|q| q.ends_with(" DNSKEY") || q.ends_with(" DS"))
     };
     // (label, the resolver sets AD, trustanchors, TLSA data, reports)
-    let cases: [(&str, bool, Option<&str>, Vec<u8>, Vec<String>); 5] = [
+    type Case = (
+        &'static str,
+        bool,
+        Option<&'static str>,
+        Vec<u8>,
+        Vec<String>,
+    );
+    let cases: [Case; 5] = [
         (
             "dane-ad",
             true,
@@ -1118,4 +1121,258 @@ fn ad_mode_trusts_the_resolver_only_when_asked_to() {
         deferred(sqmail::remote::dane::TEMP, "mx.dane.test")
     );
     assert!(r.sink.log().is_empty());
+}
+
+/// unbound on loopback as a caching, validating resolver for the zones
+/// of an `Auth` server (forwarded to it), with `anchor` as its trust
+/// anchor; stopped (its process, by handle) when dropped.
+struct Unbound {
+    env: String,
+    conf: std::path::PathBuf,
+    child: std::process::Child,
+}
+
+impl Unbound {
+    fn start(label: &str, upstream: &str, anchor: &str) -> Option<Unbound> {
+        let exe = std::path::Path::new("/usr/sbin/unbound");
+        if !exe.is_file() {
+            return None;
+        }
+        let dir = crate::common::fresh_dir(label);
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let up = upstream.replace('#', "@");
+        let conf = dir.join("unbound.conf");
+        fs::write(
+            &conf,
+            format!(
+                "server:\n  interface: 127.0.0.1@{port}\n  port: {port}\n  username: \"\"\n  \
+                 chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"\"\n  use-syslog: no\n  \
+                 logfile: \"{d}/log\"\n  do-ip6: no\n  do-not-query-localhost: no\n  \
+                 module-config: \"validator iterator\"\n  qname-minimisation: no\n  \
+                 trust-anchor-signaling: no\n  root-key-sentinel: no\n  \
+                 local-zone: \"test.\" nodefault\n  val-log-level: 2\n  \
+                 trust-anchor: \"{a}\"\nforward-zone:\n  name: \".\"\n  forward-addr: {up}\n\
+                 remote-control:\n  control-enable: yes\n  control-interface: \"{d}/ctl\"\n",
+                d = dir.display(),
+                a = anchor.trim().replace("IN DNSKEY", "DNSKEY"),
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new(exe)
+            .args(["-d", "-c"])
+            .arg(&conf)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let u = Unbound {
+            env: format!("127.0.0.1#{port}"),
+            conf,
+            child,
+        };
+        let up = crate::common::wait_until(20, || u.control(&["status"]).is_some());
+        assert!(up, "unbound did not come up");
+        Some(u)
+    }
+
+    /// unbound-control's output, when it succeeds.
+    fn control(&self, args: &[&str]) -> Option<String> {
+        let out = std::process::Command::new("/usr/sbin/unbound-control")
+            .arg("-c")
+            .arg(&self.conf)
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Queries unbound has answered since it started.
+    fn queries(&self) -> u64 {
+        let s = self.control(&["stats_noreset"]).unwrap_or_default();
+        s.lines()
+            .find_map(|l| l.strip_prefix("total.num.queries="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Unbound {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TLS sink on 127.0.0.2 with an `ee()` certificate, and its 3 1 1 data.
+fn ee_sink() -> (Sink, Vec<u8>) {
+    let (cfg, good) = ee();
+    let script = Script {
+        tls: Some(cfg),
+        ..Script::default()
+    };
+    (
+        Sink::start_on(same_port(&["127.0.0.2"]).remove(0), script),
+        good,
+    )
+}
+
+/// `base` (NSEC) below a root zone signed with a key of ours.
+fn rooted(extra: Vec<Record>) -> Vec<Zone> {
+    let mut zs = vec![Zone::new(".", true, Denial::Nsec)];
+    zs.extend(base(Denial::Nsec, extra));
+    zs
+}
+
+/// CPU time (user + system, ms) of this process's reaped children.
+fn children_cpu_ms() -> u64 {
+    let stat = fs::read_to_string("/proc/self/stat").unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    // Fields 16 and 17 (cutime, cstime), in USER_HZ (100) ticks.
+    let ticks: u64 = f[13].parse::<u64>().unwrap() + f[14].parse::<u64>().unwrap();
+    ticks * 10
+}
+
+/// The cost of DANE per remote delivery: DNS queries and qmail-remote's
+/// CPU time, DANE off, validating itself from an anchor at the root of a
+/// three-zone signed chain (. test. dane.test.), and trusting the AD bit
+/// of unbound; asking the zones' server directly or through unbound on
+/// loopback (a warm cache). Not a check: run it by hand,
+///   flock /tmp/bench.lock cargo test --test t -- --ignored dane_cost --nocapture
+/// (BENCH_N deliveries per case, 200 by default).
+#[test]
+#[ignore]
+fn dane_cost_per_delivery() {
+    let n: u64 = std::env::var("BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let (sink, good) = ee_sink();
+    let port = sink.addr.port();
+    let zones = || {
+        let t = tlsa(&tlsa_owner(port, "mx.dane.test"), 3, 1, 1, good.clone());
+        rooted(vec![t])
+    };
+    let (auth, root) = Auth::start(zones(), Knobs::default());
+    let (auth_ad, _) = Auth::start(
+        zones(),
+        Knobs {
+            ad: true,
+            ..Knobs::default()
+        },
+    );
+    let unbound = Unbound::start("dane-bench-unbound", &auth.env, &root);
+    let h = QmailHome::new("dane-bench");
+    h.control("helohost", "client.test\n");
+    h.control("smtproutes", &format!("dane.test:;{port}\n"));
+    let p = h.path("msg");
+    fs::write(&p, MSG).unwrap();
+    let deliver = |dns: &str| {
+        let out = h
+            .cmd("qmail-remote")
+            .args(["dane.test", "a@client.test", "b@dane.test"])
+            .env("DNSCACHEIP", dns)
+            .stdin(fs::File::open(&p).unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(reports(&out.stdout), tls_ok());
+    };
+    println!("case                     queries/delivery  cpu ms/delivery  wall ms/delivery");
+    let mut cases: Vec<(&str, Option<String>, &str, &Auth)> = vec![
+        ("off, direct", None, &auth.env, &auth),
+        ("own, direct", Some(root.clone()), &auth.env, &auth),
+        (
+            "ad (scripted), direct",
+            Some("ad\n".into()),
+            &auth_ad.env,
+            &auth_ad,
+        ),
+    ];
+    if let Some(u) = &unbound {
+        cases.push(("off, unbound", None, &u.env, &auth));
+        cases.push(("own, unbound", Some(root.clone()), &u.env, &auth));
+        cases.push(("ad, unbound", Some("ad\n".into()), &u.env, &auth));
+    } else {
+        println!("(no /usr/sbin/unbound: the cached cases are left out)");
+    }
+    for (label, trust, dns, server) in cases {
+        match &trust {
+            Some(t) => h.control("trustanchors", t),
+            None => {
+                let _ = fs::remove_file(h.path("control/trustanchors"));
+            }
+        }
+        deliver(dns); // warms the cache
+        let asked = |a: &Auth| a.queries.lock().unwrap().len() as u64;
+        let q0 = (asked(server), unbound.as_ref().map_or(0, |u| u.queries()));
+        let (c0, t0) = (children_cpu_ms(), std::time::Instant::now());
+        for _ in 0..n {
+            deliver(dns);
+        }
+        let wall = t0.elapsed().as_secs_f64() * 1000.0 / n as f64;
+        let cpu = (children_cpu_ms() - c0) as f64 / n as f64;
+        let upstream = (asked(server) - q0.0) as f64 / n as f64;
+        let q = if *dns == server.env {
+            format!("{upstream:.1}")
+        } else {
+            let u = unbound.as_ref().unwrap().queries() - q0.1;
+            format!("{:.1} ({upstream:.1} upstream)", u as f64 / n as f64)
+        };
+        println!("{label:<24} {q:<17} {cpu:<16.2} {wall:.2}");
+    }
+}
+
+/// qmail-remote for dane.test through unbound validating the zones
+/// (. test. dane.test., the root our own) with a mismatching TLSA record:
+/// (reports, the sink). `tamper` re-signs the TLSA answer with a stranger
+/// key; `trust` is control/trustanchors.
+fn through_unbound(label: &str, tamper: bool, trust: Option<&str>) -> Option<(Vec<String>, Sink)> {
+    let (sink, _) = ee_sink();
+    let port = sink.addr.port();
+    let zones = rooted(vec![bad_tlsa(port)]);
+    let knobs = match tamper {
+        true => tamper_tlsa(port, move |m| {
+            replace_answer(m, &ZoneKey::new("dane.test"), vec![bad_tlsa(port)]);
+        }),
+        false => Knobs::default(),
+    };
+    let (auth, root) = Auth::start(zones, knobs);
+    let u = Unbound::start(label, &auth.env, &root)?;
+    let h = QmailHome::new(label);
+    h.control("helohost", "client.test\n");
+    h.control("smtproutes", &format!("dane.test:;{port}\n"));
+    if let Some(t) = trust {
+        h.control("trustanchors", t);
+    }
+    let out = h
+        .cmd("qmail-remote")
+        .args(["dane.test", "a@client.test", "b@dane.test"])
+        .env("DNSCACHEIP", &u.env)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    Some((reports(&out.stdout), sink))
+}
+
+#[test]
+fn ad_mode_with_unbound_validating() {
+    let Some((r, _)) = through_unbound("dane-unbound-ad", false, Some("ad\n")) else {
+        return skip("unbound not installed (package/testdeps)");
+    };
+    // unbound validated the chain from its anchor and said so.
+    assert_eq!(r, mismatch("mx.dane.test"));
+    // Its AD bit is ignored without the ad line: no DANE, TLS as before.
+    let (r, _) = through_unbound("dane-unbound-off", false, None).unwrap();
+    assert_eq!(r, tls_ok());
+    // A bad signature: unbound answers SERVFAIL, the host is deferred and
+    // never connected to.
+    let (r, sink) = through_unbound("dane-unbound-bogus", true, Some("ad\n")).unwrap();
+    assert_eq!(r, deferred(sqmail::remote::dane::TEMP, "mx.dane.test"));
+    assert!(sink.log().is_empty());
 }
