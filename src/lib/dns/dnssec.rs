@@ -50,7 +50,8 @@ pub struct Tlsa {
 /// Trust anchors: DS or DNSKEY records in zone-file form
 /// (`zone. [ttl] [IN] DS tag alg type hex`, `zone. [ttl] [IN] DNSKEY flags
 /// 3 alg base64`), as unbound's root.key; `;` and `#` start comments.
-/// A line `ad` instead trusts the AD bit of a resolver on loopback (`ad`).
+/// A line `ad` instead trusts the AD bit of a resolver on loopback (see
+/// `super::ad`).
 #[derive(Debug, Clone, Default)]
 pub struct Anchors {
     ds: Vec<(Name, DS)>,
