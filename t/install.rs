@@ -74,8 +74,20 @@ fn install_twice_keeps_controls_and_sets_modes() {
         fs::read_link(home.join("bin/zoverall")).unwrap().to_str(),
         Some("qmailanalog")
     );
+    // DANE on: the root's anchors from dns-root-data, else our copy.
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/conf-files/trustanchors");
+    let debian = std::path::Path::new("/usr/share/dns/root.key");
+    let from = if debian.is_file() {
+        debian
+    } else {
+        std::path::Path::new(shipped)
+    };
+    let anchors = home.join("control/trustanchors");
+    assert_eq!(fs::read(&anchors).unwrap(), fs::read(from).unwrap());
+    assert_eq!(mode(&anchors), 0o644);
 
     fs::write(home.join("control/me"), "kept.example\n").unwrap();
+    fs::write(&anchors, "ad\n").unwrap();
     let out = install(&prefix);
     assert!(
         out.status.success(),
@@ -85,6 +97,23 @@ fn install_twice_keeps_controls_and_sets_modes() {
     assert_eq!(
         fs::read_to_string(home.join("control/me")).unwrap(),
         "kept.example\n"
+    );
+    assert_eq!(fs::read_to_string(&anchors).unwrap(), "ad\n", "the admin's");
+    // The control step alone, without dns-root-data: the copy shipped.
+    fs::remove_file(&anchors).unwrap();
+    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/package/control"))
+        .env("SQMAIL_PREFIX", &prefix)
+        .env("SQMAIL_NOIDS", "1")
+        .env("SQMAIL_BIN", bin_dir())
+        .env("SQMAIL_ROOTKEY", prefix.join("no-root.key"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(fs::read(&anchors).unwrap(), fs::read(shipped).unwrap());
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("trustanchors from") && said.contains("DANE is on"),
+        "{said}"
     );
     fs::remove_dir_all(&prefix).unwrap();
 }

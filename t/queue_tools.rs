@@ -303,10 +303,6 @@ fn showctl_settings_and_controls() {
     h.control("locals", "a.example\n# comment\nb.example\n");
     h.control("whatisthis", "x\n");
     h.control("srsdomains", "fw.example:s3cret|=\n");
-    h.control(
-        "trustanchors",
-        "; the root's KSK\n. IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n",
-    );
     let out = h.run("qmail-showctl", &[] as &[&str], b"");
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
@@ -332,16 +328,21 @@ fn showctl_settings_and_controls() {
         "{text}"
     );
     assert!(!text.contains("s3cret"), "{text}");
-    assert!(
-        text.contains("\ntrustanchors: Trust anchors for . switch DANE on.\n"),
-        "{text}"
-    );
-    let h = QmailHome::new("showctl-nodane");
+    assert!(text.contains("\ntrustanchors: (Default.) DANE is off: no trust anchors.\n"));
+    // The anchors package/control installs, then the resolver's AD bit.
+    let root = include_str!("../conf-files/trustanchors");
+    h.control("trustanchors", root);
     let text = stdout(&h.run("qmail-showctl", &[] as &[&str], b""));
-    assert!(
-        text.contains("\ntrustanchors: (Default.) No DNSSEC trust anchors: DANE is off.\n"),
-        "{text}"
-    );
+    assert!(text.contains(
+        "\ntrustanchors: DANE is on: qmail-remote validates DNSSEC from these anchors.\n\
+         Trust anchor: . DS 20326.\nTrust anchor: . DS 38696.\n\
+         Trust anchor: . DNSKEY 20326.\nTrust anchor: . DNSKEY 38696.\n"
+    ));
+    h.control("trustanchors", &format!("ad\n{root}"));
+    let text = stdout(&h.run("qmail-showctl", &[] as &[&str], b""));
+    assert!(text.contains(
+        "\ntrustanchors: DANE is on: DNSSEC as validated by the DNS servers on loopback (their AD bit).\n"
+    ));
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
 
 use crate::control::{Control, parse_leading_uint, parse_list};
+use crate::dns::dnssec::Anchors;
 use crate::exit::Die;
 use crate::queue::check::printable;
 use crate::{auto, home, passwd, sys};
@@ -35,8 +36,9 @@ enum Kind {
         default: &'static str,
         pre: &'static str,
     },
-    /// DNSSEC trust anchors (qmail-remote(8)): whether DANE is on.
-    Anchors,
+    /// control/trustanchors: whether DANE is on, and whose DNSSEC
+    /// validation it trusts (qmail-remote(8)).
+    Trust,
 }
 
 use Kind::*;
@@ -393,7 +395,7 @@ const FILES: &[(&str, Kind)] = &[
             post: "",
         },
     ),
-    ("trustanchors", Anchors),
+    ("trustanchors", Trust),
     (
         "virtualdomains",
         List {
@@ -412,6 +414,35 @@ const CDBS: &[(&str, &str)] = &[
     ("mailfromrules.cdb", "mailfromrules"),
     ("recipients.cdb", "recipients"),
 ];
+
+/// The trustanchors sentences: DANE off, on with our own validation from
+/// the anchors listed, or on with the AD bit of a loopback resolver.
+fn trust(out: &mut impl Write, text: Option<&str>) -> io::Result<()> {
+    let Some(text) = text else {
+        return writeln!(out, "(Default.) DANE is off: no trust anchors.");
+    };
+    let a = Anchors::parse(text);
+    let list = a.list();
+    if a.ad {
+        writeln!(
+            out,
+            "DANE is on: DNSSEC as validated by the DNS servers on loopback (their AD bit)."
+        )
+    } else if list.is_empty() {
+        writeln!(out, "DANE is off: no DS or DNSKEY record in this file.")
+    } else {
+        writeln!(
+            out,
+            "DANE is on: qmail-remote validates DNSSEC from these anchors."
+        )?;
+        for l in list {
+            out.write_all(b"Trust anchor: ")?;
+            out.write_all(&printable(l.as_bytes(), b'?'))?;
+            writeln!(out, ".")?;
+        }
+        Ok(())
+    }
+}
 
 /// Writes the report to `out`; the inner error is a control file that
 /// cannot be read (the report stops there).
@@ -522,6 +553,7 @@ pub fn show(out: &mut impl Write) -> io::Result<Result<(), Die>> {
                     .map_or_else(|| default.to_string(), |n| n.to_string());
                 writeln!(out, "{pre}{v}{post}.")?;
             }
+            (Trust, t) => trust(out, t.as_deref())?,
             (List { default, .. } | Keys { default, .. }, None) => {
                 writeln!(out, "(Default.) {default}")?
             }
@@ -532,16 +564,6 @@ pub fn show(out: &mut impl Write) -> io::Result<Result<(), Die>> {
                     out.write_all(pre.as_bytes())?;
                     out.write_all(&printable(key.as_bytes(), b'?'))?;
                     writeln!(out, ".")?;
-                }
-            }
-            (Anchors, None) => writeln!(out, "(Default.) No DNSSEC trust anchors: DANE is off.")?,
-            (Anchors, Some(t)) => {
-                let zones = crate::dns::dnssec::Anchors::parse(&t).zones();
-                match zones.is_empty() {
-                    true => writeln!(out, "No DS or DNSKEY record: DANE is off.")?,
-                    false => {
-                        writeln!(out, "Trust anchors for {} switch DANE on.", zones.join(" "))?
-                    }
                 }
             }
             (List { pre, post, .. }, Some(t)) => {

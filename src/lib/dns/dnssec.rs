@@ -50,10 +50,14 @@ pub struct Tlsa {
 /// Trust anchors: DS or DNSKEY records in zone-file form
 /// (`zone. [ttl] [IN] DS tag alg type hex`, `zone. [ttl] [IN] DNSKEY flags
 /// 3 alg base64`), as unbound's root.key; `;` and `#` start comments.
+/// A line `ad` instead trusts the AD bit of a resolver on loopback (see
+/// `super::ad`).
 #[derive(Debug, Clone, Default)]
 pub struct Anchors {
     ds: Vec<(Name, DS)>,
     keys: Vec<(Name, DNSKEY)>,
+    /// The `ad` line: the resolver validates, we do not.
+    pub ad: bool,
 }
 
 impl Anchors {
@@ -64,7 +68,20 @@ impl Anchors {
             .map(PathBuf::from)
             .unwrap_or_else(|| default.to_path_buf());
         let a = Anchors::parse(&std::fs::read_to_string(path).ok()?);
-        (!a.ds.is_empty() || !a.keys.is_empty()).then_some(a)
+        (a.ad || !a.ds.is_empty() || !a.keys.is_empty()).then_some(a)
+    }
+
+    /// Each anchor as `zone DS tag` or `zone DNSKEY tag` (qmail-showctl).
+    pub fn list(&self) -> Vec<String> {
+        let ds = self
+            .ds
+            .iter()
+            .map(|(n, d)| format!("{n} DS {}", d.key_tag()));
+        let keys = self.keys.iter().map(|(n, k)| {
+            let tag = k.calculate_key_tag().map_or("?".into(), |t| t.to_string());
+            format!("{n} DNSKEY {tag}")
+        });
+        ds.chain(keys).collect()
     }
 
     /// The anchored zones, each once, as written in zone files.
@@ -88,6 +105,10 @@ impl Anchors {
         for line in text.lines() {
             let line = line.split([';', '#']).next().unwrap_or("");
             let w: Vec<&str> = line.split_whitespace().collect();
+            if w.len() == 1 && w[0].eq_ignore_ascii_case("ad") {
+                a.ad = true;
+                continue;
+            }
             let Some(t) = w.iter().position(|x| *x == "DS" || *x == "DNSKEY") else {
                 continue;
             };
@@ -235,8 +256,12 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// `n`/`t` with its status, CNAMEs followed (each step validated).
+    /// `n`/`t` with its status, CNAMEs followed (each step validated, or
+    /// in `ad` mode the resolver's word for the whole answer).
     pub fn lookup(&self, n: &Name, t: RecordType) -> Result<Answer, DnsError> {
+        if self.anchors.ad {
+            return super::ad::lookup(self.r.servers(), n, t);
+        }
         self.lookup_at(n, t, 0)
     }
 
@@ -624,5 +649,31 @@ mod tests {
         assert_eq!(a.keys.len(), 1);
         assert!(a.keys[0].1.is_key_signing_key());
         assert_eq!(a.keys[0].0, name("example").unwrap());
+        assert!(!a.ad);
+        let a = Anchors::parse("# resolver\n AD \n");
+        assert!(a.ad && a.ds.is_empty());
+    }
+
+    /// conf-files/trustanchors, installed by package/control: the root's
+    /// KSK-2017 and KSK-2024, each DS the digest of its DNSKEY.
+    #[test]
+    fn shipped_root_anchors() {
+        let text = include_str!("../../../conf-files/trustanchors");
+        let a = Anchors::parse(text);
+        let root = Name::root();
+        let tags: Vec<u16> = a.ds.iter().map(|(_, d)| d.key_tag()).collect();
+        assert_eq!(tags, [20326, 38696]);
+        assert_eq!(a.keys.len(), 2);
+        for ((n, k), (m, d)) in a.keys.iter().zip(&a.ds) {
+            assert!(n.is_root() && m.is_root());
+            assert_eq!(k.calculate_key_tag().unwrap(), d.key_tag());
+            assert!(k.is_key_signing_key() && k.zone_key() && !k.revoke());
+            assert!(
+                d.covers(&root, k).unwrap(),
+                "DS {} is the DNSKEY's",
+                d.key_tag()
+            );
+        }
+        assert!(!a.ad);
     }
 }

@@ -4,6 +4,7 @@
 //! texts, names of addresses, TLSA records (with their DNSSEC status, see
 //! `dnssec`). Nothing is read or opened before the first lookup.
 
+pub mod ad;
 pub mod conf;
 pub mod dnssec;
 pub mod nsec;

@@ -38,6 +38,9 @@ fn question(name: &Name, rtype: RecordType, dnssec: bool) -> Result<(Message, Ve
     let mut q = Message::new(id, MessageType::Query, OpCode::Query);
     q.add_query(Query::query(name.clone(), rtype));
     q.metadata.recursion_desired = true;
+    // With DO, AD too: asks a validating resolver to say what it validated
+    // (RFC 6840 §5.7).
+    q.metadata.authentic_data = dnssec;
     let mut edns = Edns::new();
     edns.set_max_payload(PAYLOAD);
     edns.set_dnssec_ok(dnssec);
