@@ -387,9 +387,11 @@ fn dksign_out_dkverify_in() {
     let (code, queued) = dkverify(&h, &k.dns, None, &signed);
     assert_eq!(code, Some(0));
     let queued = queued.unwrap();
+    // No policy published for example.com: dmarc=none.
     let field = "Authentication-Results: mx.example.net;\n\
         \tdkim=pass header.d=example.com header.s=default header.a=rsa-sha256;\n\
-        \tdkim=pass header.d=example.com header.s=ed25519 header.a=ed25519-sha256\n";
+        \tdkim=pass header.d=example.com header.s=ed25519 header.a=ed25519-sha256;\n\
+        \tdmarc=none header.from=example.com\n";
     assert_eq!(text(&queued), format!("{field}{}", text(&signed)));
 
     // Altered in transit: annotated by default, refused with DKIM=+.
@@ -411,7 +413,7 @@ fn dksign_out_dkverify_in() {
     assert_eq!(
         text(&queued.unwrap()),
         format!(
-            "Authentication-Results: mx.example.net; dkim=none\n{}",
+            "Authentication-Results: mx.example.net;\n\tdkim=none;\n\tdmarc=none header.from=example.com\n{}",
             text(MSG)
         )
     );
@@ -541,7 +543,7 @@ fn relayed_over_smtp_to_qmail_dkverify() {
     );
     let got = queued();
     // qmail-queue's own Received line, ours, qmail-smtpd's, the message.
-    let pass = "\nAuthentication-Results: mx.b.test;\n\tdkim=pass header.d=example.com header.s=default header.a=rsa-sha256\nReceived: from ";
+    let pass = "\nAuthentication-Results: mx.b.test;\n\tdkim=pass header.d=example.com header.s=default header.a=rsa-sha256;\n\tdmarc=none header.from=example.com\nReceived: from ";
     assert!(
         got.starts_with("Received: (qmail ") && got.contains(pass),
         "{got}"
