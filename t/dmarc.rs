@@ -196,6 +196,16 @@ fn aligned_pass_unaligned_fail_and_enforcement() {
         w.verify(Some("+"), &[], &unsigned),
         (Some(31), String::new())
     );
+    // Never our own users' mail (signed only on its way out).
+    for relay in [("RELAYCLIENT", ""), ("AUTHUSER", "joe")] {
+        let (code, got) = w.verify(Some("+"), &[relay], &unsigned);
+        assert_eq!(code, Some(0), "{relay:?}");
+        assert!(got.contains("\tdmarc=fail (p=reject dis=reject)"), "{got}");
+    }
+    assert_eq!(
+        w.verify(Some("+"), &[("AUTHUSER", "")], &unsigned).0,
+        Some(31)
+    );
     // DMARC=- asks nothing and says nothing.
     let before = w.asked().len();
     let (_, got) = w.verify(Some("-"), &[], &unaligned);

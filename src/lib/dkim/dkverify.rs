@@ -164,7 +164,13 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
     let dmarc_mode = authres::DmarcMode::from_env(var("DMARC").as_deref());
     let dmarc = (dmarc_mode != authres::DmarcMode::Off)
         .then(|| authres::dmarc(head.as_deref(), spf.as_ref(), &results, &mut |n| dns.txt(n)));
-    if dmarc_mode == authres::DmarcMode::Reject && dmarc.as_ref().is_some_and(|d| d.asks_reject()) {
+    // A client allowed to relay (RELAYCLIENT from the rules, AUTHUSER
+    // after AUTH) sends our users' mail, signed only on its way out.
+    let relay = var("RELAYCLIENT").is_some() || var("AUTHUSER").is_some_and(|u| !u.is_empty());
+    if dmarc_mode == authres::DmarcMode::Reject
+        && !relay
+        && dmarc.as_ref().is_some_and(|d| d.asks_reject())
+    {
         return code::REFUSED_FOR_GOOD;
     }
     let control = crate::control::Control::new(home);
