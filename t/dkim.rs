@@ -337,45 +337,17 @@ fn dksign_signs_by_sender_domain_and_keeps_qmail_remote_protocol() {
     assert!(!h.path("sent").exists());
 }
 
-/// Runs qmail-dkverify with `input` and the envelope on descriptor 1; the
-/// qmail-queue it runs ($DKIMQUEUE) keeps message and envelope.
+/// qmail-dkverify with `DKIM` set to `dkim` (if any), keys from `dns`.
 fn dkverify(
     h: &QmailHome,
     dns: &Dns,
     dkim: Option<&str>,
     input: &[u8],
 ) -> (Option<i32>, Option<Vec<u8>>) {
-    let q = h.path("fake-queue");
-    let (queued, env) = (h.path("queued"), h.path("envelope"));
-    let _ = std::fs::remove_file(&queued);
-    script(
-        &q,
-        &format!("cat > {}\ncat <&1 > {}", queued.display(), env.display()),
-    );
-    let envelope = h.path("envelope.in");
-    std::fs::write(&envelope, b"Fjoe@example.com\0Tb@example.net\0\0").unwrap();
-    let mut c = h.cmd("qmail-dkverify");
-    c.env("DNSCACHEIP", dns.env())
-        .env("DKIMQUEUE", &q)
-        .env("QMAILQUEUE", "bin/qmail-dkverify")
-        .stdout(std::fs::File::open(&envelope).unwrap());
-    if let Some(d) = dkim {
-        c.env("DKIM", d);
-    }
-    let mut child = c.stdin(std::process::Stdio::piped()).spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let data = input.to_vec();
-    let w = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &data));
-    let status = child.wait().unwrap();
-    let _ = w.join();
-    let got = std::fs::read(&queued).ok();
-    if got.is_some() {
-        assert_eq!(
-            std::fs::read(&env).unwrap(),
-            b"Fjoe@example.com\0Tb@example.net\0\0"
-        );
-    }
-    (status.code(), got)
+    let ip = dns.env();
+    let mut env = vec![("DNSCACHEIP", ip.as_str())];
+    env.extend(dkim.map(|d| ("DKIM", d)));
+    crate::common::dkverify::dkverify(h, &env, input)
 }
 
 #[test]
@@ -387,9 +359,11 @@ fn dksign_out_dkverify_in() {
     let (code, queued) = dkverify(&h, &k.dns, None, &signed);
     assert_eq!(code, Some(0));
     let queued = queued.unwrap();
+    // No policy published for example.com: dmarc=none.
     let field = "Authentication-Results: mx.example.net;\n\
         \tdkim=pass header.d=example.com header.s=default header.a=rsa-sha256;\n\
-        \tdkim=pass header.d=example.com header.s=ed25519 header.a=ed25519-sha256\n";
+        \tdkim=pass header.d=example.com header.s=ed25519 header.a=ed25519-sha256;\n\
+        \tdmarc=none header.from=example.com\n";
     assert_eq!(text(&queued), format!("{field}{}", text(&signed)));
 
     // Altered in transit: annotated by default, refused with DKIM=+.
@@ -411,7 +385,7 @@ fn dksign_out_dkverify_in() {
     assert_eq!(
         text(&queued.unwrap()),
         format!(
-            "Authentication-Results: mx.example.net; dkim=none\n{}",
+            "Authentication-Results: mx.example.net;\n\tdkim=none;\n\tdmarc=none header.from=example.com\n{}",
             text(MSG)
         )
     );
@@ -541,7 +515,7 @@ fn relayed_over_smtp_to_qmail_dkverify() {
     );
     let got = queued();
     // qmail-queue's own Received line, ours, qmail-smtpd's, the message.
-    let pass = "\nAuthentication-Results: mx.b.test;\n\tdkim=pass header.d=example.com header.s=default header.a=rsa-sha256\nReceived: from ";
+    let pass = "\nAuthentication-Results: mx.b.test;\n\tdkim=pass header.d=example.com header.s=default header.a=rsa-sha256;\n\tdmarc=none header.from=example.com\nReceived: from ";
     assert!(
         got.starts_with("Received: (qmail ") && got.contains(pass),
         "{got}"

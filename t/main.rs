@@ -11,6 +11,7 @@ mod authuser_pop3;
 mod cve;
 mod dane;
 mod dkim;
+mod dmarc;
 mod dns;
 mod home_setup;
 mod install;

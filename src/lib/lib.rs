@@ -42,6 +42,9 @@ pub mod tls;
 // feeds it, the inode pool, qmail-clean and the checks of qread/qstat/qmaint.
 pub mod queue;
 
+// DMARC: the From domain's policy applied to SPF and DKIM results.
+pub mod dmarc;
+
 // DKIM: signing and verification, qmail-dkim, and the qmail-dkverify
 // (a qmail-queue front) and qmail-dksign (a qmail-remote front) programs.
 pub mod dkim;

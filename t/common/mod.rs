@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test module uses a part
 
+pub mod dkverify;
 pub mod inject;
 pub mod oplog;
 pub mod qmtp;

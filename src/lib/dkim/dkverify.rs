@@ -10,6 +10,7 @@ use std::io::{self, Read, Seek, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use super::authres::{self, Spf};
 use super::header;
 use super::verify::{Outcome, SigResult, Verifier};
 use crate::queue::exitcode::code;
@@ -82,57 +83,6 @@ impl Policy {
     }
 }
 
-/// The field put in front: RFC 8601's form, one result per signature.
-pub fn result_field(authserv: &str, results: &[SigResult]) -> String {
-    let mut f = format!("Authentication-Results: {authserv};");
-    if results.is_empty() {
-        f.push_str(" dkim=none");
-    }
-    for (i, r) in results.iter().enumerate() {
-        if i > 0 {
-            f.push(';');
-        }
-        f.push_str(&format!(
-            "\n\t{}",
-            crate::printable::text(r.to_string().as_bytes(), |b| (0x20..0x7f).contains(&b))
-        ));
-    }
-    f.push('\n');
-    f
-}
-
-/// The header without the `Authentication-Results` fields that claim to
-/// be ours (`authserv`): a sender may not forge our verdict (RFC 8601
-/// section 5).
-pub fn without_forged_results(head: &[u8], authserv: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(head.len());
-    for f in header::fields(head) {
-        let forged = f.is(head, "authentication-results") && {
-            let v = f.value(head);
-            let id = &v[..memchr::memchr(b';', v).unwrap_or(v.len())];
-            // The id with comments and blanks left out.
-            let mut depth = 0usize;
-            let id: Vec<u8> = id
-                .iter()
-                .filter(|&&c| {
-                    match c {
-                        b'(' => depth += 1,
-                        b')' => depth = depth.saturating_sub(1),
-                        _ => return depth == 0 && !c.is_ascii_whitespace(),
-                    }
-                    false
-                })
-                .copied()
-                .collect();
-            id.eq_ignore_ascii_case(authserv.as_bytes())
-        };
-        if !forged {
-            out.extend_from_slice(f.raw(head));
-        }
-    }
-    out
-}
-
 /// What reading gave: the message held, its verifier, and its header
 /// (with the empty line) when it was short enough to keep.
 type Read3 = (Stage, Option<Verifier>, Option<Vec<u8>>);
@@ -191,8 +141,9 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
         Ok(x) => x,
         Err(_) => return code::READ,
     };
+    let mut dns = crate::dns::Resolver::new();
     let results = match verifier {
-        Some(v) => v.finish(&mut crate::dns::Resolver::new()),
+        Some(v) => v.finish(&mut dns),
         None => vec![SigResult {
             domain: String::new(),
             selector: String::new(),
@@ -204,13 +155,31 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
     if Policy::from_env(dkim).rejects(&results) {
         return code::REFUSED_FOR_GOOD;
     }
+    let var = |n| std::env::var(n).ok();
+    let spf = Spf::from_env(
+        var("SPFRESULT").as_deref(),
+        var("SPFDOMAIN").as_deref(),
+        var("MAILFROM").as_deref(),
+    );
+    let dmarc_mode = authres::DmarcMode::from_env(var("DMARC").as_deref());
+    let dmarc = (dmarc_mode != authres::DmarcMode::Off)
+        .then(|| authres::dmarc(head.as_deref(), spf.as_ref(), &results, &mut |n| dns.txt(n)));
+    // A client allowed to relay (RELAYCLIENT from the rules, AUTHUSER
+    // after AUTH) sends our users' mail, signed only on its way out.
+    let relay = var("RELAYCLIENT").is_some() || var("AUTHUSER").is_some_and(|u| !u.is_empty());
+    if dmarc_mode == authres::DmarcMode::Reject
+        && !relay
+        && dmarc.as_ref().is_some_and(|d| d.asks_reject())
+    {
+        return code::REFUSED_FOR_GOOD;
+    }
     let control = crate::control::Control::new(home);
     let me = control
         .line("me")
         .ok()
         .flatten()
         .unwrap_or_else(|| "localhost".into());
-    let field = result_field(&me, &results);
+    let field = authres::field(&me, spf.as_ref(), &results, dmarc.as_ref());
     let queue = match std::env::var_os("DKIMQUEUE").filter(|q| !q.is_empty()) {
         Some(q) => home.join(q),
         None => home.join("bin/qmail-queue"),
@@ -233,7 +202,7 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
         .write_all(field.as_bytes())
         .and_then(|()| match &head {
             Some(h) => {
-                pipe.write_all(&without_forged_results(h, &me))?;
+                pipe.write_all(&authres::without_forged_results(h, &me))?;
                 stage.copy_from(h.len(), &mut pipe)
             }
             None => stage.copy_from(0, &mut pipe),
@@ -251,20 +220,11 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
 
 #[cfg(test)]
 mod tests {
+    use super::authres::result;
     use super::*;
 
-    fn result(o: Outcome) -> SigResult {
-        SigResult {
-            domain: "example.com".into(),
-            selector: "s\x01".into(),
-            algorithm: None,
-            outcome: o,
-            testing: false,
-        }
-    }
-
     #[test]
-    fn policy_and_field() {
+    fn policy() {
         let fail = result(Outcome::Fail("x".into()));
         let temp = result(Outcome::TempError("x".into()));
         let rej = Policy::from_env(Some("+"));
@@ -273,15 +233,6 @@ mod tests {
         assert!(!rej.rejects(&[temp]) && !rej.rejects(&[]));
         assert!(!Policy::from_env(None).rejects(std::slice::from_ref(&fail)));
         assert!(!Policy::from_env(Some("")).rejects(std::slice::from_ref(&fail)));
-        assert_eq!(
-            result_field("me", &[]),
-            "Authentication-Results: me; dkim=none\n"
-        );
-        assert_eq!(
-            result_field("me", &[fail, result(Outcome::Pass)]),
-            "Authentication-Results: me;\n\tdkim=fail (x) header.d=example.com header.s=s?;\n\
-             \tdkim=pass header.d=example.com header.s=s?\n"
-        );
     }
 
     #[test]
@@ -301,21 +252,5 @@ mod tests {
         let mut out = Vec::new();
         stage.copy_from(0, &mut out).unwrap();
         assert_eq!(out.len(), head.len());
-    }
-
-    #[test]
-    fn forged_results_are_removed() {
-        let head = b"Authentication-Results: MX.example (forged); dkim=pass\n\
-Received: x\n\
-Authentication-Results: other.example; dkim=pass\n\
-authentication-results:\tmx.example;\n\tspf=pass\n\
-Authentication-Results: mx.example.evil; dkim=pass\n\
-\n";
-        let kept = without_forged_results(head, "mx.example");
-        assert_eq!(
-            String::from_utf8_lossy(&kept),
-            "Received: x\nAuthentication-Results: other.example; dkim=pass\n\
-             Authentication-Results: mx.example.evil; dkim=pass\n\n"
-        );
     }
 }

@@ -3,6 +3,7 @@
 //! keys found in the DNS. Bodies are hashed as they stream past, so the
 //! verifier needs the header in memory but never the body.
 
+pub mod authres;
 pub mod canon;
 pub mod dksign;
 pub mod dkverify;

@@ -375,7 +375,7 @@ impl Session {
             b"ehlo" => self.helo(arg, true, host),
             b"mail" => self.mail(arg, host),
             b"rcpt" => return self.rcpt(arg, host),
-            b"data" => return self.data(),
+            b"data" => return self.data(host),
             b"rset" => {
                 self.seenmail = false;
                 self.reply(r::RSET);
@@ -746,7 +746,7 @@ impl Session {
         }
     }
 
-    fn data(&mut self) -> Action {
+    fn data(&mut self, host: &mut dyn Host) -> Action {
         if !self.seenmail {
             self.reply(r::MAIL_FIRST);
             return Action::Continue;
@@ -759,6 +759,7 @@ impl Session {
             self.reply(r::DATA_REFUSED);
             return Action::Close;
         }
+        self.spf_export(host);
         Action::Data
     }
 

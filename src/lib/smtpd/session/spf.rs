@@ -102,19 +102,42 @@ impl Session {
         host.spf(&q)
     }
 
+    /// The SPF outcome of this transaction's sender, if SPF ran for it.
+    fn spf_this(&self) -> Option<(&[u8], &Outcome)> {
+        match (&self.cfg.spf, &self.relay, &self.spf_done) {
+            (Some(_), None, Some(((helo, sender), o))) if *sender == self.sender => Some((helo, o)),
+            _ => None,
+        }
+    }
+
+    /// At DATA: the queue program learns the SPF result of this message
+    /// and the domain checked (qmail-smtpd(8), SPF); `SPFDOMAIN` is
+    /// emptied when SPF did not run for it, so an earlier transaction's
+    /// `SPFRESULT` is not taken for this one's.
+    pub(super) fn spf_export(&self, host: &mut dyn Host) {
+        if self.cfg.spf.is_none() {
+            return;
+        }
+        match self.spf_this() {
+            Some((_, o)) => {
+                host.export("SPFRESULT", o.verdict.spfresult());
+                host.export("SPFDOMAIN", &o.identity);
+            }
+            None => host.export("SPFDOMAIN", ""),
+        }
+    }
+
     /// The Received-SPF header of this transaction, if SPF ran for it.
     pub(super) fn spf_header(&self) -> String {
-        match (&self.cfg.spf, &self.relay, &self.spf_done) {
-            (Some(_), None, Some(((helo, sender), o))) if *sender == self.sender => {
-                spf::header::received_spf(
-                    o,
-                    &self.cfg.remote_ip,
-                    &lossy(helo),
-                    &lossy(sender),
-                    &self.cfg.local_host,
-                )
-            }
-            _ => String::new(),
+        match self.spf_this() {
+            Some((helo, o)) => spf::header::received_spf(
+                o,
+                &self.cfg.remote_ip,
+                &lossy(helo),
+                &lossy(&self.sender),
+                &self.cfg.local_host,
+            ),
+            None => String::new(),
         }
     }
 }
@@ -239,6 +262,14 @@ mod tests {
             &("SPFRESULT".to_string(), "pass".to_string())
         );
         assert_eq!(s.line(b"DATA", h), Action::Data);
+        let n = h.exported.len();
+        assert_eq!(
+            h.exported[n - 2..],
+            [
+                ("SPFRESULT".to_string(), "pass".to_string()),
+                ("SPFDOMAIN".to_string(), "pass.example".to_string())
+            ]
+        );
         let hdr = String::from_utf8(s.data_started(0)).unwrap();
         assert!(
             hdr.starts_with("Received-SPF:  pass (c.example: domain of pass.example\n"),
@@ -265,6 +296,12 @@ mod tests {
         );
         assert_eq!(out, "250 ok\r\n250 ok\r\n");
         assert_eq!(s.line(b"DATA", h), Action::Data);
+        // No SPF for this message: SPFDOMAIN says so.
+        assert_eq!(
+            h.exported.last().unwrap(),
+            &("SPFDOMAIN".to_string(), String::new())
+        );
+        assert!(!h.exported.iter().any(|(k, _)| k == "SPFRESULT"));
         assert!(
             String::from_utf8(s.data_started(0))
                 .unwrap()
