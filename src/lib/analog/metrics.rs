@@ -210,7 +210,7 @@ pub mod tests {
 @400000006774858a00000000 sslserver: status: 1/40
 @400000006774858a00000000 sslserver: pid 9 from 127.0.0.1
 @400000006774858a00000000 sslserver: ok 9 mx:127.0.0.1:25 :127.0.0.1::4000
-@400000006774858a00000000 sslserver: ssl 9 accept TLSv1_3:TLS_AES_256_GCM_SHA384
+@400000006774858a00000000 sslserver: ssl 9 accept TLSv1.3:TLS_AES_256_GCM_SHA384
 @400000006774858a00000000 qmail-smtpd: pid 9 Accept::RCPT::Recipients_Cdb P:ESMTPS S:127.0.0.1:unknown H:x F:a@b T:c@d
 @400000006774858a00000000 qmail-smtpd: pid 9 Reject::RCPT::Failed_Rcptto P:ESMTPS S:127.0.0.1:unknown H:x F:a@b T:e\"f@d
 @400000006774858a00000000 sslserver: end 9 status 0
@@ -251,7 +251,7 @@ pub mod tests {
         assert_eq!(c("qmail_send_problems_total{level=\"warning\"}"), 1);
         assert_eq!(c("qmail_smtp_sessions_total"), 1);
         assert_eq!(c("qmail_smtp_denied_total"), 1);
-        assert_eq!(c("qmail_smtp_tls_sessions_total{protocol=\"TLSv1_3\"}"), 1);
+        assert_eq!(c("qmail_smtp_tls_sessions_total{protocol=\"TLSv1.3\"}"), 1);
         assert_eq!(
             c("qmail_smtpd_accepts_total{reason=\"RCPT::Recipients_Cdb\"}"),
             1
