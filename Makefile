@@ -21,8 +21,9 @@ MUSL_REL := target/$(MUSL)/release
 # qmail-rspawn, the TLS relays in forks of sslserver).
 LONG_RUNNING := qmail-send qmail-start qmail-lspawn qmail-rspawn qmail-clean \
   qmail-todo tcpserver sslserver splogger
-# qmail-authuser checks yescrypt ($$y$$) hashes through libxcrypt; musl's
-# crypt has no yescrypt.
+# qmail-authuser checks yescrypt ($$y$$) hashes with the system's libxcrypt,
+# which is built for glibc (it does not link with musl, whose crypt has no
+# yescrypt).
 GLIBC_ONLY := qmail-authuser
 MUSL_BINS := $(addprefix --bin ,$(filter-out $(LONG_RUNNING) $(GLIBC_ONLY),\
   $(basename $(notdir $(wildcard src/bin/*.rs)))))
