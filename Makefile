@@ -10,7 +10,7 @@ CARGO_T := $(CARGO) --config .cargo/static.toml
 # The programs started for each connection or message are linked with
 # musl (make build adds its Rust target with rustup when it can): glibc
 # probes the CPU with 68 cpuid instructions at every start, each a trap to
-# the hypervisor on a virtual machine (~0.6 ms per exec; README.md,
+# the hypervisor on a virtual machine (~0.7 ms per exec; README.md,
 # "Building for a distribution"). package/home links these from MUSL_REL
 # when SQMAIL_MUSL_BIN says so, the glibc build for the rest.
 MUSL := $(shell uname -m)-unknown-linux-musl
@@ -38,7 +38,7 @@ all: build
 build:
 	@$(HAVE_MUSL) || rustup target add $(MUSL) >/dev/null 2>&1 || \
 	  { echo "make: WARNING: no $(MUSL) target (rustup target add $(MUSL)):"; \
-	    echo "make: WARNING: every program stays on glibc and starts ~0.6 ms slower (README.md)"; }
+	    echo "make: WARNING: every program stays on glibc and starts ~0.7 ms slower (README.md)"; }
 	@if $(HAVE_MUSL); then \
 	  echo "$(MUSL_CC)=$${CC:-cc} $(CARGO) build --release --target $(MUSL) [per-message programs]"; \
 	  $(MUSL_CC)=$${CC:-cc} $(CARGO) build --release --target $(MUSL) $(MUSL_BINS) && \

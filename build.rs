@@ -32,7 +32,7 @@ fn lines(name: &str, count: usize) -> Vec<String> {
 
 /// A release build for glibc on x86: every program start pays for glibc's
 /// CPU probe (68 `cpuid` instructions, each a trap to the hypervisor on a
-/// virtual machine, ~0.6 ms per exec; qmail-smtpd and qmail-queue start
+/// virtual machine, ~0.7 ms per exec; qmail-smtpd and qmail-queue start
 /// for every message). Said loudly, with the fix, unless the builder says
 /// it knows (make build sets SQMAIL_GLIBC_BUILD=1 beside its musl build).
 fn warn_slow_start() {
@@ -48,11 +48,11 @@ fn warn_slow_start() {
     }
     let musl = format!("{}-unknown-linux-musl", var("CARGO_CFG_TARGET_ARCH"));
     for line in [
-        "this is a glibc build: each program start costs ~0.6 ms more than with musl",
-        "(glibc probes the CPU with cpuid, which traps to the hypervisor on a virtual",
-        "machine); mail throughput falls to ~0.7x. The fast build is `make build`",
-        &format!("(it runs `rustup target add {musl}`), or"),
-        &format!("`cargo build --release --target {musl}`."),
+        "this is a glibc build: each program start costs ~0.7 ms more CPU than with",
+        "musl (glibc probes the CPU with cpuid, which traps to the hypervisor on a",
+        "virtual machine); SMTP throughput falls to 0.5-0.7x. The fast build is",
+        &format!("`make build` (it runs `rustup target add {musl}` and builds"),
+        "the programs started per connection or message with musl).",
         "See README.md, \"Building for a distribution\". SQMAIL_GLIBC_BUILD=1 silences this.",
     ] {
         println!("cargo:warning={line}");
