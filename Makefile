@@ -7,15 +7,27 @@ CARGO ?= cargo
 TARGET := $(shell uname -m)-unknown-linux-gnu
 REL := target/$(TARGET)/release
 CARGO_T := $(CARGO) --config .cargo/static.toml
-# The programs exec'd once per connection or per message, also linked with
-# musl when its Rust target is installed (rustup target add
-# x86_64-unknown-linux-musl): static glibc probes the CPU's caches with
-# cpuid at every start, which traps to the hypervisor here (~0.3-1 ms per
-# exec). package/home links these from MUSL_REL when SQMAIL_MUSL_BIN says so.
+# The programs started for each connection or message are linked with
+# musl (make build adds its Rust target with rustup when it can): glibc
+# probes the CPU with 68 cpuid instructions at every start, each a trap to
+# the hypervisor on a virtual machine (~0.7 ms per exec; README.md,
+# "Building for a distribution"). package/home links these from MUSL_REL
+# when SQMAIL_MUSL_BIN says so, the glibc build for the rest.
 MUSL := $(shell uname -m)-unknown-linux-musl
 MUSL_CC := CC_$(subst -,_,$(MUSL))
 MUSL_REL := target/$(MUSL)/release
-MUSL_BINS := --bin qmail-queue --bin qmail-smtpd --bin qmail-qmtpd --bin qmail-qmqpd --bin qmail-qmqpc
+# Started once and running long: their start-up does not count, and they
+# keep the glibc build (the deliveries run in forks of qmail-lspawn and
+# qmail-rspawn, the TLS relays in forks of sslserver).
+LONG_RUNNING := qmail-send qmail-start qmail-lspawn qmail-rspawn qmail-clean \
+  qmail-todo tcpserver sslserver splogger
+# qmail-authuser checks yescrypt ($$y$$) hashes with the system's libxcrypt,
+# which is built for glibc (it does not link with musl, whose crypt has no
+# yescrypt).
+GLIBC_ONLY := qmail-authuser
+MUSL_BINS := $(addprefix --bin ,$(filter-out $(LONG_RUNNING) $(GLIBC_ONLY),\
+  $(basename $(notdir $(wildcard src/bin/*.rs)))))
+HAVE_MUSL = rustup target list --installed 2>/dev/null | grep -qx $(MUSL)
 HOME_DIR := $(CURDIR)/run
 USER_NAME := $(shell id -un)
 
@@ -24,13 +36,17 @@ USER_NAME := $(shell id -un)
 all: build
 
 build:
-	$(CARGO_T) build --release --target $(TARGET)
-	@rustup target list --installed 2>/dev/null | grep -qx $(MUSL) || \
-	  rustup target add $(MUSL) >/dev/null 2>&1 || \
-	  echo "make: no $(MUSL) target: qmail-queue and qmail-smtpd stay on glibc"
-	@if rustup target list --installed 2>/dev/null | grep -qx $(MUSL); then \
-	  echo "$(MUSL_CC)=$${CC:-cc} $(CARGO) build --release --target $(MUSL) $(MUSL_BINS)"; \
-	  $(MUSL_CC)=$${CC:-cc} $(CARGO) build --release --target $(MUSL) $(MUSL_BINS); \
+	@$(HAVE_MUSL) || rustup target add $(MUSL) >/dev/null 2>&1 || \
+	  { echo "make: WARNING: no $(MUSL) target (rustup target add $(MUSL)):"; \
+	    echo "make: WARNING: every program stays on glibc and starts ~0.7 ms slower (README.md)"; }
+	@if $(HAVE_MUSL); then \
+	  echo "$(MUSL_CC)=$${CC:-cc} $(CARGO) build --release --target $(MUSL) [per-message programs]"; \
+	  $(MUSL_CC)=$${CC:-cc} $(CARGO) build --release --target $(MUSL) $(MUSL_BINS) && \
+	  echo "SQMAIL_GLIBC_BUILD=1 $(CARGO_T) build --release --target $(TARGET)" && \
+	  SQMAIL_GLIBC_BUILD=1 $(CARGO_T) build --release --target $(TARGET); \
+	else \
+	  echo "$(CARGO_T) build --release --target $(TARGET)"; \
+	  $(CARGO_T) build --release --target $(TARGET); \
 	fi
 
 # Everything the tests need from the system is installed by package/testdeps.
@@ -58,7 +74,7 @@ run: build
 	@sh package/run-private "$(HOME_DIR)" "$(USER_NAME)"
 
 bench: build
-	sh t/bench/run
+	bash t/bench/run
 
 # TLS on every session alone (also the "tls" work of make bench).
 bench-tls: build
