@@ -691,3 +691,96 @@ fn relayed_over_smtp_to_qmail_dkverify() {
         "{got}"
     );
 }
+
+/// qmail-dknewkey puts a key where qmail-dksign finds it and prints the
+/// record; published as printed by the loopback DNS server, it verifies
+/// signatures made with the key by qmail-dkim and by dkimpy.
+#[test]
+fn dknewkey_record_verifies_signatures() {
+    use std::os::unix::fs::PermissionsExt;
+    if !have_dkimpy() {
+        return skip("python3-dkim not installed (package/testdeps)");
+    }
+    let h = QmailHome::new("dknewkey");
+    let mode = |p: &str| std::fs::metadata(h.path(p)).unwrap().permissions().mode() & 0o7777;
+    let mut zone = Vec::new();
+    let kinds = [
+        (&[][..], "default", "rsa-sha256", "rsa"),
+        (
+            &["-t", "ed25519"][..],
+            "ed25519",
+            "ed25519-sha256",
+            "ed25519",
+        ),
+    ];
+    for (opts, sel, _, k) in kinds {
+        let o = h.run("qmail-dknewkey", &[opts, &["Example.COM"]].concat(), b"");
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let out = text(&o.stdout);
+        let name = format!("{sel}._domainkey.example.com");
+        let strings = out
+            .strip_prefix(&format!("{name}. IN TXT \""))
+            .and_then(|s| s.strip_suffix("\"\n"))
+            .unwrap_or_else(|| panic!("{out}"));
+        let strings: Vec<&str> = strings.split("\" \"").collect();
+        assert!(strings.iter().all(|s| s.len() <= 255));
+        assert!(strings[0].starts_with(&format!("v=DKIM1; k={k}; p=")));
+        zone.push(txt(&name, &strings));
+        assert_eq!(mode(&format!("ssl/domainkeys/example.com/{sel}")), 0o600);
+        // Never replaced.
+        let again = h.run("qmail-dknewkey", &[opts, &["example.com"]].concat(), b"");
+        assert_eq!(again.status.code(), Some(100));
+        assert!(text(&again.stderr).contains("exists: not replaced"));
+    }
+    // (package/home made ssl/ already, qmail-dknewkey keeps its mode.)
+    assert_eq!(
+        (mode("ssl/domainkeys"), mode("ssl/domainkeys/example.com")),
+        (0o700, 0o700)
+    );
+    let dns = Dns::start(zone);
+    for (_, sel, alg, _) in kinds {
+        let key = h.path(&format!("ssl/domainkeys/example.com/{sel}"));
+        let key = key.to_str().unwrap();
+        let want = format!("dkim=pass header.d=example.com header.s={sel} header.a={alg}\n");
+        let signed = qmail_dkim(&h, &dns, &["-y", sel, "-Y", sel, "-s", "-", key, "-"], MSG).stdout;
+        assert_eq!(
+            text(&qmail_dkim(&h, &dns, &["-v", "-"], &signed).stdout),
+            want
+        );
+        assert_eq!(text(&dkimpy(&dns, &["verify"], &signed).stdout), "pass\n");
+        // dkimpy's key forms: PKCS#1 for RSA, the bare seed for Ed25519.
+        let theirs = h.path(&format!("{sel}.dkimpy"));
+        if alg == "rsa-sha256" {
+            let p1 = openssl(&["pkey", "-in", key, "-traditional"]);
+            std::fs::write(&theirs, p1).unwrap();
+        } else {
+            let der = openssl(&["pkey", "-in", key, "-outform", "DER"]);
+            std::fs::write(&theirs, b64(&der[der.len() - 32..])).unwrap();
+        }
+        let args = [
+            "sign",
+            sel,
+            "example.com",
+            theirs.to_str().unwrap(),
+            "relaxed/relaxed",
+            alg,
+        ];
+        let signed = dkimpy(&dns, &args, MSG).stdout;
+        assert_eq!(
+            text(&qmail_dkim(&h, &dns, &["-v", "-"], &signed).stdout),
+            want
+        );
+    }
+    for bad in [
+        &["../x"][..],
+        &["example.com", "a/b"],
+        &["-b", "1024", "x.example"],
+        &["-t", "dsa", "x.example"],
+    ] {
+        assert_eq!(
+            h.run("qmail-dknewkey", bad, b"").status.code(),
+            Some(100),
+            "{bad:?}"
+        );
+    }
+}
