@@ -627,23 +627,35 @@ fn rsa_key_sizes() {
 /// qmail-remote, which relays over SMTP to a second instance whose
 /// qmail-smtpd queues through qmail-dkverify: dkim=pass in the queue; the
 /// same message altered on the way: dkim=fail.
-#[test]
-fn relayed_over_smtp_to_qmail_dkverify() {
-    use crate::common::queue::newly_queued;
-    use crate::common::remote::{home_b, plain_receiver, remote};
-    let a = crate::common::remote::home("dkim-relay-a");
+/// Home A signing example.com with the RSA key by `dkimdomains`, routing
+/// b.test to home B, whose qmail-smtpd queues through qmail-dkverify.
+fn relay_pair(
+    name: &str,
+    dkimdomains: &str,
+) -> (QmailHome, Keys, QmailHome, crate::common::ucspi::Server) {
+    use crate::common::remote::{home_b, plain_receiver};
+    let a = crate::common::remote::home(&format!("{name}-a"));
     let k = keys(&a, DnsOpts::default());
     let dir = a.path("ssl/domainkeys/example.com");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(&k.rsa, dir.join("default")).unwrap();
-    a.control("dkimdomains", "example.com:default|||3600|r/s:rsa\n");
-    let b = home_b("dkim-relay-b");
+    a.control("dkimdomains", dkimdomains);
+    let b = home_b(&format!("{name}-b"));
     let dnsip = k.dns.env();
     let srv = plain_receiver(
         &b,
         &[("QMAILQUEUE", "bin/qmail-dkverify"), ("DNSCACHEIP", &dnsip)],
     );
     a.control("smtproutes", &format!("b.test:[127.0.0.1];{}\n", srv.port));
+    (a, k, b, srv)
+}
+
+#[test]
+fn relayed_over_smtp_to_qmail_dkverify() {
+    use crate::common::queue::newly_queued;
+    use crate::common::remote::remote;
+    let (a, k, b, srv) = relay_pair("dkim-relay", "example.com:default|||3600|r/s:rsa\n");
+    let dnsip = k.dns.env();
     // The message queued since the last call.
     let seen = std::cell::RefCell::new(Vec::new());
     let queued = || {
@@ -783,4 +795,43 @@ fn dknewkey_record_verifies_signatures() {
             "{bad:?}"
         );
     }
+}
+
+/// qmail-send with control/dkimdomains: qmail-rspawn signs in its delivery
+/// child (bin/qmail-dksign and bin/qmail-remote are ours) and relays to a
+/// second instance whose qmail-dkverify finds dkim=pass. A message to two
+/// recipients at that host goes out as two deliveries, each signed once.
+#[test]
+fn qmail_send_signs_each_delivery_once() {
+    use crate::common::queue::newly_queued;
+    use crate::common::send::{Daemon, enqueue};
+    use crate::common::wait_until;
+    let (a, _k, b, srv) = relay_pair("dkim-send", "example.com:default\n");
+    let da = Daemon::start(&a);
+    enqueue(&a, "joe@example.com", &["x@b.test", "y@b.test"], MSG);
+    // Both delivered (qmail-queue on B done with each) before B's queue is read.
+    assert!(
+        wait_until(30, || da
+            .log_text()
+            .matches(": success: 127.0.0.1_accepted")
+            .count()
+            == 2),
+        "A: {}\nB: {}",
+        da.log_text(),
+        srv.log_text()
+    );
+    let got = newly_queued(&b, &mut Vec::new());
+    assert_eq!(got.len(), 2);
+    for f in &got {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert_eq!(text.matches("DKIM-Signature:").count(), 1, "{text}");
+        assert!(
+            text.contains(
+                "\tdkim=pass header.d=example.com header.s=default header.a=rsa-sha256\n"
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with(&self::text(MSG)), "{text}");
+    }
+    assert_eq!(da.stop(), 0);
 }
