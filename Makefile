@@ -15,7 +15,8 @@ CARGO_T := $(CARGO) --config .cargo/static.toml
 MUSL := $(shell uname -m)-unknown-linux-musl
 MUSL_CC := CC_$(subst -,_,$(MUSL))
 MUSL_REL := target/$(MUSL)/release
-MUSL_BINS := --bin qmail-queue --bin qmail-smtpd --bin qmail-qmtpd --bin qmail-qmqpd --bin qmail-qmqpc
+MUSL_BINS := --bin qmail-queue --bin qmail-smtpd --bin qmail-qmtpd --bin qmail-qmqpd --bin qmail-qmqpc \
+  --bin qmail-dkverify
 HOME_DIR := $(CURDIR)/run
 USER_NAME := $(shell id -un)
 
