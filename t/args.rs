@@ -30,6 +30,7 @@ const EXPECTED: &[(&str, i32)] = &[
     ("qmail-badmimetypes", 111),
     ("qmail-clean", 0),
     ("qmail-dkim", 100),
+    ("qmail-dknewkey", 100),
     ("qmail-dksign", 0),
     ("qmail-dkverify", 100),
     ("qmail-getpw", 0),

@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 
 fn main() {
+    // Keeps the mark in this binary: qmail-rspawn looks for it.
+    std::hint::black_box(sqmail::dkim::dksign::BUILTIN_MARK);
     let args = sqmail::getopt::args();
     std::process::exit(sqmail::dkim::dksign::main(&args))
 }

@@ -2,7 +2,7 @@
 """A tiny authoritative DNS server on UDP for the benchmarks (standard library
 only): answers A and TXT questions from the zone below, NXDOMAIN for other
 names, an empty answer for other types. Usage: dns-zone.py IP PORT
-(prints "ready" when it listens)."""
+[NAME=TEXT...] (more TXT records; prints "ready" when it listens)."""
 import socket
 import struct
 import sys
@@ -55,6 +55,9 @@ def answer(msg):
 
 def main():
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for arg in sys.argv[3:]:
+        name, text = arg.split("=", 1)
+        ZONE.setdefault(name.lower(), {}).setdefault("TXT", []).append(text)
     s.bind((sys.argv[1], int(sys.argv[2])))
     print("ready", flush=True)
     while True:

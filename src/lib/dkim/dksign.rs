@@ -163,12 +163,51 @@ pub fn signatures(
     sign::sign(msg, &specs).map(Some)
 }
 
+/// Marks qmail-dksign's binary: qmail-rspawn finds it there and signs in
+/// its own delivery child instead of executing it (qmail-rspawn(8)).
+pub const BUILTIN_MARK: &[u8] = b"sqmail-qmail-dksign-builtin-signing-1";
+
 /// A temporary failure in qmail-remote's words: one `Z` report.
-fn defer(why: &str) -> i32 {
+pub fn defer(why: &str) -> i32 {
     let mut o = std::io::stdout().lock();
     let _ = o.write_all(format!("Zqmail-dksign: unable to sign: {why} (#4.3.0)\n\0").as_bytes());
     let _ = o.flush();
     0
+}
+
+/// What qmail-remote is to read for `host sender recipient...` with the
+/// message on descriptor 0: None when the sender's domain is not signed
+/// (the message as it is), else the signature fields and the message,
+/// written once to an unlinked file and rewound (qmail-remote may rewind
+/// its input). Err: why the message cannot be signed.
+pub fn signed_input(home: &Path, args: &[Vec<u8>]) -> Result<Option<std::fs::File>, String> {
+    if args.len() < 3 {
+        return Err("usage: qmail-dksign host sender recipient...".into());
+    }
+    let sender = String::from_utf8_lossy(&args[1]).into_owned();
+    let text = match std::fs::read_to_string(home.join("control/dkimdomains")) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("cannot read control/dkimdomains: {e}")),
+    };
+    let sender_domain = sender.rsplit_once('@').map_or("", |(_, d)| d);
+    if find_rule(&text, sender_domain).is_none() {
+        return Ok(None);
+    }
+    let mut msg = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut msg) {
+        return Err(format!("cannot read the message: {e}"));
+    }
+    let sigs = signatures(home, &text, &sender, &msg)?.unwrap_or_default();
+    super::tempfile()
+        .and_then(|mut f| {
+            f.write_all(&sigs)?;
+            f.write_all(&msg)?;
+            f.rewind()?;
+            Ok(f)
+        })
+        .map(Some)
+        .map_err(|e| format!("cannot write the signed message: {e}"))
 }
 
 /// The program: `host sender recipient...` as qmail-remote takes them.
@@ -177,45 +216,16 @@ pub fn main(args: &[Vec<u8>]) -> i32 {
     let remote = home.join("bin/qmail-remote");
     let mut cmd = Command::new(&remote);
     cmd.args(args.iter().map(|a| OsStr::from_bytes(a)));
-    if args.len() < 3 {
-        return defer("usage: qmail-dksign host sender recipient...");
-    }
-    let sender = String::from_utf8_lossy(&args[1]).into_owned();
-    let text = match std::fs::read_to_string(home.join("control/dkimdomains")) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return defer(&format!("cannot read control/dkimdomains: {e}")),
-    };
-    let sender_domain = sender.rsplit_once('@').map_or("", |(_, d)| d);
-    if find_rule(&text, sender_domain).is_none() {
+    match signed_input(&home, args) {
         // Not ours to sign: qmail-remote takes over, message untouched.
-        let e = cmd.exec();
-        return defer(&format!("cannot run {}: {e}", remote.display()));
-    }
-    let mut msg = Vec::new();
-    if let Err(e) = std::io::stdin().read_to_end(&mut msg) {
-        return defer(&format!("cannot read the message: {e}"));
-    }
-    let sigs = match signatures(&home, &text, &sender, &msg) {
-        Ok(Some(s)) => s,
-        Ok(None) => Vec::new(),
-        Err(e) => return defer(&e),
-    };
-    // qmail-remote reads its message from a file it may rewind: the
-    // signed message is written once, to an unlinked file.
-    let file = super::tempfile().and_then(|mut f| {
-        f.write_all(&sigs)?;
-        f.write_all(&msg)?;
-        f.rewind()?;
-        Ok(f)
-    });
-    match file {
-        Ok(f) => {
-            let e = cmd.stdin(f).exec();
-            defer(&format!("cannot run {}: {e}", remote.display()))
+        Ok(None) => {}
+        Ok(Some(f)) => {
+            cmd.stdin(f);
         }
-        Err(e) => defer(&format!("cannot write the signed message: {e}")),
+        Err(e) => return defer(&e),
     }
+    let e = cmd.exec();
+    defer(&format!("cannot run {}: {e}", remote.display()))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod dksign;
 pub mod dkverify;
 pub mod header;
 pub mod key;
+pub mod newkey;
 pub mod options;
 pub mod sign;
 pub mod tags;

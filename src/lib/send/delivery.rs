@@ -422,6 +422,9 @@ fn private_owner(home: &str) -> Option<(u32, u32)> {
 pub struct Remote {
     /// The program to execute, or None: in-process.
     pub program: Option<OsString>,
+    /// In-process, qmail-dksign's signing first (ours in front of ours:
+    /// no exec per delivery either).
+    pub sign: bool,
 }
 
 impl Remote {
@@ -432,11 +435,25 @@ impl Remote {
     /// in-process.
     pub fn from_env(home: &Path) -> Remote {
         if let Some(p) = std::env::var_os("QMAILREMOTE").filter(|p| !p.is_empty()) {
-            return Remote { program: Some(p) };
+            return Remote {
+                program: Some(p),
+                sign: false,
+            };
         }
         if home.join("control/dkimdomains").exists() {
-            let p = home.join("bin/qmail-dksign").into_os_string();
-            return Remote { program: Some(p) };
+            let p = home.join("bin/qmail-dksign");
+            if carries(&p, crate::dkim::dksign::BUILTIN_MARK)
+                && is_builtin(&home.join("bin/qmail-remote"))
+            {
+                return Remote {
+                    program: None,
+                    sign: true,
+                };
+            }
+            return Remote {
+                program: Some(p.into_os_string()),
+                sign: false,
+            };
         }
         let found = std::env::var_os("PATH").and_then(|path| {
             std::env::split_paths(&path)
@@ -444,14 +461,22 @@ impl Remote {
                 .find(|p| p.is_file())
         });
         let program = found.filter(|p| !is_builtin(p)).map(|p| p.into_os_string());
-        Remote { program }
+        Remote {
+            program,
+            sign: false,
+        }
     }
 }
 
 /// True when the program at `p` is sqmail's qmail-remote: same code as
 /// the library's, so running it in-process changes nothing.
 fn is_builtin(p: &Path) -> bool {
-    std::fs::read(p).is_ok_and(|b| memchr::memmem::find(&b, crate::remote::BUILTIN_MARK).is_some())
+    carries(p, crate::remote::BUILTIN_MARK)
+}
+
+/// True when the file at `p` holds `mark`.
+fn carries(p: &Path, mark: &[u8]) -> bool {
+    std::fs::read(p).is_ok_and(|b| memchr::memmem::find(&b, mark).is_some())
 }
 
 /// Translates qmail-remote's NUL-terminated reports into one result
@@ -518,6 +543,23 @@ impl Spawner for Remote {
             // What an exec would have reset: the spawner's SIGCHLD handler.
             let _ = sys::default_signal(libc::SIGCHLD);
             let args = [host.to_vec(), sender.to_vec(), recip.to_vec()];
+            // qmail-dksign's work: the signed copy becomes descriptor 0.
+            let signed = match self.sign {
+                false => None,
+                true => match crate::dkim::dksign::signed_input(&crate::home::home(), &args) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        crate::dkim::dksign::defer(&e);
+                        sys::exit_now(0)
+                    }
+                },
+            };
+            if let Some(f) = &signed
+                && let Err(e) = sys::dup2(f.as_raw_fd(), 0)
+            {
+                crate::dkim::dksign::defer(&format!("cannot read the signed message: {e}"));
+                sys::exit_now(0)
+            }
             crate::remote::run(&args).flush();
             sys::exit_now(0)
         };
@@ -548,6 +590,17 @@ mod tests {
             Remote::from_env(&home).program,
             Some(home.join("bin/qmail-dksign").into_os_string())
         );
+        // Ours in front of ours: signed and delivered in-process.
+        std::fs::create_dir_all(home.join("bin")).unwrap();
+        let marked = |name: &str, mark: &[u8]| {
+            std::fs::write(home.join(name), [b"\x7fELF..", mark, b".."].concat()).unwrap()
+        };
+        marked("bin/qmail-dksign", crate::dkim::dksign::BUILTIN_MARK);
+        let r = Remote::from_env(&home);
+        assert!(r.program.is_some() && !r.sign, "a qmail-remote not ours");
+        marked("bin/qmail-remote", crate::remote::BUILTIN_MARK);
+        let r = Remote::from_env(&home);
+        assert!(r.program.is_none() && r.sign);
         let _ = std::fs::remove_dir_all(&home);
     }
 
