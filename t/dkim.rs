@@ -801,7 +801,7 @@ fn qmail_send_signs_each_delivery_once() {
         assert_eq!(text.matches("DKIM-Signature:").count(), 1, "{text}");
         assert!(
             text.contains(
-                "\tdkim=pass header.d=example.com header.s=default header.a=rsa-sha256\n"
+                "\tdkim=pass header.d=example.com header.s=default header.a=rsa-sha256;\n"
             ),
             "{text}"
         );

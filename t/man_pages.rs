@@ -91,6 +91,7 @@ const ELSEWHERE: &[&str] = &[
     "fsck(8)",
     "multilog(8)",
     "openssl(1)",
+    "openssl-genpkey(1)",
     "postgrey(8)",
     "svc(8)",
     "svscan(8)",
