@@ -19,7 +19,7 @@ MUSL_BINS := --bin qmail-queue --bin qmail-smtpd --bin qmail-qmtpd --bin qmail-q
 HOME_DIR := $(CURDIR)/run
 USER_NAME := $(shell id -un)
 
-.PHONY: all build test run bench setup-test clean fmt lint fuzz
+.PHONY: all build test run bench bench-backlog setup-test clean fmt lint fuzz
 
 all: build
 
@@ -59,6 +59,11 @@ run: build
 
 bench: build
 	sh t/bench/run
+
+# A refusing relay with a long backlog, then its drain, beside Postfix
+# (t/bench/backlog; BACKLOG_MSGS=5000 for a quick run).
+bench-backlog: build
+	bash t/bench/backlog
 
 # Each cargo-fuzz target in turn for FUZZ_SECONDS (nightly and cargo-fuzz
 # needed; see fuzz/README.md). New inputs go to fuzz/work/<target>, the
