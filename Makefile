@@ -31,7 +31,7 @@ HAVE_MUSL = rustup target list --installed 2>/dev/null | grep -qx $(MUSL)
 HOME_DIR := $(CURDIR)/run
 USER_NAME := $(shell id -un)
 
-.PHONY: all build test run bench bench-tls setup-test clean fmt lint fuzz
+.PHONY: all build test run bench bench-tls bench-backlog setup-test clean fmt lint fuzz
 
 all: build
 
@@ -79,6 +79,11 @@ bench: build
 # TLS on every session alone (also the "tls" work of make bench).
 bench-tls: build
 	bash t/bench/tls
+
+# A refusing relay with a long backlog, then its drain, beside Postfix
+# (t/bench/backlog; BACKLOG_MSGS=5000 for a quick run).
+bench-backlog: build
+	bash t/bench/backlog
 
 # Each cargo-fuzz target in turn for FUZZ_SECONDS (nightly and cargo-fuzz
 # needed; see fuzz/README.md). New inputs go to fuzz/work/<target>, the

@@ -151,6 +151,55 @@ fn deferral_then_retry_on_alrm() {
     assert!(d.log_text().contains("success: defer1@far.example"));
 }
 
+/// A restart with deferred mail in many split directories: qmail-send reads
+/// info/ a split directory at a time and gives qmail-todo its go after the
+/// last one; an ALRM right after the start retries every message exactly
+/// once, and mail queued during the restart is delivered too.
+#[test]
+fn restart_reads_the_queue_and_alrm_retries_each_once() {
+    let h = QmailHome::new("send-restart");
+    let out = fake_remote(&h);
+    let d = Daemon::start(&h);
+    let n = 60;
+    for i in 0..n {
+        enqueue(
+            &h,
+            "me@here.example",
+            &[&format!("defer{i}@far.example")],
+            b"x\n",
+        );
+    }
+    assert!(
+        wait_until(60, || d.log_text().matches("deferral: greylisted").count()
+            == n),
+        "{}",
+        d.log_text()
+    );
+    let log = d.log.clone();
+    assert_eq!(d.stop(), 0);
+    // A fresh log: Daemon::start waits for the new qmail-send's first line.
+    fs::rename(&log, log.with_extension("1")).unwrap();
+    let d = Daemon::start(&h);
+    d.signal(libc::SIGALRM);
+    enqueue(&h, "me@here.example", &["late@far.example"], b"x\n");
+    assert!(
+        wait_until(60, || queue_empty(&h)),
+        "not retried: {}",
+        d.log_text()
+    );
+    let got = remote_got(&out);
+    assert_eq!(got.len(), n + 1, "{}", d.log_text());
+    for i in 0..n {
+        let name = format!("defer{i}@far.example.");
+        assert_eq!(
+            got.iter().filter(|(f, _)| f.starts_with(&name)).count(),
+            1,
+            "{name}"
+        );
+    }
+    assert_eq!(d.stop(), 0);
+}
+
 /// TERM during a delivery: qmail-send waits for it, then exits 0; the
 /// schedule of a pending message survives as the channel file's mtime.
 #[test]

@@ -139,6 +139,10 @@ pub struct Scheduler {
     fastq: [VecDeque<(usize, usize)>; 2],
     /// The fast-path message being received from qmail-todo.
     incoming: Option<Fast>,
+    /// The next split directory of info/ the start-up scan reads.
+    scan_next: u32,
+    /// An ALRM came during the start-up scan.
+    scan_alarm: bool,
 }
 
 fn verp(sender: &[u8], recip: &[u8]) -> Vec<u8> {
@@ -206,50 +210,111 @@ impl Scheduler {
 
     // ---- scanning and scheduling ------------------------------------------
 
-    /// Startup: rebuild the channel queues from info/ (qmail-send(8)).
-    fn scan_info(&mut self) {
-        for d in 0..crate::auto::SPLIT {
-            let dir = self.q.root().join("info").join(d.to_string());
-            let rd = loop {
-                match fs::read_dir(&dir) {
-                    Ok(rd) => break rd,
-                    Err(_) => {
-                        self.log.line(&[
-                            Part::Text("alert: unable to opendir "),
-                            Part::Text(&dir.to_string_lossy()),
-                            Part::Text(", sleeping..."),
-                        ]);
-                        self.log.flush();
-                        std::thread::sleep(Duration::from_secs(10));
-                    }
-                }
-            };
-            for e in rd.flatten() {
-                if let Some(id) = e.file_name().to_str().and_then(parse_id) {
-                    self.schedule_existing(id);
+    /// Startup: rebuild the channel queues from info/ (qmail-send(8)), one
+    /// split directory per turn of the main loop, so that deliveries of the
+    /// messages already read start while the rest of a long queue is read.
+    /// qmail-todo gets its go only after the last one: a message it
+    /// preprocessed meanwhile would be scheduled twice.
+    fn scan_step(&mut self) {
+        let d = self.scan_next;
+        if d >= crate::auto::SPLIT || self.exiting {
+            return;
+        }
+        let dir = self.q.root().join("info").join(d.to_string());
+        let rd = loop {
+            match fs::read_dir(&dir) {
+                Ok(rd) => break rd,
+                Err(_) => {
+                    self.log.line(&[
+                        Part::Text("alert: unable to opendir "),
+                        Part::Text(&dir.to_string_lossy()),
+                        Part::Text(", sleeping..."),
+                    ]);
+                    self.log.flush();
+                    std::thread::sleep(Duration::from_secs(10));
                 }
             }
+        };
+        let ids: Vec<u64> = rd
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().and_then(parse_id))
+            .collect();
+        // One directory read per channel instead of a stat by path per
+        // message and channel: the restart of a long queue is bounded by
+        // these reads (each file's mtime is its saved next-try time).
+        let todo = self.split_ids("todo", d);
+        let chans = [LOCAL, REMOTE].map(|c| self.split_mtimes(CHAN_DIR[c], d));
+        for id in ids {
+            self.schedule_existing(id, todo.as_ref(), &chans);
+        }
+        self.scan_next += 1;
+        if self.scan_next == crate::auto::SPLIT {
+            self.scan_alarm = false;
+            self.todo_send(b'S');
         }
     }
 
-    fn schedule_existing(&mut self, id: u64) {
-        if self.q.path("todo", id).exists() {
+    /// Has the start-up scan read every split directory?
+    fn scanned(&self) -> bool {
+        self.scan_next >= crate::auto::SPLIT
+    }
+
+    /// The ids in split directory `d` of `dir`; None if it cannot be read.
+    fn split_ids(&self, dir: &str, d: u32) -> Option<std::collections::HashSet<u64>> {
+        let rd = fs::read_dir(self.q.root().join(dir).join(d.to_string())).ok()?;
+        Some(
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str().and_then(parse_id))
+                .collect(),
+        )
+    }
+
+    /// The ids in split directory `d` of a channel directory with their
+    /// mtimes; None if it cannot be read.
+    fn split_mtimes(&self, dir: &str, d: u32) -> Option<std::collections::HashMap<u64, i64>> {
+        let rd = fs::read_dir(self.q.root().join(dir).join(d.to_string())).ok()?;
+        let mut m = std::collections::HashMap::new();
+        for e in rd.flatten() {
+            let Some(id) = e.file_name().to_str().and_then(parse_id) else {
+                continue;
+            };
+            // A file that went away or cannot be stat'ed is retried later.
+            let t = e.metadata().map_or(now() + SLEEP_SYSFAIL, |md| mtime(&md));
+            m.insert(id, t);
+        }
+        Some(m)
+    }
+
+    /// Schedules a message found at start-up. `todo` and `chans` are what
+    /// its split directories hold (None: unreadable, ask the file itself).
+    fn schedule_existing(
+        &mut self,
+        id: u64,
+        todo: Option<&std::collections::HashSet<u64>>,
+        chans: &[Option<std::collections::HashMap<u64, i64>>; 2],
+    ) {
+        let in_todo = match todo {
+            Some(set) => set.contains(&id),
+            None => self.q.path("todo", id).exists(),
+        };
+        if in_todo {
             return;
         }
         let mut any = false;
         for c in [LOCAL, REMOTE] {
-            match fs::metadata(self.q.path(CHAN_DIR[c], id)) {
-                Ok(m) => {
-                    any = true;
-                    self.chans[c].queue.push(Reverse((mtime(&m), id)));
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(_) => {
-                    any = true;
-                    self.chans[c]
-                        .queue
-                        .push(Reverse((now() + SLEEP_SYSFAIL, id)));
-                }
+            let due = match &chans[c] {
+                Some(m) => m.get(&id).copied(),
+                None => match fs::metadata(self.q.path(CHAN_DIR[c], id)) {
+                    Ok(m) => Some(mtime(&m)),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                    Err(_) => Some(now() + SLEEP_SYSFAIL),
+                },
+            };
+            if let Some(due) = due {
+                any = true;
+                // An ALRM during the scan: every message is due now.
+                let due = if self.scan_alarm { 0 } else { due };
+                self.chans[c].queue.push(Reverse((due, id)));
             }
         }
         if !any {
@@ -1018,6 +1083,11 @@ impl Scheduler {
         match sig {
             libc::SIGTERM if !self.exiting => {
                 self.exiting = true;
+                if !self.scanned() {
+                    // qmail-todo waits for its go before anything else.
+                    self.scan_next = crate::auto::SPLIT;
+                    self.todo_send(b'S');
+                }
                 self.todo_send(b'X');
                 let idle: Vec<usize> = (0..self.fasts.len())
                     .filter(|&m| self.fasts[m].as_ref().is_some_and(|f| f.running == 0))
@@ -1029,6 +1099,7 @@ impl Scheduler {
                 // delivery's result) carries " exitasap" (qmail-log(5)).
             }
             libc::SIGALRM => {
+                self.scan_alarm |= !self.scanned();
                 for ch in &mut self.chans {
                     let all: Vec<_> = ch
                         .queue
@@ -1077,6 +1148,9 @@ impl Scheduler {
     }
 
     fn wake_ms(&self) -> i32 {
+        if !self.scanned() && !self.exiting {
+            return 0;
+        }
         let t = now();
         let mut wake = self.next_cleanup;
         if !self.exiting {
@@ -1106,6 +1180,7 @@ impl Scheduler {
                 self.log.flush();
                 return Ok(());
             }
+            self.scan_step();
             for c in [LOCAL, REMOTE] {
                 self.fast_do(c);
                 self.pass_start(c);
@@ -1120,7 +1195,8 @@ impl Scheduler {
                     self.done.pop();
                     self.mess_done(id);
                 }
-                if t >= self.next_cleanup {
+                // Not during the start-up scan: it reads all of mess/.
+                if t >= self.next_cleanup && self.scanned() {
                     self.next_cleanup = t + SLEEP_CLEANUP;
                     self.cleanup();
                 }
@@ -1239,9 +1315,9 @@ pub fn main() -> Result<(), Die> {
         fasts: Vec::new(),
         fastq: [VecDeque::new(), VecDeque::new()],
         incoming: None,
+        scan_next: 0,
+        scan_alarm: false,
     };
-    s.scan_info();
-    s.todo_send(b'S');
     s.status();
     let r = s.run(sigfd);
     drop(mutex);
