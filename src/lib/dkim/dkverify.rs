@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -184,6 +185,23 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
         Some(q) => home.join(q),
         None => home.join("bin/qmail-queue"),
     };
+    // A message held in memory goes to qmail-queue in this process's place:
+    // written once into an anonymous memory file that becomes its
+    // descriptor 0, with descriptor 1 (the envelope) untouched. One fork,
+    // one pipe and one wait less per message than the spawn below.
+    if let Stage::Mem(_) = stage {
+        return match in_memory(&field, head.as_deref(), &me, stage) {
+            Ok(file) => {
+                let err = Command::new(&queue)
+                    .env_remove("QMAILQUEUE")
+                    .stdin(Stdio::from(file))
+                    .exec();
+                let _ = err;
+                code::NO_EXEC
+            }
+            Err(_) => code::WRITE,
+        };
+    }
     // Descriptor 1 (the envelope) is inherited: qmail-queue reads it.
     let mut child = match Command::new(&queue)
         .env_remove("QMAILQUEUE")
@@ -216,6 +234,26 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
         (Err(_), _) => code::WRITE,
         _ => code::BUG,
     }
+}
+
+/// The message as qmail-queue gets it (the result field, the header
+/// without forged results, the body), in a memory file at offset 0.
+fn in_memory(field: &str, head: Option<&[u8]>, me: &str, stage: Stage) -> io::Result<File> {
+    let mut file = crate::sys::memfd(c"qmail-dkverify")?;
+    {
+        let mut w = io::BufWriter::with_capacity(65536, &mut file);
+        w.write_all(field.as_bytes())?;
+        match head {
+            Some(h) => {
+                w.write_all(&authres::without_forged_results(h, me))?;
+                stage.copy_from(h.len(), &mut w)?;
+            }
+            None => stage.copy_from(0, &mut w)?,
+        }
+        w.flush()?;
+    }
+    file.seek(io::SeekFrom::Start(0))?;
+    Ok(file)
 }
 
 #[cfg(test)]

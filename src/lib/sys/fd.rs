@@ -135,3 +135,17 @@ pub(crate) fn cstr(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))
 }
+
+/// An anonymous file in memory (memfd_create), closed on exec: a small
+/// message handed to the next program as its descriptor 0 without a new
+/// inode on disk.
+pub fn memfd(name: &std::ffi::CStr) -> std::io::Result<File> {
+    // SAFETY: `name` is a valid NUL-terminated string for the call's
+    // duration; the flags are constants.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: memfd_create just returned this descriptor; nothing else owns it.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
