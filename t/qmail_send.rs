@@ -395,7 +395,9 @@ fn crash_safety_sigkill_while_mail_flows() {
             }
             queue_drained(&h) && list(&out.join("new")).len() >= acked
         }),
-        "queue did not drain; log:\n{}",
+        "queue did not drain: {} of {acked} delivered remotely, queue {:?}; log:\n{}",
+        list(&out.join("new")).len(),
+        ["mess", "intd", "todo", "info", "local", "remote"].map(|q| queue_count(&h, q)),
         d.log_text()
     );
     assert_eq!(d.stop(), 0);
