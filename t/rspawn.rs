@@ -244,3 +244,116 @@ fn crash_during_fast_path_remote_deliveries() {
     let o = h.run("qmail-qmaint", &[] as &[&str], b"");
     assert!(o.status.success(), "qmail-qmaint: {o:?}");
 }
+
+/// qmail-rspawn started by hand, to hand it deliveries one at a time.
+struct Spawner {
+    child: std::process::Child,
+    out: std::process::ChildStdout,
+}
+
+impl Spawner {
+    fn start(h: &QmailHome, dns: &Dns) -> Spawner {
+        let mut child = h
+            .cmd("qmail-rspawn")
+            .env("DNSCACHEIP", dns.env())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut limit = [0u8; 1];
+        out.read_exact(&mut limit).unwrap();
+        Spawner { child, out }
+    }
+
+    /// One delivery of queue/mess/0/4242, and its answer.
+    fn deliver(&mut self, delnum: u8, recip: &str) -> String {
+        let mut cmd = vec![delnum];
+        cmd.extend_from_slice(format!("0/4242\0a@client.test\0{recip}\0").as_bytes());
+        self.child.stdin.as_mut().unwrap().write_all(&cmd).unwrap();
+        let mut n = [0u8; 1];
+        self.out.read_exact(&mut n).unwrap();
+        assert_eq!(n[0], delnum);
+        let mut text = Vec::new();
+        let mut b = [0u8; 1];
+        loop {
+            self.out.read_exact(&mut b).unwrap();
+            if b[0] == 0 {
+                break;
+            }
+            text.push(b[0]);
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+
+    /// Closes its input, as qmail-send's exit does; waits for its exit.
+    fn finish(mut self) {
+        drop(self.child.stdin.take());
+        assert!(self.child.wait().unwrap().success());
+    }
+}
+
+fn count(log: &[String], what: &str) -> usize {
+    log.iter().filter(|l| l.starts_with(what)).count()
+}
+
+/// Deliveries to one host one after another share one SMTP session; the
+/// session ends with QUIT once qmail-rspawn's input closes.
+#[test]
+fn one_session_carries_the_deliveries_to_one_host() {
+    let (h, dns, sinks) = setup("rspawn-reuse");
+    let mut s = Spawner::start(&h, &dns);
+    for (i, r) in ["b@ok.test", "c@OK.test", "d@ok.test"].iter().enumerate() {
+        let got = s.deliver(i as u8, r);
+        assert!(got.starts_with("K127.0.0.2 accepted message."), "{r}: {got}");
+    }
+    // Another host: its own session, answered as before.
+    assert!(s.deliver(5, "b@rcpt5.test").starts_with('D'));
+    let log = sinks[0].log();
+    assert_eq!(count(&log, "CONNECT"), 1, "{log:?}");
+    assert_eq!(count(&log, "MAIL FROM:<a@client.test>"), 3, "{log:?}");
+    assert_eq!(count(&log, "EHLO"), 1, "{log:?}");
+    assert_eq!(count(&log, "QUIT"), 0, "kept open: {log:?}");
+    s.finish();
+    assert!(sinks[0].wait_for("QUIT"), "{:?}", sinks[0].log());
+}
+
+/// A kept session the server hangs up on, while idle or at the next MAIL,
+/// costs nothing but a new connection: the delivery still succeeds.
+#[test]
+fn a_session_the_server_ended_is_replaced() {
+    let h = QmailHome::new("rspawn-reuse-stale");
+    h.control("helohost", "client.test\n");
+    fs::write(h.path("queue/mess/0/4242"), MSG).unwrap();
+    let idle = Sink::start("127.0.0.2", script(|s| s.close_after_dot = true));
+    let at_mail = Sink::start("127.0.0.2", script(|s| s.max_messages = Some(1)));
+    h.control(
+        "smtproutes",
+        &format!(
+            "idle.test:[127.0.0.2];{}\nmail.test:[127.0.0.2];{}\n",
+            idle.addr.port(),
+            at_mail.addr.port()
+        ),
+    );
+    let dns = Dns::start(vec![]);
+    let mut s = Spawner::start(&h, &dns);
+    for (i, r) in ["a@idle.test", "b@idle.test", "a@mail.test", "b@mail.test"]
+        .iter()
+        .enumerate()
+    {
+        let got = s.deliver(i as u8, r);
+        assert!(got.starts_with("K127.0.0.2 accepted message."), "{r}: {got}");
+    }
+    s.finish();
+    for sink in [&idle, &at_mail] {
+        let log = sink.log();
+        assert_eq!(count(&log, "CONNECT"), 2, "{log:?}");
+        assert_eq!(count(&log, "BODY:"), 2, "{log:?}");
+    }
+    // The old session hung up at the second MAIL: it went again, and
+    // only, on the new one.
+    let log = at_mail.log();
+    assert_eq!(count(&log, "CLOSE"), 1, "{log:?}");
+    assert_eq!(count(&log, "MAIL FROM"), 2, "{log:?}");
+}

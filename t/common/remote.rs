@@ -249,6 +249,11 @@ pub struct Script {
     /// The answer to STARTTLS, sent in one write before the handshake
     /// (a hostile server pipelines more after its 220: CVE-2020-15955).
     pub starttls_reply: String,
+    /// After this many messages on one connection, hang up at the next
+    /// command without answering it (logged `CLOSE`).
+    pub max_messages: Option<usize>,
+    /// Hang up right after answering the final dot (logged `CLOSE`).
+    pub close_after_dot: bool,
 }
 
 impl Default for Script {
@@ -267,6 +272,8 @@ impl Default for Script {
             implicit_tls: false,
             auth: None,
             starttls_reply: "220 ready".into(),
+            max_messages: None,
+            close_after_dot: false,
         }
     }
 }
@@ -384,7 +391,12 @@ fn serve(s: TcpStream, sc: &Script, log: &Mutex<Vec<String>>) {
     if !sc.greeting.starts_with("220") {
         return;
     }
+    let mut messages = 0;
     while let Some(l) = p.line() {
+        if sc.max_messages.is_some_and(|m| messages >= m) {
+            push("CLOSE".into());
+            return;
+        }
         push(l.clone());
         let verb = l.split(' ').next().unwrap_or("").to_ascii_uppercase();
         if sc.drop_at.as_deref() == Some(verb.as_str()) {
@@ -458,6 +470,11 @@ fn serve(s: TcpStream, sc: &Script, log: &Mutex<Vec<String>>) {
                     return;
                 }
                 p.send(&sc.final_reply);
+                messages += 1;
+                if sc.close_after_dot {
+                    push("CLOSE".into());
+                    return;
+                }
             }
             "QUIT" => {
                 p.send("221 bye");

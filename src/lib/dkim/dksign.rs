@@ -168,9 +168,14 @@ pub fn signatures(
 pub const BUILTIN_MARK: &[u8] = b"sqmail-qmail-dksign-builtin-signing-1";
 
 /// A temporary failure in qmail-remote's words: one `Z` report.
+pub fn defer_report(why: &str) -> Vec<u8> {
+    format!("Zqmail-dksign: unable to sign: {why} (#4.3.0)\n\0").into_bytes()
+}
+
+/// Writes [`defer_report`] on standard output; qmail-remote's exit code.
 pub fn defer(why: &str) -> i32 {
     let mut o = std::io::stdout().lock();
-    let _ = o.write_all(format!("Zqmail-dksign: unable to sign: {why} (#4.3.0)\n\0").as_bytes());
+    let _ = o.write_all(&defer_report(why));
     let _ = o.flush();
     0
 }

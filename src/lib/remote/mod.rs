@@ -82,12 +82,57 @@ pub const BUILTIN_MARK: &[u8] = b"sqmail-qmail-remote-builtin-delivery-1";
 /// returns its whole output.
 pub fn run(args: &[Vec<u8>]) -> Out {
     let mut out = Out::default();
-    let text = deliver(args, &mut out);
+    let text = deliver(args, &mut out, None);
     out.raw(&text);
     out
 }
 
-fn deliver(args: &[Vec<u8>], out: &mut Out) -> Vec<u8> {
+/// An SMTP session left open by one delivery for the next one, with what
+/// it was opened for: it is used again only for the same route, source
+/// address, HELO name, AUTH and TLS rule (qmail-rspawn(8)).
+pub struct KeptSession {
+    key: Vec<u8>,
+    session: smtp::Kept,
+}
+
+impl KeptSession {
+    /// The socket, to notice the server closing it while it is idle.
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        self.session.fd()
+    }
+
+    /// Ends the session with QUIT.
+    pub fn quit(self) {
+        self.session.quit()
+    }
+}
+
+/// As [`run`], delivering over `kept` when it was opened for the same
+/// route, and leaving the session open there after a complete transaction.
+pub fn run_keeping(args: &[Vec<u8>], kept: &mut Option<KeptSession>) -> Out {
+    let mut out = Out::default();
+    let text = deliver(args, &mut out, Some(kept));
+    out.raw(&text);
+    out
+}
+
+/// What a session depends on besides the recipient's host: two deliveries
+/// with the same key may share one.
+fn session_key(
+    target: &str,
+    port: u16,
+    source: Option<&route::Source>,
+    helo: &str,
+    auth: Option<&route::Auth>,
+    rule: &route::TlsRule,
+    cert: Option<&str>,
+) -> Vec<u8> {
+    let src = source.map(|s| (s.ip, s.scope));
+    let auth = auth.map(|a| (&a.user, &a.pass));
+    format!("{target}\0{port}\0{src:?}\0{helo}\0{auth:?}\0{rule:?}\0{cert:?}").into_bytes()
+}
+
+fn deliver(args: &[Vec<u8>], out: &mut Out, mut kept: Option<&mut Option<KeptSession>>) -> Vec<u8> {
     let [host, raw_sender, recips @ ..] = args else {
         return report::USAGE.into();
     };
@@ -135,17 +180,16 @@ fn deliver(args: &[Vec<u8>], out: &mut Out) -> Vec<u8> {
         Ok(s) => s,
         Err(route::BadAddress) => return report::BAD_DOMAINIP.into(),
     };
-    let resolver = Resolver::new();
-    let cands = match candidates(&resolver, &target, rt.relay.is_some()) {
-        Ok(c) => c,
-        Err(text) => return text,
-    };
+    let cert = (rule.mode >= 0)
+        .then(|| {
+            let dom = route::sender_domain(sender);
+            route::suffix_keys(dom, &['.'])
+                .find_map(|k| ctl.domaincerts.get(k))
+                .or_else(|| ctl.domaincerts.get("*"))
+        })
+        .flatten();
     let tls_setup = if rule.mode >= 0 {
-        let dom = route::sender_domain(sender);
-        let v = route::suffix_keys(dom, &['.'])
-            .find_map(|k| ctl.domaincerts.get(k))
-            .or_else(|| ctl.domaincerts.get("*"));
-        match v.map(TlsSetup::load) {
+        match cert.map(TlsSetup::load) {
             Some(Ok(s)) => s,
             Some(Err(text)) => return text,
             None => TlsSetup::default(),
@@ -160,6 +204,49 @@ fn deliver(args: &[Vec<u8>], out: &mut Out) -> Vec<u8> {
         .as_ref()
         .and_then(|s| s.helo.clone())
         .unwrap_or_else(|| ctl.helo.clone());
+    let key = session_key(
+        &target,
+        port,
+        source.as_ref(),
+        &helo,
+        rt.auth.as_ref(),
+        &rule,
+        cert,
+    );
+    let keep = !rt.qmtp && kept.is_some();
+    // A session kept from the last delivery, when it fits: no lookup, no
+    // connection, no greeting.
+    if let Some(slot) = kept.as_deref_mut()
+        && let Some(k) = slot.take()
+    {
+        if !keep || k.key != key {
+            k.quit();
+        } else {
+            let mut job = Job {
+                sender: raw_sender,
+                recips,
+                helo: &helo,
+                auth: rt.auth.as_ref(),
+                tls: &rule,
+                tls_host: &target,
+                tls_setup: &tls_setup,
+                dane: None,
+                msg: &mut msg,
+            };
+            match smtp::reuse(&mut job, out, k.session) {
+                smtp::Reused::Done(text, again) => {
+                    *slot = again.map(|session| KeptSession { key, session });
+                    return text;
+                }
+                smtp::Reused::Stale => {}
+            }
+        }
+    }
+    let resolver = Resolver::new();
+    let cands = match candidates(&resolver, &target, rt.relay.is_some()) {
+        Ok(c) => c,
+        Err(text) => return text,
+    };
     let implicit = port == SMTPS_PORT && rule.wanted();
     let anchors = dns::dnssec::Anchors::load(Path::new("control/trustanchors"));
     let dane = dane::Dane::new(
@@ -268,7 +355,14 @@ fn deliver(args: &[Vec<u8>], out: &mut Out) -> Vec<u8> {
             let step = if rt.qmtp {
                 qmtp::session(&mut job, out, tcp, &ip, &a.host, port == QMTPS_PORT)
             } else {
-                smtp::session(&mut job, out, tcp, &ip, &a.host, implicit)
+                let (step, session) = smtp::session(&mut job, out, tcp, &ip, &a.host, implicit, keep);
+                if let (Some(slot), Some(session)) = (kept.as_deref_mut(), session) {
+                    *slot = Some(KeptSession {
+                        key: key.clone(),
+                        session,
+                    });
+                }
+                step
             };
             match step {
                 Step::Done(text) => return text,

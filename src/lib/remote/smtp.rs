@@ -407,6 +407,9 @@ enum Fail {
     /// The final dot was sent: a loss may duplicate the message.
     AfterDot,
     Report(Vec<u8>),
+    /// A kept session found closed (or closing, 421) before the server
+    /// took the sender: nothing was accepted, a new connection may try.
+    Stale,
 }
 
 impl From<io::Error> for Fail {
@@ -415,8 +418,42 @@ impl From<io::Error> for Fail {
     }
 }
 
+/// A session left open after a complete transaction, ready for the next
+/// message to the same place (qmail-rspawn(8): connection reuse).
+pub struct Kept {
+    conn: Conn,
+    ehlo: Ehlo,
+    over_tls: bool,
+    authed: bool,
+    ip: String,
+}
+
+impl Kept {
+    /// The socket, to notice the server closing it while it is idle.
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        self.conn.s.raw_fd()
+    }
+
+    /// Ends the session politely, as after a single delivery.
+    pub fn quit(mut self) {
+        let _ = self.conn.send(b"QUIT\r\n");
+        self.conn.s.close();
+    }
+}
+
+/// What a kept session did with a message.
+pub enum Reused {
+    /// The delivery is decided; the session is kept again when its
+    /// transaction completed.
+    Done(Vec<u8>, Option<Kept>),
+    /// The server had closed the session: deliver over a new connection.
+    Stale,
+}
+
 /// Runs the session on `tcp` with the server at `ip` (text form) named
 /// `mx_host`; `implicit` does the TLS handshake before the greeting.
+/// With `keep`, a session whose transaction completed is returned open
+/// instead of ended with QUIT.
 pub fn session(
     job: &mut Job<'_>,
     out: &mut Out,
@@ -424,16 +461,69 @@ pub fn session(
     ip: &str,
     mx_host: &str,
     implicit: bool,
-) -> Step {
+    keep: bool,
+) -> (Step, Option<Kept>) {
     let mut conn = Conn::new(Stream::Plain(tcp));
-    let r = dialogue(job, out, &mut conn, ip, mx_host, implicit);
+    let r = match open(job, &mut conn, ip, mx_host, implicit) {
+        Ok(Ok((ehlo, over_tls))) => {
+            let mut authed = false;
+            let r = transaction(job, out, &mut conn, &ehlo, over_tls, &mut authed, ip, false);
+            if keep && let Ok(Step::Done(text)) = r {
+                let ip = ip.to_string();
+                let kept = Kept {
+                    conn,
+                    ehlo,
+                    over_tls,
+                    authed,
+                    ip,
+                };
+                return (Step::Done(text), Some(kept));
+            }
+            r
+        }
+        Ok(Err(step)) => Ok(step),
+        Err(f) => Err(f),
+    };
+    (end(job, &mut conn, r, ip), None)
+}
+
+/// The next message over a kept session.
+pub fn reuse(job: &mut Job<'_>, out: &mut Out, mut k: Kept) -> Reused {
+    let r = transaction(
+        job,
+        out,
+        &mut k.conn,
+        &k.ehlo,
+        k.over_tls,
+        &mut k.authed,
+        &k.ip,
+        true,
+    );
+    match r {
+        Err(Fail::Stale) => {
+            k.conn.s.close();
+            Reused::Stale
+        }
+        Ok(Step::Done(text)) => Reused::Done(text, Some(k)),
+        r => {
+            let ip = k.ip.clone();
+            match end(job, &mut k.conn, r, &ip) {
+                Step::Done(text) => Reused::Done(text, None),
+                Step::NextMx => Reused::Stale,
+            }
+        }
+    }
+}
+
+/// The report of a session that ends here; a decided one says QUIT.
+fn end(job: &Job<'_>, conn: &mut Conn, r: Result<Step, Fail>, ip: &str) -> Step {
     let report = match r {
         Ok(step) => step,
         Err(Fail::Report(v)) => Step::Done(v),
         Err(Fail::Io(e)) if tls::is_tls_error(&e) => {
             Step::Done(report::tls_fail(tls::PROTOCOL, job.tls_host))
         }
-        Err(Fail::Io(_)) => Step::Done(report::died(ip, false)),
+        Err(Fail::Io(_) | Fail::Stale) => Step::Done(report::died(ip, false)),
         Err(Fail::AfterDot) => Step::Done(report::died(ip, true)),
     };
     // Politeness, as qmail 1.03: QUIT without waiting for its answer.
@@ -444,14 +534,15 @@ pub fn session(
     report
 }
 
-fn dialogue(
+/// Greeting, EHLO, STARTTLS: the session up to its first transaction.
+/// `Ok(Err(step))`: the greeting sends us to the next address.
+fn open(
     job: &mut Job<'_>,
-    out: &mut Out,
     conn: &mut Conn,
     ip: &str,
     mx_host: &str,
     implicit: bool,
-) -> Result<Step, Fail> {
+) -> Result<Result<(Ehlo, bool), Step>, Fail> {
     let z = |suffix: &str, r: &Reply| Fail::Report(quit("ZConnected to ", ip, suffix, Some(r)));
     let d = |suffix: &str, r: &Reply| Fail::Report(quit("DConnected to ", ip, suffix, Some(r)));
     if implicit {
@@ -461,7 +552,7 @@ fn dialogue(
     match g.code {
         500.. => return Err(d(" but sender was rejected", &g)),
         421 | 450 => return Err(z(" but greylisted", &g)),
-        400..=499 => return Ok(Step::NextMx),
+        400..=499 => return Ok(Err(Step::NextMx)),
         220 => {}
         _ => return Err(z(" but greeting failed", &g)),
     }
@@ -487,6 +578,26 @@ fn dialogue(
             return Err(Fail::Report(report::tls_fail(tls::NEGOTIATE, job.tls_host)));
         }
     }
+    Ok(Ok((ehlo, over_tls)))
+}
+
+/// One message: AUTH (once per session), MAIL, RCPTs, DATA. `Ok` only
+/// when the server answered the final dot: the session is then ready for
+/// another transaction. On a `reused` session a failure before the
+/// server took the sender is `Fail::Stale`.
+#[allow(clippy::too_many_arguments)]
+fn transaction(
+    job: &mut Job<'_>,
+    out: &mut Out,
+    conn: &mut Conn,
+    ehlo: &Ehlo,
+    over_tls: bool,
+    authed: &mut bool,
+    ip: &str,
+    reused: bool,
+) -> Result<Step, Fail> {
+    let z = |suffix: &str, r: &Reply| Fail::Report(quit("ZConnected to ", ip, suffix, Some(r)));
+    let d = |suffix: &str, r: &Reply| Fail::Report(quit("DConnected to ", ip, suffix, Some(r)));
     // Known before AUTH: a message this peer must not get ends here.
     // UTF-8 header fields ask for SMTPUTF8 where it is offered and go as
     // 8-bit text elsewhere, as qmail and Postfix send them: bouncing them
@@ -508,7 +619,10 @@ fn dialogue(
     if let Some(a) = job.auth
         && let Some(mech) = ehlo.mechanism()
     {
-        login(conn, job.sender, a, mech, ip)?;
+        if !*authed {
+            login(conn, job.sender, a, mech, ip)?;
+            *authed = true;
+        }
         mail.extend_from_slice(b" AUTH=");
         mail.extend_from_slice(auth::xtext(&a.user).as_bytes());
     }
@@ -538,18 +652,20 @@ fn dialogue(
         .iter()
         .map(|r| (!has_line_break(r)).then(|| [&b"RCPT TO:<"[..], &quote(r), b">\r\n"].concat()))
         .collect();
+    let stale = |e: io::Error| if reused { Fail::Stale } else { Fail::Io(e) };
     if ehlo.pipelining {
         let mut all = mail;
         for r in rcpts.iter().flatten() {
             all.extend_from_slice(r);
         }
         all.extend_from_slice(b"DATA\r\n");
-        conn.send(&all)?;
+        conn.send(&all).map_err(stale)?;
     } else {
-        conn.send(&mail)?;
+        conn.send(&mail).map_err(stale)?;
     }
-    let m = conn.reply()?;
+    let m = conn.reply().map_err(stale)?;
     match m.code {
+        421 if reused => return Err(Fail::Stale),
         500.. => return Err(d(" but sender was rejected", &m)),
         400..=499 => return Err(z(" but sender was greylisted", &m)),
         _ => {}

@@ -72,6 +72,16 @@ impl Write for Stream {
 }
 
 impl Stream {
+    /// The socket's descriptor (-1 once closed).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Stream::Plain(s) => s.as_raw_fd(),
+            Stream::Tls(s) => s.sock.as_raw_fd(),
+            Stream::Closed => -1,
+        }
+    }
+
     /// Ends the session: close_notify over TLS, then the socket is dropped.
     /// Only writes: waiting for the peer's own close could take up to
     /// timeoutremote.

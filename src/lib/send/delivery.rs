@@ -11,9 +11,12 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
+use std::time::Instant;
 
+use super::reuse::{self, Heard, Worker};
 use crate::exit::Die;
 use crate::sys::{self, Exit, Fork, PollFd};
 
@@ -27,6 +30,18 @@ pub trait Spawner {
     /// pipe on fds 1 and 2; the cwd is `queue/mess`. `at` is the index of
     /// the recipient's last `@`. Never returns.
     fn child(&self, sender: &[u8], recip: &[u8], at: usize) -> !;
+    /// Whether a delivery runs in a worker that may take the next one for
+    /// the same host (`reuse`).
+    fn reuses(&self) -> bool {
+        false
+    }
+    /// A worker's life: the first delivery with the message on fd 0, its
+    /// report on `sock`, then the next ones (`reuse::next_job`) until the
+    /// socket closes. Never returns.
+    fn work(&self, sock: UnixStream, sender: &[u8], recip: &[u8], at: usize) -> ! {
+        let _ = (sock, sender, recip, at);
+        sys::exit_now(crate::exit::TEMP)
+    }
 }
 
 /// The concurrency a spawner announces: conf-spawn, capped by the one-byte
@@ -118,6 +133,8 @@ fn messid_error(m: &[u8]) -> Option<&'static str> {
 struct Engine<'a, S: Spawner> {
     s: &'a S,
     slots: Vec<Slot>,
+    /// Workers holding sessions (`Spawner::reuses`), busy or idle.
+    workers: Vec<Worker>,
     uidq: u32,
     out: Vec<u8>,
     writing: bool,
@@ -167,6 +184,9 @@ impl<S: Spawner> Engine<'_, S> {
         if st.uid() != self.uidq {
             return self.answer(n, b"ZSorry, message has wrong owner. (#4.3.5)\n");
         }
+        if self.s.reuses() {
+            return self.give_worker(c, at, mess);
+        }
         let Ok((r, w)) = io::pipe() else {
             return self.answer(n, b"Zqmail-spawn unable to create pipe. (#4.3.0)\n");
         };
@@ -195,6 +215,102 @@ impl<S: Spawner> Engine<'_, S> {
                 slot.output.clear();
             }
         }
+    }
+
+    /// A delivery for a worker: an idle one for the same host, else a new
+    /// one (ending the longest idle when there are as many as slots).
+    fn give_worker(&mut self, c: &Cmd, at: usize, mess: File) {
+        let n = c.delnum;
+        let host = c.recip[at + 1..].to_ascii_lowercase();
+        while let Some(i) = self.workers.iter().position(|w| w.takes(&host)) {
+            let w = &mut self.workers[i];
+            if w.send(n, &c.messid, &c.sender, &c.recip).is_ok() {
+                let pid = w.pid;
+                self.occupy(n, pid);
+                return;
+            }
+            self.workers.swap_remove(i);
+        }
+        if self.workers.len() >= self.slots.len()
+            && let Some(i) = (0..self.workers.len())
+                .filter(|&i| self.workers[i].busy.is_none())
+                .min_by_key(|&i| self.workers[i].idle_since)
+        {
+            self.workers.swap_remove(i);
+        }
+        let Ok((ours, theirs)) = UnixStream::pair() else {
+            return self.answer(n, b"Zqmail-spawn unable to create pipe. (#4.3.0)\n");
+        };
+        match sys::fork() {
+            Err(_) => self.answer(n, b"Zqmail-spawn unable to fork. (#4.3.0)\n"),
+            Ok(Fork::Child) => {
+                // Only qmail-rspawn may hold the other workers' sockets:
+                // each must see its end close.
+                self.workers.clear();
+                drop(ours);
+                let wired = sys::move_fd(OwnedFd::from(mess), 0).and_then(|()| {
+                    let null = File::options().write(true).open("/dev/null")?;
+                    sys::move_fd(OwnedFd::from(null), 1)?;
+                    sys::dup2(1, 2)
+                });
+                if wired.is_err() {
+                    sys::exit_now(crate::exit::TEMP);
+                }
+                self.s.work(theirs, &c.sender, &c.recip, at)
+            }
+            Ok(Fork::Parent(pid)) => {
+                drop(theirs);
+                self.workers.push(Worker::new(pid, ours, host, n));
+                self.occupy(n, pid);
+            }
+        }
+    }
+
+    /// Slot `n` waits for the report of the worker `pid`.
+    fn occupy(&mut self, n: usize, pid: i32) {
+        let slot = &mut self.slots[n];
+        slot.used = true;
+        slot.pipe = None;
+        slot.pid = pid;
+        slot.status = None;
+        slot.output.clear();
+        slot.truncated = false;
+    }
+
+    /// Reads worker `i`'s socket: a report finishes its delivery; a worker
+    /// gone leaves its delivery to `reap` (reported as a crash).
+    fn hear_worker(&mut self, i: usize) {
+        match self.workers[i].hear() {
+            Heard::Nothing => {}
+            Heard::Report(r) => {
+                let pid = self.workers[i].pid;
+                if let Some(slot) = self.slots.iter_mut().find(|s| s.used && s.pid == pid) {
+                    slot.output = r;
+                    slot.status = Some(Exit::Code(0));
+                    slot.pid = 0; // its later exit is not this delivery's
+                }
+                if self.workers[i].uses >= reuse::MAX_USES {
+                    self.workers.swap_remove(i);
+                }
+            }
+            Heard::Gone => {
+                self.workers.swap_remove(i);
+            }
+        }
+    }
+
+    /// Ends the workers idle for `reuse::IDLE`; returns the milliseconds
+    /// until the next one is due (-1: none idle).
+    fn expire_idle(&mut self) -> i32 {
+        let now = Instant::now();
+        self.workers
+            .retain(|w| w.busy.is_some() || now.duration_since(w.idle_since) < reuse::IDLE);
+        self.workers
+            .iter()
+            .filter(|w| w.busy.is_none())
+            .map(|w| (reuse::IDLE - now.duration_since(w.idle_since)).as_millis() as i32 + 1)
+            .min()
+            .unwrap_or(-1)
     }
 
     fn reap(&mut self) {
@@ -255,6 +371,7 @@ pub fn serve<S: Spawner>(s: &S, home: &Path) -> Result<(), Die> {
     let mut e = Engine {
         s,
         slots: (0..n).map(|_| Slot::default()).collect(),
+        workers: Vec::new(),
         uidq: ids.qmailq,
         out: vec![n as u8],
         writing: true,
@@ -263,12 +380,15 @@ pub fn serve<S: Spawner>(s: &S, home: &Path) -> Result<(), Die> {
     let mut cmd = Cmd::default();
     let mut reading = true;
     let mut buf = [0u8; 4096];
-    let mut fds: Vec<PollFd> = Vec::with_capacity(n + 2);
+    let mut fds: Vec<PollFd> = Vec::with_capacity(2 * n + 2);
     let mut which: Vec<usize> = Vec::with_capacity(n);
+    let mut heard: Vec<i32> = Vec::with_capacity(n);
     loop {
         if !reading && !e.slots.iter().any(|s| s.used) {
+            // Closing the workers' sockets ends their sessions.
             return Ok(());
         }
+        let timeout = e.expire_idle();
         fds.clear();
         which.clear();
         fds.push(PollFd::read(sigfd));
@@ -281,11 +401,21 @@ pub fn serve<S: Spawner>(s: &S, home: &Path) -> Result<(), Die> {
                 which.push(i);
             }
         }
-        sys::poll_fds(&mut fds, -1).map_err(|e| Die::sys("poll", e))?;
+        let wbase = fds.len();
+        fds.extend(e.workers.iter().map(|w| PollFd::read(w.fd())));
+        sys::poll_fds(&mut fds, timeout).map_err(|e| Die::sys("poll", e))?;
         let base = if reading { 2 } else { 1 };
         for (k, &i) in which.iter().enumerate() {
             if fds[base + k].ready {
                 e.read_child(i);
+            }
+        }
+        // By descriptor: hearing one may remove a worker from the list.
+        heard.clear();
+        heard.extend(fds[wbase..].iter().filter(|f| f.ready).map(|f| f.fd));
+        for fd in &heard {
+            if let Some(i) = e.workers.iter().position(|w| w.fd() == *fd) {
+                e.hear_worker(i);
             }
         }
         if fds[0].ready {
@@ -530,9 +660,78 @@ pub fn remote_report(out: &mut Vec<u8>, exit: Exit, s: &[u8]) {
     }
 }
 
+impl Remote {
+    /// One delivery in this process, the message on fd 0: qmail-dksign's
+    /// signing when asked, then qmail-remote's code; returns the report.
+    fn deliver_here(
+        &self,
+        sender: &[u8],
+        recip: &[u8],
+        at: usize,
+        kept: Option<&mut Option<crate::remote::KeptSession>>,
+    ) -> Vec<u8> {
+        let args = [recip[at + 1..].to_vec(), sender.to_vec(), recip.to_vec()];
+        // qmail-dksign's work: the signed copy becomes descriptor 0.
+        let signed = match self.sign {
+            false => None,
+            true => match crate::dkim::dksign::signed_input(&crate::home::home(), &args) {
+                Ok(f) => f,
+                Err(e) => return crate::dkim::dksign::defer_report(&e),
+            },
+        };
+        if let Some(f) = &signed
+            && let Err(e) = sys::dup2(f.as_raw_fd(), 0)
+        {
+            let why = format!("cannot read the signed message: {e}");
+            return crate::dkim::dksign::defer_report(&why);
+        }
+        drop(signed);
+        let out = match kept {
+            Some(k) => crate::remote::run_keeping(&args, k),
+            None => crate::remote::run(&args),
+        };
+        out.bytes().to_vec()
+    }
+}
+
 impl Spawner for Remote {
     fn truncate_at(&self) -> usize {
         0
+    }
+    fn reuses(&self) -> bool {
+        self.program.is_none()
+    }
+    fn work(&self, mut sock: UnixStream, sender: &[u8], recip: &[u8], at: usize) -> ! {
+        let _ = sys::default_signal(libc::SIGCHLD);
+        // Where the engine put us; qmail-remote's code moves to the home.
+        let mess = std::env::current_dir().unwrap_or_else(|_| crate::home::home().join("queue/mess"));
+        let mut kept: Option<crate::remote::KeptSession> = None;
+        let mut report = self.deliver_here(sender, recip, at, Some(&mut kept));
+        loop {
+            if reuse::answer(&mut sock, &report).is_err() {
+                break;
+            }
+            let fd = kept.as_ref().map(|k| k.fd());
+            let lost = || {
+                if let Some(k) = kept.take() {
+                    k.quit();
+                }
+            };
+            let Some(job) = reuse::next_job(&mut sock, fd, lost) else {
+                break;
+            };
+            let at = job.recip.iter().rposition(|&b| b == b'@').unwrap_or(0);
+            let path = mess.join(OsStr::from_bytes(&job.messid));
+            let opened = File::open(&path).and_then(|m| sys::move_fd(OwnedFd::from(m), 0));
+            report = match opened {
+                Ok(()) => self.deliver_here(&job.sender, &job.recip, at, Some(&mut kept)),
+                Err(_) => b"Zqmail-spawn unable to open message. (#4.3.0)\n\0".to_vec(),
+            };
+        }
+        if let Some(k) = kept {
+            k.quit();
+        }
+        sys::exit_now(0)
     }
     fn report(&self, out: &mut Vec<u8>, exit: Exit, output: &[u8]) {
         remote_report(out, exit, output)
@@ -542,25 +741,8 @@ impl Spawner for Remote {
         let Some(prog) = self.program.as_ref() else {
             // What an exec would have reset: the spawner's SIGCHLD handler.
             let _ = sys::default_signal(libc::SIGCHLD);
-            let args = [host.to_vec(), sender.to_vec(), recip.to_vec()];
-            // qmail-dksign's work: the signed copy becomes descriptor 0.
-            let signed = match self.sign {
-                false => None,
-                true => match crate::dkim::dksign::signed_input(&crate::home::home(), &args) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        crate::dkim::dksign::defer(&e);
-                        sys::exit_now(0)
-                    }
-                },
-            };
-            if let Some(f) = &signed
-                && let Err(e) = sys::dup2(f.as_raw_fd(), 0)
-            {
-                crate::dkim::dksign::defer(&format!("cannot read the signed message: {e}"));
-                sys::exit_now(0)
-            }
-            crate::remote::run(&args).flush();
+            let report = self.deliver_here(sender, recip, at, None);
+            let _ = sys::borrow_fd(1).write_all(&report);
             sys::exit_now(0)
         };
         let err = std::process::Command::new(prog)

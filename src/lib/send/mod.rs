@@ -10,6 +10,7 @@ pub mod controls;
 pub mod delivery;
 pub mod log;
 pub mod retry;
+pub mod reuse;
 pub mod start;
 pub mod todo;
 
