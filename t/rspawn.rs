@@ -306,7 +306,10 @@ fn one_session_carries_the_deliveries_to_one_host() {
     let mut s = Spawner::start(&h, &dns);
     for (i, r) in ["b@ok.test", "c@OK.test", "d@ok.test"].iter().enumerate() {
         let got = s.deliver(i as u8, r);
-        assert!(got.starts_with("K127.0.0.2 accepted message."), "{r}: {got}");
+        assert!(
+            got.starts_with("K127.0.0.2 accepted message."),
+            "{r}: {got}"
+        );
     }
     // Another host: its own session, answered as before.
     assert!(s.deliver(5, "b@rcpt5.test").starts_with('D'));
@@ -343,7 +346,10 @@ fn a_session_the_server_ended_is_replaced() {
         .enumerate()
     {
         let got = s.deliver(i as u8, r);
-        assert!(got.starts_with("K127.0.0.2 accepted message."), "{r}: {got}");
+        assert!(
+            got.starts_with("K127.0.0.2 accepted message."),
+            "{r}: {got}"
+        );
     }
     s.finish();
     for sink in [&idle, &at_mail] {

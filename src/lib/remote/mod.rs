@@ -355,7 +355,8 @@ fn deliver(args: &[Vec<u8>], out: &mut Out, mut kept: Option<&mut Option<KeptSes
             let step = if rt.qmtp {
                 qmtp::session(&mut job, out, tcp, &ip, &a.host, port == QMTPS_PORT)
             } else {
-                let (step, session) = smtp::session(&mut job, out, tcp, &ip, &a.host, implicit, keep);
+                let (step, session) =
+                    smtp::session(&mut job, out, tcp, &ip, &a.host, implicit, keep);
                 if let (Some(slot), Some(session)) = (kept.as_deref_mut(), session) {
                     *slot = Some(KeptSession {
                         key: key.clone(),

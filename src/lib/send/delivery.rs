@@ -704,7 +704,8 @@ impl Spawner for Remote {
     fn work(&self, mut sock: UnixStream, sender: &[u8], recip: &[u8], at: usize) -> ! {
         let _ = sys::default_signal(libc::SIGCHLD);
         // Where the engine put us; qmail-remote's code moves to the home.
-        let mess = std::env::current_dir().unwrap_or_else(|_| crate::home::home().join("queue/mess"));
+        let mess =
+            std::env::current_dir().unwrap_or_else(|_| crate::home::home().join("queue/mess"));
         let mut kept: Option<crate::remote::KeptSession> = None;
         let mut report = self.deliver_here(sender, recip, at, Some(&mut kept));
         loop {

@@ -76,7 +76,13 @@ impl Worker {
     }
 
     /// Hands it a delivery; an error means it is gone.
-    pub fn send(&mut self, delnum: usize, messid: &[u8], sender: &[u8], recip: &[u8]) -> io::Result<()> {
+    pub fn send(
+        &mut self,
+        delnum: usize,
+        messid: &[u8],
+        sender: &[u8],
+        recip: &[u8],
+    ) -> io::Result<()> {
         let mut job = Vec::with_capacity(messid.len() + sender.len() + recip.len() + 4);
         job.push(delnum as u8);
         for part in [messid, sender, recip] {
@@ -153,7 +159,11 @@ pub struct Job {
 /// session the server closes (or speaks on unasked, as a 421 before its
 /// own timeout) is dropped through `lost`. None: qmail-rspawn closed the
 /// socket, the worker's life is over.
-pub fn next_job(sock: &mut UnixStream, session: Option<i32>, mut lost: impl FnMut()) -> Option<Job> {
+pub fn next_job(
+    sock: &mut UnixStream,
+    session: Option<i32>,
+    mut lost: impl FnMut(),
+) -> Option<Job> {
     let mut watch = session;
     let mut parts: Vec<Vec<u8>> = Vec::with_capacity(4);
     let mut cur = Vec::new();
@@ -243,7 +253,10 @@ mod tests {
         assert!(matches!(w.hear(), Heard::Report(_)));
         answer(&mut b, b"Kagain\0").unwrap();
         assert!(matches!(w.hear(), Heard::Gone), "idle worker spoke");
-        assert!(matches!(frame(&(MAX_REPORT as u32 + 1).to_le_bytes()), Frame::Bad));
+        assert!(matches!(
+            frame(&(MAX_REPORT as u32 + 1).to_le_bytes()),
+            Frame::Bad
+        ));
     }
 
     #[test]
