@@ -269,8 +269,12 @@ impl Spawner {
 
     /// One delivery of queue/mess/0/4242, and its answer.
     fn deliver(&mut self, delnum: u8, recip: &str) -> String {
+        self.deliver_from(delnum, "a@client.test", recip)
+    }
+
+    fn deliver_from(&mut self, delnum: u8, sender: &str, recip: &str) -> String {
         let mut cmd = vec![delnum];
-        cmd.extend_from_slice(format!("0/4242\0a@client.test\0{recip}\0").as_bytes());
+        cmd.extend_from_slice(format!("0/4242\0{sender}\0{recip}\0").as_bytes());
         self.child.stdin.as_mut().unwrap().write_all(&cmd).unwrap();
         let mut n = [0u8; 1];
         self.out.read_exact(&mut n).unwrap();
@@ -363,4 +367,37 @@ fn a_session_the_server_ended_is_replaced() {
     let second = log.iter().rposition(|l| l == "CONNECT").unwrap();
     assert_eq!(log[second - 1], "CLOSE", "{log:?}");
     assert_eq!(count(&log, "MAIL FROM"), 2, "{log:?}");
+}
+
+/// A kept STARTTLS session carries the next message still encrypted: one
+/// handshake for both, and the reports say TLS; a sender whose rule asks
+/// for a different TLS policy does not share it.
+#[test]
+fn a_tls_session_is_kept_and_only_for_the_same_rule() {
+    let h = QmailHome::new("rspawn-reuse-tls");
+    h.control("helohost", "client.test\n");
+    fs::write(h.path("queue/mess/0/4242"), MSG).unwrap();
+    let (_ck, cfg) = crate::common::tls::self_signed(&["tls.test"]);
+    let sink = Sink::start("127.0.0.2", script(|s| s.tls = Some(cfg)));
+    h.control(
+        "smtproutes",
+        &format!("tls.test:[127.0.0.2];{}\n", sink.addr.port()),
+    );
+    // Senders at other.test: TLS never (a rule of their own).
+    h.control("tlsdestinations", "*:\n!:;|other.test\n");
+    let dns = Dns::start(vec![]);
+    let mut s = Spawner::start(&h, &dns);
+    let tls_ok = "K127.0.0.2 TLS transmitted message accepted.";
+    assert!(s.deliver(0, "a@tls.test").starts_with(tls_ok));
+    assert!(s.deliver(1, "b@tls.test").starts_with(tls_ok));
+    let log = sink.log();
+    assert_eq!(count(&log, "CONNECT"), 1, "{log:?}");
+    assert_eq!(count(&log, "TLS"), 1, "{log:?}");
+    assert_eq!(count(&log, "BODY:"), 2, "{log:?}");
+    let plain = s.deliver_from(2, "x@other.test", "c@tls.test");
+    assert!(plain.starts_with("K127.0.0.2 accepted message."), "{plain}");
+    let log = sink.log();
+    assert_eq!(count(&log, "CONNECT"), 2, "{log:?}");
+    assert_eq!(count(&log, "TLS"), 1, "{log:?}");
+    s.finish();
 }
