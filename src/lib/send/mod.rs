@@ -144,7 +144,14 @@ pub struct Scheduler {
     scan_next: u32,
     /// An ALRM came during the start-up scan.
     scan_alarm: bool,
+    /// Messages whose `foop/` request qmail-clean has not answered yet,
+    /// oldest first (`clean_later`).
+    clean_pending: VecDeque<u64>,
 }
+
+/// How many `foop/` requests may wait for qmail-clean's answer: far below
+/// what fills the answer pipe.
+const CLEAN_AHEAD: usize = 64;
 
 fn verp(sender: &[u8], recip: &[u8]) -> Vec<u8> {
     let (Some(base), Some(at)) = (
@@ -746,10 +753,7 @@ impl Scheduler {
                 self.log.text(&line);
                 return self.todo_release(id);
             }
-            if self.clean(&format!("foop/{id}")) != b'+' {
-                let line = format!("warning: qmail-clean unable to clean up foop/{id}");
-                self.log.text(&line);
-            }
+            self.clean_later(id);
             return self.todo_release(id);
         }
         if self.exiting
@@ -864,24 +868,69 @@ impl Scheduler {
             }
             _ => {}
         }
-        if self.clean(&format!("foop/{id}")) != b'+' {
-            let line = format!("warning: qmail-clean unable to clean up foop/{id}");
-            self.log.text(&line);
+        self.clean_later(id);
+    }
+
+    /// Asks qmail-clean to remove a finished message without waiting for
+    /// the answer: qmail-send goes on scheduling while qmail-clean unlinks
+    /// (the answer only decides a warning; the files are its alone now).
+    fn clean_later(&mut self, id: u64) {
+        if self.clean_pending.len() >= CLEAN_AHEAD {
+            self.clean_answers(1);
+        }
+        let req = format!("foop/{id}\0");
+        if sys::borrow_fd(5).write_all(req.as_bytes()).is_err() {
+            self.lost_clean();
+        }
+        self.clean_pending.push_back(id);
+    }
+
+    /// Reads at least `min` of the pending answers (and any others that
+    /// are there), oldest first.
+    fn clean_answers(&mut self, min: usize) {
+        let mut got = 0;
+        while got < min || (got == 0 && !self.clean_pending.is_empty()) {
+            let mut a = [0u8; CLEAN_AHEAD];
+            let want = self.clean_pending.len().min(CLEAN_AHEAD);
+            if want == 0 {
+                return;
+            }
+            let n = match sys::borrow_fd(6).read(&mut a[..want]) {
+                Ok(0) | Err(_) => self.lost_clean(),
+                Ok(n) => n,
+            };
+            for &b in &a[..n] {
+                let Some(id) = self.clean_pending.pop_front() else {
+                    break;
+                };
+                if b != b'+' {
+                    let line = format!("warning: qmail-clean unable to clean up foop/{id}");
+                    self.log.text(&line);
+                }
+            }
+            got += n;
         }
     }
 
-    /// Sends one request to qmail-clean and returns its answer byte.
+    fn lost_clean(&mut self) -> ! {
+        self.log
+            .text("alert: oh no! lost qmail-clean connection! dying...");
+        self.log.flush();
+        sys::exit_now(crate::exit::TEMP);
+    }
+
+    /// Sends one request to qmail-clean and returns its answer byte (after
+    /// the answers still pending: qmail-clean answers in order).
     fn clean(&mut self, req: &str) -> u8 {
+        let pending = self.clean_pending.len();
+        self.clean_answers(pending);
         let mut w = sys::borrow_fd(5);
         let mut a = [0u8; 1];
         let mut msg = Vec::with_capacity(req.len() + 1);
         msg.extend_from_slice(req.as_bytes());
         msg.push(0);
         if w.write_all(&msg).is_err() || sys::borrow_fd(6).read_exact(&mut a).is_err() {
-            self.log
-                .text("alert: oh no! lost qmail-clean connection! dying...");
-            self.log.flush();
-            sys::exit_now(crate::exit::TEMP);
+            self.lost_clean();
         }
         a[0]
     }
@@ -1176,6 +1225,8 @@ impl Scheduler {
         let mut fds: Vec<PollFd> = Vec::with_capacity(8);
         loop {
             if self.exiting && self.chans.iter().all(|c| c.used == 0) && !self.todo_alive {
+                let pending = self.clean_pending.len();
+                self.clean_answers(pending);
                 self.save_schedule();
                 self.log.text("status: exiting");
                 self.log.flush();
@@ -1208,6 +1259,9 @@ impl Scheduler {
             if self.todo_alive {
                 fds.push(PollFd::read(8));
             }
+            if !self.clean_pending.is_empty() {
+                fds.push(PollFd::read(6));
+            }
             for c in [LOCAL, REMOTE] {
                 fds.push(PollFd::read(self.chans[c].rfd));
                 if !self.chans[c].wbuf.is_empty() {
@@ -1226,6 +1280,7 @@ impl Scheduler {
                         }
                     }
                     8 => self.todo_read(),
+                    6 => self.clean_answers(0),
                     2 => self.chan_read(LOCAL),
                     4 => self.chan_read(REMOTE),
                     1 => self.chan_write(LOCAL),
@@ -1318,6 +1373,7 @@ pub fn main() -> Result<(), Die> {
         incoming: None,
         scan_next: 0,
         scan_alarm: false,
+        clean_pending: VecDeque::with_capacity(CLEAN_AHEAD),
     };
     s.status();
     let r = s.run(sigfd);
