@@ -165,7 +165,7 @@ pub fn without_forged_results(head: &[u8], authserv: &str) -> Vec<u8> {
     for f in header::fields(head) {
         let forged = f.is(head, "authentication-results") && {
             let v = f.value(head);
-            let id = &v[..memchr::memchr(b';', v).unwrap_or(v.len())];
+            let id = &v[..crate::bytescan::find(b';', v).unwrap_or(v.len())];
             // The id with comments and blanks left out.
             let mut depth = 0usize;
             let id: Vec<u8> = id

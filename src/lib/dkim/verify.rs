@@ -216,7 +216,7 @@ fn parse_sig(head: &[u8], fields: &[Field], i: usize, now: u64) -> Result<Sig, S
         None => None,
         Some(i) => {
             let i = tags::compact(i);
-            let at = memchr::memrchr(b'@', &i).ok_or_else(|| perm(res.clone(), "bad i="))?;
+            let at = crate::bytescan::rfind(b'@', &i).ok_or_else(|| perm(res.clone(), "bad i="))?;
             let d = i[at + 1..].to_ascii_lowercase();
             let sub = d.ends_with(res.domain.as_bytes())
                 && (d.len() == res.domain.len() || d[d.len() - res.domain.len() - 1] == b'.');
