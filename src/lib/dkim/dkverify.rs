@@ -13,7 +13,8 @@ use std::process::{Command, Stdio};
 
 use super::authres::{self, Spf};
 use super::header;
-use super::verify::{Outcome, SigResult, Verifier};
+use super::verify::{KeyLookup, Outcome, SigResult, Verifier};
+use crate::dns::DnsError;
 use crate::queue::exitcode::code;
 
 /// Bytes kept in memory before the message goes to a file.
@@ -171,6 +172,39 @@ fn read_message(input: &mut impl Read, now: u64) -> io::Result<Read3> {
     Ok((stage, verifier, kept))
 }
 
+/// TXT lookups: the names known ahead asked together (one socket, one
+/// round trip), their answers kept; any other name asked when needed.
+struct Asked {
+    dns: crate::dns::Resolver,
+    answers: Vec<(String, Answer)>,
+}
+
+/// A name's TXT records, or why there are none.
+type Answer = Result<Vec<Vec<u8>>, DnsError>;
+
+impl Asked {
+    fn new(dns: crate::dns::Resolver, names: Vec<String>) -> Asked {
+        let answers = match names.len() {
+            0 | 1 => Vec::new(),
+            _ => {
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                let got = dns.txt_many(&refs);
+                names.into_iter().zip(got).collect()
+            }
+        };
+        Asked { dns, answers }
+    }
+}
+
+impl KeyLookup for Asked {
+    fn txt(&mut self, name: &str) -> Answer {
+        match self.answers.iter().find(|(n, _)| n == name) {
+            Some((_, a)) => a.clone(),
+            None => self.dns.txt(name),
+        }
+    }
+}
+
 /// The program's work; returns the exit code (qmail-queue's codes).
 pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
     let now = crate::date::now_secs().max(0) as u64;
@@ -178,7 +212,14 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
         Ok(x) => x,
         Err(_) => return code::READ,
     };
-    let mut dns = crate::dns::Resolver::new();
+    let var = |n| std::env::var(n).ok();
+    let dmarc_mode = authres::DmarcMode::from_env(var("DMARC").as_deref());
+    // Every key and the From domain's policy asked for at once.
+    let mut first: Vec<String> = verifier.as_ref().map_or_else(Vec::new, Verifier::key_names);
+    if dmarc_mode != authres::DmarcMode::Off {
+        first.extend(head.as_deref().and_then(authres::dmarc_first_name));
+    }
+    let mut dns = Asked::new(crate::dns::Resolver::new(), first);
     let results = match verifier {
         Some(v) => v.finish(&mut dns),
         None => vec![SigResult {
@@ -192,13 +233,11 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
     if Policy::from_env(dkim).rejects(&results) {
         return code::REFUSED_FOR_GOOD;
     }
-    let var = |n| std::env::var(n).ok();
     let spf = Spf::from_env(
         var("SPFRESULT").as_deref(),
         var("SPFDOMAIN").as_deref(),
         var("MAILFROM").as_deref(),
     );
-    let dmarc_mode = authres::DmarcMode::from_env(var("DMARC").as_deref());
     let dmarc = (dmarc_mode != authres::DmarcMode::Off)
         .then(|| authres::dmarc(head.as_deref(), spf.as_ref(), &results, &mut |n| dns.txt(n)));
     // A client allowed to relay (RELAYCLIENT from the rules, AUTHUSER

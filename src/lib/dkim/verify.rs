@@ -320,6 +320,19 @@ impl Verifier {
         }
     }
 
+    /// The names of the keys the signatures that parsed will ask for,
+    /// each once.
+    pub fn key_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for s in self.sigs.iter().flatten() {
+            let n = key_name(&s.selector, &s.domain);
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        names
+    }
+
     /// Whether the header has any DKIM-Signature.
     pub fn signed(&self) -> bool {
         !self.sigs.is_empty()
@@ -396,8 +409,13 @@ fn check(
     r
 }
 
+/// Where the key of `selector` for `domain` is published.
+pub fn key_name(selector: &str, domain: &str) -> String {
+    format!("{selector}._domainkey.{domain}")
+}
+
 fn lookup(dns: &mut dyn KeyLookup, selector: &str, domain: &str) -> Result<PublicKey, Outcome> {
-    let name = format!("{selector}._domainkey.{domain}");
+    let name = key_name(selector, domain);
     let recs = match dns.txt(&name) {
         Ok(r) => r,
         Err(DnsError::Temp) => return Err(Outcome::TempError(format!("no answer for {name}"))),

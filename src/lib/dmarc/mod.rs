@@ -88,9 +88,14 @@ impl fmt::Display for Verdict {
 /// The TXT records of a name.
 pub type Txt<'a> = &'a mut dyn FnMut(&str) -> Result<Vec<Vec<u8>>, DnsError>;
 
+/// Where the policy of `domain` is published.
+pub fn policy_name(domain: &str) -> String {
+    format!("_dmarc.{domain}")
+}
+
 /// The one DMARC record at `_dmarc.<domain>`, if any.
 fn lookup(domain: &str, txt: Txt) -> Result<Option<Record>, Outcome> {
-    let name = format!("_dmarc.{domain}");
+    let name = policy_name(domain);
     let records = match txt(&name) {
         Ok(r) => r,
         Err(DnsError::Hard) => return Ok(None),
