@@ -71,7 +71,9 @@ impl Probe {
     fn rule(&mut self, rule: &[u8]) {
         let d = self.domain.as_bytes();
         if let Some(r) = rule.strip_prefix(b"!") {
-            if ends_with_labels(d, r) {
+            // An exception names a domain under a wildcard rule, so it
+            // has two labels or more; a shorter one means nothing.
+            if labels(r) >= 2 && ends_with_labels(d, r) {
                 self.exception = self.exception.max(Some(labels(r)));
             }
         } else if let Some(r) = rule.strip_prefix(b"*.") {
@@ -188,6 +190,12 @@ impl Suffixes {
     /// a trailing dot), in one pass over the list.
     pub fn organizational_all(&self, domains: &[&str]) -> Vec<String> {
         let mut probes: Vec<Probe> = domains.iter().map(|d| Probe::new(d)).collect();
+        // A suffix has one label or more, so a domain of two labels or
+        // fewer is its own organizational domain whatever the list says:
+        // most From domains need no reading at all.
+        if probes.iter().all(|p| p.labels <= 2) {
+            return probes.into_iter().map(Probe::organizational).collect();
+        }
         match self {
             Suffixes::Text(text) => scan(text, &mut probes),
             Suffixes::File(path) => {
@@ -238,6 +246,10 @@ mod tests {
         assert_eq!(o("com"), "com");
         // Labels match whole: "mycom" is not under "com".
         assert_eq!(o("a.b.mycom"), "b.mycom");
+        // An exception of one label is no exception.
+        let odd = Suffixes::new(b"!com\ncom\n".to_vec());
+        assert_eq!(odd.organizational("a.b.com"), "b.com");
+        assert_eq!(odd.organizational("b.com"), "b.com");
         // No list at all: the default rule.
         let none = Suffixes::new(Vec::new());
         assert_eq!(none.organizational("a.b.example.co.uk"), "co.uk");
