@@ -74,6 +74,24 @@ impl DmarcMode {
     }
 }
 
+/// The values of the From fields of `head`.
+fn from_fields(head: &[u8]) -> Vec<&[u8]> {
+    header::fields(head)
+        .iter()
+        .filter(|f| f.is(head, "from"))
+        .map(|f| f.value(head))
+        .collect()
+}
+
+/// The name DMARC asks first for the message whose header is `head`:
+/// its From domain's policy record (none when there is no one From
+/// domain).
+pub fn dmarc_first_name(head: &[u8]) -> Option<String> {
+    dmarc::from::from_domain(&from_fields(head))
+        .ok()
+        .map(|d| dmarc::policy_name(&d))
+}
+
 /// DMARC for the message whose header is `head` (`None`: too long to
 /// keep), with the SPF and DKIM results found for it.
 pub fn dmarc(
@@ -89,11 +107,7 @@ pub fn dmarc(
             policy: None,
         };
     };
-    let from: Vec<&[u8]> = header::fields(head)
-        .iter()
-        .filter(|f| f.is(head, "from"))
-        .map(|f| f.value(head))
-        .collect();
+    let from = from_fields(head);
     let ev = dmarc::Evidence {
         dkim_pass: dkim
             .iter()
@@ -165,7 +179,7 @@ pub fn without_forged_results(head: &[u8], authserv: &str) -> Vec<u8> {
     for f in header::fields(head) {
         let forged = f.is(head, "authentication-results") && {
             let v = f.value(head);
-            let id = &v[..memchr::memchr(b';', v).unwrap_or(v.len())];
+            let id = &v[..crate::bytescan::find(b';', v).unwrap_or(v.len())];
             // The id with comments and blanks left out.
             let mut depth = 0usize;
             let id: Vec<u8> = id

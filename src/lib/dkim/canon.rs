@@ -24,7 +24,7 @@ pub fn header(raw: &[u8], relaxed: bool, out: &mut Vec<u8>) {
         }
         return;
     }
-    let colon = memchr::memchr(b':', raw).unwrap_or(raw.len());
+    let colon = crate::bytescan::find(b':', raw).unwrap_or(raw.len());
     let name = raw[..colon].trim_ascii_end();
     out.extend(name.iter().map(u8::to_ascii_lowercase));
     out.push(b':');

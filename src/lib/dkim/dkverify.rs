@@ -6,20 +6,24 @@
 //! `MEM_LIMIT`, beyond that in an unlinked file under `$TMPDIR`.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, IoSlice, Read, Seek, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::authres::{self, Spf};
 use super::header;
-use super::verify::{Outcome, SigResult, Verifier};
+use super::verify::{KeyLookup, Outcome, SigResult, Verifier};
+use crate::dns::DnsError;
 use crate::queue::exitcode::code;
 
 /// Bytes kept in memory before the message goes to a file.
 const MEM_LIMIT: usize = 1 << 20;
 /// A header longer than this is not verified (the message still passes).
 const HEAD_LIMIT: usize = 1 << 20;
+/// Bytes read at a time at first: a 1 KiB message comes in one piece,
+/// into a buffer too small for the allocator to map and unmap it.
+const READ_SIZE: usize = 16 * 1024;
 
 /// Where the message waits for qmail-queue.
 enum Stage {
@@ -28,23 +32,6 @@ enum Stage {
 }
 
 impl Stage {
-    fn push(&mut self, data: &[u8]) -> io::Result<()> {
-        match self {
-            Stage::Mem(m) if m.len() + data.len() <= MEM_LIMIT => {
-                m.extend_from_slice(data);
-                Ok(())
-            }
-            Stage::Mem(m) => {
-                let mut f = super::tempfile()?;
-                f.write_all(m)?;
-                f.write_all(data)?;
-                *self = Stage::File(f);
-                Ok(())
-            }
-            Stage::File(f) => f.write_all(data),
-        }
-    }
-
     /// Writes what is held from byte `from` on.
     fn copy_from(self, from: usize, out: &mut impl Write) -> io::Result<()> {
         match self {
@@ -88,51 +75,134 @@ impl Policy {
 /// (with the empty line) when it was short enough to keep.
 type Read3 = (Stage, Option<Verifier>, Option<Vec<u8>>);
 
-/// Reads the message from `input`, verifying as it goes.
+/// Reads `size` bytes onto the end of `buf` (into its spare room, which
+/// is never zeroed first), fewer only at the end of the input; the bytes
+/// read.
+fn read_into(input: &mut impl Read, buf: &mut Vec<u8>, size: usize) -> io::Result<usize> {
+    buf.reserve(size);
+    input.by_ref().take(size as u64).read_to_end(buf)
+}
+
+/// The header while it arrives, then the verifier fed the body.
+struct Scan {
+    now: u64,
+    head: Vec<u8>,
+    verifier: Option<Verifier>,
+    too_long: bool,
+    kept: Option<Vec<u8>>,
+}
+
+impl Scan {
+    fn feed(&mut self, piece: &[u8]) {
+        if let Some(v) = &mut self.verifier {
+            v.update(piece);
+            return;
+        }
+        if self.too_long {
+            return;
+        }
+        // Still in the header: look for its end across piece borders.
+        let old = self.head.len();
+        self.head.extend_from_slice(piece);
+        if let Some(b) = header::body_start_from(&self.head, old.saturating_sub(2)) {
+            let (h, _) = header::split(&self.head[..b]);
+            let mut v = Verifier::new(h.to_vec(), self.now);
+            v.update(&self.head[b..]);
+            self.verifier = Some(v);
+            self.head.truncate(b);
+            self.kept = Some(std::mem::take(&mut self.head));
+        } else if self.head.len() > HEAD_LIMIT {
+            self.too_long = true;
+            self.head = Vec::new();
+        }
+    }
+
+    fn finish(mut self) -> (Option<Verifier>, Option<Vec<u8>>) {
+        if self.verifier.is_none() && !self.too_long {
+            self.verifier = Some(Verifier::new(self.head.clone(), self.now));
+            self.kept = Some(self.head);
+        }
+        (self.verifier, self.kept)
+    }
+}
+
+/// Reads the message from `input`, verifying as it goes. In memory the
+/// message is read straight into the buffer that holds it.
 fn read_message(input: &mut impl Read, now: u64) -> io::Result<Read3> {
-    let mut stage = Stage::Mem(Vec::new());
-    let mut head: Vec<u8> = Vec::new();
-    let mut verifier: Option<Verifier> = None;
-    let mut too_long = false;
-    let mut kept = None;
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        let chunk = &buf[..n];
-        stage.push(chunk)?;
-        if let Some(v) = &mut verifier {
-            v.update(chunk);
-            continue;
-        }
-        if too_long {
-            continue;
-        }
-        // Still in the header: look for its end across chunk borders.
-        let old = head.len();
-        head.extend_from_slice(chunk);
-        let from = old.saturating_sub(2);
-        if let Some(b) = header::body_start_from(&head, from) {
-            let body = head.split_off(b);
-            let (h, _) = header::split(&head);
-            let mut v = Verifier::new(h.to_vec(), now);
-            v.update(&body);
-            verifier = Some(v);
-            kept = Some(std::mem::take(&mut head));
-        } else if head.len() > HEAD_LIMIT {
-            too_long = true;
-            head = Vec::new();
+    let mut scan = Scan {
+        now,
+        head: Vec::new(),
+        verifier: None,
+        too_long: false,
+        kept: None,
+    };
+    let mut mem = Vec::new();
+    let mut file: Option<File> = None;
+    let mut buf = Vec::new();
+    // A read ends short of its size only at the end of the message.
+    let mut more = true;
+    while more {
+        match &mut file {
+            None => {
+                let old = mem.len();
+                // Pieces grow with the message, as the buffer does.
+                let size = old.clamp(READ_SIZE, 4 * READ_SIZE);
+                more = read_into(input, &mut mem, size)? == size;
+                scan.feed(&mem[old..]);
+                if mem.len() > MEM_LIMIT {
+                    let mut f = super::tempfile()?;
+                    f.write_all(&mem)?;
+                    file = Some(f);
+                    mem = Vec::new();
+                }
+            }
+            Some(f) => {
+                buf.clear();
+                more = read_into(input, &mut buf, 4 * READ_SIZE)? == 4 * READ_SIZE;
+                f.write_all(&buf)?;
+                scan.feed(&buf);
+            }
         }
     }
-    if verifier.is_none() && !too_long {
-        verifier = Some(Verifier::new(head.clone(), now));
-        kept = Some(head);
-    }
+    let stage = match file {
+        Some(f) => Stage::File(f),
+        None => Stage::Mem(mem),
+    };
+    let (verifier, kept) = scan.finish();
     Ok((stage, verifier, kept))
+}
+
+/// TXT lookups: the names known ahead asked together (one socket, one
+/// round trip), their answers kept; any other name asked when needed.
+struct Asked {
+    dns: crate::dns::Resolver,
+    answers: Vec<(String, Answer)>,
+}
+
+/// A name's TXT records, or why there are none.
+type Answer = Result<Vec<Vec<u8>>, DnsError>;
+
+impl Asked {
+    fn new(dns: crate::dns::Resolver, names: Vec<String>) -> Asked {
+        let answers = match names.len() {
+            0 | 1 => Vec::new(),
+            _ => {
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                let got = dns.txt_many(&refs);
+                names.into_iter().zip(got).collect()
+            }
+        };
+        Asked { dns, answers }
+    }
+}
+
+impl KeyLookup for Asked {
+    fn txt(&mut self, name: &str) -> Answer {
+        match self.answers.iter().find(|(n, _)| n == name) {
+            Some((_, a)) => a.clone(),
+            None => self.dns.txt(name),
+        }
+    }
 }
 
 /// The program's work; returns the exit code (qmail-queue's codes).
@@ -142,7 +212,14 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
         Ok(x) => x,
         Err(_) => return code::READ,
     };
-    let mut dns = crate::dns::Resolver::new();
+    let var = |n| std::env::var(n).ok();
+    let dmarc_mode = authres::DmarcMode::from_env(var("DMARC").as_deref());
+    // Every key and the From domain's policy asked for at once.
+    let mut first: Vec<String> = verifier.as_ref().map_or_else(Vec::new, Verifier::key_names);
+    if dmarc_mode != authres::DmarcMode::Off {
+        first.extend(head.as_deref().and_then(authres::dmarc_first_name));
+    }
+    let mut dns = Asked::new(crate::dns::Resolver::new(), first);
     let results = match verifier {
         Some(v) => v.finish(&mut dns),
         None => vec![SigResult {
@@ -156,13 +233,11 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
     if Policy::from_env(dkim).rejects(&results) {
         return code::REFUSED_FOR_GOOD;
     }
-    let var = |n| std::env::var(n).ok();
     let spf = Spf::from_env(
         var("SPFRESULT").as_deref(),
         var("SPFDOMAIN").as_deref(),
         var("MAILFROM").as_deref(),
     );
-    let dmarc_mode = authres::DmarcMode::from_env(var("DMARC").as_deref());
     let dmarc = (dmarc_mode != authres::DmarcMode::Off)
         .then(|| authres::dmarc(head.as_deref(), spf.as_ref(), &results, &mut |n| dns.txt(n)));
     // A client allowed to relay (RELAYCLIENT from the rules, AUTHUSER
@@ -189,8 +264,8 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
     // written once into an anonymous memory file that becomes its
     // descriptor 0, with descriptor 1 (the envelope) untouched. One fork,
     // one pipe and one wait less per message than the spawn below.
-    if let Stage::Mem(_) = stage {
-        return match in_memory(&field, head.as_deref(), &me, stage) {
+    if let Stage::Mem(msg) = &stage {
+        return match in_memory(&field, head.as_deref(), &me, msg) {
             Ok(file) => {
                 let err = Command::new(&queue)
                     .env_remove("QMAILQUEUE")
@@ -237,20 +312,30 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
 }
 
 /// The message as qmail-queue gets it (the result field, the header
-/// without forged results, the body), in a memory file at offset 0.
-fn in_memory(field: &str, head: Option<&[u8]>, me: &str, stage: Stage) -> io::Result<File> {
+/// without forged results, the body), in a memory file at offset 0:
+/// written in one call from where the parts are, with no buffer between.
+fn in_memory(field: &str, head: Option<&[u8]>, me: &str, msg: &[u8]) -> io::Result<File> {
     let mut file = crate::sys::memfd(c"qmail-dkverify")?;
-    {
-        let mut w = io::BufWriter::with_capacity(65536, &mut file);
-        w.write_all(field.as_bytes())?;
-        match head {
-            Some(h) => {
-                w.write_all(&authres::without_forged_results(h, me))?;
-                stage.copy_from(h.len(), &mut w)?;
-            }
-            None => stage.copy_from(0, &mut w)?,
+    let (head, body) = match head {
+        Some(h) => (
+            authres::without_forged_results(h, me),
+            msg.get(h.len()..).unwrap_or_default(),
+        ),
+        None => (Vec::new(), msg),
+    };
+    let mut parts = [
+        IoSlice::new(field.as_bytes()),
+        IoSlice::new(&head),
+        IoSlice::new(body),
+    ];
+    let mut left = &mut parts[..];
+    while !left.is_empty() {
+        match file.write_vectored(left) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut left, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        w.flush()?;
     }
     file.seek(io::SeekFrom::Start(0))?;
     Ok(file)

@@ -21,7 +21,7 @@ impl Field {
     /// The text after the colon (empty for a line without one).
     pub fn value<'a>(&self, head: &'a [u8]) -> &'a [u8] {
         let raw = self.raw(head);
-        match memchr::memchr(b':', raw) {
+        match crate::bytescan::find(b':', raw) {
             Some(i) => &raw[i + 1..],
             None => &[],
         }
@@ -36,7 +36,7 @@ impl Field {
 pub fn body_start(msg: &[u8]) -> Option<usize> {
     let mut at = 0;
     while at < msg.len() {
-        let line_end = memchr::memchr(b'\n', &msg[at..]).map_or(msg.len(), |i| at + i + 1);
+        let line_end = crate::bytescan::find(b'\n', &msg[at..]).map_or(msg.len(), |i| at + i + 1);
         let line = &msg[at..line_end];
         if line == b"\n" || line == b"\r\n" {
             return Some(line_end);
@@ -59,12 +59,19 @@ pub fn body_start_from(msg: &[u8], from: usize) -> Option<usize> {
         }
     }
     let rest = msg.get(from..)?;
-    let lf = memchr::memmem::find(rest, b"\n\n").map(|i| from + i + 2);
-    let crlf = memchr::memmem::find(rest, b"\n\r\n").map(|i| from + i + 3);
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+    // The first line end followed by an empty line (LF or CRLF).
+    let mut at = 0;
+    while let Some(i) = crate::bytescan::find(b'\n', &rest[at..]) {
+        let next = &rest[at + i + 1..];
+        if next.starts_with(b"\n") {
+            return Some(from + at + i + 2);
+        }
+        if next.starts_with(b"\r\n") {
+            return Some(from + at + i + 3);
+        }
+        at += i + 1;
     }
+    None
 }
 
 /// The header (without the empty line) and the body of `msg`.
@@ -83,13 +90,13 @@ pub fn fields(head: &[u8]) -> Vec<Field> {
     let mut out: Vec<Field> = Vec::new();
     let mut at = 0;
     while at < head.len() {
-        let line_end = memchr::memchr(b'\n', &head[at..]).map_or(head.len(), |i| at + i + 1);
+        let line_end = crate::bytescan::find(b'\n', &head[at..]).map_or(head.len(), |i| at + i + 1);
         let continued = matches!(head[at], b' ' | b'\t');
         match out.last_mut() {
             Some(f) if continued => f.raw.end = line_end,
             _ => {
                 let line = &head[at..line_end];
-                let mut name_end = memchr::memchr(b':', line).map_or(at, |i| at + i);
+                let mut name_end = crate::bytescan::find(b':', line).map_or(at, |i| at + i);
                 while name_end > at && matches!(head[name_end - 1], b' ' | b'\t') {
                     name_end -= 1;
                 }

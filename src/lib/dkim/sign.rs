@@ -61,11 +61,14 @@ pub fn from_domain(msg: &[u8]) -> Option<String> {
         .into_iter()
         .find(|f| f.is(head, "from"))?;
     let v = f.value(head);
-    let addr = match (memchr::memrchr(b'<', v), memchr::memrchr(b'>', v)) {
+    let addr = match (
+        crate::bytescan::rfind(b'<', v),
+        crate::bytescan::rfind(b'>', v),
+    ) {
         (Some(a), Some(b)) if a < b => &v[a + 1..b],
         _ => v,
     };
-    let at = memchr::memrchr(b'@', addr)?;
+    let at = crate::bytescan::rfind(b'@', addr)?;
     let d: String = addr[at + 1..]
         .iter()
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
@@ -78,7 +81,7 @@ pub fn from_domain(msg: &[u8]) -> Option<String> {
 /// ending in the message's own line end (LF or CRLF): put them in front.
 pub fn sign(msg: &[u8], specs: &[Spec]) -> Result<Vec<u8>, String> {
     let (head, body) = header::split(msg);
-    let eol: &[u8] = match memchr::memchr(b'\n', msg) {
+    let eol: &[u8] = match crate::bytescan::find(b'\n', msg) {
         Some(i) if i > 0 && msg[i - 1] == b'\r' => b"\r\n",
         _ => b"\n",
     };

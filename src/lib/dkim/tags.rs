@@ -35,7 +35,7 @@ pub fn parse(text: &[u8]) -> Result<Vec<Tag>, &'static str> {
     let mut tags: Vec<Tag> = Vec::new();
     let mut start = 0;
     while start <= text.len() {
-        let end = memchr::memchr(b';', &text[start..]).map_or(text.len(), |i| start + i);
+        let end = crate::bytescan::find(b';', &text[start..]).map_or(text.len(), |i| start + i);
         let part = trim(text, start..end);
         if part.is_empty() {
             // Only the end may be empty (a trailing `;`).
@@ -43,7 +43,7 @@ pub fn parse(text: &[u8]) -> Result<Vec<Tag>, &'static str> {
                 return Err("empty tag");
             }
         } else {
-            let eq = memchr::memchr(b'=', &text[part.clone()])
+            let eq = crate::bytescan::find(b'=', &text[part.clone()])
                 .map(|i| part.start + i)
                 .ok_or("tag without =")?;
             let name = trim(text, part.start..eq);

@@ -216,7 +216,7 @@ fn parse_sig(head: &[u8], fields: &[Field], i: usize, now: u64) -> Result<Sig, S
         None => None,
         Some(i) => {
             let i = tags::compact(i);
-            let at = memchr::memrchr(b'@', &i).ok_or_else(|| perm(res.clone(), "bad i="))?;
+            let at = crate::bytescan::rfind(b'@', &i).ok_or_else(|| perm(res.clone(), "bad i="))?;
             let d = i[at + 1..].to_ascii_lowercase();
             let sub = d.ends_with(res.domain.as_bytes())
                 && (d.len() == res.domain.len() || d[d.len() - res.domain.len() - 1] == b'.');
@@ -320,6 +320,19 @@ impl Verifier {
         }
     }
 
+    /// The names of the keys the signatures that parsed will ask for,
+    /// each once.
+    pub fn key_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for s in self.sigs.iter().flatten() {
+            let n = key_name(&s.selector, &s.domain);
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        names
+    }
+
     /// Whether the header has any DKIM-Signature.
     pub fn signed(&self) -> bool {
         !self.sigs.is_empty()
@@ -396,8 +409,13 @@ fn check(
     r
 }
 
+/// Where the key of `selector` for `domain` is published.
+pub fn key_name(selector: &str, domain: &str) -> String {
+    format!("{selector}._domainkey.{domain}")
+}
+
 fn lookup(dns: &mut dyn KeyLookup, selector: &str, domain: &str) -> Result<PublicKey, Outcome> {
-    let name = format!("{selector}._domainkey.{domain}");
+    let name = key_name(selector, domain);
     let recs = match dns.txt(&name) {
         Ok(r) => r,
         Err(DnsError::Temp) => return Err(Outcome::TempError(format!("no answer for {name}"))),

@@ -31,7 +31,7 @@ pub fn from_domain(values: &[&[u8]]) -> Result<String, &'static str> {
     let mut domains: Vec<String> = Vec::new();
     let walked = address::addrlist(tokens, |a| {
         let addr = address::unquote(a);
-        if let Some(at) = memchr::memrchr(b'@', &addr) {
+        if let Some(at) = crate::bytescan::rfind(b'@', &addr) {
             let d = String::from_utf8_lossy(&addr[at + 1..]).to_ascii_lowercase();
             domains.push(d.trim_end_matches('.').to_string());
         } else if !addr.is_empty() {

@@ -88,9 +88,14 @@ impl fmt::Display for Verdict {
 /// The TXT records of a name.
 pub type Txt<'a> = &'a mut dyn FnMut(&str) -> Result<Vec<Vec<u8>>, DnsError>;
 
+/// Where the policy of `domain` is published.
+pub fn policy_name(domain: &str) -> String {
+    format!("_dmarc.{domain}")
+}
+
 /// The one DMARC record at `_dmarc.<domain>`, if any.
 fn lookup(domain: &str, txt: Txt) -> Result<Option<Record>, Outcome> {
-    let name = format!("_dmarc.{domain}");
+    let name = policy_name(domain);
     let records = match txt(&name) {
         Ok(r) => r,
         Err(DnsError::Hard) => return Ok(None),
@@ -122,8 +127,26 @@ pub fn check(
         Ok(d) => d,
         Err(e) => return Verdict::new(Outcome::PermError(e.into()), None),
     };
-    let list = OnceCell::new();
-    let org = |d: &str| list.get_or_init(suffixes).organizational(d);
+    // Every domain that may need its organizational domain, looked up in
+    // the list together the first time one is needed.
+    let norm = |d: &str| d.trim_end_matches('.').to_ascii_lowercase();
+    let mut names: Vec<String> = std::iter::once(from.clone())
+        .chain(ev.dkim_pass.iter().map(|d| norm(d)))
+        .chain(ev.spf.iter().map(|(_, d)| norm(d)))
+        .collect();
+    names.sort();
+    names.dedup();
+    let orgs = OnceCell::new();
+    let org = |d: &str| {
+        let orgs = orgs.get_or_init(|| {
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            suffixes().organizational_all(&refs)
+        });
+        match names.iter().position(|n| n == d) {
+            Some(i) => orgs[i].clone(),
+            None => suffixes().organizational(d),
+        }
+    };
     let found = match lookup(&from, txt) {
         Ok(Some(r)) => Some((r, false)),
         Ok(None) => {
@@ -147,7 +170,7 @@ pub fn check(
         _ => rec.p,
     };
     let aligned = |d: &str, strict: bool| {
-        let d = d.trim_end_matches('.').to_ascii_lowercase();
+        let d = norm(d);
         d == from || (!strict && org(&d) == org(&from))
     };
     let pass = ev.dkim_pass.iter().any(|d| aligned(d, rec.strict_dkim))

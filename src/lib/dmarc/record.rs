@@ -83,7 +83,7 @@ fn tags(text: &[u8]) -> impl Iterator<Item = (Vec<u8>, &[u8])> {
     text.split(|&c| c == b';')
         .map(<[u8]>::trim_ascii)
         .filter(|p| !p.is_empty())
-        .map(|p| match memchr::memchr(b'=', p) {
+        .map(|p| match crate::bytescan::find(b'=', p) {
             Some(i) => (
                 p[..i].trim_ascii().to_ascii_lowercase(),
                 p[i + 1..].trim_ascii(),

@@ -278,14 +278,26 @@ impl Resolver {
 
     /// `txt` for a name already made.
     pub fn txt_at(&self, n: &Name) -> Result<Vec<Vec<u8>>, DnsError> {
-        Ok(self
-            .records(n, RecordType::TXT)?
+        Ok(texts(self.records(n, RecordType::TXT)?))
+    }
+
+    /// `txt` for several names, asked together: one socket and one round
+    /// trip for all of them.
+    pub fn txt_many(&self, names: &[&str]) -> Vec<Result<Vec<Vec<u8>>, DnsError>> {
+        let parsed: Vec<Result<Name, DnsError>> = names.iter().map(|n| name(n)).collect();
+        let qs: Vec<(Name, RecordType)> = parsed
+            .iter()
+            .flatten()
+            .map(|n| (n.clone(), RecordType::TXT))
+            .collect();
+        let mut answers = self.records_many(&qs).into_iter();
+        parsed
             .into_iter()
-            .filter_map(|r| match r.data {
-                RData::TXT(t) => Some(t.txt_data.iter().flat_map(|s| s.iter().copied()).collect()),
-                _ => None,
+            .map(|p| {
+                p?;
+                answers.next().unwrap_or(Err(DnsError::Temp)).map(texts)
             })
-            .collect())
+            .collect()
     }
 
     /// The names of address `ip` (PTR records).
@@ -299,6 +311,17 @@ impl Resolver {
             })
             .collect())
     }
+}
+
+/// The strings of each TXT record among `records`, joined.
+fn texts(records: Vec<Record>) -> Vec<Vec<u8>> {
+    records
+        .into_iter()
+        .filter_map(|r| match r.data {
+            RData::TXT(t) => Some(t.txt_data.iter().flat_map(|s| s.iter().copied()).collect()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// What one answer section says about a question.
@@ -405,6 +428,22 @@ mod tests {
             chase(&[], &name("a.example").unwrap(), RecordType::A),
             Chase::NoData
         ));
+    }
+
+    #[test]
+    fn many_texts_keep_their_places() {
+        // No server: every name that parses fails for now, one that does
+        // not fails for good, each in its own place.
+        let r = Resolver::with_servers(Vec::new());
+        assert_eq!(
+            r.txt_many(&["example.com", "a..b", "example.net"]),
+            [
+                Err(DnsError::Temp),
+                Err(DnsError::Hard),
+                Err(DnsError::Temp)
+            ]
+        );
+        assert!(r.txt_many(&[]).is_empty());
     }
 
     #[test]

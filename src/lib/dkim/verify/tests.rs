@@ -261,6 +261,15 @@ fn several_signatures_and_a_crowded_header() {
     assert_eq!(words(&message(&m, NOW, &mut dns)), ["pass", "pass"]);
     let mut dns1 = Fake::default().key("one._domainkey.example.com", &k1.record());
     assert_eq!(words(&message(&m, NOW, &mut dns1)), ["pass", "permerror"]);
+    // The keys to ask for ahead, each once (a third signature with the
+    // first one's key adds no name; one that does not parse adds none).
+    let again = signed(&m, &[spec(&k1, "one", "simple/simple")]);
+    let broken = [&b"DKIM-Signature: v=1; d=example.com; s=bad\n"[..], &again].concat();
+    let (head, _) = header::split(&broken);
+    assert_eq!(
+        Verifier::new(head.to_vec(), NOW).key_names(),
+        ["one._domainkey.example.com", "two._domainkey.example.com"]
+    );
 
     // 10,000 header lines, and as many signature fields: bounded work.
     let mut big: Vec<u8> = (0..10_000)
