@@ -4,6 +4,7 @@
 //! Each concern has its own file. A helper that needs another call adds it to
 //! the file of its concern (or a new file here), never `unsafe` elsewhere.
 
+mod arena;
 mod clone_exec;
 mod copy;
 mod crypt;
@@ -16,6 +17,7 @@ mod proc;
 mod queuefs;
 mod signal;
 
+pub use arena::*;
 pub use clone_exec::*;
 pub use copy::*;
 pub use crypt::*;
