@@ -16,6 +16,7 @@ mod poll;
 mod proc;
 mod queuefs;
 mod signal;
+mod tmpfile;
 
 pub use arena::*;
 pub use clone_exec::*;
@@ -29,6 +30,7 @@ pub use poll::*;
 pub use proc::*;
 pub use queuefs::*;
 pub use signal::*;
+pub use tmpfile::*;
 
 /// The calling thread's errno as an `io::Error`.
 pub(crate) fn last_err() -> std::io::Error {
