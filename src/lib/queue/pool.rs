@@ -36,7 +36,7 @@ use crate::sys;
 /// The pool's directory, relative to the queue.
 pub const DIR: &str = "pool";
 /// Most files one qmail-clean keeps in the pool.
-pub const MAX: usize = 1024;
+pub const MAX: usize = 4096;
 /// A staged batch is made claimable at this size ...
 const BATCH: usize = 256;
 /// ... or this long after its first file arrived.
