@@ -41,10 +41,13 @@ pub const MAX: usize = 4096;
 const BATCH: usize = 256;
 /// ... or this long after its first file arrived.
 const DELAY: Duration = Duration::from_millis(250);
-/// Pool entries one qmail-queue looks at (it needs two).
-const LISTED: usize = 16;
-/// Pool entries one take tries before creating a new file.
-const TRIES: usize = 4;
+/// Pool entries one qmail-queue looks at (it needs two): what one
+/// getdents call returns. Every qmail-queue lists the same entries first
+/// (hash order), so fifty at once need a wide window to start apart in.
+const LISTED: usize = 64;
+/// Pool entries one take tries before creating a new file (a lost race
+/// costs a failed rename; a new inode far more).
+const TRIES: usize = 8;
 /// A taken file whose access time is older than this gets the current
 /// time, so qmail-send's 36-hour cleanup never takes it for a leftover.
 const STALE_ATIME: i64 = 3600;
