@@ -837,3 +837,65 @@ fn plain_commands_skip_the_shell() {
     let o = f.run(&[], "", "", MSG);
     assert_eq!(o.status.code(), Some(111));
 }
+
+/// A Maildir delivery killed (SIGKILL, by strace at a system call's entry)
+/// before the file's fsync, before its link into new/, and before new/'s
+/// fsync: the first two leave nothing in new/ or tmp/, the third a
+/// complete file in new/ and nothing in tmp/; the retry delivers whole.
+#[test]
+fn maildir_killed_at_each_step_leaves_no_partial_file() {
+    let strace = ["/usr/bin/strace", "/bin/strace"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(strace) = strace else {
+        return skip("strace not installed (package/testdeps)");
+    };
+    let h = QmailHome::new("local-maildir-kill");
+    let f = Fixture::new(&h, "row");
+    f.file(".qmail", "./Maildir/\n", 0o644);
+    let mpath = f.dir.join("message");
+    let msg = format!("Subject: k\n\n{}", "line of the message\n".repeat(5000));
+    fs::write(&mpath, &msg).unwrap();
+    let whole = format!("Return-Path: <{SENDER}>\n{}{msg}", dt("u"));
+    let deliver = |inject: Option<&str>| {
+        let mut c = std::process::Command::new(strace);
+        c.env("QMAILHOME", &h.dir)
+            .args(["-f", "-qq", "-o", "/dev/null"]);
+        if let Some(i) = inject {
+            c.args(["-e", &format!("inject={i}:signal=KILL")]);
+        }
+        c.arg(bin_dir().join("qmail-local"))
+            .args(["--", "u", f.user.to_str().unwrap(), "u", "", ""])
+            .args(["example.com", SENDER, "./Maildir/"])
+            .stdin(Stdio::from(fs::File::open(&mpath).unwrap()));
+        c.output().unwrap()
+    };
+    for (inject, delivered) in [
+        ("fsync:when=1", 0),
+        ("linkat:when=1", 0),
+        ("fsync:when=2", 1),
+    ] {
+        let o = deliver(Some(inject));
+        assert!(!o.status.success(), "{inject}: not killed");
+        assert!(o.stdout.is_empty(), "{inject}: finished");
+        let m = f.maildir();
+        assert_eq!(m.len(), delivered, "{inject}");
+        assert!(m.iter().all(|b| *b == whole), "{inject}: partial file");
+        assert!(
+            list(&f.user.join("Maildir/tmp")).is_empty(),
+            "{inject}: tmp"
+        );
+        for old in list(&f.user.join("Maildir/new")) {
+            fs::remove_file(f.user.join("Maildir/new").join(old)).unwrap();
+        }
+    }
+    let o = deliver(None);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(f.maildir(), [whole]);
+    assert!(list(&f.user.join("Maildir/tmp")).is_empty());
+}

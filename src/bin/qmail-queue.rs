@@ -8,6 +8,10 @@ use sqmail::exit::{Die, run_with};
 use sqmail::queue::exitcode::code;
 use sqmail::queue::writer;
 
+/// Small blocks from a region never given back: see sqmail::sys::Arena.
+#[global_allocator]
+static ALLOC: sqmail::sys::Arena = sqmail::sys::Arena::new();
+
 fn main() {
     run_with("qmail-queue", code::BUG, || {
         writer::main().map_err(Die::quiet)

@@ -7,6 +7,10 @@
 
 use std::ffi::OsString;
 
+/// Small blocks from a region never given back: see sqmail::sys::Arena.
+#[global_allocator]
+static ALLOC: sqmail::sys::Arena = sqmail::sys::Arena::new();
+
 fn main() {
     sqmail::exit::run("qmail-smtpd", || {
         let checkprogram: Vec<OsString> = std::env::args_os().skip(1).collect();

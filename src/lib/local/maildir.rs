@@ -1,6 +1,11 @@
-//! Maildir delivery (maildir(5)): write `tmp/<unique>`, fsync it, link it
-//! into `new/`, fsync `new/`. Two fsyncs per delivery, no child process,
-//! and the message is copied file-to-file by the kernel.
+//! Maildir delivery (maildir(5)): write the message into a file of tmp/,
+//! fsync it, link it into `new/`, fsync `new/`. Two fsyncs per delivery,
+//! no child process, and the message is copied file-to-file by the kernel.
+//!
+//! The file in tmp/ has no name (O_TMPFILE) where the kernel allows: no
+//! name to create and remove per message, no tmp/ entry for the file's
+//! fsync to write out, and a delivery killed at any point leaves nothing
+//! behind in the Maildir. Elsewhere it is `tmp/<unique>`, as qmail does.
 
 use std::fs::{self, File};
 use std::io::{self, Seek, SeekFrom, Write};
@@ -9,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::fsutil;
+use crate::{fsutil, sys};
 
 /// Why a Maildir delivery failed, as qmail-local tells it.
 #[derive(Debug)]
@@ -52,12 +57,19 @@ pub fn prepare() {
 /// start) into the Maildir `dir`. Returns the path of the file in new/.
 pub fn deliver(dir: &Path, prefix: &[&[u8]], message: &File) -> Result<PathBuf, MaildirError> {
     let pid = std::process::id();
+    if let Ok(mut file) = sys::open_unnamed(&dir.join("tmp"), 0o600) {
+        let (sec, usec) = now();
+        match write_and_link(&mut file, prefix, message, dir, None, sec, usec, pid) {
+            // No /proc to name the file by: the named way below.
+            Err(MaildirError::Write(e))
+                if e.kind() == io::ErrorKind::NotFound && dir.join("new").is_dir() => {}
+            r => return r,
+        }
+    }
+    // No O_TMPFILE (or tmp/ is missing: the errors below say which).
     let mut attempt = 0;
     let (tmp, mut file, sec, usec) = loop {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let (sec, usec) = (now.as_secs(), now.subsec_micros());
+        let (sec, usec) = now();
         let tmp = dir.join(format!("tmp/{sec}.M{usec}P{pid}.{}", host()));
         match fsutil::create_new(&tmp, 0o600) {
             Ok(f) => break (tmp, f, sec, usec),
@@ -71,18 +83,28 @@ pub fn deliver(dir: &Path, prefix: &[&[u8]], message: &File) -> Result<PathBuf, 
             Err(e) => return Err(MaildirError::Write(e)),
         }
     };
-    let result = write_and_link(&mut file, prefix, message, dir, &tmp, sec, usec, pid);
+    let result = write_and_link(&mut file, prefix, message, dir, Some(&tmp), sec, usec, pid);
     let _ = fs::remove_file(&tmp);
     result
 }
 
+/// Seconds and microseconds of the clock, for the file's name.
+fn now() -> (u64, u32) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    (now.as_secs(), now.subsec_micros())
+}
+
+/// Writes and syncs `file`, then links it into new/: from its name `tmp`,
+/// or (None) as the unnamed file it is.
 #[allow(clippy::too_many_arguments)]
 fn write_and_link(
     file: &mut File,
     prefix: &[&[u8]],
     mut message: &File,
     dir: &Path,
-    tmp: &Path,
+    tmp: Option<&Path>,
     sec: u64,
     usec: u32,
     pid: u32,
@@ -103,7 +125,11 @@ fn write_and_link(
         st.dev(),
         host()
     ));
-    fs::hard_link(tmp, &new).map_err(MaildirError::Write)?;
+    match tmp {
+        Some(tmp) => fs::hard_link(tmp, &new),
+        None => sys::link_unnamed(file, &new),
+    }
+    .map_err(MaildirError::Write)?;
     fsutil::fsync_dir(&dir.join("new")).map_err(MaildirError::Write)?;
     Ok(new)
 }

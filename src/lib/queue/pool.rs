@@ -36,15 +36,18 @@ use crate::sys;
 /// The pool's directory, relative to the queue.
 pub const DIR: &str = "pool";
 /// Most files one qmail-clean keeps in the pool.
-pub const MAX: usize = 1024;
+pub const MAX: usize = 4096;
 /// A staged batch is made claimable at this size ...
 const BATCH: usize = 256;
 /// ... or this long after its first file arrived.
 const DELAY: Duration = Duration::from_millis(250);
-/// Pool entries one qmail-queue looks at (it needs two).
-const LISTED: usize = 16;
-/// Pool entries one take tries before creating a new file.
-const TRIES: usize = 4;
+/// Pool entries one qmail-queue looks at (it needs two): what one
+/// getdents call returns. Every qmail-queue lists the same entries first
+/// (hash order), so fifty at once need a wide window to start apart in.
+const LISTED: usize = 64;
+/// Pool entries one take tries before creating a new file (a lost race
+/// costs a failed rename; a new inode far more).
+const TRIES: usize = 8;
 /// A taken file whose access time is older than this gets the current
 /// time, so qmail-send's 36-hour cleanup never takes it for a leftover.
 const STALE_ATIME: i64 = 3600;
@@ -66,10 +69,13 @@ pub fn sound(m: &fs::Metadata, ino: u64) -> bool {
 
 // ---- taking (qmail-queue) ---------------------------------------------------
 
-/// The claimable entries of the pool, listed once per qmail-queue run.
+/// The claimable entries of the pool, listed once per qmail-queue run
+/// (and once more when others have taken every entry listed).
 pub struct Taker {
     names: Vec<u64>,
     next: usize,
+    seed: u32,
+    relisted: bool,
 }
 
 /// The outcome of one take.
@@ -86,24 +92,31 @@ impl Taker {
     /// Lists `pool/` of the queue in the current directory, starting at an
     /// entry chosen by `seed` so that parallel runs try different files.
     pub fn list(seed: u32) -> Taker {
-        let mut names: Vec<u64> = fs::read_dir(DIR)
-            .map(|rd| {
-                rd.flatten()
-                    .filter_map(|e| e.file_name().to_str().and_then(parse_id))
-                    .take(LISTED)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !names.is_empty() {
-            let n = names.len();
-            names.rotate_left(seed as usize % n);
+        Taker {
+            names: names(seed),
+            next: 0,
+            seed,
+            relisted: false,
         }
-        Taker { names, next: 0 }
     }
 
     /// Moves a pool file to `to(inode)`. An existing destination is
-    /// `Exists` when `exists_final`, else the next entry is tried.
+    /// `Exists` when `exists_final`, else the next entry is tried. When
+    /// the listed entries run out or `TRIES` are spent (fifty qmail-queue
+    /// runs at once list the same first entries), the pool is listed once
+    /// more before giving up: a readdir costs less than a new inode.
     pub fn take(&mut self, to: impl Fn(u64) -> String, exists_final: bool) -> Take {
+        match self.take_listed(&to, exists_final) {
+            Take::Empty if !self.relisted && !self.names.is_empty() => {
+                self.relisted = true;
+                (self.names, self.next) = (names(self.seed.wrapping_add(1)), 0);
+                self.take_listed(&to, exists_final)
+            }
+            t => t,
+        }
+    }
+
+    fn take_listed(&mut self, to: &impl Fn(u64) -> String, exists_final: bool) -> Take {
         let mut tries = 0;
         while tries < TRIES && self.next < self.names.len() {
             let ino = self.names[self.next];
@@ -119,7 +132,10 @@ impl Taker {
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EEXIST)) => {
                     continue; // another qmail-queue was faster; a stale entry
                 }
-                Err(_) => return Take::Empty,
+                Err(_) => {
+                    self.relisted = true; // a broken pool, not a lost race
+                    return Take::Empty;
+                }
             }
             match ready(&dest, ino) {
                 Some(f) => return Take::Got(ino, f),
@@ -132,6 +148,23 @@ impl Taker {
         }
         Take::Empty
     }
+}
+
+/// The first `LISTED` claimable entries of `pool/`, rotated by `seed`.
+fn names(seed: u32) -> Vec<u64> {
+    let mut names: Vec<u64> = fs::read_dir(DIR)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str().and_then(parse_id))
+                .take(LISTED)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !names.is_empty() {
+        let n = names.len();
+        names.rotate_left(seed as usize % n);
+    }
+    names
 }
 
 /// Opens a taken file and makes it a new one: a plain file of this user

@@ -4,6 +4,7 @@
 //! Each concern has its own file. A helper that needs another call adds it to
 //! the file of its concern (or a new file here), never `unsafe` elsewhere.
 
+mod arena;
 mod clone_exec;
 mod copy;
 mod crypt;
@@ -15,7 +16,9 @@ mod poll;
 mod proc;
 mod queuefs;
 mod signal;
+mod tmpfile;
 
+pub use arena::*;
 pub use clone_exec::*;
 pub use copy::*;
 pub use crypt::*;
@@ -27,6 +30,7 @@ pub use poll::*;
 pub use proc::*;
 pub use queuefs::*;
 pub use signal::*;
+pub use tmpfile::*;
 
 /// The calling thread's errno as an `io::Error`.
 pub(crate) fn last_err() -> std::io::Error {
