@@ -80,24 +80,16 @@ fn recipients() -> Vec<String> {
 /// Runs qmail-rspawn with every recipient as one concurrent delivery and
 /// returns its answers by recipient.
 fn rspawn(h: &QmailHome, dns: &Dns, qmailremote: Option<&Path>) -> BTreeMap<String, String> {
-    let mut c = h.cmd("qmail-rspawn");
-    c.env("DNSCACHEIP", dns.env())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(p) = qmailremote {
-        c.env("QMAILREMOTE", p);
-    }
-    let mut child = c.spawn().unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut limit = [0u8; 1];
-    out.read_exact(&mut limit).unwrap();
+    let Spawner {
+        mut child,
+        mut out,
+        limit,
+    } = Spawner::start(h, dns, qmailremote);
     let rcpts = recipients();
-    assert!(limit[0] as usize >= rcpts.len(), "concurrency {}", limit[0]);
+    assert!(limit as usize >= rcpts.len(), "concurrency {limit}");
     let mut cmds = Vec::new();
     for (i, r) in rcpts.iter().enumerate() {
-        cmds.push(i as u8);
-        cmds.extend_from_slice(format!("0/4242\0a@client.test\0{r}\0").as_bytes());
+        cmds.extend_from_slice(&command(i as u8, "a@client.test", r));
     }
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(&cmds).unwrap();
@@ -245,26 +237,40 @@ fn crash_during_fast_path_remote_deliveries() {
     assert!(o.status.success(), "qmail-qmaint: {o:?}");
 }
 
-/// qmail-rspawn started by hand, to hand it deliveries one at a time.
+/// qmail-rspawn started by hand, to hand it deliveries one at a time;
+/// `limit` is the concurrency it announced.
 struct Spawner {
     child: std::process::Child,
     out: std::process::ChildStdout,
+    limit: u8,
+}
+
+/// A delivery command for queue/mess/0/4242, as qmail-send writes it.
+fn command(delnum: u8, sender: &str, recip: &str) -> Vec<u8> {
+    let mut cmd = vec![delnum];
+    cmd.extend_from_slice(format!("0/4242\0{sender}\0{recip}\0").as_bytes());
+    cmd
 }
 
 impl Spawner {
-    fn start(h: &QmailHome, dns: &Dns) -> Spawner {
-        let mut child = h
-            .cmd("qmail-rspawn")
-            .env("DNSCACHEIP", dns.env())
+    fn start(h: &QmailHome, dns: &Dns, qmailremote: Option<&Path>) -> Spawner {
+        let mut c = h.cmd("qmail-rspawn");
+        c.env("DNSCACHEIP", dns.env())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::inherit());
+        if let Some(p) = qmailremote {
+            c.env("QMAILREMOTE", p);
+        }
+        let mut child = c.spawn().unwrap();
         let mut out = child.stdout.take().unwrap();
         let mut limit = [0u8; 1];
         out.read_exact(&mut limit).unwrap();
-        Spawner { child, out }
+        Spawner {
+            child,
+            out,
+            limit: limit[0],
+        }
     }
 
     /// One delivery of queue/mess/0/4242, and its answer.
@@ -273,8 +279,7 @@ impl Spawner {
     }
 
     fn deliver_from(&mut self, delnum: u8, sender: &str, recip: &str) -> String {
-        let mut cmd = vec![delnum];
-        cmd.extend_from_slice(format!("0/4242\0{sender}\0{recip}\0").as_bytes());
+        let cmd = command(delnum, sender, recip);
         self.child.stdin.as_mut().unwrap().write_all(&cmd).unwrap();
         let mut n = [0u8; 1];
         self.out.read_exact(&mut n).unwrap();
@@ -307,7 +312,7 @@ fn count(log: &[String], what: &str) -> usize {
 #[test]
 fn one_session_carries_the_deliveries_to_one_host() {
     let (h, dns, sinks) = setup("rspawn-reuse");
-    let mut s = Spawner::start(&h, &dns);
+    let mut s = Spawner::start(&h, &dns, None);
     for (i, r) in ["b@ok.test", "c@OK.test", "d@ok.test"].iter().enumerate() {
         let got = s.deliver(i as u8, r);
         assert!(
@@ -344,7 +349,7 @@ fn a_session_the_server_ended_is_replaced() {
         ),
     );
     let dns = Dns::start(vec![]);
-    let mut s = Spawner::start(&h, &dns);
+    let mut s = Spawner::start(&h, &dns, None);
     for (i, r) in ["a@idle.test", "b@idle.test", "a@mail.test", "b@mail.test"]
         .iter()
         .enumerate()
@@ -386,7 +391,7 @@ fn a_tls_session_is_kept_and_only_for_the_same_rule() {
     // Senders at other.test: TLS never (a rule of their own).
     h.control("tlsdestinations", "*:\n!:;|other.test\n");
     let dns = Dns::start(vec![]);
-    let mut s = Spawner::start(&h, &dns);
+    let mut s = Spawner::start(&h, &dns, None);
     let tls_ok = "K127.0.0.2 TLS transmitted message accepted.";
     assert!(s.deliver(0, "a@tls.test").starts_with(tls_ok));
     assert!(s.deliver(1, "b@tls.test").starts_with(tls_ok));

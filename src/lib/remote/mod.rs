@@ -188,14 +188,10 @@ fn deliver(args: &[Vec<u8>], out: &mut Out, mut kept: Option<&mut Option<KeptSes
                 .or_else(|| ctl.domaincerts.get("*"))
         })
         .flatten();
-    let tls_setup = if rule.mode >= 0 {
-        match cert.map(TlsSetup::load) {
-            Some(Ok(s)) => s,
-            Some(Err(text)) => return text,
-            None => TlsSetup::default(),
-        }
-    } else {
-        TlsSetup::default()
+    let tls_setup = match cert.map(TlsSetup::load) {
+        Some(Ok(s)) => s,
+        Some(Err(text)) => return text,
+        None => TlsSetup::default(),
     };
     let Some(mut msg) = sys::take_fd(0) else {
         return report::READ_FAILED.into();
@@ -204,38 +200,43 @@ fn deliver(args: &[Vec<u8>], out: &mut Out, mut kept: Option<&mut Option<KeptSes
         .as_ref()
         .and_then(|s| s.helo.clone())
         .unwrap_or_else(|| ctl.helo.clone());
-    let key = session_key(
-        &target,
-        port,
-        source.as_ref(),
-        &helo,
-        rt.auth.as_ref(),
-        &rule,
-        cert,
-    );
-    let keep = !rt.qmtp && kept.is_some();
+    // Only a delivery that may keep its session needs to know what for.
+    let key = (!rt.qmtp && kept.is_some()).then(|| {
+        session_key(
+            &target,
+            port,
+            source.as_ref(),
+            &helo,
+            rt.auth.as_ref(),
+            &rule,
+            cert,
+        )
+    });
+    let mut job = Job {
+        sender: raw_sender,
+        recips,
+        helo: &helo,
+        auth: rt.auth.as_ref(),
+        tls: &rule,
+        tls_host: &target,
+        tls_setup: &tls_setup,
+        dane: None,
+        msg: &mut msg,
+    };
     // A session kept from the last delivery, when it fits: no lookup, no
     // connection, no greeting.
     if let Some(slot) = kept.as_deref_mut()
         && let Some(k) = slot.take()
     {
-        if !keep || k.key != key {
+        if key.as_ref() != Some(&k.key) {
             k.quit();
         } else {
-            let mut job = Job {
-                sender: raw_sender,
-                recips,
-                helo: &helo,
-                auth: rt.auth.as_ref(),
-                tls: &rule,
-                tls_host: &target,
-                tls_setup: &tls_setup,
-                dane: None,
-                msg: &mut msg,
-            };
             match smtp::reuse(&mut job, out, k.session) {
                 smtp::Reused::Done(text, again) => {
-                    *slot = again.map(|session| KeptSession { key, session });
+                    *slot = again.map(|session| KeptSession {
+                        key: k.key,
+                        session,
+                    });
                     return text;
                 }
                 smtp::Reused::Stale => {}
@@ -256,17 +257,6 @@ fn deliver(args: &[Vec<u8>], out: &mut Out, mut kept: Option<&mut Option<KeptSes
         port,
     );
     let mut dane_defer: Option<Vec<u8>> = None;
-    let mut job = Job {
-        sender: raw_sender,
-        recips,
-        helo: &helo,
-        auth: rt.auth.as_ref(),
-        tls: &rule,
-        tls_host: &target,
-        tls_setup: &tls_setup,
-        dane: None,
-        msg: &mut msg,
-    };
     // The table is opened (and locked) for each look and each change only:
     // many qmail-remote processes share it.
     let table = || tcpto::Table::open(Path::new(TCPTO)).ok();
@@ -356,8 +346,9 @@ fn deliver(args: &[Vec<u8>], out: &mut Out, mut kept: Option<&mut Option<KeptSes
                 qmtp::session(&mut job, out, tcp, &ip, &a.host, port == QMTPS_PORT)
             } else {
                 let (step, session) =
-                    smtp::session(&mut job, out, tcp, &ip, &a.host, implicit, keep);
-                if let (Some(slot), Some(session)) = (kept.as_deref_mut(), session) {
+                    smtp::session(&mut job, out, tcp, &ip, &a.host, implicit, key.is_some());
+                if let (Some(slot), Some(key), Some(session)) = (kept.as_deref_mut(), &key, session)
+                {
                     *slot = Some(KeptSession {
                         key: key.clone(),
                         session,

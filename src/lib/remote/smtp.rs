@@ -505,13 +505,10 @@ pub fn reuse(job: &mut Job<'_>, out: &mut Out, mut k: Kept) -> Reused {
             Reused::Stale
         }
         Ok(Step::Done(text)) => Reused::Done(text, Some(k)),
-        r => {
-            let ip = k.ip.clone();
-            match end(job, &mut k.conn, r, &ip) {
-                Step::Done(text) => Reused::Done(text, None),
-                Step::NextMx => Reused::Stale,
-            }
-        }
+        r => match end(job, &mut k.conn, r, &k.ip) {
+            Step::Done(text) => Reused::Done(text, None),
+            Step::NextMx => Reused::Stale,
+        },
     }
 }
 

@@ -203,16 +203,7 @@ impl<S: Spawner> Engine<'_, S> {
             }
             Ok(Fork::Parent(pid)) => {
                 drop(w);
-                let slot = &mut self.slots[n];
-                *slot = Slot {
-                    used: true,
-                    pipe: Some(File::from(OwnedFd::from(r))),
-                    pid,
-                    status: None,
-                    output: std::mem::take(&mut slot.output),
-                    truncated: false,
-                };
-                slot.output.clear();
+                self.occupy(n, pid, Some(File::from(OwnedFd::from(r))));
             }
         }
     }
@@ -226,7 +217,7 @@ impl<S: Spawner> Engine<'_, S> {
             let w = &mut self.workers[i];
             if w.send(n, &c.messid, &c.sender, &c.recip).is_ok() {
                 let pid = w.pid;
-                self.occupy(n, pid);
+                self.occupy(n, pid, None);
                 return;
             }
             self.workers.swap_remove(i);
@@ -261,16 +252,17 @@ impl<S: Spawner> Engine<'_, S> {
             Ok(Fork::Parent(pid)) => {
                 drop(theirs);
                 self.workers.push(Worker::new(pid, ours, host, n));
-                self.occupy(n, pid);
+                self.occupy(n, pid, None);
             }
         }
     }
 
-    /// Slot `n` waits for the report of the worker `pid`.
-    fn occupy(&mut self, n: usize, pid: i32) {
+    /// Slot `n` waits for the child or worker `pid`: for a child's exit
+    /// and the end of its output on `pipe`, for a worker's report.
+    fn occupy(&mut self, n: usize, pid: i32, pipe: Option<File>) {
         let slot = &mut self.slots[n];
         slot.used = true;
-        slot.pipe = None;
+        slot.pipe = pipe;
         slot.pid = pid;
         slot.status = None;
         slot.output.clear();
