@@ -4,7 +4,7 @@
 
 use sqmail::exit::{Die, run};
 use sqmail::home;
-use sqmail::queue::check::{count_split, err_text};
+use sqmail::queue::check::{count_split, count_todo, err_text};
 
 fn main() {
     run("qmail-qstat", || {
@@ -13,14 +13,9 @@ fn main() {
             count_split(&queue.join(dir))
                 .map_err(|e| Die::temp(format!("unable to read queue/{dir}: {}", err_text(&e))))
         };
-        let (mess, mut todo) = (count("mess")?, count("todo")?);
-        // qmail 1.03's flat todo/ID (a queue C qmail wrote) counts too.
-        let strays = sqmail::queue::stray::scan(&sqmail::queue::Queue::at(queue));
-        let flat = strays
-            .stray
-            .iter()
-            .filter(|p| p.starts_with("todo/") && p.matches('/').count() == 1)
-            .count() as u64;
+        let mess = count("mess")?;
+        let (mut todo, flat) = count_todo(&queue)
+            .map_err(|e| Die::temp(format!("unable to read queue/todo: {}", err_text(&e))))?;
         if flat > 0 {
             eprintln!(
                 "qmail-qstat: warning: {flat} todo entries in qmail 1.03's flat layout (package/upgrade moves them)"

@@ -66,6 +66,20 @@ pub fn count_split(dir: &Path) -> io::Result<u64> {
     Ok(n)
 }
 
+/// The todo entries qmail-qstat(8) counts: those in the split
+/// subdirectories, and those in qmail 1.03's flat layout (a queue C qmail
+/// wrote), returned apart so a caller can warn about the second.
+pub fn count_todo(queue: &Path) -> io::Result<(u64, u64)> {
+    let split = count_split(&queue.join("todo"))?;
+    let strays = super::stray::scan(&super::Queue::at(queue.to_path_buf()));
+    let flat = strays
+        .stray
+        .iter()
+        .filter(|p| p.starts_with("todo/") && p.matches('/').count() == 1)
+        .count() as u64;
+    Ok((split, flat))
+}
+
 /// Who should own what on a system queue (qmail-qmaint(8)).
 #[derive(Debug, Clone, Copy)]
 pub struct Owners {

@@ -12,27 +12,21 @@ pub struct Figures {
     pub oldest_age: u64,
 }
 
-/// Reads `queue/mess` and `queue/todo` (their split subdirectories) without
-/// changing anything.
+/// Reads `queue/mess` and `queue/todo` (their split subdirectories, and
+/// todo entries in qmail 1.03's flat layout) without changing anything.
 pub fn figures(queue: &Path, now: i64) -> std::io::Result<Figures> {
-    let mut q = Figures::default();
+    let (todo, flat) = super::check::count_todo(queue)?;
+    let mut q = Figures {
+        todo: todo + flat,
+        ..Figures::default()
+    };
     let mut oldest = now;
-    for (sub, count) in [("mess", &mut q.messages), ("todo", &mut q.todo)] {
-        for d in std::fs::read_dir(queue.join(sub))? {
-            let d = d?.path();
-            if !d.is_dir() {
-                // A flat todo entry of a queue C qmail wrote.
-                *count += 1;
-                continue;
-            }
-            for e in std::fs::read_dir(&d)? {
-                let e = e?;
-                *count += 1;
-                if sub == "mess"
-                    && let Ok(m) = e.metadata()
-                {
-                    oldest = oldest.min(m.mtime());
-                }
+    for d in 0..crate::auto::SPLIT {
+        for e in std::fs::read_dir(queue.join("mess").join(d.to_string()))? {
+            let e = e?;
+            q.messages += 1;
+            if let Ok(m) = e.metadata() {
+                oldest = oldest.min(m.mtime());
             }
         }
     }
@@ -48,10 +42,12 @@ mod tests {
     fn counts_split_and_flat_entries() {
         let q = std::env::temp_dir().join(format!("queue-figures-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&q);
-        for d in ["mess/0", "mess/1", "todo/0"] {
-            std::fs::create_dir_all(q.join(d)).unwrap();
+        for sub in ["mess", "todo"] {
+            for d in 0..crate::auto::SPLIT {
+                std::fs::create_dir_all(q.join(sub).join(d.to_string())).unwrap();
+            }
         }
-        for f in ["mess/0/5", "mess/1/6", "todo/0/5", "todo/7"] {
+        for f in ["mess/0/5", "mess/1/6", "todo/0/5", "todo/1234"] {
             std::fs::write(q.join(f), "").unwrap();
         }
         let mtime = std::fs::metadata(q.join("mess/0/5")).unwrap().mtime();
