@@ -109,8 +109,9 @@ impl Matchup {
                     (m.k, m.z, m.d) = (num(field(3)), num(field(4)), num(field(5)));
                 }
             }
-            // A restart of qmail-send numbers deliveries from 1 again.
-            "running" | "exiting" => self.dels.clear(),
+            // A restart of qmail-send numbers deliveries from 1 again; its
+            // log's word is `status: exiting` (qmail-log(5)).
+            "status:" if field(2) == "exiting" => self.dels.clear(),
             "status:" | "number" | "local" | "remote" | "bounce" | "double" | "triple" => {}
             "warning:" | "alert:" => {
                 let _ = writeln!(out, "{line}");
@@ -279,6 +280,18 @@ mod tests {
              ? @400000006774858a00000000 frobnicate\n\
              d z 1735689600.000000 1735689600.000000 1735689600.000000 0 ? local.a@b ? ? report_mangled\n"
         );
+    }
+
+    #[test]
+    fn exiting_forgets_open_deliveries() {
+        let mut m = Matchup::default();
+        run(
+            &mut m,
+            "@400000006774858a00000000 starting delivery 3: msg 5 to local a@b\n",
+        );
+        assert!(m.pending().contains(" starting delivery 3: "));
+        run(&mut m, "@400000006774858a00000000 status: exiting\n");
+        assert_eq!(m.pending(), "");
     }
 
     #[test]
