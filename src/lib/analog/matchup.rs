@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use super::stamp;
+use crate::control::parse_leading_uint;
 
 struct Msg {
     birth: f64,
@@ -40,13 +41,9 @@ pub struct Matchup {
     dels: HashMap<u64, Del>,
 }
 
-/// The number a field starts with (`123:` is 123), as qmail's scan_ulong.
+/// The number a field starts with (`123:` is 123), 0 for none.
 fn num(f: &str) -> u64 {
-    let end = f
-        .bytes()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(f.len());
-    f[..end].parse().unwrap_or(0)
+    parse_leading_uint(f).unwrap_or(0)
 }
 
 impl Matchup {

@@ -8,6 +8,7 @@ use std::fmt::Write;
 
 use super::multilog::Cursor;
 use super::stamp;
+use crate::control::parse_leading_uint;
 
 /// A label value from a log: only letters, digits and `_:.-` stay.
 fn label(v: &str) -> String {
@@ -55,13 +56,7 @@ impl State {
         }
         let w: Vec<&str> = rest.split(' ').collect();
         let word = |i: usize| w.get(i).copied().unwrap_or("");
-        let num = |s: &str| {
-            let end = s
-                .bytes()
-                .position(|b| !b.is_ascii_digit())
-                .unwrap_or(s.len());
-            s[..end].parse::<u64>().ok()
-        };
+        let num = parse_leading_uint;
         match (word(0), word(1)) {
             ("new", "msg") => self.add("qmail_messages_received_total".into(), 1),
             ("info", "msg") => {
