@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::stamp;
+use super::{stamp, words};
 use crate::control::parse_leading_uint;
 
 struct Msg {
@@ -41,6 +41,9 @@ pub struct Matchup {
     dels: HashMap<u64, Del>,
 }
 
+/// The fields of a line looked at: `info msg`'s reach to its uid.
+const FIELDS: usize = 12;
+
 /// The number a field starts with (`123:` is 123), 0 for none.
 fn num(f: &str) -> u64 {
     parse_leading_uint(f).unwrap_or(0)
@@ -50,8 +53,8 @@ impl Matchup {
     /// Reads one log line (without its newline) and appends what it
     /// finishes to `out`.
     pub fn line(&mut self, line: &str, out: &mut String) {
-        let f: Vec<&str> = line.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
-        let field = |i: usize| f.get(i).copied().unwrap_or("");
+        let f: [&str; FIELDS] = words::first(line.split([' ', '\t']).filter(|w| !w.is_empty()));
+        let field = |i: usize| f[i];
         let Some(t) = stamp::parse(field(0)) else {
             let _ = writeln!(out, "? {line}");
             return;
@@ -119,8 +122,8 @@ impl Matchup {
         }
     }
 
-    fn delivery(&mut self, t: f64, f: &[&str], out: &mut String) {
-        let field = |i: usize| f.get(i).copied().unwrap_or("");
+    fn delivery(&mut self, t: f64, f: &[&str; FIELDS], out: &mut String) {
+        let field = |i: usize| f[i];
         let Some(del) = self.dels.remove(&num(field(2))) else {
             return;
         };

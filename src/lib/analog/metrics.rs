@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::multilog::Cursor;
-use super::stamp;
+use super::{stamp, words};
 use crate::control::parse_leading_uint;
 
 /// A label value from a log: only letters, digits and `_:.-` stay.
@@ -54,8 +54,8 @@ impl State {
         if let Some(t) = t {
             self.first = Some(self.first.map_or(t, |f| f.min(t)));
         }
-        let w: Vec<&str> = rest.split(' ').collect();
-        let word = |i: usize| w.get(i).copied().unwrap_or("");
+        let w: [&str; 7] = words::first(rest.split(' '));
+        let word = |i: usize| w[i];
         let num = parse_leading_uint;
         match (word(0), word(1)) {
             ("new", "msg") => self.add("qmail_messages_received_total".into(), 1),
