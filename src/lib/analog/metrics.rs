@@ -44,16 +44,16 @@ impl State {
 
     /// Counts one line of the log `source`.
     pub fn line(&mut self, source: &str, line: &str) {
-        let (t, rest) = match line.split_once(' ') {
-            Some((s, rest)) => match stamp::parse(s) {
-                Some(t) => (Some(t), rest),
-                None => (None, line),
-            },
-            None => (None, line),
+        let stamped = line
+            .split_once(' ')
+            .and_then(|(s, rest)| Some((stamp::parse(s)?, rest)));
+        let rest = match stamped {
+            Some((t, rest)) => {
+                self.first = Some(self.first.map_or(t, |f| f.min(t)));
+                rest
+            }
+            None => line,
         };
-        if let Some(t) = t {
-            self.first = Some(self.first.map_or(t, |f| f.min(t)));
-        }
         let w: [&str; 7] = words::first(rest.split(' '));
         let word = |i: usize| w[i];
         let num = parse_leading_uint;
