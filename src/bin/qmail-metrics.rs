@@ -76,14 +76,10 @@ fn report(o: &Options, logs: &[String]) -> Result<String, Die> {
     };
     for log in logs {
         let mut cursor = state.cursors.remove(log).unwrap_or_default();
-        let mut lines = Vec::new();
-        multilog::read_new(Path::new(log), &mut cursor, &mut |l| {
-            lines.push(l.to_string())
-        })
-        .map_err(|e| Die::sys(format!("read {log}"), e))?;
-        for l in &lines {
-            state.line(log, l);
-        }
+        // A read error returns before the state is saved, so lines counted
+        // before it are counted again by the next run, not lost.
+        multilog::read_new(Path::new(log), &mut cursor, &mut |l| state.line(log, l))
+            .map_err(|e| Die::sys(format!("read {log}"), e))?;
         state.cursors.insert(log.clone(), cursor);
     }
     // Logs no longer named are forgotten with their open deliveries.

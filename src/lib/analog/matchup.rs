@@ -13,7 +13,8 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::stamp;
+use super::{stamp, words};
+use crate::control::parse_leading_uint;
 
 struct Msg {
     birth: f64,
@@ -40,21 +41,20 @@ pub struct Matchup {
     dels: HashMap<u64, Del>,
 }
 
-/// The number a field starts with (`123:` is 123), as qmail's scan_ulong.
+/// The fields of a line looked at: `info msg`'s reach to its uid.
+const FIELDS: usize = 12;
+
+/// The number a field starts with (`123:` is 123), 0 for none.
 fn num(f: &str) -> u64 {
-    let end = f
-        .bytes()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(f.len());
-    f[..end].parse().unwrap_or(0)
+    parse_leading_uint(f).unwrap_or(0)
 }
 
 impl Matchup {
     /// Reads one log line (without its newline) and appends what it
     /// finishes to `out`.
     pub fn line(&mut self, line: &str, out: &mut String) {
-        let f: Vec<&str> = line.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
-        let field = |i: usize| f.get(i).copied().unwrap_or("");
+        let f: [&str; FIELDS] = words::first(line.split([' ', '\t']).filter(|w| !w.is_empty()));
+        let field = |i: usize| f[i];
         let Some(t) = stamp::parse(field(0)) else {
             let _ = writeln!(out, "? {line}");
             return;
@@ -109,8 +109,9 @@ impl Matchup {
                     (m.k, m.z, m.d) = (num(field(3)), num(field(4)), num(field(5)));
                 }
             }
-            // A restart of qmail-send numbers deliveries from 1 again.
-            "running" | "exiting" => self.dels.clear(),
+            // A restart of qmail-send numbers deliveries from 1 again; its
+            // log's word is `status: exiting` (qmail-log(5)).
+            "status:" if field(2) == "exiting" => self.dels.clear(),
             "status:" | "number" | "local" | "remote" | "bounce" | "double" | "triple" => {}
             "warning:" | "alert:" => {
                 let _ = writeln!(out, "{line}");
@@ -121,8 +122,8 @@ impl Matchup {
         }
     }
 
-    fn delivery(&mut self, t: f64, f: &[&str], out: &mut String) {
-        let field = |i: usize| f.get(i).copied().unwrap_or("");
+    fn delivery(&mut self, t: f64, f: &[&str; FIELDS], out: &mut String) {
+        let field = |i: usize| f[i];
         let Some(del) = self.dels.remove(&num(field(2))) else {
             return;
         };
@@ -279,6 +280,18 @@ mod tests {
              ? @400000006774858a00000000 frobnicate\n\
              d z 1735689600.000000 1735689600.000000 1735689600.000000 0 ? local.a@b ? ? report_mangled\n"
         );
+    }
+
+    #[test]
+    fn exiting_forgets_open_deliveries() {
+        let mut m = Matchup::default();
+        run(
+            &mut m,
+            "@400000006774858a00000000 starting delivery 3: msg 5 to local a@b\n",
+        );
+        assert!(m.pending().contains(" starting delivery 3: "));
+        run(&mut m, "@400000006774858a00000000 status: exiting\n");
+        assert_eq!(m.pending(), "");
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::multilog::Cursor;
-use super::stamp;
+use super::{stamp, words};
+use crate::control::parse_leading_uint;
 
 /// A label value from a log: only letters, digits and `_:.-` stay.
 fn label(v: &str) -> String {
@@ -43,25 +44,19 @@ impl State {
 
     /// Counts one line of the log `source`.
     pub fn line(&mut self, source: &str, line: &str) {
-        let (t, rest) = match line.split_once(' ') {
-            Some((s, rest)) => match stamp::parse(s) {
-                Some(t) => (Some(t), rest),
-                None => (None, line),
-            },
-            None => (None, line),
+        let stamped = line
+            .split_once(' ')
+            .and_then(|(s, rest)| Some((stamp::parse(s)?, rest)));
+        let rest = match stamped {
+            Some((t, rest)) => {
+                self.first = Some(self.first.map_or(t, |f| f.min(t)));
+                rest
+            }
+            None => line,
         };
-        if let Some(t) = t {
-            self.first = Some(self.first.map_or(t, |f| f.min(t)));
-        }
-        let w: Vec<&str> = rest.split(' ').collect();
-        let word = |i: usize| w.get(i).copied().unwrap_or("");
-        let num = |s: &str| {
-            let end = s
-                .bytes()
-                .position(|b| !b.is_ascii_digit())
-                .unwrap_or(s.len());
-            s[..end].parse::<u64>().ok()
-        };
+        let w: [&str; 7] = words::first(rest.split(' '));
+        let word = |i: usize| w[i];
+        let num = parse_leading_uint;
         match (word(0), word(1)) {
             ("new", "msg") => self.add("qmail_messages_received_total".into(), 1),
             ("info", "msg") => {

@@ -8,3 +8,4 @@ pub mod metrics;
 pub mod multilog;
 pub mod report;
 pub mod stamp;
+pub mod words;
