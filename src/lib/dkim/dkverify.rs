@@ -267,11 +267,11 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
     if let Stage::Mem(msg) = &stage {
         return match in_memory(&field, head.as_deref(), &me, msg) {
             Ok(file) => {
-                let err = Command::new(&queue)
+                // exec returns only when it failed.
+                let _ = Command::new(&queue)
                     .env_remove("QMAILQUEUE")
                     .stdin(Stdio::from(file))
                     .exec();
-                let _ = err;
                 code::NO_EXEC
             }
             Err(_) => code::WRITE,
