@@ -327,6 +327,25 @@ fn errors_and_the_suffix_list() {
     let msg = w.message("joe@sub.example.com", Some("other.example"));
     assert_eq!(w.dmarc_line(&msg), "dmarc=none header.from=sub.example.com");
 
+    // A list that cannot be read: the default rule, said on stderr.
+    let gone = w.h.path("no-such-list.dat");
+    let ip = w.dns.env();
+    let msg = w.message("joe@mail.example.co.uk", Some("other.example"));
+    let o = run_with_input(
+        w.h.cmd("qmail-dkverify")
+            .env("DKIMQUEUE", "/bin/true")
+            .env("DNSCACHEIP", &ip)
+            .env("PUBLICSUFFIX", &gone),
+        &msg,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let err = text(&o.stderr);
+    assert!(
+        err.starts_with("qmail-dkverify: warning: unable to read public suffix list ")
+            && err.contains(gone.to_str().unwrap()),
+        "{err}"
+    );
+
     // The system's list (Debian's publicsuffix): co.uk is a suffix.
     let system = "/usr/share/publicsuffix/public_suffix_list.dat";
     if !std::path::Path::new(system).exists() {

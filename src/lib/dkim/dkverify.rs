@@ -267,11 +267,11 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
     if let Stage::Mem(msg) = &stage {
         return match in_memory(&field, head.as_deref(), &me, msg) {
             Ok(file) => {
-                let err = Command::new(&queue)
+                // exec returns only when it failed.
+                let _ = Command::new(&queue)
                     .env_remove("QMAILQUEUE")
                     .stdin(Stdio::from(file))
                     .exec();
-                let _ = err;
                 code::NO_EXEC
             }
             Err(_) => code::WRITE,
@@ -301,6 +301,12 @@ pub fn run(input: &mut impl Read, home: &Path, dkim: Option<&str>) -> i32 {
             None => stage.copy_from(0, &mut pipe),
         })
         .and_then(|()| pipe.flush());
+    // Closing the pipe tells qmail-queue the message is whole: after a
+    // failed write (a staged file that would not read back) it must die
+    // first, or it would queue the part it got.
+    if wrote.is_err() {
+        let _ = child.kill();
+    }
     drop(pipe);
     let status = child.wait();
     match (wrote, status) {

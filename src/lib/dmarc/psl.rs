@@ -21,7 +21,7 @@ const CHUNK: usize = 16 * 1024;
 
 /// The list: its text, or the file it is read from when first asked.
 /// A list that cannot be read leaves the default rule (`*`: the last
-/// label is the public suffix).
+/// label is the public suffix), with a warning on stderr.
 pub enum Suffixes {
     Text(Vec<u8>),
     File(PathBuf),
@@ -199,7 +199,16 @@ impl Suffixes {
         match self {
             Suffixes::Text(text) => scan(text, &mut probes),
             Suffixes::File(path) => {
-                if scan_file(path, &mut probes).is_err() {
+                if let Err(e) = scan_file(path, &mut probes) {
+                    // Said, not silent: without the list, names under one
+                    // suffix (a.co.uk, b.co.uk) count as one organization.
+                    crate::exit::warn(
+                        "qmail-dkverify",
+                        format_args!(
+                            "unable to read public suffix list {}: {e}; the last label is taken as the suffix",
+                            path.display()
+                        ),
+                    );
                     probes = domains.iter().map(|d| Probe::new(d)).collect();
                 }
             }
