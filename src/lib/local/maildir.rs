@@ -59,14 +59,10 @@ pub fn deliver(dir: &Path, prefix: &[&[u8]], message: &File) -> Result<PathBuf, 
     let pid = std::process::id();
     if let Ok(mut file) = sys::open_unnamed(&dir.join("tmp"), 0o600) {
         let (sec, usec) = now();
-        match write_and_link(&mut file, prefix, message, dir, None, sec, usec, pid) {
-            // No /proc to name the file by: the named way below.
-            Err(MaildirError::Write(e))
-                if e.kind() == io::ErrorKind::NotFound && dir.join("new").is_dir() => {}
-            r => return r,
-        }
+        return write_and_link(&mut file, prefix, message, dir, None, sec, usec, pid);
     }
-    // No O_TMPFILE (or tmp/ is missing: the errors below say which).
+    // No O_TMPFILE or no /proc (or tmp/ is missing: the errors below say
+    // which).
     let mut attempt = 0;
     let (tmp, mut file, sec, usec) = loop {
         let (sec, usec) = now();

@@ -153,6 +153,12 @@ pub struct Scheduler {
 /// what fills the answer pipe.
 const CLEAN_AHEAD: usize = 64;
 
+/// The entries of a queue directory named by a message id, with the id.
+fn message_entries(rd: fs::ReadDir) -> impl Iterator<Item = (u64, fs::DirEntry)> {
+    rd.flatten()
+        .filter_map(|e| Some((e.file_name().to_str().and_then(parse_id)?, e)))
+}
+
 fn verp(sender: &[u8], recip: &[u8]) -> Vec<u8> {
     let (Some(base), Some(at)) = (
         sender.strip_suffix(b"-@[]"),
@@ -243,10 +249,7 @@ impl Scheduler {
                 }
             }
         };
-        let ids: Vec<u64> = rd
-            .flatten()
-            .filter_map(|e| e.file_name().to_str().and_then(parse_id))
-            .collect();
+        let ids: Vec<u64> = message_entries(rd).map(|(id, _)| id).collect();
         // One directory read per channel instead of a stat by path per
         // message and channel: the restart of a long queue is bounded by
         // these reads (each file's mtime is its saved next-try time).
@@ -270,27 +273,16 @@ impl Scheduler {
     /// The ids in split directory `d` of `dir`; None if it cannot be read.
     fn split_ids(&self, dir: &str, d: u32) -> Option<std::collections::HashSet<u64>> {
         let rd = fs::read_dir(self.q.root().join(dir).join(d.to_string())).ok()?;
-        Some(
-            rd.flatten()
-                .filter_map(|e| e.file_name().to_str().and_then(parse_id))
-                .collect(),
-        )
+        Some(message_entries(rd).map(|(id, _)| id).collect())
     }
 
     /// The ids in split directory `d` of a channel directory with their
     /// mtimes; None if it cannot be read.
     fn split_mtimes(&self, dir: &str, d: u32) -> Option<std::collections::HashMap<u64, i64>> {
         let rd = fs::read_dir(self.q.root().join(dir).join(d.to_string())).ok()?;
-        let mut m = std::collections::HashMap::new();
-        for e in rd.flatten() {
-            let Some(id) = e.file_name().to_str().and_then(parse_id) else {
-                continue;
-            };
-            // A file that went away or cannot be stat'ed is retried later.
-            let t = e.metadata().map_or(now() + SLEEP_SYSFAIL, |md| mtime(&md));
-            m.insert(id, t);
-        }
-        Some(m)
+        // A file that went away or cannot be stat'ed is retried later.
+        let due = |e: fs::DirEntry| e.metadata().map_or(now() + SLEEP_SYSFAIL, |md| mtime(&md));
+        Some(message_entries(rd).map(|(id, e)| (id, due(e))).collect())
     }
 
     /// Schedules a message found at start-up. `todo` and `chans` are what

@@ -253,7 +253,11 @@ mod tests {
             for (p, l) in [(z, l24), (r, l4k)] {
                 a.dealloc(p, l);
             }
-            a.dealloc(moved, Layout::from_size_align(300, 8).unwrap());
+            // Grown past the largest class: to the system, contents kept.
+            let out = a.realloc(moved, Layout::from_size_align(300, 8).unwrap(), 1 << 20);
+            assert!(!out.is_null() && !a.owns(out));
+            assert!(std::slice::from_raw_parts(out, 30).iter().all(|&b| b == 7));
+            a.dealloc(out, big);
         }
     }
 

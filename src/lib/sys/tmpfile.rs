@@ -8,13 +8,20 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use super::fd::cstr;
 
 /// A new file without a name on the file system of directory `dir`, open
 /// for writing. Fails (e.g. `Unsupported`, `EISDIR` on old kernels) where
-/// the file system or kernel has no O_TMPFILE.
+/// the file system or kernel has no O_TMPFILE, and (`Unsupported`) where
+/// there is no /proc for `link_unnamed` to name it by: better before the
+/// file is written than after.
 pub fn open_unnamed(dir: &Path, mode: u32) -> io::Result<File> {
+    static PROC_FD: OnceLock<bool> = OnceLock::new();
+    if !*PROC_FD.get_or_init(|| Path::new("/proc/self/fd").is_dir()) {
+        return Err(io::ErrorKind::Unsupported.into());
+    }
     OpenOptions::new()
         .write(true)
         .mode(mode)
